@@ -1,0 +1,31 @@
+package io.paymentledger.migrations;
+
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.output.MigrateResult;
+
+/** Applies the ledger's schema (the Flyway scripts in {@code db/migration}) to a database. */
+public final class Migrations {
+
+    public static final String LOCATION = "classpath:db/migration";
+
+    private Migrations() {}
+
+    /**
+     * Brings the schema up to date. Idempotent: an up-to-date database is left as it is.
+     *
+     * @return the schema version after the run
+     */
+    public static String migrate(DataSource dataSource) {
+        MigrateResult result = Flyway.configure()
+                .dataSource(dataSource)
+                .locations(LOCATION)
+                .validateOnMigrate(true)
+                .load()
+                .migrate();
+        if (!result.success) {
+            throw new IllegalStateException("schema migration failed: " + result.warnings);
+        }
+        return result.targetSchemaVersion != null ? result.targetSchemaVersion : result.initialSchemaVersion;
+    }
+}
