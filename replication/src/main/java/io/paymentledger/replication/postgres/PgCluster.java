@@ -1,0 +1,499 @@
+package io.paymentledger.replication.postgres;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.nio.file.attribute.UserPrincipalLookupService;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * One PostgreSQL server (a "cluster" in PostgreSQL's words) that this process manages: created with initdb
+ * or cloned from a primary with pg_basebackup, started and stopped with pg_ctl, promoted, rewound.
+ *
+ * <p>Layout under {@link #dir()}: {@code data/} (PGDATA), {@code run/} (the Unix socket), {@code log/}.
+ * Per-node settings (port, socket directory) are passed on the pg_ctl command line, never written into the
+ * data directory, because pg_rewind copies the source's configuration files over the target's.
+ *
+ * <p>Used the same way by the local deployment, the replication agent and the tests.
+ */
+public final class PgCluster {
+
+    private static final Logger LOG = Logger.getLogger(PgCluster.class.getName());
+
+    /** The superuser initdb creates; used for administration only. */
+    public static final String SUPERUSER = "postgres";
+    private static final long TOOL_TIMEOUT_SECONDS = 120;
+
+    /**
+     * How a server is set up.
+     *
+     * @param name      a short name used in logs and as the standby's application_name (e.g. "a")
+     * @param dir       where its data, socket and log live
+     * @param port      TCP port on 127.0.0.1
+     * @param durable   false only for throw-away test clusters: fsync off
+     * @param settings  extra postgresql.conf settings, shared by every member of a replication pair
+     * @param hbaLines  pg_hba.conf lines; empty means trust for the superuser and replication on 127.0.0.1
+     */
+    public record Options(String name, Path dir, int port, boolean durable, Map<String, String> settings,
+            List<String> hbaLines) {
+
+        public Options {
+            settings = Map.copyOf(settings);
+            hbaLines = List.copyOf(hbaLines);
+        }
+
+        public static Options of(String name, Path dir, int port) {
+            return new Options(name, dir, port, true, Map.of(), List.of());
+        }
+
+        public Options throwAway() {
+            return new Options(name, dir, port, false, settings, hbaLines);
+        }
+
+        public Options withSettings(Map<String, String> extra) {
+            Map<String, String> merged = new LinkedHashMap<>(settings);
+            merged.putAll(extra);
+            return new Options(name, dir, port, durable, merged, hbaLines);
+        }
+
+        public Options withHba(List<String> lines) {
+            return new Options(name, dir, port, durable, settings, lines);
+        }
+    }
+
+    private final Options options;
+    private final PgBinaries bin;
+    private volatile String connectPassword;
+
+    public PgCluster(Options options, PgBinaries bin) {
+        this.options = options;
+        this.bin = bin;
+    }
+
+    public PgCluster(Options options) {
+        this(options, PgBinaries.detect());
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    public String name() {
+        return options.name();
+    }
+
+    public Path dir() {
+        return options.dir();
+    }
+
+    public Path dataDir() {
+        return options.dir().resolve("data");
+    }
+
+    public Path socketDir() {
+        return options.dir().resolve("run");
+    }
+
+    public Path logFile() {
+        return options.dir().resolve("log/postgresql.log");
+    }
+
+    public int port() {
+        return options.port();
+    }
+
+    /** The password clients use for the superuser when the hba lines ask for one. */
+    public void connectPassword(String password) {
+        this.connectPassword = password;
+    }
+
+    /** Does a data directory exist here already (a restart rather than a first start)? */
+    public boolean isInitialised() {
+        return Files.exists(dataDir().resolve("PG_VERSION"));
+    }
+
+    /** Creates a fresh primary: initdb with data checksums (pg_rewind needs them), then our configuration. */
+    public void initdb() {
+        prepareDirectories();
+        List<String> args = new ArrayList<>(List.of("-D", dataDir().toString(), "-U", SUPERUSER, "--auth=trust",
+                "--data-checksums", "--encoding=UTF8", "--locale=C"));
+        if (!options.durable()) {
+            args.add("--no-sync");
+        }
+        ProcessRunner.run(bin.command("initdb", args), TOOL_TIMEOUT_SECONDS);
+        writeConfiguration();
+        LOG.info(() -> "postgres " + name() + ": initialised " + dataDir());
+    }
+
+    /**
+     * Creates this server as a streaming standby of {@code primary} with pg_basebackup, using a physical
+     * replication slot so the primary keeps the WAL this standby still needs.
+     */
+    public void cloneFrom(PgCluster primary, String slotName) {
+        prepareDirectories();
+        List<String> args = new ArrayList<>(List.of("-D", dataDir().toString(),
+                "-d", primary.replicationConninfo(name()), "-X", "stream", "-S", slotName, "-c", "fast"));
+        if (!options.durable()) {
+            args.add("--no-sync");
+        }
+        ProcessRunner.run(bin.command("pg_basebackup", args), TOOL_TIMEOUT_SECONDS, null, passwordEnv(primary), true);
+        writeConfiguration();
+        followPrimary(primary, slotName);
+        LOG.info(() -> "postgres " + name() + ": cloned from " + primary.name() + " (slot " + slotName + ")");
+    }
+
+    /** Makes this (stopped) server a standby of {@code primary}: standby.signal plus primary_conninfo. */
+    public void followPrimary(PgCluster primary, String slotName) {
+        writeAsServerUser(dataDir().resolve("standby.signal"), "");
+        Path auto = dataDir().resolve("postgresql.auto.conf");
+        List<String> kept = new ArrayList<>();
+        if (Files.exists(auto)) {
+            try (Stream<String> lines = Files.lines(auto)) {
+                lines.filter(l -> !l.startsWith("primary_conninfo") && !l.startsWith("primary_slot_name")
+                        && !l.startsWith("synchronous_standby_names")).forEach(kept::add);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        kept.add("primary_conninfo = '" + primary.replicationConninfo(name()).replace("'", "''") + "'");
+        kept.add("primary_slot_name = '" + slotName + "'");
+        // A standby that is promoted must not wait for a standby of its own that does not exist yet.
+        kept.add("synchronous_standby_names = ''");
+        writeAsServerUser(auto, String.join("\n", kept) + "\n");
+    }
+
+    /** The libpq connection string a standby named {@code applicationName} uses to stream from this server. */
+    public String replicationConninfo(String applicationName) {
+        String conninfo = "host=127.0.0.1 port=" + port() + " user=" + SUPERUSER + " application_name=" + applicationName
+                + " connect_timeout=5";
+        if (connectPassword != null) {
+            conninfo += " password=" + connectPassword;
+        }
+        return conninfo + extraConninfo();
+    }
+
+    private String extraConninfo() {
+        String sslmode = options.settings().get("ssl");
+        if ("on".equals(sslmode)) {
+            return " sslmode=verify-ca sslrootcert=" + dir().resolve("tls/ca.crt");
+        }
+        return "";
+    }
+
+    private Map<String, String> passwordEnv(PgCluster primary) {
+        return primary.connectPassword == null ? Map.of() : Map.of("PGPASSWORD", primary.connectPassword);
+    }
+
+    private void prepareDirectories() {
+        for (Path d : List.of(dir(), socketDir(), logFile().getParent())) {
+            try {
+                Files.createDirectories(d);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create " + d, e);
+            }
+        }
+        if (bin.osUser() != null) {
+            chownToServerUser(dir());
+            chownToServerUser(socketDir());
+            chownToServerUser(logFile().getParent());
+            requireAccessible(dir());
+        }
+    }
+
+    /** Fails with a clear message when the server's OS user cannot reach {@code d} (e.g. under a 0700 home). */
+    private void requireAccessible(Path d) {
+        var r = ProcessRunner.run(List.of("runuser", "-u", bin.osUser(), "--", "test", "-w", d.toString()), 30, null,
+                Map.of(), false);
+        if (r.exitCode() != 0) {
+            throw new IllegalStateException("PostgreSQL runs as OS user '" + bin.osUser() + "', which cannot write "
+                    + d + " (a parent directory is not traversable by it). Use a data directory it can reach, "
+                    + "e.g. under /var/tmp, or see PgDirectories.");
+        }
+    }
+
+    private void chownToServerUser(Path path) {
+        try {
+            UserPrincipalLookupService lookup = path.getFileSystem().getUserPrincipalLookupService();
+            UserPrincipal user = lookup.lookupPrincipalByName(bin.osUser());
+            GroupPrincipal group = lookup.lookupPrincipalByGroupName(bin.osUser());
+            PosixFileAttributeView view = Files.getFileAttributeView(path, PosixFileAttributeView.class);
+            view.setOwner(user);
+            view.setGroup(group);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot hand " + path + " to OS user " + bin.osUser(), e);
+        }
+    }
+
+    private void writeAsServerUser(Path file, String content) {
+        try {
+            Files.writeString(file, content);
+            if (bin.osUser() != null) {
+                chownToServerUser(file);
+            }
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    private void writeConfiguration() {
+        Map<String, String> conf = new LinkedHashMap<>();
+        conf.put("listen_addresses", "'127.0.0.1'");
+        conf.put("max_connections", "100");
+        conf.put("wal_level", "replica");
+        conf.put("max_wal_senders", "10");
+        conf.put("max_replication_slots", "10");
+        conf.put("hot_standby", "on");
+        conf.put("hot_standby_feedback", "on");
+        conf.put("wal_log_hints", "on");
+        conf.put("wal_keep_size", "'512MB'");
+        conf.put("wal_receiver_status_interval", "1s");
+        conf.put("wal_sender_timeout", "10s");
+        conf.put("wal_receiver_timeout", "10s");
+        conf.put("shared_buffers", "'128MB'");
+        conf.put("max_wal_size", "'1GB'");
+        conf.put("logging_collector", "off");
+        conf.put("log_line_prefix", "'%m [%p] " + options.name() + " '");
+        conf.put("log_min_messages", "warning");
+        if (!options.durable()) {
+            conf.put("fsync", "off");
+            conf.put("full_page_writes", "off");
+        }
+        options.settings().forEach((k, v) -> conf.put(k, quoteIfNeeded(v)));
+        StringBuilder sb = new StringBuilder("# Written by the ledger tooling (PgCluster). Shared by both members of a pair.\n");
+        conf.forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
+        Path main = dataDir().resolve("postgresql.conf");
+        try {
+            String existing = Files.readString(main);
+            String marker = "include_if_exists = 'ledger.conf'";
+            if (!existing.contains(marker)) {
+                writeAsServerUser(main, existing + "\n" + marker + "\n");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        writeAsServerUser(dataDir().resolve("ledger.conf"), sb.toString());
+        List<String> hba = options.hbaLines().isEmpty()
+                ? List.of("local all all trust", "host all " + SUPERUSER + " 127.0.0.1/32 trust",
+                        "host replication " + SUPERUSER + " 127.0.0.1/32 trust")
+                : options.hbaLines();
+        writeAsServerUser(dataDir().resolve("pg_hba.conf"), "# Written by the ledger tooling.\n" + String.join("\n", hba) + "\n");
+    }
+
+    private static String quoteIfNeeded(String v) {
+        if (v.startsWith("'") || v.matches("-?[0-9.]+[a-zA-Z]*|on|off|true|false")) {
+            return v;
+        }
+        return "'" + v.replace("'", "''") + "'";
+    }
+
+    /** Starts the server and waits until it accepts connections. */
+    public void start() {
+        prepareDirectories();
+        String opts = "-p " + port() + " -k " + socketDir();
+        ProcessRunner.run(bin.command("pg_ctl", List.of("-D", dataDir().toString(), "-l", logFile().toString(),
+                "-o", opts, "-w", "-t", "60", "start")), TOOL_TIMEOUT_SECONDS, null, Map.of(), true);
+        LOG.info(() -> "postgres " + name() + ": started on 127.0.0.1:" + port() + " (pid " + postmasterPid().orElse(-1L) + ")");
+    }
+
+    /** Stops the server: fast mode (disconnects clients, shuts down cleanly, as pg_rewind needs). */
+    public void stop() {
+        if (!isRunning()) {
+            return;
+        }
+        ProcessRunner.run(bin.command("pg_ctl", List.of("-D", dataDir().toString(), "-m", "fast", "-w", "-t", "60", "stop")),
+                TOOL_TIMEOUT_SECONDS, null, Map.of(), false);
+        LOG.info(() -> "postgres " + name() + ": stopped");
+    }
+
+    /** Kills the postmaster with SIGKILL, as a crash would (a failure drill). */
+    public void kill() {
+        postmasterPid().flatMap(ProcessHandle::of).ifPresent(p -> {
+            p.destroyForcibly();
+            try {
+                p.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException("postgres " + name() + " did not die after SIGKILL", e);
+            }
+        });
+        LOG.warning(() -> "postgres " + name() + ": killed (SIGKILL)");
+    }
+
+    /** The postmaster's PID from postmaster.pid, when that process is alive. */
+    public Optional<Long> postmasterPid() {
+        Path pidFile = dataDir().resolve("postmaster.pid");
+        try {
+            if (!Files.exists(pidFile)) {
+                return Optional.empty();
+            }
+            List<String> lines = Files.readAllLines(pidFile);
+            if (lines.isEmpty()) {
+                return Optional.empty();
+            }
+            long pid = Long.parseLong(lines.get(0).trim());
+            return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(h -> pid);
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    public boolean isRunning() {
+        return postmasterPid().isPresent();
+    }
+
+    /** Promotes a standby to primary and waits for it to finish (pg_promote with wait). */
+    public void promote() {
+        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("select pg_promote(true, 60)");
+            // pg_rewind of the old primary needs the new timeline in a checkpoint (STACK.md trap 11).
+            st.execute("checkpoint");
+        } catch (SQLException e) {
+            throw new IllegalStateException("promotion of postgres " + name() + " failed: " + e.getMessage(), e);
+        }
+        LOG.warning(() -> "postgres " + name() + ": promoted to primary");
+    }
+
+    /**
+     * Rewinds this stopped former primary so it can follow {@code source}, the new primary. Throws when
+     * rewinding is impossible; the caller then clones afresh.
+     */
+    public void rewindFrom(PgCluster source) {
+        ProcessRunner.run(bin.command("pg_rewind", List.of("-D", dataDir().toString(),
+                "--source-server=" + source.replicationConninfo(name()) + " dbname=postgres")),
+                TOOL_TIMEOUT_SECONDS, null, passwordEnv(source), true);
+        // pg_rewind copied the source's configuration; ours is shared anyway, per-node settings are on the command line.
+        writeConfiguration();
+        LOG.info(() -> "postgres " + name() + ": rewound to follow " + source.name());
+    }
+
+    /** Removes the data directory (the server must be stopped). */
+    public void deleteData() {
+        if (isRunning()) {
+            throw new IllegalStateException("postgres " + name() + " is running; stop it before deleting its data");
+        }
+        deleteRecursively(dataDir());
+    }
+
+    static void deleteRecursively(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            walk.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public String jdbcUrl(String database) {
+        String url = "jdbc:postgresql://127.0.0.1:" + port() + "/" + database;
+        if ("on".equals(options.settings().get("ssl"))) {
+            url += "?sslmode=verify-ca&sslrootcert=" + dir().resolve("tls/ca.crt");
+        }
+        return url;
+    }
+
+    /** A superuser connection (administration only). */
+    public Connection connect(String database) throws SQLException {
+        Properties p = new Properties();
+        p.setProperty("user", SUPERUSER);
+        if (connectPassword != null) {
+            p.setProperty("password", connectPassword);
+        }
+        p.setProperty("connectTimeout", "5");
+        p.setProperty("socketTimeout", "120");
+        return DriverManager.getConnection(jdbcUrl(database), p);
+    }
+
+    /** Creates a database unless it exists. */
+    public void createDatabase(String database) {
+        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+            try (ResultSet rs = st.executeQuery("select 1 from pg_database where datname = '" + database.replace("'", "''") + "'")) {
+                if (rs.next()) {
+                    return;
+                }
+            }
+            st.execute("create database \"" + database.replace("\"", "\"\"") + "\"");
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot create database " + database + " on " + name() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Creates a physical replication slot unless it exists. */
+    public void createReplicationSlot(String slot) {
+        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+            try (ResultSet rs = st.executeQuery("select 1 from pg_replication_slots where slot_name = '" + slot + "'")) {
+                if (rs.next()) {
+                    return;
+                }
+            }
+            st.execute("select pg_create_physical_replication_slot('" + slot + "')");
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot create replication slot " + slot + " on " + name(), e);
+        }
+    }
+
+    /** Is the server a standby (in recovery)? */
+    public boolean isInRecovery() {
+        try (Connection c = connect("postgres"); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select pg_is_in_recovery()")) {
+            rs.next();
+            return rs.getBoolean(1);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot ask postgres " + name() + " whether it is in recovery", e);
+        }
+    }
+
+    /** Waits until the server accepts a connection, or fails after {@code timeout}. */
+    public void awaitReady(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        SQLException last = null;
+        while (System.nanoTime() < deadline) {
+            try (Connection c = connect("postgres")) {
+                return;
+            } catch (SQLException e) {
+                last = e;
+                sleep(100);
+            }
+        }
+        throw new IllegalStateException("postgres " + name() + " not ready after " + timeout, last);
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "postgres " + name() + " (127.0.0.1:" + port() + ", " + dataDir() + ")";
+    }
+}
