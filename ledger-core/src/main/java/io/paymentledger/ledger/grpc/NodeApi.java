@@ -1,0 +1,79 @@
+package io.paymentledger.ledger.grpc;
+
+import io.paymentledger.api.v1.GetNodeStatusRequest;
+import io.paymentledger.api.v1.NodeServiceGrpcService;
+import io.paymentledger.api.v1.NodeStatus;
+import io.paymentledger.api.v1.SwitchoverRequest;
+import io.paymentledger.api.v1.SwitchoverResponse;
+import io.paymentledger.ledger.node.NodeControl;
+import io.paymentledger.ledger.validation.Ids;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.health.HealthService;
+import io.vertx.grpc.health.handler.GrpcHealthCheckV1Handler;
+import io.vertx.grpc.health.v1.HealthCheckResponse;
+import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.StatusException;
+import java.util.Set;
+
+/**
+ * ledger.v1.NodeService (operator only) and grpc.health.v1.Health. A node is SERVING only while it leads;
+ * every health answer carries the node's epoch, region and role in its headers
+ * ({@code x-ledger-epoch}, {@code x-ledger-region}, {@code x-ledger-role}) so routers follow the highest epoch.
+ */
+public final class NodeApi {
+
+    public static final String EPOCH_HEADER = "x-ledger-epoch";
+    public static final String REGION_HEADER = "x-ledger-region";
+    public static final String ROLE_HEADER = "x-ledger-role";
+    /** The service names health answers for ("" is the whole node). */
+    public static final Set<String> SERVICES = Set.of("", "ledger.v1.LedgerService", "ledger.v1.PaymentsService");
+
+    private final NodeControl control;
+
+    public NodeApi(NodeControl control) {
+        this.control = control;
+    }
+
+    public void bind(Vertx vertx, GrpcServer server, Unary unary) {
+        unary.bind(NodeServiceGrpcService.GetNodeStatus, this::status);
+        unary.bind(NodeServiceGrpcService.Switchover, this::switchover);
+        HealthService health = HealthService.create(vertx);
+        for (String name : SERVICES) {
+            health.register(name, () -> Future.succeededFuture(control.leads()));
+        }
+        server.addService(health);
+        // Check answers itself so it can add the epoch headers; Watch and List stay Vert.x's.
+        server.callHandler(GrpcHealthCheckV1Handler.SERVICE_METHOD, call -> call.last().onSuccess(req -> {
+            NodeStatus st = control.status();
+            call.response().headers().set(EPOCH_HEADER, Long.toString(st.getEpoch()))
+                    .set(REGION_HEADER, st.getRegion()).set(ROLE_HEADER, st.getRole().name());
+            if (!SERVICES.contains(req.getService())) {
+                call.response().status(GrpcStatus.NOT_FOUND).statusMessage("unknown service " + req.getService()).end();
+                return;
+            }
+            call.response().end(HealthCheckResponse.newBuilder().setStatus(control.leads()
+                    ? HealthCheckResponse.ServingStatus.SERVING : HealthCheckResponse.ServingStatus.NOT_SERVING).build());
+        }));
+    }
+
+    private static void requireOperator(CallContext ctx) throws StatusException {
+        if (!ctx.caller().isOperator()) {
+            throw new StatusException(GrpcStatus.PERMISSION_DENIED, "NodeService is for the operator role only");
+        }
+    }
+
+    Future<NodeStatus> status(CallContext ctx, GetNodeStatusRequest req) throws StatusException {
+        requireOperator(ctx);
+        return Future.succeededFuture(control.status());
+    }
+
+    Future<SwitchoverResponse> switchover(CallContext ctx, SwitchoverRequest req) throws StatusException {
+        requireOperator(ctx);
+        if (!Ids.isValid(req.getToRegion())) {
+            throw Unary.invalid("to_region must name a region, e.g. \"b\"");
+        }
+        return control.switchover(req.getToRegion());
+    }
+}

@@ -1,0 +1,48 @@
+package io.paymentledger.ledger.grpc;
+
+import io.paymentledger.api.v1.ReadConsistency;
+import io.paymentledger.api.v1.ReadOptions;
+import io.paymentledger.ledger.Limits;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.server.StatusException;
+
+/**
+ * May this node answer a read? Linearizable reads only while it leads (within its lease); bounded-staleness
+ * reads also on a standby whose replay lag is within the bound.
+ */
+public interface ReadGate {
+
+    /** True while this node leads and its lease is valid. */
+    boolean leads();
+
+    /** Why it does not lead (for the error message). */
+    String notLeadingReason();
+
+    /** How far this node's data may be behind the leader's, in ms (Long.MAX_VALUE when unknown). */
+    long stalenessMs();
+
+    /** Throws UNAVAILABLE (or INVALID_ARGUMENT for bad options) when this node may not serve the read. */
+    default void check(ReadOptions options) throws StatusException {
+        if (options.getConsistencyValue() != ReadConsistency.READ_CONSISTENCY_LINEARIZABLE_VALUE
+                && options.getConsistencyValue() != ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS_VALUE) {
+            throw Unary.invalid("read.consistency: unknown value " + options.getConsistencyValue());
+        }
+        boolean bounded = options.getConsistency() == ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS;
+        if (bounded && (options.getMaxStalenessMs() < 1 || options.getMaxStalenessMs() > Limits.STALENESS_MS_MAX)) {
+            throw Unary.invalid("read.max_staleness_ms must be 1.." + Limits.STALENESS_MS_MAX);
+        }
+        if (leads()) {
+            return;
+        }
+        if (!bounded) {
+            throw new StatusException(GrpcStatus.UNAVAILABLE, "not the leader (" + notLeadingReason()
+                    + "): linearizable reads are served by the leader only");
+        }
+        long lag = stalenessMs();
+        if (lag > options.getMaxStalenessMs()) {
+            throw new StatusException(GrpcStatus.UNAVAILABLE, "this standby is "
+                    + (lag == Long.MAX_VALUE ? "an unknown time" : lag + " ms") + " behind, more than max_staleness_ms "
+                    + options.getMaxStalenessMs());
+        }
+    }
+}

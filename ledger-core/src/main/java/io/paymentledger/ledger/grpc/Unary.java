@@ -1,0 +1,110 @@
+package io.paymentledger.ledger.grpc;
+
+import io.paymentledger.ledger.write.WriteRejected;
+import io.vertx.core.Future;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceMethod;
+import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.GrpcServerRequest;
+import io.vertx.grpc.server.GrpcServerResponse;
+import io.vertx.grpc.server.StatusException;
+import java.util.UUID;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Binds unary methods with what every ledger call needs: the caller's identity, the correlation id, the
+ * deadline, and errors mapped to specific gRPC statuses (never UNKNOWN for a known cause).
+ */
+public final class Unary {
+
+    private static final Logger LOG = Logger.getLogger(Unary.class.getName());
+    public static final String REQUEST_ID = "x-request-id";
+
+    @FunctionalInterface
+    public interface Handler<Req, Resp> {
+        Future<Resp> handle(CallContext ctx, Req request) throws StatusException;
+    }
+
+    private final GrpcServer server;
+    private final CallerResolver callers;
+
+    public Unary(GrpcServer server, CallerResolver callers) {
+        this.server = server;
+        this.callers = callers;
+    }
+
+    public <Req, Resp> void bind(ServiceMethod<Req, Resp> method, Handler<Req, Resp> handler) {
+        server.callHandler(method, call -> {
+            String requestId = requestId(call);
+            call.response().headers().set(REQUEST_ID, requestId);
+            call.invalidMessageHandler(invalid -> fail(call, requestId,
+                    new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed or oversized request message: " + invalid.getMessage())));
+            call.last().onComplete(ar -> {
+                if (ar.failed()) {
+                    fail(call, requestId, ar.cause());
+                    return;
+                }
+                Future<Resp> answer;
+                try {
+                    long deadline = call.timeout() > 0 ? System.nanoTime() + call.timeout() * 1_000_000L : 0;
+                    CallContext ctx = new CallContext(callers.resolve(call), requestId, deadline);
+                    answer = handler.handle(ctx, ar.result());
+                } catch (StatusException e) {
+                    answer = Future.failedFuture(e);
+                } catch (RuntimeException e) {
+                    answer = Future.failedFuture(e);
+                }
+                answer.onComplete(done -> {
+                    if (done.succeeded()) {
+                        call.response().end(done.result());
+                    } else {
+                        fail(call, requestId, done.cause());
+                    }
+                });
+            });
+        });
+    }
+
+    private static String requestId(GrpcServerRequest<?, ?> call) {
+        String id = call.headers().get(REQUEST_ID);
+        if (id == null || id.isBlank() || id.length() > 128) {
+            return UUID.randomUUID().toString();
+        }
+        return id;
+    }
+
+    private static void fail(GrpcServerRequest<?, ?> call, String requestId, Throwable cause) {
+        GrpcServerResponse<?, ?> response = call.response();
+        GrpcStatus status;
+        String message;
+        if (cause instanceof StatusException se) {
+            status = se.status();
+            message = se.message();
+        } else if (cause instanceof WriteRejected wr) {
+            status = switch (wr.reason()) {
+                case UNAVAILABLE -> GrpcStatus.UNAVAILABLE;
+                case OVERLOADED -> GrpcStatus.RESOURCE_EXHAUSTED;
+                case DEADLINE_EXCEEDED -> GrpcStatus.DEADLINE_EXCEEDED;
+            };
+            message = wr.getMessage();
+        } else {
+            status = GrpcStatus.INTERNAL;
+            message = "internal error (request " + requestId + ")";
+            LOG.log(Level.SEVERE, "request " + requestId + " " + call.fullMethodName() + " failed", cause);
+        }
+        if (status != GrpcStatus.INTERNAL) {
+            LOG.fine(() -> "request " + requestId + " " + call.fullMethodName() + " -> " + status + ": " + message);
+        }
+        try {
+            response.status(status).statusMessage(message).end();
+        } catch (IllegalStateException alreadyEnded) {
+            // the deadline already ended the call: nothing more to send
+        }
+    }
+
+    /** INVALID_ARGUMENT for the whole request. */
+    public static StatusException invalid(String message) {
+        return new StatusException(GrpcStatus.INVALID_ARGUMENT, message);
+    }
+}

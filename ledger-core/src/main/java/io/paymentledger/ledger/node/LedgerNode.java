@@ -1,0 +1,153 @@
+package io.paymentledger.ledger.node;
+
+import static io.paymentledger.db.Tables.LEADERSHIP;
+
+import io.paymentledger.ledger.Limits;
+import io.paymentledger.ledger.grpc.Blocking;
+import io.paymentledger.ledger.grpc.CallerResolver;
+import io.paymentledger.ledger.grpc.LedgerApi;
+import io.paymentledger.ledger.grpc.NodeApi;
+import io.paymentledger.ledger.grpc.PaymentsApi;
+import io.paymentledger.ledger.grpc.Unary;
+import io.paymentledger.ledger.read.LedgerReader;
+import io.paymentledger.ledger.store.Database;
+import io.paymentledger.ledger.write.BatchWriter;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.GrpcServerOptions;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.logging.Logger;
+import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
+
+/**
+ * One ledger node: its database, its single writer, its readers and its gRPC server. Whether it leads is
+ * up to its {@link NodeControl}.
+ */
+public final class LedgerNode implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(LedgerNode.class.getName());
+
+    /**
+     * @param serverOptions  where and how to listen (host 127.0.0.1, port, TLS); the port may be 0
+     * @param readPoolMax    read connections at most
+     */
+    public record Config(String region, HttpServerOptions serverOptions, Database database, int readPoolMax,
+            BatchWriter.Config writer) {}
+
+    private final Config config;
+    private final Vertx vertx;
+    private final Database database;
+    private final BatchWriter writer;
+    private final LedgerReader reader;
+    private final Blocking blocking;
+    private final NodeControl control;
+    private final HttpServer httpServer;
+
+    private LedgerNode(Config config, NodeControl control, CallerResolver callers) {
+        this.config = config;
+        this.control = control;
+        this.database = config.database();
+        String schema = database.migrate();
+        LOG.info(() -> "node " + config.region() + ": schema at version " + schema);
+        this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(2, Runtime.getRuntime().availableProcessors())));
+        this.writer = new BatchWriter(database, config.region(), config.writer(), LedgerNode::wallClockNanos,
+                (reason, cause) -> control.onWriteFault(reason));
+        this.reader = new LedgerReader(database);
+        this.blocking = new Blocking(vertx);
+        GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
+                .setMaxMessageSize(Limits.MESSAGE_BYTES_MAX).setScheduleDeadlineAutomatically(true));
+        Unary unary = new Unary(grpc, callers);
+        new LedgerApi(writer, reader, control, blocking).bind(unary);
+        new PaymentsApi(writer, reader, control, blocking).bind(unary);
+        new NodeApi(control).bind(vertx, grpc, unary);
+        this.httpServer = vertx.createHttpServer(config.serverOptions()).requestHandler(grpc).listen().await();
+        LOG.info(() -> "node " + config.region() + ": gRPC on " + grpcAddress());
+        control.start(this);
+    }
+
+    /** Starts a node: migrates the schema, listens, then hands over to {@code control}. */
+    public static LedgerNode start(Config config, NodeControl control, CallerResolver callers) {
+        return new LedgerNode(config, control, callers);
+    }
+
+    static long wallClockNanos() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    }
+
+    public String region() {
+        return config.region();
+    }
+
+    public int grpcPort() {
+        return httpServer.actualPort();
+    }
+
+    public String grpcAddress() {
+        return config.serverOptions().getHost() + ":" + grpcPort();
+    }
+
+    public BatchWriter writer() {
+        return writer;
+    }
+
+    public LedgerReader reader() {
+        return reader;
+    }
+
+    public Database database() {
+        return database;
+    }
+
+    public Vertx vertx() {
+        return vertx;
+    }
+
+    public NodeControl control() {
+        return control;
+    }
+
+    /** Raises the stored epoch by one for this region and returns it (standalone start-up). */
+    public long claimNextEpoch() {
+        try (Connection c = database.connect("ledger-epoch-" + region())) {
+            DSLContext dsl = DSL.using(c, org.jooq.SQLDialect.POSTGRES, Database.SETTINGS);
+            return dsl.update(LEADERSHIP).set(LEADERSHIP.EPOCH, LEADERSHIP.EPOCH.plus(1)).set(LEADERSHIP.REGION, region())
+                    .set(LEADERSHIP.CHANGED_AT, DSL.currentOffsetDateTime())
+                    .returning(LEADERSHIP.EPOCH).fetchOne(LEADERSHIP.EPOCH);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot claim an epoch in the database: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Stores {@code epoch} as the database's fencing token when it is higher than the stored one; returns
+     * false (and changes nothing) when the database already has this epoch or a higher one.
+     */
+    public boolean claimEpoch(long epoch) throws SQLException {
+        try (Connection c = database.connect("ledger-epoch-" + region())) {
+            DSLContext dsl = DSL.using(c, org.jooq.SQLDialect.POSTGRES, Database.SETTINGS);
+            return dsl.update(LEADERSHIP).set(LEADERSHIP.EPOCH, epoch).set(LEADERSHIP.REGION, region())
+                    .set(LEADERSHIP.CHANGED_AT, DSL.currentOffsetDateTime())
+                    .where(LEADERSHIP.EPOCH.lt(epoch)).execute() == 1;
+        }
+    }
+
+    @Override
+    public void close() {
+        control.stop();
+        writer.close();
+        try {
+            httpServer.close().await();
+        } catch (RuntimeException e) {
+            LOG.warning(() -> "closing the gRPC server: " + e.getMessage());
+        }
+        blocking.close();
+        vertx.close().await();
+        database.close();
+    }
+}

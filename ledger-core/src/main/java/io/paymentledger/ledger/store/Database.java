@@ -1,0 +1,152 @@
+package io.paymentledger.ledger.store;
+
+import io.paymentledger.migrations.Migrations;
+import java.io.PrintWriter;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.Properties;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+import javax.sql.DataSource;
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.conf.RenderQuotedNames;
+import org.jooq.conf.Settings;
+import org.jooq.impl.DSL;
+
+/**
+ * The ledger's PostgreSQL database: how to connect, a small bounded pool for reads, and the jOOQ dialect.
+ * The single writer has a connection of its own ({@link #connect(String)}), outside the pool.
+ */
+public final class Database implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(Database.class.getName());
+
+    static {
+        // jOOQ prints a banner and tips at first use; operators need neither.
+        System.setProperty("org.jooq.no-logo", "true");
+        System.setProperty("org.jooq.no-tips", "true");
+    }
+
+    /** jOOQ settings shared by every query: no execute logging (hot path), names as generated. */
+    public static final Settings SETTINGS = new Settings()
+            .withExecuteLogging(false)
+            .withRenderQuotedNames(RenderQuotedNames.EXPLICIT_DEFAULT_UNQUOTED)
+            .withRenderSchema(false);
+
+    private final String jdbcUrl;
+    private final Properties properties;
+    private final BlockingQueue<Connection> idle;
+    private final int poolSizeMax;
+    private final java.util.concurrent.Semaphore permits;
+    private volatile boolean closed;
+
+    /**
+     * @param jdbcUrl      e.g. jdbc:postgresql://127.0.0.1:5432/ledger
+     * @param properties   user, password, ssl settings...
+     * @param poolSizeMax  read connections at most
+     */
+    public Database(String jdbcUrl, Properties properties, int poolSizeMax) {
+        this.jdbcUrl = jdbcUrl;
+        this.properties = new Properties();
+        this.properties.putAll(properties);
+        this.properties.putIfAbsent("connectTimeout", "5");
+        this.properties.putIfAbsent("tcpKeepAlive", "true");
+        this.properties.putIfAbsent("reWriteBatchedInserts", "true");
+        this.poolSizeMax = poolSizeMax;
+        this.idle = new ArrayBlockingQueue<>(poolSizeMax);
+        this.permits = new java.util.concurrent.Semaphore(poolSizeMax, true);
+    }
+
+    public String jdbcUrl() {
+        return jdbcUrl;
+    }
+
+    /** Applies the Flyway migrations (idempotent). */
+    public String migrate() {
+        return Migrations.migrate(dataSource());
+    }
+
+    /** A new connection, not pooled (the writer's, or the operator tools'). */
+    public Connection connect(String applicationName) throws SQLException {
+        Properties p = new Properties();
+        p.putAll(properties);
+        p.setProperty("ApplicationName", applicationName);
+        return DriverManager.getConnection(jdbcUrl, p);
+    }
+
+    public static DSLContext dsl(Connection c) {
+        return DSL.using(c, SQLDialect.POSTGRES, SETTINGS);
+    }
+
+    /** Work with a pooled read connection (autocommit on). */
+    public <T> T read(SqlFunction<DSLContext, T> work) throws SQLException {
+        try {
+            if (!permits.tryAcquire(10, TimeUnit.SECONDS)) {
+                throw new SQLException("no read connection free within 10 s (pool of " + poolSizeMax + ")", "08001");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SQLException("interrupted waiting for a connection", "08001");
+        }
+        Connection c = null;
+        boolean broken = false;
+        try {
+            c = idle.poll();
+            if (c == null || c.isClosed()) {
+                c = connect("ledger-reader");
+            }
+            return work.apply(dsl(c));
+        } catch (SQLException | RuntimeException e) {
+            broken = true;
+            throw e;
+        } finally {
+            if (c != null) {
+                if (broken || closed || !idle.offer(c)) {
+                    closeQuietly(c);
+                }
+            }
+            permits.release();
+        }
+    }
+
+    /** A javax.sql.DataSource view (Flyway wants one). */
+    public DataSource dataSource() {
+        return new DataSource() {
+            @Override public Connection getConnection() throws SQLException { return connect("ledger-migrations"); }
+            @Override public Connection getConnection(String u, String p) throws SQLException { return connect("ledger-migrations"); }
+            @Override public PrintWriter getLogWriter() { return null; }
+            @Override public void setLogWriter(PrintWriter out) { }
+            @Override public void setLoginTimeout(int seconds) { }
+            @Override public int getLoginTimeout() { return 5; }
+            @Override public java.util.logging.Logger getParentLogger() { return LOG; }
+            @Override public <T> T unwrap(Class<T> iface) throws SQLException { throw new SQLException("not a wrapper"); }
+            @Override public boolean isWrapperFor(Class<?> iface) { return false; }
+        };
+    }
+
+    static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // closing a broken connection: nothing to do
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        Connection c;
+        while ((c = idle.poll()) != null) {
+            closeQuietly(c);
+        }
+    }
+
+    @FunctionalInterface
+    public interface SqlFunction<A, R> {
+        R apply(A a) throws SQLException;
+    }
+}

@@ -1,0 +1,162 @@
+package io.paymentledger.ledger.write;
+
+import io.paymentledger.ledger.account.AccountState;
+import io.paymentledger.ledger.account.Balance;
+import io.paymentledger.ledger.payment.PaymentState;
+import io.paymentledger.ledger.payment.PaymentView;
+import io.paymentledger.ledger.transfer.PendingHold;
+import io.paymentledger.ledger.transfer.TransferRow;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What one write batch sees and changes: the accounts, transfers, holds and payments it touches (loaded once
+ * at its start), the rows it adds, and an undo log that rolls a failed linked chain back.
+ *
+ * <p>Only the writer thread uses a batch; it is discarded after its commit (or failure).
+ */
+final class Batch {
+
+    final long seq;
+    final long epoch;
+
+    /** Accounts by id, from the cache or the database; a null value means "known not to exist". */
+    final Map<String, AccountState> accounts = new HashMap<>();
+    /** Transfers that existed before this batch, by id (only the ids this batch asks about). */
+    final Map<String, TransferRow> existingTransfers = new HashMap<>();
+    /** Holds this batch may act on, by pending transfer id. */
+    final Map<String, PendingHold> holds = new HashMap<>();
+    /** Payments this batch may act on, by payment id. */
+    final Map<String, PaymentState> payments = new HashMap<>();
+
+    final List<AccountState> newAccounts = new ArrayList<>();
+    final Map<String, TransferRow> newTransfers = new HashMap<>();
+    final List<TransferRow> newTransferRows = new ArrayList<>();
+    final Set<AccountState> touchedAccounts = new LinkedHashSet<>();
+    final Set<PendingHold> touchedHolds = new LinkedHashSet<>();
+    final Set<String> newHoldIds = new java.util.HashSet<>();
+    final Set<PaymentState> touchedPayments = new LinkedHashSet<>();
+    final Set<String> newPaymentIds = new java.util.HashSet<>();
+
+    private final List<Runnable> undo = new ArrayList<>();
+
+    long firstTimestampNs;
+    long lastTimestampNs;
+
+    Batch(long seq, long epoch) {
+        this.seq = seq;
+        this.epoch = epoch;
+    }
+
+    boolean hasWrites() {
+        return !newAccounts.isEmpty() || !newTransferRows.isEmpty();
+    }
+
+    /** A transfer with this id, written before or earlier in this batch. */
+    TransferRow transfer(String id) {
+        TransferRow t = newTransfers.get(id);
+        return t != null ? t : existingTransfers.get(id);
+    }
+
+    AccountState account(String id) {
+        return accounts.get(id);
+    }
+
+    // ---- changes, each recorded in the undo log ----
+
+    int mark() {
+        return undo.size();
+    }
+
+    /** Undoes every change made since {@code mark}, newest first. */
+    void rollbackTo(int mark) {
+        for (int i = undo.size() - 1; i >= mark; i--) {
+            undo.remove(i).run();
+        }
+    }
+
+    /** Forgets the undo log up to now: what is done is kept (a chain completed). */
+    void commitChain() {
+        undo.clear();
+    }
+
+    void touch(AccountState a) {
+        Balance before = a.balance();
+        boolean wasTouched = !touchedAccounts.add(a);
+        undo.add(() -> {
+            a.restore(before);
+            if (!wasTouched) {
+                touchedAccounts.remove(a);
+            }
+        });
+    }
+
+    void addAccount(AccountState a) {
+        accounts.put(a.id(), a);
+        newAccounts.add(a);
+        touchedAccounts.add(a);
+        undo.add(() -> {
+            accounts.put(a.id(), null);
+            newAccounts.remove(newAccounts.size() - 1);
+            touchedAccounts.remove(a);
+        });
+    }
+
+    void addTransfer(TransferRow t) {
+        newTransfers.put(t.id(), t);
+        newTransferRows.add(t);
+        undo.add(() -> {
+            newTransfers.remove(t.id());
+            newTransferRows.remove(newTransferRows.size() - 1);
+        });
+    }
+
+    void addHold(PendingHold h) {
+        String id = h.transfer().id();
+        holds.put(id, h);
+        newHoldIds.add(id);
+        touchedHolds.add(h);
+        undo.add(() -> {
+            holds.remove(id);
+            newHoldIds.remove(id);
+            touchedHolds.remove(h);
+        });
+    }
+
+    void touch(PendingHold h) {
+        PendingHold.Snapshot before = h.snapshot();
+        boolean wasTouched = !touchedHolds.add(h);
+        undo.add(() -> {
+            h.restore(before);
+            if (!wasTouched) {
+                touchedHolds.remove(h);
+            }
+        });
+    }
+
+    void addPayment(PaymentState p) {
+        payments.put(p.id(), p);
+        newPaymentIds.add(p.id());
+        touchedPayments.add(p);
+        undo.add(() -> {
+            payments.remove(p.id());
+            newPaymentIds.remove(p.id());
+            touchedPayments.remove(p);
+        });
+    }
+
+    void touch(PaymentState p) {
+        PaymentView before = p.view();
+        boolean wasTouched = !touchedPayments.add(p);
+        undo.add(() -> {
+            p.restore(before);
+            if (!wasTouched) {
+                touchedPayments.remove(p);
+            }
+        });
+    }
+}

@@ -1,0 +1,323 @@
+package io.paymentledger.ledger.write;
+
+import static io.paymentledger.db.Tables.ACCOUNT;
+import static io.paymentledger.db.Tables.JOURNAL_BATCH;
+import static io.paymentledger.db.Tables.LEADERSHIP;
+import static io.paymentledger.db.Tables.PAYMENT;
+import static io.paymentledger.db.Tables.PENDING_TRANSFER;
+import static io.paymentledger.db.Tables.TRANSFER;
+import static org.jooq.impl.DSL.any;
+import static org.jooq.impl.DSL.excluded;
+import static org.jooq.impl.DSL.row;
+
+import io.paymentledger.ledger.account.AccountState;
+import io.paymentledger.ledger.payment.PaymentState;
+import io.paymentledger.ledger.payment.PaymentView;
+import io.paymentledger.ledger.store.CopyIn;
+import io.paymentledger.ledger.store.Database;
+import io.paymentledger.ledger.store.MetadataJson;
+import io.paymentledger.ledger.store.Rows;
+import io.paymentledger.ledger.journal.JournalHash;
+import io.paymentledger.ledger.transfer.PendingHold;
+import io.paymentledger.ledger.transfer.PendingState;
+import io.paymentledger.ledger.transfer.TransferRow;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import org.jooq.DSLContext;
+import org.jooq.Field;
+import org.jooq.Record;
+import org.jooq.Record5;
+import org.jooq.Row5;
+import org.jooq.Table;
+
+/**
+ * The writer's side of PostgreSQL: loads what a batch needs (a few queries per batch, never per item) and
+ * writes a batch in one transaction, fenced by the leadership epoch.
+ */
+final class WriterStore implements AutoCloseable {
+
+    /** Rows per multi-row statement: keeps bind values under PostgreSQL's 32767 per statement. */
+    private static final int ROWS_PER_STATEMENT = 4000;
+
+    static final CopyIn<TransferRow> TRANSFER_COPY = new CopyIn<>(TRANSFER, List.of(TRANSFER.ID,
+            TRANSFER.DEBIT_ACCOUNT_ID, TRANSFER.CREDIT_ACCOUNT_ID, TRANSFER.AMOUNT, TRANSFER.CURRENCY, TRANSFER.CODE,
+            TRANSFER.FLAGS, TRANSFER.PENDING_ID, TRANSFER.TIMEOUT_SECONDS, TRANSFER.PAYMENT_ID, TRANSFER.METADATA,
+            TRANSFER.TIMESTAMP_NS, TRANSFER.BATCH_SEQ, TRANSFER.DR_DEBITS_PENDING, TRANSFER.DR_DEBITS_POSTED,
+            TRANSFER.DR_CREDITS_PENDING, TRANSFER.DR_CREDITS_POSTED, TRANSFER.CR_DEBITS_PENDING,
+            TRANSFER.CR_DEBITS_POSTED, TRANSFER.CR_CREDITS_PENDING, TRANSFER.CR_CREDITS_POSTED), (t, line) -> line
+            .add(t.id()).add(t.debitAccountId()).add(t.creditAccountId()).add(t.amount()).add(t.currency())
+            .add(t.code()).add(t.flags()).add(t.pendingId()).add(t.timeoutSeconds()).add(t.paymentId())
+            .add(MetadataJson.toText(t.metadata())).add(t.timestampNs()).add(t.batchSeq())
+            .add(t.debitBalance().debitsPending()).add(t.debitBalance().debitsPosted())
+            .add(t.debitBalance().creditsPending()).add(t.debitBalance().creditsPosted())
+            .add(t.creditBalance().debitsPending()).add(t.creditBalance().debitsPosted())
+            .add(t.creditBalance().creditsPending()).add(t.creditBalance().creditsPosted()));
+
+    private final Database database;
+    private final String region;
+    private Connection connection;
+
+    WriterStore(Database database, String region) {
+        this.database = database;
+        this.region = region;
+    }
+
+    private DSLContext dsl() throws SQLException {
+        if (connection == null || connection.isClosed()) {
+            connection = database.connect("ledger-writer-" + region);
+            connection.setAutoCommit(false);
+        }
+        return Database.dsl(connection);
+    }
+
+    /** Drops the connection (after a failure its state is unknown). */
+    void reset() {
+        if (connection != null) {
+            try {
+                connection.close();
+            } catch (SQLException ignored) {
+                // already broken
+            }
+            connection = null;
+        }
+    }
+
+    record JournalHead(long seq, byte[] hash, long lastTimestampNs) {}
+
+    JournalHead loadHead() throws SQLException {
+        DSLContext dsl = dsl();
+        try {
+            Record r = dsl.select(JOURNAL_BATCH.SEQ, JOURNAL_BATCH.HASH, JOURNAL_BATCH.LAST_TS_NS).from(JOURNAL_BATCH)
+                    .orderBy(JOURNAL_BATCH.SEQ.desc()).limit(1).fetchOne();
+            return r == null ? new JournalHead(0, JournalHash.GENESIS, 0)
+                    : new JournalHead(r.get(JOURNAL_BATCH.SEQ), r.get(JOURNAL_BATCH.HASH), r.get(JOURNAL_BATCH.LAST_TS_NS));
+        } finally {
+            connection.rollback();
+        }
+    }
+
+    /** The epoch stored in the database now. */
+    long storedEpoch() throws SQLException {
+        DSLContext dsl = dsl();
+        try {
+            return dsl.select(LEADERSHIP.EPOCH).from(LEADERSHIP).fetchOne(LEADERSHIP.EPOCH);
+        } finally {
+            connection.rollback();
+        }
+    }
+
+    /** Pending transfers whose hold timed out by {@code nowNs}, oldest first. */
+    List<String> dueHolds(long nowNs, int limit) throws SQLException {
+        DSLContext dsl = dsl();
+        try {
+            return dsl.select(PENDING_TRANSFER.ID).from(PENDING_TRANSFER)
+                    .where(PENDING_TRANSFER.STATE.eq(PendingState.HELD.code))
+                    .and(PENDING_TRANSFER.EXPIRES_AT_NS.gt(0L)).and(PENDING_TRANSFER.EXPIRES_AT_NS.le(nowNs))
+                    .orderBy(PENDING_TRANSFER.EXPIRES_AT_NS).limit(limit).fetch(PENDING_TRANSFER.ID);
+        } finally {
+            connection.rollback();
+        }
+    }
+
+    /**
+     * Loads what the batch will look at: existing transfers with the given ids, holds, payments, and the
+     * accounts that are not in the cache.
+     */
+    void prefetch(Batch b, Collection<String> transferIds, Collection<String> holdIds, Collection<String> paymentIds,
+            Collection<String> accountIds, AccountCache cache) throws SQLException {
+        DSLContext dsl = dsl();
+        try {
+            if (!transferIds.isEmpty()) {
+                for (Record r : dsl.selectFrom(TRANSFER).where(TRANSFER.ID.eq(any(transferIds.toArray(String[]::new)))).fetch()) {
+                    TransferRow t = Rows.transfer(r);
+                    b.existingTransfers.put(t.id(), t);
+                }
+            }
+            List<String> moreAccounts = new ArrayList<>();
+            if (!holdIds.isEmpty()) {
+                for (Record r : dsl.select().from(PENDING_TRANSFER).join(TRANSFER).on(TRANSFER.ID.eq(PENDING_TRANSFER.ID))
+                        .where(PENDING_TRANSFER.ID.eq(any(holdIds.toArray(String[]::new)))).fetch()) {
+                    TransferRow t = Rows.transfer(r);
+                    b.existingTransfers.put(t.id(), t);
+                    b.holds.put(t.id(), new PendingHold(t, r.get(PENDING_TRANSFER.REMAINING), r.get(PENDING_TRANSFER.POSTED),
+                            PendingState.of(r.get(PENDING_TRANSFER.STATE)), r.get(PENDING_TRANSFER.EXPIRES_AT_NS)));
+                    moreAccounts.add(t.debitAccountId());
+                    moreAccounts.add(t.creditAccountId());
+                }
+            }
+            List<String> allPaymentIds = new ArrayList<>(paymentIds);
+            for (PendingHold h : b.holds.values()) {
+                if (h.transfer().paymentId() != null) {
+                    allPaymentIds.add(h.transfer().paymentId());
+                }
+            }
+            if (!allPaymentIds.isEmpty()) {
+                for (Record r : dsl.selectFrom(PAYMENT).where(PAYMENT.ID.eq(any(allPaymentIds.toArray(String[]::new)))).fetch()) {
+                    PaymentView v = Rows.payment(r);
+                    b.payments.put(v.id(), new PaymentState(v.id(), v.payerAccountId(), v.merchantAccountId(), v.currency(),
+                            v.authorizedAmount(), v.capturedAmount(), v.refundedAmount(), v.releasedAmount(),
+                            v.authorizedAtNs(), v.expiresAtNs(), v.releaseReason(), v.metadata()));
+                    moreAccounts.add(v.payerAccountId());
+                    moreAccounts.add(v.merchantAccountId());
+                }
+            }
+            List<String> missing = new ArrayList<>();
+            for (String id : accountIds) {
+                resolveAccount(b, cache, id, missing);
+            }
+            for (String id : moreAccounts) {
+                resolveAccount(b, cache, id, missing);
+            }
+            if (!missing.isEmpty()) {
+                for (Record r : dsl.selectFrom(ACCOUNT).where(ACCOUNT.ID.eq(any(missing.toArray(String[]::new)))).fetch()) {
+                    AccountState a = Rows.account(r);
+                    b.accounts.put(a.id(), a);
+                }
+            }
+        } finally {
+            connection.rollback();
+        }
+    }
+
+    private static void resolveAccount(Batch b, AccountCache cache, String id, List<String> missing) {
+        if (b.accounts.containsKey(id)) {
+            return;
+        }
+        AccountState cached = cache.get(id);
+        b.accounts.put(id, cached);
+        if (cached == null) {
+            missing.add(id);
+        }
+    }
+
+    /** Thrown when the database's epoch is not the writer's: another leader took over. */
+    static final class Fenced extends Exception {
+        final long storedEpoch;
+
+        Fenced(long mine, long stored) {
+            super("fenced: this writer has epoch " + mine + " but the database has epoch " + stored, null, false, false);
+            this.storedEpoch = stored;
+        }
+    }
+
+    /**
+     * Writes the batch in one transaction and commits it (synchronous commit: returns once the standby has it).
+     * On any exception nothing of the batch may be assumed written, or not written: the caller resets.
+     */
+    void commit(Batch b, byte[] prevHash, byte[] hash) throws SQLException, Fenced {
+        DSLContext dsl = dsl();
+        boolean done = false;
+        try {
+            // FOR SHARE: a new leader's epoch update waits for this batch, or this batch sees the new epoch.
+            Long stored = dsl.select(LEADERSHIP.EPOCH).from(LEADERSHIP).forShare().fetchOne(LEADERSHIP.EPOCH);
+            if (stored == null || stored != b.epoch) {
+                throw new Fenced(b.epoch, stored == null ? -1 : stored);
+            }
+            insertAccounts(dsl, b);
+            TRANSFER_COPY.copy(connection, b.newTransferRows);
+            updateBalances(dsl, b);
+            upsertHolds(dsl, b);
+            upsertPayments(dsl, b);
+            dsl.insertInto(JOURNAL_BATCH, JOURNAL_BATCH.SEQ, JOURNAL_BATCH.EPOCH, JOURNAL_BATCH.REGION,
+                    JOURNAL_BATCH.FIRST_TS_NS, JOURNAL_BATCH.LAST_TS_NS, JOURNAL_BATCH.ACCOUNT_COUNT,
+                    JOURNAL_BATCH.TRANSFER_COUNT, JOURNAL_BATCH.PREV_HASH, JOURNAL_BATCH.HASH)
+                    .values(b.seq, b.epoch, region, b.firstTimestampNs, b.lastTimestampNs, b.newAccounts.size(),
+                            b.newTransferRows.size(), prevHash, hash)
+                    .execute();
+            connection.commit();
+            done = true;
+        } finally {
+            if (!done) {
+                try {
+                    connection.rollback();
+                } catch (SQLException ignored) {
+                    // the caller resets the connection anyway
+                }
+            }
+        }
+    }
+
+    private void insertAccounts(DSLContext dsl, Batch b) {
+        List<AccountState> all = b.newAccounts;
+        for (int from = 0; from < all.size(); from += ROWS_PER_STATEMENT / 4) {
+            var insert = dsl.insertInto(ACCOUNT, ACCOUNT.ID, ACCOUNT.CURRENCY, ACCOUNT.CODE, ACCOUNT.OWNER, ACCOUNT.FLAGS,
+                    ACCOUNT.METADATA, ACCOUNT.DEBITS_PENDING, ACCOUNT.DEBITS_POSTED, ACCOUNT.CREDITS_PENDING,
+                    ACCOUNT.CREDITS_POSTED, ACCOUNT.CREATED_NS, ACCOUNT.BATCH_SEQ);
+            for (AccountState a : all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT / 4))) {
+                var bal = a.balance();
+                insert = insert.values(a.id(), a.currency(), a.code(), a.owner(), a.flags(), MetadataJson.toJson(a.metadata()),
+                        bal.debitsPending(), bal.debitsPosted(), bal.creditsPending(), bal.creditsPosted(), a.createdNs(), b.seq);
+            }
+            insert.execute();
+        }
+    }
+
+    private void updateBalances(DSLContext dsl, Batch b) {
+        List<Row5<String, Long, Long, Long, Long>> rows = new ArrayList<>();
+        java.util.Set<AccountState> created = new java.util.HashSet<>(b.newAccounts);
+        for (AccountState a : b.touchedAccounts) {
+            if (!created.contains(a)) {
+                var bal = a.balance();
+                rows.add(row(a.id(), bal.debitsPending(), bal.debitsPosted(), bal.creditsPending(), bal.creditsPosted()));
+            }
+        }
+        for (int from = 0; from < rows.size(); from += ROWS_PER_STATEMENT / 5) {
+            List<Row5<String, Long, Long, Long, Long>> chunk = rows.subList(from, Math.min(rows.size(), from + ROWS_PER_STATEMENT / 5));
+            @SuppressWarnings("unchecked")
+            Table<Record5<String, Long, Long, Long, Long>> v = org.jooq.impl.DSL.values(chunk.toArray(Row5[]::new))
+                    .as("v", "id", "dp", "dpo", "cp", "cpo");
+            Field<String> id = v.field("id", String.class);
+            dsl.update(ACCOUNT)
+                    .set(ACCOUNT.DEBITS_PENDING, v.field("dp", Long.class))
+                    .set(ACCOUNT.DEBITS_POSTED, v.field("dpo", Long.class))
+                    .set(ACCOUNT.CREDITS_PENDING, v.field("cp", Long.class))
+                    .set(ACCOUNT.CREDITS_POSTED, v.field("cpo", Long.class))
+                    .from(v).where(ACCOUNT.ID.eq(id)).execute();
+        }
+    }
+
+    private void upsertHolds(DSLContext dsl, Batch b) {
+        List<PendingHold> all = new ArrayList<>(b.touchedHolds);
+        for (int from = 0; from < all.size(); from += ROWS_PER_STATEMENT / 5) {
+            var insert = dsl.insertInto(PENDING_TRANSFER, PENDING_TRANSFER.ID, PENDING_TRANSFER.REMAINING,
+                    PENDING_TRANSFER.POSTED, PENDING_TRANSFER.STATE, PENDING_TRANSFER.EXPIRES_AT_NS);
+            for (PendingHold h : all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT / 5))) {
+                insert = insert.values(h.transfer().id(), h.remaining(), h.posted(), h.state().code, h.expiresAtNs());
+            }
+            insert.onConflict(PENDING_TRANSFER.ID).doUpdate()
+                    .set(PENDING_TRANSFER.REMAINING, excluded(PENDING_TRANSFER.REMAINING))
+                    .set(PENDING_TRANSFER.POSTED, excluded(PENDING_TRANSFER.POSTED))
+                    .set(PENDING_TRANSFER.STATE, excluded(PENDING_TRANSFER.STATE))
+                    .execute();
+        }
+    }
+
+    private void upsertPayments(DSLContext dsl, Batch b) {
+        List<PaymentState> all = new ArrayList<>(b.touchedPayments);
+        for (int from = 0; from < all.size(); from += ROWS_PER_STATEMENT / 12) {
+            var insert = dsl.insertInto(PAYMENT, PAYMENT.ID, PAYMENT.PAYER_ACCOUNT_ID, PAYMENT.MERCHANT_ACCOUNT_ID,
+                    PAYMENT.CURRENCY, PAYMENT.AUTHORIZED_AMOUNT, PAYMENT.CAPTURED_AMOUNT, PAYMENT.REFUNDED_AMOUNT,
+                    PAYMENT.RELEASED_AMOUNT, PAYMENT.AUTHORIZED_AT_NS, PAYMENT.EXPIRES_AT_NS, PAYMENT.RELEASE_REASON,
+                    PAYMENT.METADATA);
+            for (PaymentState p : all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT / 12))) {
+                insert = insert.values(p.id(), p.payerAccountId(), p.merchantAccountId(), p.currency(), p.authorizedAmount(),
+                        p.capturedAmount(), p.refundedAmount(), p.releasedAmount(), p.authorizedAtNs(), p.expiresAtNs(),
+                        p.releaseReason(), MetadataJson.toJson(p.metadata()));
+            }
+            insert.onConflict(PAYMENT.ID).doUpdate()
+                    .set(PAYMENT.CAPTURED_AMOUNT, excluded(PAYMENT.CAPTURED_AMOUNT))
+                    .set(PAYMENT.REFUNDED_AMOUNT, excluded(PAYMENT.REFUNDED_AMOUNT))
+                    .set(PAYMENT.RELEASED_AMOUNT, excluded(PAYMENT.RELEASED_AMOUNT))
+                    .set(PAYMENT.RELEASE_REASON, excluded(PAYMENT.RELEASE_REASON))
+                    .execute();
+        }
+    }
+
+    @Override
+    public void close() {
+        reset();
+    }
+}

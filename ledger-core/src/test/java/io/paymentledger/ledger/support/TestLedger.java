@@ -1,0 +1,85 @@
+package io.paymentledger.ledger.support;
+
+import io.paymentledger.api.v1.LedgerServiceGrpcClient;
+import io.paymentledger.api.v1.NodeServiceGrpcClient;
+import io.paymentledger.api.v1.PaymentsServiceGrpcClient;
+import io.paymentledger.ledger.grpc.CallerResolver;
+import io.paymentledger.ledger.node.LedgerNode;
+import io.paymentledger.ledger.node.NodeControl;
+import io.paymentledger.ledger.node.StandaloneControl;
+import io.paymentledger.ledger.store.Database;
+import io.paymentledger.ledger.write.BatchWriter;
+import io.paymentledger.replication.postgres.PgCluster;
+import io.paymentledger.replication.postgres.TestPostgres;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.client.GrpcClientOptions;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Properties;
+
+/**
+ * A real ledger node on a real PostgreSQL (started for the test class), with gRPC clients on plaintext loopback.
+ */
+public final class TestLedger implements AutoCloseable {
+
+    public final PgCluster postgres;
+    public final LedgerNode node;
+    public final Vertx clientVertx;
+    public final GrpcClient grpc;
+    public final LedgerServiceGrpcClient ledger;
+    public final PaymentsServiceGrpcClient payments;
+    public final NodeServiceGrpcClient nodeService;
+    public final SocketAddress address;
+
+    private TestLedger(PgCluster postgres, LedgerNode node) {
+        this.postgres = postgres;
+        this.node = node;
+        this.clientVertx = Vertx.vertx();
+        this.grpc = newClient(clientVertx);
+        this.address = SocketAddress.inetSocketAddress(node.grpcPort(), "127.0.0.1");
+        this.ledger = LedgerServiceGrpcClient.create(grpc, address);
+        this.payments = PaymentsServiceGrpcClient.create(grpc, address);
+        this.nodeService = NodeServiceGrpcClient.create(grpc, address);
+    }
+
+    public static GrpcClient newClient(Vertx vertx) {
+        return GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(64 * 1024 * 1024),
+                new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2).setHttp2ClearTextUpgrade(false));
+    }
+
+    public static TestLedger start() {
+        return start(BatchWriter.Config.defaults(), new StandaloneControl());
+    }
+
+    public static TestLedger start(BatchWriter.Config writer, NodeControl control) {
+        PgCluster pg = TestPostgres.startPrimary("core", "ledger");
+        LedgerNode node = LedgerNode.start(new LedgerNode.Config("a",
+                new HttpServerOptions().setHost("127.0.0.1").setPort(0), database(pg), 8, writer),
+                control, CallerResolver.TRUST_ALL_AS_OPERATOR);
+        return new TestLedger(pg, node);
+    }
+
+    public static Database database(PgCluster pg) {
+        Properties p = new Properties();
+        p.setProperty("user", PgCluster.SUPERUSER);
+        return new Database(pg.jdbcUrl("ledger"), p, 8);
+    }
+
+    /** A superuser connection to the ledger database, for checks the API does not offer. */
+    public Connection sql() throws SQLException {
+        return postgres.connect("ledger");
+    }
+
+    @Override
+    public void close() {
+        grpc.close().await();
+        clientVertx.close().await();
+        node.close();
+        TestPostgres.destroy(postgres);
+    }
+}
