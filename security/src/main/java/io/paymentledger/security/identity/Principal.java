@@ -1,0 +1,74 @@
+package io.paymentledger.security.identity;
+
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Who is on the other end of a connection, as named by the SPIFFE ID in its certificate
+ * ({@code spiffe://<trust-domain>/<path>}):
+ * <ul>
+ *   <li>{@link Operator}: {@code /operator}</li>
+ *   <li>{@link Merchant}: {@code /merchant/<id>}</li>
+ *   <li>{@link Service}: {@code /region/<region>/<component>}, component one of {@link #COMPONENTS}</li>
+ * </ul>
+ * Use with pattern matching: {@code switch (p) { case Principal.Merchant m -> ...; case Principal.Service s -> ...;
+ * case Principal.Operator o -> ...; }}.
+ */
+public sealed interface Principal permits Principal.Operator, Principal.Merchant, Principal.Service {
+
+    /** The service components that may hold a service identity. */
+    Set<String> COMPONENTS = Set.of("ledger", "router", "witness", "agent", "postgres");
+
+    /** Merchant ids: letters, digits and '-', 1-64 characters, starting with a letter or digit (no '_'). */
+    Pattern MERCHANT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9-]{0,63}");
+
+    /** Region names: lower-case letters, digits and '-', 1-32 characters. */
+    Pattern REGION = Pattern.compile("[a-z0-9][a-z0-9-]{0,31}");
+
+    /** The SPIFFE path without the leading slash, e.g. {@code region/eu-west/ledger}. */
+    String path();
+
+    /** The full SPIFFE ID in {@code trustDomain}. */
+    default String spiffeId(String trustDomain) {
+        return "spiffe://" + Identities.requireTrustDomain(trustDomain) + "/" + path();
+    }
+
+    /** The operator (CLI, administrative calls). */
+    record Operator() implements Principal {
+        @Override
+        public String path() {
+            return "operator";
+        }
+    }
+
+    /** A merchant client. */
+    record Merchant(String id) implements Principal {
+        public Merchant {
+            if (id == null || !MERCHANT_ID.matcher(id).matches()) {
+                throw new IllegalArgumentException("invalid merchant id: " + id);
+            }
+        }
+
+        @Override
+        public String path() {
+            return "merchant/" + id;
+        }
+    }
+
+    /** A service of the ledger in a region: ledger, router, witness, agent or postgres. */
+    record Service(String region, String component) implements Principal {
+        public Service {
+            if (region == null || !REGION.matcher(region).matches()) {
+                throw new IllegalArgumentException("invalid region: " + region);
+            }
+            if (!COMPONENTS.contains(component)) {
+                throw new IllegalArgumentException("unknown component " + component + ", expected one of " + COMPONENTS);
+            }
+        }
+
+        @Override
+        public String path() {
+            return "region/" + region + "/" + component;
+        }
+    }
+}
