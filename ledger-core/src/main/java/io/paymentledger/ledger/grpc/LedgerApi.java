@@ -160,14 +160,14 @@ public final class LedgerApi {
     Future<LookupTransfersResponse> lookupTransfers(CallContext ctx, LookupTransfersRequest req) throws StatusException {
         checkBatchSize(req.getIdsCount(), "ids");
         gate.check(req.getRead());
-        List<String> valid = req.getIdsList().stream().filter(Ids::isValid).toList();
+        List<String> valid = req.getIdsList().stream().filter(Ids::isValidTransferLookup).toList();
         return blocking.run(() -> {
             Map<String, LedgerReader.TransferView> found = valid.isEmpty() ? Map.of() : reader.transfers(valid);
             LookupTransfersResponse.Builder out = LookupTransfersResponse.newBuilder();
             for (String id : req.getIdsList()) {
                 TransferLookup.Builder r = TransferLookup.newBuilder().setId(id);
                 LedgerReader.TransferView t = found.get(id);
-                if (!Ids.isValid(id)) {
+                if (!Ids.isValidTransferLookup(id)) {
                     r.setStatus(LookupStatus.LOOKUP_INVALID_ID);
                 } else if (t == null) {
                     r.setStatus(LookupStatus.LOOKUP_NOT_FOUND);

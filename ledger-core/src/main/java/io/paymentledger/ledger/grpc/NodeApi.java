@@ -45,6 +45,8 @@ public final class NodeApi {
         }
         server.addService(health);
         // Check answers itself so it can add the epoch headers; Watch and List stay Vert.x's.
+        // (The first handler registered for a method wins, so Vert.x's Check is removed first.)
+        server.callHandler(GrpcHealthCheckV1Handler.SERVICE_METHOD, null);
         server.callHandler(GrpcHealthCheckV1Handler.SERVICE_METHOD, call -> call.last().onSuccess(req -> {
             NodeStatus st = control.status();
             call.response().headers().set(EPOCH_HEADER, Long.toString(st.getEpoch()))

@@ -7,6 +7,15 @@ public final class Ids {
 
     private Ids() {}
 
+    /** Suffix of the id of the transfer the ledger writes when a hold times out. */
+    public static final String EXPIRY_SUFFIX = "#expired";
+
+    /** A transfer id as lookups accept it: a client id, or the id of a hold's expiry record. */
+    public static boolean isValidTransferLookup(String id) {
+        return isValid(id) || (id != null && id.endsWith(EXPIRY_SUFFIX)
+                && isValid(id.substring(0, id.length() - EXPIRY_SUFFIX.length())));
+    }
+
     public static boolean isValid(String id) {
         if (id == null || id.isEmpty() || id.length() > Limits.ID_LENGTH_MAX) {
             return false;

@@ -28,9 +28,6 @@ import java.util.function.LongSupplier;
  */
 final class LedgerRules {
 
-    /** Suffix of the id of the transfer the ledger writes when a hold times out. */
-    static final String EXPIRY_SUFFIX = "#expired";
-
     private final LongSupplier wallClockNanos;
     private long lastTimestampNs;
 
@@ -264,7 +261,7 @@ final class LedgerRules {
                 throw new IllegalStateException("releasing hold " + p.id() + " left the int64 range: a ledger bug");
             }
             long ts = nextTimestamp(b);
-            b.addTransfer(new TransferRow(p.id() + EXPIRY_SUFFIX, p.debitAccountId(), p.creditAccountId(), a, p.currency(),
+            b.addTransfer(new TransferRow(p.id() + io.paymentledger.ledger.validation.Ids.EXPIRY_SUFFIX, p.debitAccountId(), p.creditAccountId(), a, p.currency(),
                     p.code(), TransferFlags.EXPIRY, p.id(), 0, p.paymentId(), java.util.Map.of(), ts, b.seq, dr.balance(),
                     cr.balance()));
             if (p.paymentId() != null) {

@@ -1,0 +1,113 @@
+package io.paymentledger.ledger;
+
+import static io.paymentledger.ledger.support.Fixtures.account;
+import static io.paymentledger.ledger.support.Fixtures.id;
+import static io.paymentledger.ledger.support.Fixtures.transfer;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.paymentledger.api.v1.CreateAccountsRequest;
+import io.paymentledger.api.v1.CreateTransfersRequest;
+import io.paymentledger.api.v1.CreateTransfersResponse;
+import io.paymentledger.api.v1.GetNodeStatusRequest;
+import io.paymentledger.api.v1.LedgerServiceGrpcClient;
+import io.paymentledger.api.v1.LookupAccountsRequest;
+import io.paymentledger.api.v1.NodeRole;
+import io.paymentledger.ledger.grpc.NodeApi;
+import io.paymentledger.ledger.support.LedgerAssertions;
+import io.paymentledger.ledger.support.TestLedger;
+import io.vertx.grpc.client.GrpcClientResponse;
+import io.vertx.grpc.common.GrpcMessageDecoder;
+import io.vertx.grpc.common.GrpcMessageEncoder;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceMethod;
+import io.vertx.grpc.common.ServiceName;
+import io.vertx.grpc.health.v1.HealthCheckRequest;
+import io.vertx.grpc.health.v1.HealthCheckResponse;
+import java.sql.Connection;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class NodeTest {
+
+    static final ServiceMethod<HealthCheckResponse, HealthCheckRequest> CHECK = ServiceMethod.client(
+            ServiceName.create("grpc.health.v1", "Health"), "Check", GrpcMessageEncoder.encoder(),
+            GrpcMessageDecoder.decoder(HealthCheckResponse.newBuilder()));
+
+    record Health(GrpcStatus status, HealthCheckResponse.ServingStatus serving, String epoch, String region) {}
+
+    static Health health(TestLedger t, String service) {
+        return t.grpc.request(t.address, CHECK).compose(req -> {
+            req.end(HealthCheckRequest.newBuilder().setService(service).build());
+            return req.response();
+        }).compose((GrpcClientResponse<HealthCheckRequest, HealthCheckResponse> resp) -> resp.last()
+                .map(msg -> new Health(GrpcStatus.OK, msg.getStatus(), resp.headers().get(NodeApi.EPOCH_HEADER),
+                        resp.headers().get(NodeApi.REGION_HEADER)))
+                .recover(err -> io.vertx.core.Future.succeededFuture(new Health(resp.status(), null,
+                        resp.headers().get(NodeApi.EPOCH_HEADER), null))))
+                .await();
+    }
+
+    @Test
+    void servesHealthWithItsEpochAndFencesItselfWhenTheEpochMoves() throws Exception {
+        try (TestLedger t = TestLedger.start()) {
+            Health h = health(t, "");
+            assertThat(h.serving()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+            assertThat(h.epoch()).isEqualTo("1");
+            assertThat(h.region()).isEqualTo("a");
+            assertThat(health(t, "ledger.v1.LedgerService").serving()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+            assertThat(health(t, "no.such.Service").status()).isEqualTo(GrpcStatus.NOT_FOUND);
+            var status = t.nodeService.getNodeStatus(GetNodeStatusRequest.getDefaultInstance()).await();
+            assertThat(status.getRole()).isEqualTo(NodeRole.NODE_ROLE_LEADER);
+            assertThat(status.getEpoch()).isEqualTo(1);
+
+            String a = id("a"), b = id("b");
+            t.ledger.createAccounts(CreateAccountsRequest.newBuilder().addAccounts(account(a, "EUR")).addAccounts(account(b, "EUR")).build()).await();
+            // Another leader raises the epoch in the database: this node's next write must not commit.
+            try (Connection c = t.sql()) {
+                c.createStatement().execute("update leadership set epoch = epoch + 1, region = 'b'");
+            }
+            String fenced = id("fenced");
+            LedgerAssertions.assertGrpcStatus(GrpcStatus.UNAVAILABLE, () -> t.ledger.createTransfers(
+                    CreateTransfersRequest.newBuilder().addTransfers(transfer(fenced, a, b, 1, "EUR")).build()).await());
+            try (Connection c = t.sql()) {
+                assertThat(LedgerAssertions.count(c, "select count(*) from transfer where id = '" + fenced + "'")).isZero();
+            }
+            assertThat(health(t, "").serving()).isEqualTo(HealthCheckResponse.ServingStatus.NOT_SERVING);
+            LedgerAssertions.assertGrpcStatus(GrpcStatus.UNAVAILABLE,
+                    () -> t.ledger.lookupAccounts(LookupAccountsRequest.newBuilder().addIds(a).build()).await());
+        }
+    }
+
+    @Test
+    void aWriteWhoseDeadlinePassesInTheQueueIsNotWritten() throws Exception {
+        try (TestLedger t = TestLedger.start()) {
+            String a = id("a"), b = id("b");
+            t.ledger.createAccounts(CreateAccountsRequest.newBuilder().addAccounts(account(a, "EUR")).addAccounts(account(b, "EUR")).build()).await();
+            String slow = id("slow"), late = id("late");
+            try (Connection blocker = t.sql()) {
+                // Hold the leadership row: the writer's next commit waits on it.
+                blocker.setAutoCommit(false);
+                blocker.createStatement().execute("select * from leadership for update");
+                CompletableFuture<CreateTransfersResponse> first = t.ledger.createTransfers(CreateTransfersRequest.newBuilder()
+                        .addTransfers(transfer(slow, a, b, 1, "EUR")).build()).toCompletionStage().toCompletableFuture();
+                Thread.sleep(300);
+                var lateCall = t.grpc.request(t.address, LedgerServiceGrpcClient.CreateTransfers).compose(req -> {
+                    req.timeout(300, TimeUnit.MILLISECONDS);
+                    req.end(CreateTransfersRequest.newBuilder().addTransfers(transfer(late, a, b, 1, "EUR")).build());
+                    return req.response().compose(r -> r.last().map(x -> r.status()).recover(e -> io.vertx.core.Future.succeededFuture(r.status())));
+                });
+                GrpcStatus lateStatus = lateCall.await();
+                assertThat(lateStatus).isEqualTo(GrpcStatus.DEADLINE_EXCEEDED);
+                blocker.rollback();
+                assertThat(first.get(10, TimeUnit.SECONDS).getResults(0).getStatus())
+                        .isEqualTo(io.paymentledger.api.v1.CreateTransferStatus.CREATE_TRANSFER_CREATED);
+            }
+            Thread.sleep(500);
+            try (Connection c = t.sql()) {
+                assertThat(LedgerAssertions.count(c, "select count(*) from transfer where id = '" + slow + "'")).isOne();
+                assertThat(LedgerAssertions.count(c, "select count(*) from transfer where id = '" + late + "'")).isZero();
+            }
+        }
+    }
+}
