@@ -373,12 +373,18 @@ public final class VaultClient implements AutoCloseable {
         unreachableReason = reason;
     }
 
+    /** The first I/O exception of the chain (e.g. ConnectException, HttpConnectTimeoutException), else the root. */
     private static String rootCause(Throwable e) {
+        Throwable pick = null;
         Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
+        for (int depth = 0; t != null && depth < 20; depth++, t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.io.IOException) {
+                pick = t;
+                break;
+            }
+            pick = t;
         }
-        String msg = t.getMessage();
-        return t.getClass().getSimpleName() + (msg == null || msg.isBlank() ? "" : ": " + msg);
+        String msg = pick.getMessage();
+        return pick.getClass().getSimpleName() + (msg == null || msg.isBlank() ? "" : ": " + msg);
     }
 }
