@@ -19,8 +19,8 @@ import io.paymentledger.security.logging.SecretRedactor;
  * <p>
  * Lifecycle, driven by {@link VaultClient#maintainNow()} (registered at construction):
  * <ul>
- *   <li>when less than a third of the lease remains, the lease is renewed ({@code PUT sys/leases/renew}) by
- *       its original duration; same username/password, no callback;</li>
+ *   <li>when less than a third of the lease remains, the lease is renewed by
+ *       its original duration ({@code POST sys/leases/renew/<lease_id>}); same username/password, no callback;</li>
  *   <li>when the lease cannot be extended (not renewable, max TTL reached, or Vault no longer knows it), new
  *       credentials are requested and {@code onNewCredentials} is called: swap the connection pool's
  *       credentials there (the old role stays valid until its own lease ends);</li>

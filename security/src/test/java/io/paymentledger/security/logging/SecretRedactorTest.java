@@ -55,6 +55,26 @@ class SecretRedactorTest {
     }
 
     @Test
+    void installOnRootLoggerWrapsEachRootHandlerOnce() {
+        Logger root = Logger.getLogger("");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        StreamHandler h = new StreamHandler(out, new LogSetup.OneLine("test"));
+        root.addHandler(h);
+        try {
+            SecretRedactor.installOnRootLogger();
+            java.util.logging.Formatter wrapped = h.getFormatter();
+            SecretRedactor.installOnRootLogger();
+            assertThat(h.getFormatter()).as("idempotent").isSameAs(wrapped);
+            String secret = SecretRedactor.global().register("root-test", "root-secret-value");
+            Logger.getLogger("some.component").warning("value is " + secret);
+            h.flush();
+            assertThat(out.toString()).contains("value is [REDACTED:root-test]").doesNotContain(secret);
+        } finally {
+            root.removeHandler(h);
+        }
+    }
+
+    @Test
     void filterRewritesMessageAndParametersAndShortValuesAreNotRegistered() {
         SecretRedactor r = new SecretRedactor();
         r.register("token", "s.abcdefgh");

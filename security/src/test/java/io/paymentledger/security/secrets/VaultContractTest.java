@@ -176,6 +176,24 @@ class VaultContractTest {
         assertThat(used).isNotEqualTo(secondToken);
     }
 
+    @Test
+    void startMaintenanceRenewsInTheBackground() throws Exception {
+        fake.addAppRole("r", "s", Duration.ofHours(1), null);
+        client = VaultClient.connect(settings(VaultAuth.appRole("r", "s")), clock);
+        clock.advance(Duration.ofMinutes(45));
+        client.startMaintenance(Duration.ofMillis(50));
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (fake.requests("POST", "/v1/auth/token/renew-self").isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(fake.requests("POST", "/v1/auth/token/renew-self")).isNotEmpty();
+        client.close();
+        int after = fake.requests("POST", "/v1/auth/token/renew-self").size();
+        clock.advance(Duration.ofMinutes(50));
+        Thread.sleep(200);
+        assertThat(fake.requests("POST", "/v1/auth/token/renew-self")).as("stopped by close()").hasSize(after);
+    }
+
     // ------------------------------------------------------------------------------------------- KV v2
 
     @Test

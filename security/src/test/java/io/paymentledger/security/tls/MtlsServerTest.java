@@ -225,15 +225,38 @@ class MtlsServerTest {
             Reply after = get(opts, hotPort);
             assertThat(after.serverSerial()).isEqualTo(renewed.serial());
             assertThat(after.serverPrincipal()).isEqualTo(new Principal.Service("eu", "router"));
+            assertThat(after.version()).as("ALPN still offers h2 after the reload").isEqualTo(HttpVersion.HTTP_2);
             assertThat(hot.actualPort()).as("same listening server").isEqualTo(hotPort);
         } finally {
             await(hot.close());
         }
     }
 
+    @Test
+    void clientCertificateIsSwappedWithUpdateSslOptionsForNewConnections() {
+        IssuedCert a = pki.issueMerchant("swap-a", Duration.ofHours(1));
+        IssuedCert b = pki.issueMerchant("swap-b", Duration.ofHours(1));
+        // HTTP/1.1 without keep-alive: every request opens a new connection
+        HttpClientAgent client = vertx.createHttpClient(Tls.clientOptions(a.certFile(), a.keyFile(), pki.caCertFile())
+                .setProtocolVersion(HttpVersion.HTTP_1_1).setKeepAlive(false));
+        try {
+            assertThat(body(client)).startsWith("Merchant[id=swap-a]");
+            assertThat(await(client.updateSSLOptions(Tls.clientSslOptions(b.certFile(), b.keyFile(), pki.caCertFile()))))
+                    .isTrue();
+            assertThat(body(client)).startsWith("Merchant[id=swap-b]");
+        } finally {
+            await(client.close());
+        }
+    }
+
+    private static String body(HttpClientAgent client) {
+        return await(client.request(HttpMethod.GET, port, "localhost", "/")
+                .compose(req -> req.send().compose(resp -> resp.body()))).toString();
+    }
+
     // ---------------------------------------------------------------------------------------------------
 
-    record Reply(String body, Principal serverPrincipal, BigInteger serverSerial) {}
+    record Reply(String body, Principal serverPrincipal, BigInteger serverSerial, HttpVersion version) {}
 
     private static Reply get(HttpClientOptions options) {
         return get(options, port);
@@ -251,7 +274,8 @@ class MtlsServerTest {
                         } catch (Exception e) {
                             throw new IllegalStateException(e);
                         }
-                        return new Reply(body.toString(), Identities.fromPeer(conn, TD).orElse(null), peer.getSerialNumber());
+                        return new Reply(body.toString(), Identities.fromPeer(conn, TD).orElse(null), peer.getSerialNumber(),
+                                resp.version());
                     }))));
         } finally {
             await(client.close());
