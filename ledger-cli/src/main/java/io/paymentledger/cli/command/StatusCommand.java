@@ -1,0 +1,93 @@
+package io.paymentledger.cli.command;
+
+import io.paymentledger.api.v1.NodeStatus;
+import io.paymentledger.cli.deploy.Clients;
+import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.deploy.Processes;
+import io.paymentledger.cli.deploy.Topology;
+import io.paymentledger.replication.postgres.PgCluster;
+import io.paymentledger.security.logging.LogSetup;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.logging.Level;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "status", description = "Show the local deployment: regions, roles, epoch, replication, endpoints, PIDs.")
+public final class StatusCommand implements Callable<Integer> {
+
+    @Mixin
+    DeploymentOptions deployment;
+
+    @Option(names = "--json", description = "Machine-readable output.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        LogSetup.install("ledger-status", Level.SEVERE);
+        if (!Topology.exists(deployment.dir())) {
+            System.out.println(json ? new JsonObject().put("deployed", false).encodePrettily()
+                    : "ledger status: nothing deployed in " + deployment.dir() + " (run ./ledger up)");
+            return 3;
+        }
+        JsonObject report = report(Topology.load(deployment.dir()));
+        if (json) {
+            System.out.println(report.encodePrettily());
+        } else {
+            print(report);
+        }
+        return report.getString("leader", "").isEmpty() ? 2 : 0;
+    }
+
+    static JsonObject report(Topology t) {
+        LocalDeployment d = new LocalDeployment(t, System.out);
+        JsonArray regions = new JsonArray();
+        String leader = "";
+        long epoch = 0;
+        try (Clients clients = new Clients()) {
+            for (Topology.Region r : t.regions().values()) {
+                PgCluster pg = d.postgres(r.name());
+                JsonObject region = new JsonObject().put("region", r.name())
+                        .put("postgres", new JsonObject().put("address", "127.0.0.1:" + r.pgPort())
+                                .put("pid", pg.postmasterPid().orElse(null)).put("dataDir", pg.dataDir().toString()))
+                        .put("node", new JsonObject().put("grpcAddress", "127.0.0.1:" + r.grpcPort())
+                                .put("pid", Processes.running(t, LocalDeployment.nodeName(r.name())).map(ProcessHandle::pid).orElse(null))
+                                .put("log", Processes.logFile(t, LocalDeployment.nodeName(r.name())).toString()));
+                Optional<NodeStatus> st = clients.nodeStatus(r.grpcPort());
+                if (st.isPresent()) {
+                    NodeStatus s = st.get();
+                    region.put("role", s.getRole().name().replace("NODE_ROLE_", "").toLowerCase())
+                            .put("epoch", s.getEpoch()).put("explanation", s.getExplanation())
+                            .put("databasePrimary", s.getDatabasePrimary());
+                    if (s.getRole() == io.paymentledger.api.v1.NodeRole.NODE_ROLE_LEADER && s.getEpoch() >= epoch) {
+                        leader = r.name();
+                        epoch = s.getEpoch();
+                    }
+                } else {
+                    region.put("role", "down");
+                }
+                regions.add(region);
+            }
+        }
+        return new JsonObject().put("deployed", true).put("dir", t.dir().toString()).put("leader", leader)
+                .put("epoch", epoch).put("regions", regions);
+    }
+
+    static void print(JsonObject r) {
+        System.out.println("deployment: " + r.getString("dir"));
+        System.out.println("leader:     " + (r.getString("leader").isEmpty() ? "NONE (writes are not served)" : "region "
+                + r.getString("leader") + " (epoch " + r.getLong("epoch") + ")"));
+        for (Object o : r.getJsonArray("regions")) {
+            JsonObject g = (JsonObject) o;
+            System.out.printf("region %s: %-8s node %s pid %s | postgres %s pid %s%n", g.getString("region"), g.getString("role"),
+                    g.getJsonObject("node").getString("grpcAddress"), g.getJsonObject("node").getValue("pid"),
+                    g.getJsonObject("postgres").getString("address"), g.getJsonObject("postgres").getValue("pid"));
+            if (g.containsKey("explanation")) {
+                System.out.println("          " + g.getString("explanation"));
+            }
+        }
+    }
+}

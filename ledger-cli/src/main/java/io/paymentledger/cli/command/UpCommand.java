@@ -1,0 +1,42 @@
+package io.paymentledger.cli.command;
+
+import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.security.logging.LogSetup;
+import java.util.concurrent.CountDownLatch;
+import java.util.logging.Level;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "up", description = "Start the local deployment (creates it on first use). Stays in the foreground"
+        + " until Ctrl-C, which stops it; --detach returns once it serves.")
+public final class UpCommand implements Runnable {
+
+    @Mixin
+    DeploymentOptions deployment;
+
+    @Option(names = "--detach", description = "Return once the deployment serves; stop it with ./ledger down.")
+    boolean detach;
+
+    @Override
+    public void run() {
+        LogSetup.install("ledger-up", Level.WARNING);
+        LocalDeployment d = LocalDeployment.open(deployment.dir(), System.out);
+        d.up();
+        if (detach) {
+            System.out.println("ledger up: running in the background; ./ledger status to look, ./ledger down to stop.");
+            return;
+        }
+        System.out.println("ledger up: running; press Ctrl-C to stop everything.");
+        CountDownLatch done = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            d.down();
+            done.countDown();
+        }, "ledger-up-shutdown"));
+        try {
+            done.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

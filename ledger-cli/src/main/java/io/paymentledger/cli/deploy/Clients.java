@@ -1,0 +1,56 @@
+package io.paymentledger.cli.deploy;
+
+import io.paymentledger.api.v1.GetNodeStatusRequest;
+import io.paymentledger.api.v1.NodeServiceGrpcClient;
+import io.paymentledger.api.v1.NodeStatus;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.client.GrpcClientOptions;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/** gRPC clients the operator tools use to talk to the deployment's processes. */
+public final class Clients implements AutoCloseable {
+
+    private final Vertx vertx;
+    private final GrpcClient grpc;
+
+    public Clients() {
+        this.vertx = Vertx.vertx();
+        this.grpc = GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(64 * 1024 * 1024),
+                new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2).setHttp2ClearTextUpgrade(false)
+                        .setConnectTimeout(2000));
+    }
+
+    public GrpcClient grpc() {
+        return grpc;
+    }
+
+    public Vertx vertx() {
+        return vertx;
+    }
+
+    public static SocketAddress loopback(int port) {
+        return SocketAddress.inetSocketAddress(port, "127.0.0.1");
+    }
+
+    /** The node's own account of itself, or empty when it does not answer within 2 s. */
+    public Optional<NodeStatus> nodeStatus(int port) {
+        try {
+            return Optional.of(NodeServiceGrpcClient.create(grpc, loopback(port))
+                    .getNodeStatus(GetNodeStatusRequest.getDefaultInstance()).await(2, TimeUnit.SECONDS));
+        } catch (Exception e) {
+            // Not listening, not answering in time, or not a ledger node: all mean "no status".
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public void close() {
+        grpc.close().await();
+        vertx.close().await();
+    }
+}

@@ -1,0 +1,107 @@
+package io.paymentledger.cli.deploy;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * The local deployment's Java processes (ledger nodes, witness, router): started detached in their own
+ * session ({@code setsid}) with a pid file and a log file, stopped by that PID only.
+ */
+public final class Processes {
+
+    private static final Logger LOG = Logger.getLogger(Processes.class.getName());
+    public static final String MAIN_CLASS = "io.paymentledger.cli.Main";
+    /**
+     * The first JVM option of each process of ours names it: a recorded PID whose command line does not start
+     * with it (the PID was reused by something else) is never signalled. First, because the kernel shows only
+     * the first 4 KiB of a command line and the classpath is long.
+     */
+    static String marker(String name) {
+        return "-Dledger.process=" + name;
+    }
+
+    private Processes() {}
+
+    public static Path pidFile(Topology t, String name) {
+        return t.run().resolve(name + ".pid");
+    }
+
+    public static Path logFile(Topology t, String name) {
+        return t.logs().resolve(name + ".log");
+    }
+
+    /** Starts {@code ledger <args>} as a detached Java process named {@code name}; returns its PID. */
+    public static long startJava(Topology t, String name, List<String> jvmOptions, List<String> args) {
+        try {
+            Files.createDirectories(t.run());
+            Files.createDirectories(t.logs());
+            String java = ProcessHandle.current().info().command().orElse("java");
+            List<String> cmd = new ArrayList<>(List.of("setsid", java, marker(name)));
+            if (Runtime.version().feature() >= 23) {
+                // protobuf still uses sun.misc.Unsafe; JDK 23+ warns about it on every start.
+                cmd.add("--sun-misc-unsafe-memory-access=allow");
+            }
+            cmd.addAll(jvmOptions);
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS));
+            cmd.addAll(args);
+            Path log = logFile(t, name);
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            Files.writeString(pidFile(t, name), Long.toString(p.pid()));
+            LOG.fine(() -> "started " + name + " (pid " + p.pid() + "), log " + log);
+            return p.pid();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + name, e);
+        }
+    }
+
+    /** The running process recorded for {@code name}, if it is alive and still ours. */
+    public static Optional<ProcessHandle> running(Topology t, String name) {
+        Path pidFile = pidFile(t, name);
+        try {
+            if (!Files.exists(pidFile)) {
+                return Optional.empty();
+            }
+            long pid = Long.parseLong(Files.readString(pidFile).trim());
+            return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+                    .filter(h -> h.info().commandLine().map(c -> c.contains(marker(name) + " ")).orElse(false));
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** SIGTERM, wait up to {@code grace}, then SIGKILL. */
+    public static boolean stop(Topology t, String name, Duration grace) {
+        Optional<ProcessHandle> h = running(t, name);
+        if (h.isEmpty()) {
+            return false;
+        }
+        h.get().destroy();
+        try {
+            h.get().onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception timeout) {
+            h.get().destroyForcibly();
+            h.get().onExit().orTimeout(10, TimeUnit.SECONDS).join();
+        }
+        return true;
+    }
+
+    /** SIGKILL now, as a crash would (failure drills). */
+    public static boolean kill(Topology t, String name) {
+        Optional<ProcessHandle> h = running(t, name);
+        h.ifPresent(p -> {
+            p.destroyForcibly();
+            p.onExit().orTimeout(10, TimeUnit.SECONDS).join();
+        });
+        return h.isPresent();
+    }
+}

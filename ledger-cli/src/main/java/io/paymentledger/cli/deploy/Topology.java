@@ -1,0 +1,91 @@
+package io.paymentledger.cli.deploy;
+
+import io.paymentledger.replication.net.Ports;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The local deployment's shape: which regions exist, their ports and directories. Chosen on the first
+ * `./ledger up` and kept in {@code <dir>/topology.json}, so ports stay the same across restarts.
+ */
+public record Topology(Path dir, Map<String, Region> regions, int witnessHazelcastPort, int routerPort,
+        String trustDomain) {
+
+    public static final String FILE = "topology.json";
+
+    /** One region: its PostgreSQL and its ledger node (which embeds the region's Hazelcast CP member). */
+    public record Region(String name, int pgPort, Path pgDir, int grpcPort, int hazelcastPort) {}
+
+    /** Creates a fresh two-region topology (a, b) with preferred ports when free, others when not. */
+    public static Topology create(Path dir) {
+        Map<String, Region> regions = new LinkedHashMap<>();
+        regions.put("a", new Region("a", port(7432), PgDirectories.choose(dir, "pg-a"), port(7401), port(7501)));
+        regions.put("b", new Region("b", port(7433), PgDirectories.choose(dir, "pg-b"), port(7402), port(7502)));
+        return new Topology(dir.toAbsolutePath(), regions, port(7503), port(7400), "ledger.local");
+    }
+
+    private static int port(int preferred) {
+        return Ports.isListening(preferred) ? Ports.free() : preferred;
+    }
+
+    public Region region(String name) {
+        Region r = regions.get(name);
+        if (r == null) {
+            throw new IllegalArgumentException("no region '" + name + "' in " + dir.resolve(FILE) + " (regions: "
+                    + String.join(", ", regions.keySet()) + ")");
+        }
+        return r;
+    }
+
+    public String otherRegion(String name) {
+        return regions.keySet().stream().filter(r -> !r.equals(name)).findFirst().orElseThrow();
+    }
+
+    public Path logs() {
+        return dir.resolve("logs");
+    }
+
+    public Path run() {
+        return dir.resolve("run");
+    }
+
+    public static boolean exists(Path dir) {
+        return Files.exists(dir.resolve(FILE));
+    }
+
+    public static Topology load(Path dir) {
+        try {
+            JsonObject j = new JsonObject(Files.readString(dir.resolve(FILE)));
+            Map<String, Region> regions = new LinkedHashMap<>();
+            JsonObject rs = j.getJsonObject("regions");
+            for (String name : rs.fieldNames()) {
+                JsonObject r = rs.getJsonObject(name);
+                regions.put(name, new Region(name, r.getInteger("pgPort"), Path.of(r.getString("pgDir")),
+                        r.getInteger("grpcPort"), r.getInteger("hazelcastPort")));
+            }
+            return new Topology(Path.of(j.getString("dir")), regions, j.getInteger("witnessHazelcastPort"),
+                    j.getInteger("routerPort"), j.getString("trustDomain"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + dir.resolve(FILE) + "; run ./ledger up first", e);
+        }
+    }
+
+    public void save() {
+        JsonObject rs = new JsonObject();
+        regions.forEach((name, r) -> rs.put(name, new JsonObject().put("pgPort", r.pgPort()).put("pgDir", r.pgDir().toString())
+                .put("grpcPort", r.grpcPort()).put("hazelcastPort", r.hazelcastPort())));
+        JsonObject j = new JsonObject().put("dir", dir.toString()).put("regions", rs)
+                .put("witnessHazelcastPort", witnessHazelcastPort).put("routerPort", routerPort).put("trustDomain", trustDomain);
+        try {
+            Files.createDirectories(dir);
+            Files.writeString(dir.resolve(FILE), j.encodePrettily());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

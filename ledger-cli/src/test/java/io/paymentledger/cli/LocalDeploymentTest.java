@@ -1,0 +1,40 @@
+package io.paymentledger.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.paymentledger.api.v1.NodeRole;
+import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.deploy.Processes;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** `./ledger up` / `status` / `down` / `destroy` on real processes, in a temp directory. */
+class LocalDeploymentTest {
+
+    @Test
+    void upServesThenDownStopsThenDestroyRemovesEverything() throws Exception {
+        Path dir = Files.createTempDirectory("ledger-deploy-");
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        LocalDeployment d = LocalDeployment.open(dir, new PrintStream(printed, true));
+        try {
+            d.up();
+            assertThat(printed.toString()).contains("ledger up: gRPC API at 127.0.0.1:");
+            var leader = d.awaitLeader(Duration.ofSeconds(5));
+            assertThat(leader.getRole()).isEqualTo(NodeRole.NODE_ROLE_LEADER);
+            assertThat(Processes.running(d.topology(), LocalDeployment.nodeName(leader.getRegion()))).isPresent();
+            // up again is a no-op while running
+            d.up();
+            assertThat(d.awaitLeader(Duration.ofSeconds(5)).getEpoch()).isEqualTo(leader.getEpoch());
+            d.down();
+            assertThat(Processes.running(d.topology(), LocalDeployment.nodeName(leader.getRegion()))).isEmpty();
+            assertThat(d.postgres(leader.getRegion()).isRunning()).isFalse();
+        } finally {
+            d.destroy();
+        }
+        assertThat(dir).doesNotExist();
+    }
+}
