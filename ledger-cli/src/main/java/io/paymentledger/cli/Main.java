@@ -2,9 +2,13 @@ package io.paymentledger.cli;
 
 import io.paymentledger.cli.command.DestroyCommand;
 import io.paymentledger.cli.command.DownCommand;
+import io.paymentledger.cli.command.FailbackCommand;
+import io.paymentledger.cli.command.KillCommand;
+import io.paymentledger.cli.command.SwitchoverCommand;
 import io.paymentledger.cli.command.NodeCommand;
 import io.paymentledger.cli.command.StatusCommand;
 import io.paymentledger.cli.command.UpCommand;
+import io.paymentledger.cli.command.WitnessCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -12,7 +16,8 @@ import picocli.CommandLine.Command;
 @Command(name = "ledger", mixinStandardHelpOptions = true, version = "ledger 0.1.0",
         description = "Global payment ledger: run the local multi-region deployment and operate it.",
         subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, DestroyCommand.class,
-                NodeCommand.class, CommandLine.HelpCommand.class})
+                SwitchoverCommand.class, FailbackCommand.class, KillCommand.class,
+                NodeCommand.class, WitnessCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

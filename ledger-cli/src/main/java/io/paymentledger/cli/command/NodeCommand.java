@@ -2,6 +2,7 @@ package io.paymentledger.cli.command;
 
 import io.paymentledger.cli.deploy.NodeProcess;
 import io.paymentledger.cli.deploy.Topology;
+import io.paymentledger.replication.failover.FailoverStateMachine;
 import io.paymentledger.security.logging.LogSetup;
 import java.util.concurrent.Callable;
 import java.util.logging.Level;
@@ -18,10 +19,14 @@ public final class NodeCommand implements Callable<Integer> {
     @Option(names = "--region", required = true, description = "The region this node serves (a, b).")
     String region;
 
+    @Option(names = "--sync-loss", defaultValue = "BLOCK", description = "When the synchronous standby is lost: BLOCK"
+            + " (writes wait for it; the default) or DEGRADE (record that it left the sync set, then write in one region).")
+    FailoverStateMachine.SyncLossPolicy syncLoss;
+
     @Override
     public Integer call() throws Exception {
         LogSetup.install("node-" + region, Level.INFO);
-        NodeProcess.run(Topology.load(deployment.dir()), region);
+        NodeProcess.run(Topology.load(deployment.dir()), region, syncLoss);
         return 0;
     }
 }

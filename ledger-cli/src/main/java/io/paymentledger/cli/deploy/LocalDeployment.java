@@ -49,23 +49,58 @@ public final class LocalDeployment {
         return "node-" + region;
     }
 
-    /** Starts everything that is not running and waits until a leader serves. */
+    public static final String WITNESS = "witness";
+
+    /**
+     * Starts everything that is not running and waits until a leader serves: PostgreSQL a (primary) and b
+     * (its streaming standby, cloned with pg_basebackup) on first use, the witness, both ledger nodes.
+     */
     public void up() {
-        PgCluster pg = postgres(FIRST_PRIMARY);
-        if (!pg.isInitialised()) {
-            out.println("postgres " + FIRST_PRIMARY + ": creating " + pg.dataDir());
-            pg.initdb();
+        PgCluster first = postgres(FIRST_PRIMARY);
+        if (!first.isInitialised()) {
+            out.println("postgres " + FIRST_PRIMARY + ": creating " + first.dataDir());
+            first.initdb();
         }
+        startPostgres(first);
+        if (!first.isInRecovery()) {
+            first.createDatabase("ledger");
+        }
+        for (String region : topology.regions().keySet()) {
+            if (region.equals(FIRST_PRIMARY)) {
+                continue;
+            }
+            PgCluster standby = postgres(region);
+            if (!standby.isInitialised()) {
+                out.println("postgres " + region + ": cloning a streaming standby of " + FIRST_PRIMARY + " into " + standby.dataDir());
+                first.createReplicationSlot(region);
+                standby.cloneFrom(first, region);
+            }
+            startPostgres(standby);
+        }
+        startWitness();
+        for (String region : topology.regions().keySet()) {
+            startNode(region);
+        }
+        NodeStatus leader = awaitLeader(START_TIMEOUT);
+        out.println("leader: region " + leader.getRegion() + " (epoch " + leader.getEpoch() + "): " + leader.getExplanation());
+        out.println("ledger up: gRPC API at 127.0.0.1:" + topology.region(leader.getRegion()).grpcPort()
+                + "  (./ledger status for everything; logs: " + topology.logs() + ")");
+    }
+
+    private void startPostgres(PgCluster pg) {
         if (!pg.isRunning()) {
             pg.start();
         }
-        pg.createDatabase("ledger");
-        out.println("postgres " + FIRST_PRIMARY + ": 127.0.0.1:" + pg.port() + " (pid " + pg.postmasterPid().orElse(-1L) + ")");
-        startNode(FIRST_PRIMARY);
-        NodeStatus leader = awaitLeader(START_TIMEOUT);
-        out.println("ledger node " + leader.getRegion() + ": " + leader.getGrpcAddress() + " (" + leader.getExplanation() + ")");
-        out.println("ledger up: gRPC API at 127.0.0.1:" + topology.region(leader.getRegion()).grpcPort()
-                + "  (logs: " + topology.logs() + ")");
+        out.println("postgres " + pg.name() + ": 127.0.0.1:" + pg.port() + " (pid " + pg.postmasterPid().orElse(-1L) + ")");
+    }
+
+    public void startWitness() {
+        if (Processes.running(topology, WITNESS).isPresent()) {
+            return;
+        }
+        long pid = Processes.startJava(topology, WITNESS, List.of("-Xmx128m", "-XX:+UseSerialGC"),
+                List.of("witness", "--dir", topology.dir().toString()));
+        out.println("witness: starting (pid " + pid + ", CP member on 127.0.0.1:" + topology.witnessHazelcastPort() + ")");
     }
 
     public void startNode(String region) {
@@ -96,12 +131,15 @@ public final class LocalDeployment {
                 + topology.logs() + " and run ./ledger status");
     }
 
-    /** Stops every process of the deployment (nodes first, then PostgreSQL). */
+    /** Stops every process of the deployment (nodes first, then the witness, then PostgreSQL). */
     public void down() {
         for (String region : topology.regions().keySet()) {
             if (Processes.stop(topology, nodeName(region), Duration.ofSeconds(15))) {
                 out.println("ledger node " + region + ": stopped");
             }
+        }
+        if (Processes.stop(topology, WITNESS, Duration.ofSeconds(10))) {
+            out.println("witness: stopped");
         }
         for (String region : topology.regions().keySet()) {
             PgCluster pg = postgres(region);
@@ -133,7 +171,7 @@ public final class LocalDeployment {
         }
     }
 
-    static void sleep(long ms) {
+    public static void sleep(long ms) {
         try {
             Thread.sleep(ms);
         } catch (InterruptedException e) {

@@ -46,6 +46,19 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         return regions.keySet().stream().filter(r -> !r.equals(name)).findFirst().orElseThrow();
     }
 
+    /** Hazelcast cluster name: unique per deployment directory, so two deployments on one host never merge. */
+    public String clusterName() {
+        return "ledger-" + Integer.toHexString(dir.toString().hashCode());
+    }
+
+    /** host:port of every Hazelcast member (the two regions' nodes and the witness). */
+    public java.util.List<String> hazelcastMembers() {
+        java.util.List<String> members = new java.util.ArrayList<>();
+        regions.values().forEach(r -> members.add("127.0.0.1:" + r.hazelcastPort()));
+        members.add("127.0.0.1:" + witnessHazelcastPort);
+        return members;
+    }
+
     public Path logs() {
         return dir.resolve("logs");
     }

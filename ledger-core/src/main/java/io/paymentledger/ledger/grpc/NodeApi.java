@@ -18,7 +18,8 @@ import io.vertx.grpc.server.StatusException;
 import java.util.Set;
 
 /**
- * ledger.v1.NodeService (operator only) and grpc.health.v1.Health. A node is SERVING only while it leads;
+ * ledger.v1.NodeService (operator only) and grpc.health.v1.Health. A node is SERVING only while it leads and can
+ * commit (not while its synchronous standby is gone under policy BLOCK);
  * every health answer carries the node's epoch, region and role in its headers
  * ({@code x-ledger-epoch}, {@code x-ledger-region}, {@code x-ledger-role}) so routers follow the highest epoch.
  */
@@ -41,7 +42,7 @@ public final class NodeApi {
         unary.bind(NodeServiceGrpcService.Switchover, this::switchover);
         HealthService health = HealthService.create(vertx);
         for (String name : SERVICES) {
-            health.register(name, () -> Future.succeededFuture(control.leads()));
+            health.register(name, () -> Future.succeededFuture(control.servesWrites()));
         }
         server.addService(health);
         // Check answers itself so it can add the epoch headers; Watch and List stay Vert.x's.
@@ -55,7 +56,7 @@ public final class NodeApi {
                 call.response().status(GrpcStatus.NOT_FOUND).statusMessage("unknown service " + req.getService()).end();
                 return;
             }
-            call.response().end(HealthCheckResponse.newBuilder().setStatus(control.leads()
+            call.response().end(HealthCheckResponse.newBuilder().setStatus(control.servesWrites()
                     ? HealthCheckResponse.ServingStatus.SERVING : HealthCheckResponse.ServingStatus.NOT_SERVING).build());
         }));
     }

@@ -52,8 +52,6 @@ public final class LedgerNode implements AutoCloseable {
         this.config = config;
         this.control = control;
         this.database = config.database();
-        String schema = database.migrate();
-        LOG.info(() -> "node " + config.region() + ": schema at version " + schema);
         this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(2, Runtime.getRuntime().availableProcessors())));
         this.writer = new BatchWriter(database, config.region(), config.writer(), LedgerNode::wallClockNanos,
                 (reason, cause) -> control.onWriteFault(reason));
@@ -70,7 +68,7 @@ public final class LedgerNode implements AutoCloseable {
         control.start(this);
     }
 
-    /** Starts a node: migrates the schema, listens, then hands over to {@code control}. */
+    /** Starts a node: listens, then hands over to {@code control} (which migrates the schema before leading). */
     public static LedgerNode start(Config config, NodeControl control, CallerResolver callers) {
         return new LedgerNode(config, control, callers);
     }
@@ -110,6 +108,12 @@ public final class LedgerNode implements AutoCloseable {
 
     public NodeControl control() {
         return control;
+    }
+
+    /** Brings the schema up to date (on a primary database only). */
+    public void migrateSchema() {
+        String schema = database.migrate();
+        LOG.info(() -> "node " + region() + ": schema at version " + schema);
     }
 
     /** Raises the stored epoch by one for this region and returns it (standalone start-up). */

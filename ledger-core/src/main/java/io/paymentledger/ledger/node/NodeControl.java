@@ -22,6 +22,16 @@ public interface NodeControl extends ReadGate {
 
     void stop();
 
+    /** Leading, but commits would wait (the synchronous standby is gone and the policy is BLOCK). */
+    default boolean writesBlocked() {
+        return false;
+    }
+
+    /** Health: SERVING only while writes can be served. */
+    default boolean servesWrites() {
+        return leads() && !writesBlocked();
+    }
+
     /** The writer's commit failed in a way that leaves the database's state uncertain. */
     default void onWriteFault(String reason) {
     }

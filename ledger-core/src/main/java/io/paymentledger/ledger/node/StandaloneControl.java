@@ -22,6 +22,7 @@ public final class StandaloneControl implements NodeControl {
     @Override
     public void start(LedgerNode node) {
         this.node = node;
+        node.migrateSchema();
         long epoch = node.claimNextEpoch();
         node.writer().lead(epoch);
         reason = "";

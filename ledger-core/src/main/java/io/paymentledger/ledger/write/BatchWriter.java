@@ -67,6 +67,11 @@ public final class BatchWriter implements AutoCloseable {
 
     private volatile long epoch;
     private volatile boolean leading;
+    /** Writes commit only before this instant (System.nanoTime scale): the leader's lease. */
+    private volatile long leaseUntilNanos = Long.MAX_VALUE;
+    /** A new term began: the in-memory state must be rebuilt from the database first. */
+    private volatile boolean newTerm = true;
+    private volatile boolean busy;
     private volatile String notLeadingReason = "starting";
     private volatile boolean closed;
     /** Set when the in-memory state must be rebuilt from the database before the next batch. */
@@ -86,14 +91,40 @@ public final class BatchWriter implements AutoCloseable {
         this.thread.start();
     }
 
-    /** Starts (or goes on) writing under {@code newEpoch}, which must already be stored in the database. */
+    /** Starts writing under {@code newEpoch}, which must already be stored in the database; no lease limit. */
     public void lead(long newEpoch) {
+        lead(newEpoch, Long.MAX_VALUE);
+    }
+
+    /**
+     * Starts writing under {@code newEpoch} (already stored in the database) until {@code leaseUntilNanos}
+     * (System.nanoTime scale) unless the lease is extended.
+     */
+    public void lead(long newEpoch, long leaseUntilNanos) {
         if (newEpoch < epoch) {
             throw new IllegalArgumentException("epoch may not go back: " + epoch + " -> " + newEpoch);
+        }
+        this.leaseUntilNanos = leaseUntilNanos;
+        if (newEpoch != epoch) {
+            newTerm = true;
         }
         this.epoch = newEpoch;
         this.leading = true;
         LOG.info(() -> "writer: leading with epoch " + newEpoch);
+    }
+
+    /** Extends the lease (the leader proved it still holds leadership). */
+    public void extendLease(long untilNanos) {
+        this.leaseUntilNanos = untilNanos;
+    }
+
+    private boolean leaseValid() {
+        return System.nanoTime() - leaseUntilNanos < 0;
+    }
+
+    /** Nothing queued and no batch being written. */
+    public boolean isIdle() {
+        return !busy && queue.isEmpty();
     }
 
     /** Stops accepting and applying writes; queued commands are answered UNAVAILABLE. */
@@ -107,8 +138,9 @@ public final class BatchWriter implements AutoCloseable {
         drainQueue(new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: " + reason));
     }
 
+    /** Leading and within the lease. */
     public boolean isLeading() {
-        return leading;
+        return leading && leaseValid();
     }
 
     public long epoch() {
@@ -129,7 +161,7 @@ public final class BatchWriter implements AutoCloseable {
 
     /** Queues a command; fails it at once when this node does not lead or the queue is full. */
     public void submit(WriteCommand cmd) {
-        if (!leading) {
+        if (!isLeading()) {
             cmd.fail(new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: " + notLeadingReason));
             return;
         }
@@ -163,7 +195,12 @@ public final class BatchWriter implements AutoCloseable {
                 }
                 boolean scanDue = System.nanoTime() >= nextExpiryScanNanos;
                 if (!batch.isEmpty() || scanDue) {
-                    process(batch, scanDue);
+                    busy = true;
+                    try {
+                        process(batch, scanDue);
+                    } finally {
+                        busy = false;
+                    }
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -189,6 +226,14 @@ public final class BatchWriter implements AutoCloseable {
         }
         long batchEpoch = epoch;
         try {
+            if (!leaseValid()) {
+                failAll(live, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: lease expired"));
+                return;
+            }
+            if (newTerm) {
+                newTerm = false;
+                stale = true;
+            }
             if (stale) {
                 rebuild();
             }
@@ -209,6 +254,12 @@ public final class BatchWriter implements AutoCloseable {
                 };
             }
             if (b.hasWrites()) {
+                if (!leaseValid() || batchEpoch != epoch || !leading) {
+                    // Never commit after the lease ran out: another region may be taking over by now.
+                    stale = true;
+                    failAll(live, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: lease expired before commit"));
+                    return;
+                }
                 byte[] hash = JournalHash.next(journalHash, b.seq, b.epoch, b.newAccounts, b.newTransferRows);
                 try {
                     store.commit(b, journalHash, hash);

@@ -1,0 +1,216 @@
+package io.paymentledger.ledger.node;
+
+import io.paymentledger.api.v1.NodeRole;
+import io.paymentledger.api.v1.NodeStatus;
+import io.paymentledger.api.v1.ReplicationStatus;
+import io.paymentledger.api.v1.SwitchoverResponse;
+import io.paymentledger.replication.coordinator.ClusterRecord;
+import io.paymentledger.replication.coordinator.Coordinator;
+import io.paymentledger.replication.failover.FailoverAgent;
+import io.paymentledger.replication.failover.FailoverStateMachine.Role;
+import io.paymentledger.replication.postgres.PgProbe;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.server.StatusException;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A node of a replicated deployment: whether it leads is decided by its {@link FailoverAgent} (Hazelcast CP
+ * leadership, PostgreSQL promotion, fencing epoch, lease). This class is the agent's handle on the node
+ * (writer, schema, epoch) and the API's view of the agent (status, read gate, switchover).
+ */
+public final class ReplicatedControl implements NodeControl, FailoverAgent.LeaderHooks {
+
+    private final FailoverAgent.Config agentConfig;
+    private final Coordinator coordinator;
+    private final AtomicReference<String> writeFault = new AtomicReference<>();
+    private volatile LedgerNode node;
+    private volatile FailoverAgent agent;
+
+    public ReplicatedControl(FailoverAgent.Config agentConfig, Coordinator coordinator) {
+        this.agentConfig = agentConfig;
+        this.coordinator = coordinator;
+    }
+
+    @Override
+    public void start(LedgerNode node) {
+        this.node = node;
+        this.agent = new FailoverAgent(agentConfig, coordinator, this);
+        agent.start();
+    }
+
+    @Override
+    public void stop() {
+        FailoverAgent a = agent;
+        if (a != null) {
+            a.close();
+        }
+        LedgerNode n = node;
+        if (n != null) {
+            n.writer().stepDown("node stopping");
+        }
+        try {
+            coordinator.releaseLeadership();
+        } catch (Coordinator.CoordinatorUnavailable ignored) {
+            // our session ends with the process anyway
+        }
+    }
+
+    public FailoverAgent agent() {
+        return agent;
+    }
+
+    // ---------------------------------------------------------------- hooks for the agent
+
+    @Override
+    public void migrateSchema() {
+        node.migrateSchema();
+    }
+
+    @Override
+    public boolean claimEpoch(long epoch) throws Exception {
+        return node.claimEpoch(epoch);
+    }
+
+    @Override
+    public void lead(long epoch, long leaseUntilNanos) {
+        writeFault.set(null);
+        node.writer().lead(epoch, leaseUntilNanos);
+    }
+
+    @Override
+    public void extendLease(long leaseUntilNanos) {
+        node.writer().extendLease(leaseUntilNanos);
+    }
+
+    @Override
+    public void stopServing(String reason) {
+        node.writer().stepDown(reason);
+    }
+
+    @Override
+    public boolean writerIdle() {
+        return node.writer().isIdle();
+    }
+
+    @Override
+    public String takeWriteFault() {
+        return writeFault.getAndSet(null);
+    }
+
+    @Override
+    public void onWriteFault(String reason) {
+        writeFault.set(reason);
+    }
+
+    // ---------------------------------------------------------------- the API's view
+
+    @Override
+    public boolean leads() {
+        LedgerNode n = node;
+        return n != null && agent != null && agent.role() == Role.LEADER && n.writer().isLeading();
+    }
+
+    @Override
+    public boolean writesBlocked() {
+        FailoverAgent a = agent;
+        if (a == null) {
+            return true;
+        }
+        ClusterRecord rec = a.record();
+        PgProbe.State db = a.database();
+        // Policy BLOCK with the synchronous standby gone: commits would wait; tell routers to hold instead.
+        return rec.syncStandbys().stream().anyMatch(s -> {
+            PgProbe.Standby st = db.standby(s);
+            return st == null || !"streaming".equals(st.state());
+        });
+    }
+
+    @Override
+    public String notLeadingReason() {
+        FailoverAgent a = agent;
+        return a == null ? "starting" : a.explanation();
+    }
+
+    @Override
+    public long stalenessMs() {
+        FailoverAgent a = agent;
+        if (a == null) {
+            return Long.MAX_VALUE;
+        }
+        if (leads()) {
+            return 0;
+        }
+        PgProbe.State db = a.database();
+        return db.up() && !db.primary() ? db.replayDelayMs() : Long.MAX_VALUE;
+    }
+
+    @Override
+    public NodeStatus status() {
+        LedgerNode n = node;
+        FailoverAgent a = agent;
+        NodeStatus.Builder b = NodeStatus.newBuilder().setPid(ProcessHandle.current().pid());
+        if (n == null || a == null) {
+            return b.setRole(NodeRole.NODE_ROLE_STARTING).setExplanation("starting").build();
+        }
+        ClusterRecord rec = a.record();
+        PgProbe.State db = a.database();
+        NodeRole role = switch (a.role()) {
+            case STARTING -> NodeRole.NODE_ROLE_STARTING;
+            case LEADER -> leads() ? NodeRole.NODE_ROLE_LEADER : NodeRole.NODE_ROLE_FENCED;
+            case FOLLOWER, DEMOTED -> NodeRole.NODE_ROLE_STANDBY;
+            case FENCED -> NodeRole.NODE_ROLE_FENCED;
+            case DRAINING -> NodeRole.NODE_ROLE_DRAINING;
+        };
+        b.setRegion(n.region()).setRole(role).setEpoch(db.up() ? db.epoch() : rec.epoch()).setLeaderRegion(rec.leader())
+                .setGrpcAddress(n.grpcAddress()).setDatabasePrimary(db.up() && db.primary())
+                .addAllSyncStandbys(rec.syncStandbys()).setLastFailoverReason(rec.lastChange())
+                .setLastFailoverDurationMs(rec.lastChangeMs()).setExplanation(a.explanation())
+                .setStandbyReplayLagBytes(db.replayLagBytes()).setCoordinatorQuorum(a.coordinatorReachable());
+        for (PgProbe.Standby s : db.standbys()) {
+            b.addReplication(ReplicationStatus.newBuilder().setStandbyName(s.name()).setState(s.state())
+                    .setSyncState(s.syncState()).setLagBytes(s.lagBytes()).setLagSeconds(s.replayLagSeconds()));
+        }
+        return b.build();
+    }
+
+    @Override
+    public Future<SwitchoverResponse> switchover(String toRegion) {
+        FailoverAgent a = agent;
+        if (a == null || a.role() != Role.LEADER) {
+            return Future.failedFuture(new StatusException(GrpcStatus.FAILED_PRECONDITION, "this node does not lead (the leader is "
+                    + (a == null || a.record().leader().isEmpty() ? "unknown" : a.record().leader()) + "): ask the leader"));
+        }
+        if (toRegion.equals(a.region())) {
+            return Future.failedFuture(new StatusException(GrpcStatus.FAILED_PRECONDITION, "region " + toRegion + " already leads"));
+        }
+        if (!agentConfig.databases().containsKey(toRegion)) {
+            return Future.failedFuture(new StatusException(GrpcStatus.INVALID_ARGUMENT, "no region " + toRegion));
+        }
+        long before = a.record().epoch();
+        long started = System.nanoTime();
+        a.requestSwitchover(toRegion);
+        Promise<SwitchoverResponse> done = Promise.promise();
+        Thread.ofVirtual().start(() -> {
+            long deadline = started + 30_000_000_000L;
+            while (System.nanoTime() < deadline) {
+                ClusterRecord rec = a.record();
+                if (rec.leader().equals(toRegion) && rec.epoch() > before) {
+                    done.complete(SwitchoverResponse.newBuilder().setAccepted(true).setNewEpoch(rec.epoch())
+                            .setPauseMs((System.nanoTime() - started) / 1_000_000)
+                            .setExplanation(rec.lastChange()).build());
+                    return;
+                }
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    break;
+                }
+            }
+            done.fail(new StatusException(GrpcStatus.DEADLINE_EXCEEDED, "switchover to " + toRegion
+                    + " did not complete within 30 s: " + a.explanation()));
+        });
+        return done.future();
+    }
+}

@@ -1,0 +1,54 @@
+package io.paymentledger.replication.coordinator;
+
+import java.util.Map;
+
+/**
+ * The distributed coordination the failover logic needs, behind an interface (Patroni's "DCS"): a
+ * leadership lock whose holder loses it when its session expires, a compare-and-set cluster record, and
+ * per-region reports. The production implementation is Hazelcast's CP Subsystem (Raft).
+ *
+ * <p>Every call either answers within the coordinator's call timeout or throws {@link CoordinatorUnavailable}
+ * (no quorum, timeout, shut down). Callers treat that as "I cannot prove anything", never as "no".
+ */
+public interface Coordinator extends AutoCloseable {
+
+    /** Takes the leadership lock if it is free; true when this member holds it afterwards. */
+    boolean tryAcquireLeadership() throws CoordinatorUnavailable;
+
+    /** Does this member hold the leadership lock (a linearizable read through the CP group)? */
+    boolean holdsLeadership() throws CoordinatorUnavailable;
+
+    /** Gives the lock up (no-op when not held). */
+    void releaseLeadership() throws CoordinatorUnavailable;
+
+    ClusterRecord readRecord() throws CoordinatorUnavailable;
+
+    /** Replaces the record if it still equals {@code expected}; false when someone changed it first. */
+    boolean compareAndSetRecord(ClusterRecord expected, ClusterRecord next) throws CoordinatorUnavailable;
+
+    /** Publishes this region's view of its own database (used to bootstrap an empty record safely). */
+    void report(String region, RegionReport report) throws CoordinatorUnavailable;
+
+    Map<String, RegionReport> reports(java.util.Collection<String> regions) throws CoordinatorUnavailable;
+
+    /** Periodic upkeep (e.g. rejoining the CP group after a restart); returns a sentence for the log. */
+    default String maintain() {
+        return "";
+    }
+
+    /** A line for operators: members, CP members, quorum. */
+    String describe();
+
+    @Override
+    void close();
+
+    /** A region's own account of its database. */
+    record RegionReport(boolean databaseUp, boolean databasePrimary, long databaseEpoch, long reportedAtMs) {}
+
+    /** The coordinator cannot answer now (no quorum, timeout, shutting down). */
+    final class CoordinatorUnavailable extends Exception {
+        public CoordinatorUnavailable(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

@@ -1,0 +1,295 @@
+package io.paymentledger.replication.coordinator;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.NetworkConfig;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.cp.CPMember;
+import com.hazelcast.cp.CPSubsystem;
+import com.hazelcast.cp.CPSubsystemManagementService;
+import com.hazelcast.cp.IAtomicReference;
+import com.hazelcast.cp.lock.FencedLock;
+import com.hazelcast.cluster.Member;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Collectors;
+
+/**
+ * {@link Coordinator} on Hazelcast's CP Subsystem (Raft), as an embedded member of a three-member group
+ * (region a, region b, witness). The leadership lock is a CP {@code FencedLock}: its holder's CP session
+ * expires {@code sessionTtlSeconds} after its last heartbeat, which bounds how long a dead leader keeps it.
+ *
+ * <p>A {@code FencedLock} belongs to the thread that took it, and a CP call can hang for minutes when the
+ * majority is gone whatever timeout it is given; so every CP call runs on one dedicated owner thread and the
+ * caller waits at most {@code callTimeout} (the watchdog). The CP group is never {@code reset()}: that would
+ * restart fencing tokens.
+ *
+ * <p>Hazelcast's open-source edition has no TLS and no member authentication: members bind to 127.0.0.1
+ * (or the interfaces given) and join only the explicit member list. Safety does not rest on it: the epoch is
+ * checked in PostgreSQL by every write.
+ */
+public final class HazelcastCoordinator implements Coordinator {
+
+    private static final Logger LOG = Logger.getLogger(HazelcastCoordinator.class.getName());
+    private static final String LOCK = "ledger-leader";
+    private static final String RECORD = "ledger-cluster";
+    private static final String REPORT_PREFIX = "ledger-report-";
+
+    /**
+     * @param clusterName             Hazelcast cluster name (isolates deployments on one host)
+     * @param memberName              this member's name in logs ("a", "b", "witness")
+     * @param host                    interface to bind (127.0.0.1 locally)
+     * @param port                    this member's port
+     * @param members                 every member's host:port, this one included
+     * @param sessionTtlSeconds       CP session TTL: how long a dead leader still holds the lock
+     * @param heartbeatSeconds        CP session heartbeat interval (< TTL)
+     * @param missingMemberRemovalSeconds  a CP member gone this long is removed from the group (>= TTL)
+     * @param callTimeout             watchdog on every CP call
+     */
+    public record Settings(String clusterName, String memberName, String host, int port, List<String> members,
+            int sessionTtlSeconds, int heartbeatSeconds, int missingMemberRemovalSeconds, Duration callTimeout) {
+
+        public Settings {
+            members = List.copyOf(members);
+            if (heartbeatSeconds < 1 || sessionTtlSeconds <= heartbeatSeconds) {
+                throw new IllegalArgumentException("need 1 <= heartbeatSeconds < sessionTtlSeconds, got "
+                        + heartbeatSeconds + " / " + sessionTtlSeconds);
+            }
+            if (missingMemberRemovalSeconds != 0 && missingMemberRemovalSeconds < sessionTtlSeconds) {
+                throw new IllegalArgumentException("missingMemberRemovalSeconds must be 0 or >= sessionTtlSeconds");
+            }
+            if (members.size() < 3) {
+                throw new IllegalArgumentException("the CP group needs 3 members (two regions and a witness), got " + members);
+            }
+        }
+    }
+
+    private final Settings settings;
+    private final HazelcastInstance hz;
+    private final ExecutorService owner;
+    private volatile boolean closed;
+
+    private HazelcastCoordinator(Settings settings) {
+        this.settings = settings;
+        this.owner = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "cp-owner-" + settings.memberName());
+            t.setDaemon(true);
+            return t;
+        });
+        this.hz = Hazelcast.newHazelcastInstance(config(settings));
+        LOG.info(() -> "coordinator: member " + settings.memberName() + " joined cluster " + settings.clusterName()
+                + " (" + hz.getCluster().getMembers().size() + " members)");
+    }
+
+    /** Starts the embedded member and joins the cluster (blocks until joined). */
+    public static HazelcastCoordinator start(Settings settings) {
+        return new HazelcastCoordinator(settings);
+    }
+
+    static Config config(Settings s) {
+        Config c = new Config().setClusterName(s.clusterName()).setInstanceName("ledger-" + s.memberName());
+        c.setProperty("hazelcast.phone.home.enabled", "false");
+        c.setProperty("hazelcast.shutdownhook.enabled", "false");
+        c.setProperty("hazelcast.logging.type", "jdk");
+        // Join quickly: the member list is explicit, there is nothing to wait for.
+        c.setProperty("hazelcast.wait.seconds.before.join", "1");
+        c.setProperty("hazelcast.max.wait.seconds.before.join", "3");
+        // A member that stops answering is declared gone quickly (default is 60 s).
+        c.setProperty("hazelcast.max.no.heartbeat.seconds", "10");
+        c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
+        NetworkConfig n = c.getNetworkConfig().setPort(s.port()).setPortAutoIncrement(false);
+        n.getInterfaces().setEnabled(true).addInterface(s.host());
+        n.getJoin().getMulticastConfig().setEnabled(false);
+        n.getJoin().getAutoDetectionConfig().setEnabled(false);
+        var tcp = n.getJoin().getTcpIpConfig().setEnabled(true);
+        s.members().forEach(tcp::addMember);
+        c.getCPSubsystemConfig().setCPMemberCount(3).setGroupSize(3)
+                .setSessionTimeToLiveSeconds(s.sessionTtlSeconds())
+                .setSessionHeartbeatIntervalSeconds(s.heartbeatSeconds())
+                .setMissingCPMemberAutoRemovalSeconds(s.missingMemberRemovalSeconds())
+                .setFailOnIndeterminateOperationState(true);
+        // Raft defaults notice a dead CP leader only after 5 missed 5 s heartbeats (25 s): too slow for the RTO.
+        c.getCPSubsystemConfig().getRaftAlgorithmConfig().setLeaderHeartbeatPeriodInMillis(1000)
+                .setMaxMissedLeaderHeartbeatCount(3).setLeaderElectionTimeoutInMillis(1000);
+        return c;
+    }
+
+    public HazelcastInstance instance() {
+        return hz;
+    }
+
+    private CPSubsystem cp() {
+        return hz.getCPSubsystem();
+    }
+
+    private FencedLock lock() {
+        return cp().getLock(LOCK);
+    }
+
+    /** Runs a CP call on the owner thread with the watchdog. */
+    private <T> T call(String what, Callable<T> body) throws CoordinatorUnavailable {
+        if (closed) {
+            throw new CoordinatorUnavailable(what + ": coordinator closed", null);
+        }
+        Future<T> f = owner.submit(body);
+        try {
+            return f.get(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new CoordinatorUnavailable(what + ": no answer from the CP group within "
+                    + settings.callTimeout().toMillis() + " ms (quorum lost?)", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CoordinatorUnavailable(what + ": interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new CoordinatorUnavailable(what + ": " + e.getCause(), e.getCause());
+        }
+    }
+
+    @Override
+    public boolean tryAcquireLeadership() throws CoordinatorUnavailable {
+        return call("take the leader lock", () -> lock().tryLock());
+    }
+
+    @Override
+    public boolean holdsLeadership() throws CoordinatorUnavailable {
+        return call("check the leader lock", () -> {
+            try {
+                return lock().isLockedByCurrentThread();
+            } catch (com.hazelcast.cp.lock.exception.LockOwnershipLostException lost) {
+                return false;
+            }
+        });
+    }
+
+    @Override
+    public void releaseLeadership() throws CoordinatorUnavailable {
+        call("release the leader lock", () -> {
+            FencedLock l = lock();
+            try {
+                while (l.isLockedByCurrentThread()) {
+                    l.unlock();
+                }
+            } catch (IllegalMonitorStateException lost) {
+                // already not ours
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public ClusterRecord readRecord() throws CoordinatorUnavailable {
+        return call("read the cluster record", () -> ClusterRecord.fromJson(this.<String>ref(RECORD).get()));
+    }
+
+    @Override
+    public boolean compareAndSetRecord(ClusterRecord expected, ClusterRecord next) throws CoordinatorUnavailable {
+        return call("update the cluster record", () -> {
+            IAtomicReference<String> ref = ref(RECORD);
+            String current = ref.get();
+            if (!ClusterRecord.fromJson(current).equals(expected)) {
+                return false;
+            }
+            return ref.compareAndSet(current, next.toJson());
+        });
+    }
+
+    @Override
+    public void report(String region, RegionReport report) throws CoordinatorUnavailable {
+        call("report region " + region, () -> {
+            this.<String>ref(REPORT_PREFIX + region).set(report.databaseUp() + "," + report.databasePrimary() + ","
+                    + report.databaseEpoch() + "," + report.reportedAtMs());
+            return null;
+        });
+    }
+
+    @Override
+    public Map<String, RegionReport> reports(Collection<String> regions) throws CoordinatorUnavailable {
+        return call("read region reports", () -> {
+            Map<String, RegionReport> out = new HashMap<>();
+            for (String region : regions) {
+                String v = this.<String>ref(REPORT_PREFIX + region).get();
+                if (v != null) {
+                    String[] p = v.split(",");
+                    out.put(region, new RegionReport(Boolean.parseBoolean(p[0]), Boolean.parseBoolean(p[1]),
+                            Long.parseLong(p[2]), Long.parseLong(p[3])));
+                }
+            }
+            return out;
+        });
+    }
+
+    private <T> IAtomicReference<T> ref(String name) {
+        return cp().getAtomicReference(name);
+    }
+
+    /**
+     * Makes this member a CP member again after a restart (open-source CP members come back with a new
+     * identity): removes its own previous incarnation (same address, no longer in the cluster) and promotes
+     * itself. Returns a sentence for the log; safe to call repeatedly.
+     */
+    @Override
+    public String maintain() {
+        return ensureCpMember();
+    }
+
+    public String ensureCpMember() {
+        try {
+            return call("rejoin the CP group", () -> {
+                CPSubsystemManagementService mgmt = cp().getCPSubsystemManagementService();
+                if (!mgmt.isDiscoveryCompleted()) {
+                    return "CP discovery not completed yet";
+                }
+                if (cp().getLocalCPMember() != null) {
+                    return "already a CP member";
+                }
+                Collection<CPMember> cpMembers = mgmt.getCPMembers().toCompletableFuture().get(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                Set<java.util.UUID> alive = hz.getCluster().getMembers().stream().map(Member::getUuid).collect(Collectors.toSet());
+                var me = hz.getCluster().getLocalMember().getAddress();
+                for (CPMember m : cpMembers) {
+                    if (!alive.contains(m.getUuid()) && m.getAddress().equals(me)) {
+                        mgmt.removeCPMember(m.getUuid()).toCompletableFuture().get(settings.callTimeout().toMillis() * 3, TimeUnit.MILLISECONDS);
+                        LOG.warning(() -> "coordinator: removed my previous CP incarnation " + m.getUuid());
+                    }
+                }
+                mgmt.promoteToCPMember().toCompletableFuture().get(settings.callTimeout().toMillis() * 3, TimeUnit.MILLISECONDS);
+                return "promoted to CP member";
+            });
+        } catch (CoordinatorUnavailable e) {
+            return "cannot rejoin the CP group yet: " + e.getMessage();
+        }
+    }
+
+    @Override
+    public String describe() {
+        try {
+            int members = hz.getCluster().getMembers().size();
+            boolean cpMember = cp().getLocalCPMember() != null;
+            return members + " cluster members; this member is " + (cpMember ? "" : "NOT ") + "a CP member";
+        } catch (RuntimeException e) {
+            return "coordinator unavailable: " + e.getMessage();
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        owner.shutdownNow();
+        try {
+            hz.getLifecycleService().terminate();
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "terminating hazelcast", e);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package io.paymentledger.replication.failover;
+
+import io.paymentledger.replication.postgres.PgCluster;
+import java.util.logging.Logger;
+
+/**
+ * Makes a former primary a streaming standby of the current one: stop it, rewind it with pg_rewind (which
+ * throws away what it wrote that the new primary never had: writes that were never acknowledged), or clone
+ * it afresh when rewinding is impossible, then start it following the new primary. Used after a switchover
+ * (automatically) and by `./ledger failback` (on an operator's request).
+ */
+public final class Rejoin {
+
+    private static final Logger LOG = Logger.getLogger(Rejoin.class.getName());
+
+    public enum How { REWOUND, CLONED }
+
+    private Rejoin() {}
+
+    public static How asStandbyOf(PgCluster former, PgCluster primary) {
+        former.stop();
+        How how;
+        try {
+            former.rewindFrom(primary);
+            how = How.REWOUND;
+        } catch (RuntimeException e) {
+            LOG.warning(() -> "rejoin " + former.name() + ": pg_rewind failed (" + firstLine(e.getMessage())
+                    + "); cloning afresh from " + primary.name());
+            former.deleteData();
+            former.cloneFrom(primary, former.name());
+            how = How.CLONED;
+        }
+        former.followPrimary(primary, former.name());
+        former.start();
+        How done = how;
+        LOG.warning(() -> "rejoin " + former.name() + ": " + done.name().toLowerCase() + " and streaming from " + primary.name());
+        return how;
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}
