@@ -1,0 +1,77 @@
+package io.paymentledger.router.routing;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedInputStream;
+import io.paymentledger.api.v1.ReadConsistency;
+import io.paymentledger.api.v1.ReadOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.grpc.common.GrpcMessage;
+import io.vertx.grpc.common.WireFormat;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Does a read ask for bounded staleness? The router looks at the request's {@code ReadOptions} field and
+ * nothing else: it walks the message's wire format, skipping every other field without decoding it, and parses
+ * only the ReadOptions bytes with the generated class. A request that is not valid protobuf fails here (the
+ * router answers INVALID_ARGUMENT) instead of reaching a node.
+ */
+final class ReadPeek {
+
+    private ReadPeek() {}
+
+    static boolean boundedStaleness(GrpcMessage msg, int field, int maxBytes) throws IOException {
+        return options(msg, field, maxBytes).getConsistency() == ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS;
+    }
+
+    static ReadOptions options(GrpcMessage msg, int field, int maxBytes) throws IOException {
+        byte[] bytes = msg.payload().getBytes();
+        if (msg.format() == WireFormat.JSON) {
+            return json(bytes, maxBytes);
+        }
+        CodedInputStream in;
+        switch (msg.encoding()) {
+            case "identity" -> in = CodedInputStream.newInstance(bytes);
+            case "gzip" -> in = CodedInputStream.newInstance(new GZIPInputStream(new ByteArrayInputStream(bytes)));
+            default -> throw new IOException("unsupported message encoding " + msg.encoding());
+        }
+        in.setSizeLimit(maxBytes);
+        ReadOptions.Builder read = null;
+        while (true) {
+            int tag = in.readTag();
+            if (tag == 0) {
+                break;
+            }
+            if (com.google.protobuf.WireFormat.getTagFieldNumber(tag) == field
+                    && com.google.protobuf.WireFormat.getTagWireType(tag) == com.google.protobuf.WireFormat.WIRETYPE_LENGTH_DELIMITED) {
+                ByteString b = in.readBytes();
+                // Repeated occurrences of an embedded message merge (protobuf rule).
+                (read == null ? read = ReadOptions.newBuilder() : read).mergeFrom(b);
+            } else if (!in.skipField(tag)) {
+                throw new IOException("unexpected end-group tag");
+            }
+        }
+        return read == null ? ReadOptions.getDefaultInstance() : read.build();
+    }
+
+    private static ReadOptions json(byte[] bytes, int maxBytes) throws IOException {
+        if (bytes.length > maxBytes) {
+            throw new IOException("message too large");
+        }
+        try {
+            JsonObject o = new JsonObject(io.vertx.core.buffer.Buffer.buffer(bytes));
+            JsonObject read = o.getJsonObject("read");
+            if (read == null) {
+                return ReadOptions.getDefaultInstance();
+            }
+            Object c = read.getValue("consistency");
+            boolean bounded = "READ_CONSISTENCY_BOUNDED_STALENESS".equals(c)
+                    || (c instanceof Number n && n.intValue() == ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS_VALUE);
+            return bounded ? ReadOptions.newBuilder().setConsistency(ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS).build()
+                    : ReadOptions.getDefaultInstance();
+        } catch (RuntimeException e) {
+            throw new IOException("not a JSON request: " + e.getMessage(), e);
+        }
+    }
+}
