@@ -173,15 +173,13 @@ final class ProxyCall {
                     false);
             return;
         }
-        if (route.read()) {
-            try {
-                bounded = ReadPeek.boundedStaleness(request, route.readOptionsField(), cfg.maxMessageBytes());
-            } catch (Exception e) {
-                f.counters.rejectedInvalid.increment();
-                fail(GrpcStatus.INVALID_ARGUMENT, "malformed request message for " + route.fullMethodName() + ": "
-                        + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), false);
-                return;
-            }
+        try {
+            bounded = ReadPeek.boundedStaleness(request, route.readOptionsField(), cfg.maxMessageBytes());
+        } catch (Exception e) {
+            f.counters.rejectedInvalid.increment();
+            fail(GrpcStatus.INVALID_ARGUMENT, "malformed request message for " + route.fullMethodName() + ": "
+                    + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), false);
+            return;
         }
         dispatch();
     }

@@ -12,20 +12,27 @@ import java.io.IOException;
 import java.util.zip.GZIPInputStream;
 
 /**
- * Does a read ask for bounded staleness? The router looks at the request's {@code ReadOptions} field and
- * nothing else: it walks the message's wire format, skipping every other field without decoding it, and parses
- * only the ReadOptions bytes with the generated class. A request that is not valid protobuf fails here (the
- * router answers INVALID_ARGUMENT) instead of reaching a node.
+ * The router's one look inside a request. It walks the top level of the message's wire format (every request,
+ * so bytes that are not protobuf at all are rejected with INVALID_ARGUMENT here instead of reaching a node),
+ * skipping every field without decoding it, except a read's {@code ReadOptions}, which it parses with the
+ * generated class to tell whether the read asks for bounded staleness. Nested messages are not looked into.
  */
 final class ReadPeek {
 
     private ReadPeek() {}
 
+    /**
+     * Checks the wire format and tells whether the request asks for bounded staleness ({@code field} is the
+     * number of its ReadOptions field, 0 for requests without one).
+     */
     static boolean boundedStaleness(GrpcMessage msg, int field, int maxBytes) throws IOException {
         return options(msg, field, maxBytes).getConsistency() == ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS;
     }
 
     static ReadOptions options(GrpcMessage msg, int field, int maxBytes) throws IOException {
+        if (msg.format() == WireFormat.JSON && field == 0) {
+            return ReadOptions.getDefaultInstance();
+        }
         byte[] bytes = msg.payload().getBytes();
         if (msg.format() == WireFormat.JSON) {
             return json(bytes, maxBytes);
@@ -43,7 +50,7 @@ final class ReadPeek {
             if (tag == 0) {
                 break;
             }
-            if (com.google.protobuf.WireFormat.getTagFieldNumber(tag) == field
+            if (field > 0 && com.google.protobuf.WireFormat.getTagFieldNumber(tag) == field
                     && com.google.protobuf.WireFormat.getTagWireType(tag) == com.google.protobuf.WireFormat.WIRETYPE_LENGTH_DELIMITED) {
                 ByteString b = in.readBytes();
                 // Repeated occurrences of an embedded message merge (protobuf rule).
