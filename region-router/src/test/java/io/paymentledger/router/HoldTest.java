@@ -1,0 +1,173 @@
+package io.paymentledger.router;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.paymentledger.ledger.support.TestLedger;
+import io.paymentledger.router.support.Calls;
+import io.paymentledger.router.support.Calls.Reply;
+import io.paymentledger.router.support.FakeRegion;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.common.GrpcStatus;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** While no region leads, calls wait in the router, bounded in number and in time; then they go, or fail clearly. */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class HoldTest {
+
+    static final String WRITE = "ledger.v1.LedgerService/CreateTransfers";
+
+    Vertx vertx;
+    GrpcClient client;
+    RegionRouter router;
+
+    @BeforeEach
+    void start() {
+        vertx = Vertx.vertx();
+        client = TestLedger.newClient(vertx);
+    }
+
+    @AfterEach
+    void stop() {
+        if (router != null) {
+            router.close();
+        }
+        vertx.close().await();
+    }
+
+    RouterConfig.Builder config(FakeRegion... regions) {
+        RouterConfig.Builder b = RouterConfig.builder().healthCheckIntervalMs(50).healthCheckTimeoutMs(200);
+        for (FakeRegion r : regions) {
+            b.upstream(r.region, "127.0.0.1", r.port());
+        }
+        return b;
+    }
+
+    SocketAddress via() {
+        return SocketAddress.inetSocketAddress(router.port(), "127.0.0.1");
+    }
+
+    Future<Reply<Buffer>> write(long timeoutMs) {
+        return Calls.rawAsync(client, via(), WRITE, List.of(Buffer.buffer()), Map.of(), timeoutMs);
+    }
+
+    @Test
+    void noLeaderForLongerThanTheHoldTimeGivesUnavailableWithARetryHint() {
+        FakeRegion a = FakeRegion.start(vertx, "a", false, 1);
+        router = RegionRouter.start(vertx, config(a).holdTimeMs(800).retryAfterMs(1500).build());
+        RouterTesting.await(() -> router.status().upstreams().get(0).lastCheckAgoMs() >= 0, 5000, () -> "never checked");
+
+        Reply<Buffer> r = Calls.await(write(20_000));
+        assertThat(r.status()).isEqualTo(GrpcStatus.UNAVAILABLE);
+        assertThat(r.message()).contains("hold time of 800 ms").contains("retry after 1500 ms").contains("no leader");
+        assertThat(r.header("retry-after-ms")).isEqualTo("1500");
+        assertThat(r.header("grpc-retry-pushback-ms")).isEqualTo("1500");
+        assertThat(r.header("x-request-id")).isNotBlank();
+        // Promptly: at the hold time, far from the call's own 20 s deadline (a bound against hangs, not a target).
+        assertThat(r.millis()).isLessThan(10_000);
+        assertThat(a.calls.get()).as("a non-leader never gets the write").isZero();
+        assertThat(router.status().counters().rejectedHoldTimeout()).isEqualTo(1);
+        assertThat(router.status().holdQueueDepth()).isZero();
+    }
+
+    @Test
+    void aFullHoldQueueAnswersUnavailableAtOnceAndHeldCallsGoWhenALeaderAppears() {
+        FakeRegion a = FakeRegion.start(vertx, "a", false, 1);
+        router = RegionRouter.start(vertx, config(a).holdQueueCalls(2).holdTimeMs(15_000).build());
+        RouterTesting.await(() -> router.status().upstreams().get(0).lastCheckAgoMs() >= 0, 5000, () -> "never checked");
+
+        Future<Reply<Buffer>> first = write(20_000);
+        Future<Reply<Buffer>> second = write(20_000);
+        RouterTesting.await(() -> router.status().holdQueueDepth() == 2, 5000, () -> "not held: " + router.status());
+
+        Reply<Buffer> third = Calls.await(write(20_000));
+        assertThat(third.status()).isEqualTo(GrpcStatus.UNAVAILABLE);
+        assertThat(third.message()).contains("hold queue is full (2 calls");
+        assertThat(third.header("retry-after-ms")).isNotBlank();
+        assertThat(first.isComplete()).as("the held calls still wait").isFalse();
+        assertThat(second.isComplete()).isFalse();
+
+        a.serving = true; // a leader appears: the held calls are forwarded
+        assertThat(Calls.await(first).status()).isEqualTo(GrpcStatus.OK);
+        assertThat(Calls.await(second).status()).isEqualTo(GrpcStatus.OK);
+        assertThat(a.calls.get()).isEqualTo(2);
+        RouterStatus st = router.status();
+        assertThat(st.counters().rejectedHoldQueueFull()).isEqualTo(1);
+        assertThat(st.counters().held()).isEqualTo(2);
+        assertThat(st.holdQueueDepth()).isZero();
+        assertThat(st.holdQueueBytes()).isZero();
+    }
+
+    @Test
+    void aCallWhoseDeadlineComesFirstGetsDeadlineExceeded() {
+        FakeRegion a = FakeRegion.start(vertx, "a", false, 1);
+        router = RegionRouter.start(vertx, config(a).holdTimeMs(15_000).build());
+        RouterTesting.await(() -> router.status().upstreams().get(0).lastCheckAgoMs() >= 0, 5000, () -> "never checked");
+        Reply<Buffer> r = Calls.await(write(300));
+        assertThat(r.status()).isEqualTo(GrpcStatus.DEADLINE_EXCEEDED);
+        assertThat(router.status().holdQueueDepth()).isZero();
+    }
+
+    @Test
+    void notTheLeaderAnswersAreRetriedWithinTheHoldTime() {
+        FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
+        AtomicInteger refusals = new AtomicInteger(3);
+        a.behavior = in -> {
+            if (refusals.getAndDecrement() > 0) {
+                FakeRegion.fail(GrpcStatus.UNAVAILABLE, "not the leader: drill").accept(in);
+            } else {
+                FakeRegion.okEmpty(in);
+            }
+        };
+        router = RegionRouter.start(vertx, config(a).build());
+        RouterTesting.awaitLeader(router, "a");
+        Reply<Buffer> r = Calls.await(write(10_000));
+        assertThat(r.status()).isEqualTo(GrpcStatus.OK);
+        assertThat(a.calls.get()).isEqualTo(4);
+        assertThat(router.status().counters().retries()).isEqualTo(3);
+        // The same answer to a method that is not idempotent is retried too: "not the leader" means not applied.
+        refusals.set(1);
+        Reply<Buffer> switchover = Calls.await(Calls.rawAsync(client, via(), "ledger.v1.NodeService/Switchover",
+                List.of(Buffer.buffer()), Map.of(), 10_000));
+        assertThat(switchover.status()).isEqualTo(GrpcStatus.OK);
+        // But a failure after it may have been applied is not.
+        a.behavior = FakeRegion.fail(GrpcStatus.UNAVAILABLE, "database write failed");
+        Reply<Buffer> failed = Calls.await(Calls.rawAsync(client, via(), "ledger.v1.NodeService/Switchover",
+                List.of(Buffer.buffer()), Map.of(), 10_000));
+        assertThat(failed.status()).isEqualTo(GrpcStatus.UNAVAILABLE);
+        assertThat(failed.message()).contains("may or may not have been applied");
+    }
+
+    @Test
+    void theCoordinatorsPushDeposesTheOldLeaderAtOnce() {
+        FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
+        FakeRegion b = FakeRegion.start(vertx, "b", false, 1);
+        router = RegionRouter.start(vertx, config(a, b).holdTimeMs(15_000).build());
+        RouterTesting.awaitLeader(router, "a");
+
+        router.onLeaderChange("b", 2);
+        // a still says SERVING with epoch 1, but epoch 2 exists now: a is deposed, b is not confirmed yet.
+        RouterTesting.await(() -> router.status().highestEpochSeen() == 2, 5000, () -> "push ignored");
+        assertThat(router.status().leaderRegion()).isEmpty();
+        Future<Reply<Buffer>> held = write(20_000);
+        RouterTesting.await(() -> router.status().holdQueueDepth() == 1, 5000, () -> "not held: " + router.status());
+
+        b.serving = true;
+        b.epoch = 2;
+        Reply<Buffer> r = Calls.await(held);
+        assertThat(r.status()).isEqualTo(GrpcStatus.OK);
+        assertThat(r.header("x-ledger-region")).isEqualTo("b");
+        assertThat(a.calls.get()).isZero();
+        assertThat(router.status().leaderRegion()).isEqualTo("b");
+    }
+}
