@@ -2,6 +2,7 @@ package io.paymentledger.cli;
 
 import io.paymentledger.cli.command.DestroyCommand;
 import io.paymentledger.cli.command.DownCommand;
+import io.paymentledger.cli.command.DrillCommand;
 import io.paymentledger.cli.command.FailbackCommand;
 import io.paymentledger.cli.command.KillCommand;
 import io.paymentledger.cli.command.SwitchoverCommand;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Command;
 @Command(name = "ledger", mixinStandardHelpOptions = true, version = "ledger 0.1.0",
         description = "Global payment ledger: run the local multi-region deployment and operate it.",
         subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, DestroyCommand.class,
-                SwitchoverCommand.class, FailbackCommand.class, KillCommand.class,
+                SwitchoverCommand.class, FailbackCommand.class, KillCommand.class, DrillCommand.class,
                 NodeCommand.class, WitnessCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

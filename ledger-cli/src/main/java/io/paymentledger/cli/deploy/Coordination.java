@@ -11,9 +11,10 @@ import java.time.Duration;
  */
 public final class Coordination {
 
-    public static final int SESSION_TTL_SECONDS = 4;
+    public static final int SESSION_TTL_SECONDS = 3;
     public static final int HEARTBEAT_SECONDS = 1;
-    public static final long LEASE_MS = 2_000;
+    /** < TTL - heartbeat (2 s), with 0.5 s to spare. */
+    public static final long LEASE_MS = 1_500;
     public static final long TICK_MS = 200;
     public static final Duration CALL_TIMEOUT = Duration.ofMillis(1_500);
 
@@ -21,6 +22,6 @@ public final class Coordination {
 
     public static HazelcastCoordinator.Settings settings(Topology t, String member, int port) {
         return new HazelcastCoordinator.Settings(t.clusterName(), member, "127.0.0.1", port, t.hazelcastMembers(),
-                SESSION_TTL_SECONDS, HEARTBEAT_SECONDS, 0, CALL_TIMEOUT);
+                SESSION_TTL_SECONDS, HEARTBEAT_SECONDS, 0, CALL_TIMEOUT, member.equals("witness") ? 10 : 0);
     }
 }

@@ -133,7 +133,13 @@ public final class LocalDeployment {
 
     /** Stops every process of the deployment (nodes first, then the witness, then PostgreSQL). */
     public void down() {
-        for (String region : topology.regions().keySet()) {
+        // Followers first: a leader that stops while its standby's node still runs would hand it a failover.
+        List<String> order = new java.util.ArrayList<>(topology.regions().keySet());
+        try (Clients clients = new Clients()) {
+            order.sort(java.util.Comparator.comparing(region -> clients.nodeStatus(topology.region(region).grpcPort())
+                    .map(st -> st.getRole() == NodeRole.NODE_ROLE_LEADER).orElse(false)));
+        }
+        for (String region : order) {
             if (Processes.stop(topology, nodeName(region), Duration.ofSeconds(15))) {
                 out.println("ledger node " + region + ": stopped");
             }

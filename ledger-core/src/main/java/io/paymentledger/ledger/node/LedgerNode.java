@@ -134,10 +134,16 @@ public final class LedgerNode implements AutoCloseable {
      */
     public boolean claimEpoch(long epoch) throws SQLException {
         try (Connection c = database.connect("ledger-epoch-" + region())) {
+            c.setAutoCommit(false);
             DSLContext dsl = DSL.using(c, org.jooq.SQLDialect.POSTGRES, Database.SETTINGS);
-            return dsl.update(LEADERSHIP).set(LEADERSHIP.EPOCH, epoch).set(LEADERSHIP.REGION, region())
+            // The claim itself need not wait for the standby (the term's first batch does, and a later leader
+            // takes a higher epoch anyway); waiting here could block the failover agent on a missing standby.
+            dsl.execute("set local synchronous_commit = local");
+            boolean claimed = dsl.update(LEADERSHIP).set(LEADERSHIP.EPOCH, epoch).set(LEADERSHIP.REGION, region())
                     .set(LEADERSHIP.CHANGED_AT, DSL.currentOffsetDateTime())
                     .where(LEADERSHIP.EPOCH.lt(epoch)).execute() == 1;
+            c.commit();
+            return claimed;
         }
     }
 

@@ -57,9 +57,13 @@ public final class HazelcastCoordinator implements Coordinator {
      * @param heartbeatSeconds        CP session heartbeat interval (< TTL)
      * @param missingMemberRemovalSeconds  a CP member gone this long is removed from the group (>= TTL)
      * @param callTimeout             watchdog on every CP call
+     * @param leadershipPriority      Raft leadership preference; the witness gets the highest, so the CP group's
+     *                                Raft leader is not in the region that holds the ledger's leadership and a
+     *                                region's death does not also cost a Raft election
      */
     public record Settings(String clusterName, String memberName, String host, int port, List<String> members,
-            int sessionTtlSeconds, int heartbeatSeconds, int missingMemberRemovalSeconds, Duration callTimeout) {
+            int sessionTtlSeconds, int heartbeatSeconds, int missingMemberRemovalSeconds, Duration callTimeout,
+            int leadershipPriority) {
 
         public Settings {
             members = List.copyOf(members);
@@ -119,9 +123,10 @@ public final class HazelcastCoordinator implements Coordinator {
                 .setSessionTimeToLiveSeconds(s.sessionTtlSeconds())
                 .setSessionHeartbeatIntervalSeconds(s.heartbeatSeconds())
                 .setMissingCPMemberAutoRemovalSeconds(s.missingMemberRemovalSeconds())
-                .setFailOnIndeterminateOperationState(true);
+                .setFailOnIndeterminateOperationState(true)
+                .setCPMemberPriority(s.leadershipPriority());
         // Raft defaults notice a dead CP leader only after 5 missed 5 s heartbeats (25 s): too slow for the RTO.
-        c.getCPSubsystemConfig().getRaftAlgorithmConfig().setLeaderHeartbeatPeriodInMillis(1000)
+        c.getCPSubsystemConfig().getRaftAlgorithmConfig().setLeaderHeartbeatPeriodInMillis(500)
                 .setMaxMissedLeaderHeartbeatCount(3).setLeaderElectionTimeoutInMillis(1000);
         return c;
     }

@@ -285,8 +285,14 @@ public final class FailoverAgent implements AutoCloseable {
         PgProbe.State now = probe.observe();
         long epoch = Math.max(Math.max(rec.epoch(), now.epoch()), maxReported) + 1;
         String other = machine.other();
+        // Who must confirm our commits from the start of the term: the old leader after a handover (it rejoins
+        // within seconds); at bootstrap the other region if it reports a standby (policy BLOCK); after a
+        // failover nobody (the old primary is gone; it is added back once it streams again).
+        Coordinator.RegionReport otherReport = f.reports().get(other);
+        boolean otherIsStandby = otherReport != null && otherReport.databaseUp() && !otherReport.databasePrimary();
         List<String> sync = handover ? List.of(previous)
-                : rec.isEmpty() && config.policy() == FailoverStateMachine.SyncLossPolicy.BLOCK ? List.of(other) : List.of();
+                : rec.isEmpty() && otherIsStandby && config.policy() == FailoverStateMachine.SyncLossPolicy.BLOCK
+                ? List.of(other) : List.of();
         probe.setSynchronousStandbys(sync);
         probe.ensureSlot(other);
         String change = rec.isEmpty() ? "bootstrap: " + config.region() + " leads"

@@ -116,6 +116,12 @@ public final class FailoverStateMachine {
 
     public Decision decide(Role current, Facts f) {
         if (f.cpError() != null) {
+            if (current == Role.LEADER && f.leaseValid()) {
+                // The lease is exactly the window in which nobody else can have taken over: ride out a short
+                // CP hiccup (e.g. a Raft election after the witness died) without stopping.
+                return new Decision(Role.LEADER, Step.NONE, null, "the CP group does not answer (" + f.cpError()
+                        + "); serving on within my lease, which ends soon unless the CP group answers again");
+            }
             if (current == Role.LEADER || current == Role.DRAINING) {
                 return new Decision(Role.FENCED, Step.STOP_SERVING, null,
                         "stopped serving: the CP group does not answer (" + f.cpError() + "); writes stop until it does (CP)");

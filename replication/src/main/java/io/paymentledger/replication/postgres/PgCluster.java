@@ -419,13 +419,18 @@ public final class PgCluster {
 
     /** A superuser connection (administration only). */
     public Connection connect(String database) throws SQLException {
+        return connect(database, 120);
+    }
+
+    /** A superuser connection whose reads give up after {@code socketTimeoutSeconds}. */
+    public Connection connect(String database, int socketTimeoutSeconds) throws SQLException {
         Properties p = new Properties();
         p.setProperty("user", SUPERUSER);
         if (connectPassword != null) {
             p.setProperty("password", connectPassword);
         }
         p.setProperty("connectTimeout", "5");
-        p.setProperty("socketTimeout", "120");
+        p.setProperty("socketTimeout", Integer.toString(socketTimeoutSeconds));
         return DriverManager.getConnection(jdbcUrl(database), p);
     }
 

@@ -51,7 +51,8 @@ public final class PgProbe {
     }
 
     private Connection connect(String db) throws SQLException {
-        Connection c = pg.connect(db);
+        // A database that does not answer within seconds is down as far as failover is concerned.
+        Connection c = pg.connect(db, 5);
         try (Statement st = c.createStatement()) {
             st.execute("set statement_timeout = '2s'");
         }

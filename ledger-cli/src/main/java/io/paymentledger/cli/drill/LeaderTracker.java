@@ -1,0 +1,61 @@
+package io.paymentledger.cli.drill;
+
+import io.paymentledger.api.v1.NodeRole;
+import io.paymentledger.cli.deploy.Clients;
+import io.paymentledger.cli.deploy.Topology;
+import io.vertx.core.net.SocketAddress;
+import java.util.function.Supplier;
+
+/**
+ * Follows which node leads, for clients that talk to the nodes directly (the region router does the same
+ * for merchants): a background poll of every node's status every 100 ms.
+ */
+public final class LeaderTracker implements Supplier<SocketAddress>, AutoCloseable {
+
+    private final Topology topology;
+    private final Clients clients;
+    private final Thread thread;
+    private volatile SocketAddress leader;
+    private volatile String leaderRegion = "";
+    private volatile boolean closed;
+
+    public LeaderTracker(Topology topology, Clients clients) {
+        this.topology = topology;
+        this.clients = clients;
+        Topology.Region first = topology.regions().values().iterator().next();
+        this.leader = Clients.loopback(first.grpcPort());
+        this.thread = Thread.ofPlatform().name("leader-tracker").daemon(true).start(this::poll);
+    }
+
+    private void poll() {
+        while (!closed) {
+            for (Topology.Region r : topology.regions().values()) {
+                var st = clients.nodeStatus(r.grpcPort());
+                if (st.isPresent() && st.get().getRole() == NodeRole.NODE_ROLE_LEADER) {
+                    leader = Clients.loopback(r.grpcPort());
+                    leaderRegion = r.name();
+                }
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    @Override
+    public SocketAddress get() {
+        return leader;
+    }
+
+    public String leaderRegion() {
+        return leaderRegion;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        thread.interrupt();
+    }
+}

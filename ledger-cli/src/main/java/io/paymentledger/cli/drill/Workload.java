@@ -1,0 +1,225 @@
+package io.paymentledger.cli.drill;
+
+import io.paymentledger.api.v1.Account;
+import io.paymentledger.api.v1.CreateAccountsRequest;
+import io.paymentledger.api.v1.CreateTransferResult;
+import io.paymentledger.api.v1.CreateTransferStatus;
+import io.paymentledger.api.v1.CreateTransfersRequest;
+import io.paymentledger.api.v1.LedgerServiceGrpcClient;
+import io.paymentledger.api.v1.LookupStatus;
+import io.paymentledger.api.v1.LookupTransfersRequest;
+import io.paymentledger.api.v1.Transfer;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.client.InvalidStatusException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
+
+/**
+ * A steady stream of transfers that survives failovers the way a careful client does: every request keeps
+ * its ids and is retried until it is acknowledged (ids are idempotency keys, so a retry never posts twice).
+ * Remembers every acknowledged transfer so that, afterwards, {@link #verify} can prove none was lost.
+ */
+public final class Workload implements AutoCloseable {
+
+    public static final String CURRENCY = "EUR";
+    private static final int PAYERS = 16;
+
+    private final GrpcClient grpc;
+    private final Supplier<SocketAddress> target;
+    private final String runId;
+    private final int workers;
+    private final AtomicBoolean running = new AtomicBoolean();
+    private final List<Thread> threads = new ArrayList<>();
+    /** Acknowledged transfer id -> amount. */
+    private final Map<String, Long> acknowledged = new ConcurrentHashMap<>();
+    /** System.nanoTime of every acknowledgement. */
+    private final ConcurrentLinkedQueue<Long> ackTimes = new ConcurrentLinkedQueue<>();
+    private final Map<String, Long> errors = new ConcurrentHashMap<>();
+
+    /**
+     * @param target  where to send each attempt (the router, or whichever node leads right now)
+     */
+    public Workload(GrpcClient grpc, Supplier<SocketAddress> target, String runId, int workers) {
+        this.grpc = grpc;
+        this.target = target;
+        this.runId = runId;
+        this.workers = workers;
+    }
+
+    String payer(int i) {
+        return runId + "-payer-" + i;
+    }
+
+    String merchant() {
+        return runId + "-merchant";
+    }
+
+    /** Creates the workload's accounts (idempotent). */
+    public void setUp() {
+        CreateAccountsRequest.Builder req = CreateAccountsRequest.newBuilder()
+                .addAccounts(Account.newBuilder().setId(merchant()).setCurrency(CURRENCY).setCode(2));
+        for (int i = 0; i < PAYERS; i++) {
+            req.addAccounts(Account.newBuilder().setId(payer(i)).setCurrency(CURRENCY).setCode(1));
+        }
+        retrying(() -> client().createAccounts(req.build()).await(5, TimeUnit.SECONDS), 60_000);
+    }
+
+    private LedgerServiceGrpcClient client() {
+        return LedgerServiceGrpcClient.create(grpc, target.get());
+    }
+
+    public void start() {
+        running.set(true);
+        for (int w = 0; w < workers; w++) {
+            int worker = w;
+            Thread t = Thread.ofPlatform().name("workload-" + w).daemon(true).start(() -> work(worker));
+            threads.add(t);
+        }
+    }
+
+    private void work(int worker) {
+        Random random = new Random(worker * 7919L + runId.hashCode());
+        long seq = 0;
+        while (running.get()) {
+            CreateTransfersRequest.Builder req = CreateTransfersRequest.newBuilder();
+            int n = 1 + random.nextInt(5);
+            for (int k = 0; k < n; k++) {
+                req.addTransfers(Transfer.newBuilder().setId(runId + "-" + worker + "-" + (seq++))
+                        .setDebitAccountId(payer(random.nextInt(PAYERS))).setCreditAccountId(merchant())
+                        .setAmount(1 + random.nextInt(100)).setCurrency(CURRENCY).setCode(7));
+            }
+            CreateTransfersRequest request = req.build();
+            // Keep retrying the same request (same ids) until it is acknowledged; give up only when stopping
+            // and a generous grace period has passed.
+            var results = retrying(() -> client().createTransfers(request).await(3, TimeUnit.SECONDS).getResultsList(), 60_000);
+            if (results == null) {
+                continue;
+            }
+            long now = System.nanoTime();
+            for (CreateTransferResult r : results) {
+                if (r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_CREATED
+                        || r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_EXISTS) {
+                    acknowledged.put(r.getId(), request.getTransfers(r.getIndex()).getAmount());
+                } else {
+                    errors.merge("item " + r.getStatus().name(), 1L, Long::sum);
+                }
+            }
+            ackTimes.add(now);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Attempt<T> {
+        T run() throws Exception;
+    }
+
+    private <T> T retrying(Attempt<T> attempt, long giveUpAfterMs) {
+        long deadline = System.nanoTime() + giveUpAfterMs * 1_000_000L;
+        long backoffMs = 20;
+        while (true) {
+            try {
+                return attempt.run();
+            } catch (Exception e) {
+                errors.merge(describe(e), 1L, Long::sum);
+                if (System.nanoTime() > deadline) {
+                    return null;
+                }
+                try {
+                    Thread.sleep(backoffMs);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return null;
+                }
+                backoffMs = Math.min(250, backoffMs * 2);
+            }
+        }
+    }
+
+    private static String describe(Throwable e) {
+        if (e instanceof InvalidStatusException s) {
+            return s.actualStatus().name();
+        }
+        if (e instanceof java.util.concurrent.TimeoutException) {
+            return "client timeout";
+        }
+        String name = e.getClass().getSimpleName();
+        return name.isEmpty() ? "error" : name;
+    }
+
+    /** Stops sending; in-flight requests are still retried until acknowledged. */
+    public void stop() {
+        running.set(false);
+        for (Thread t : threads) {
+            try {
+                t.join(90_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    public int acknowledgedCount() {
+        return acknowledged.size();
+    }
+
+    public Map<String, Long> errors() {
+        return Map.copyOf(errors);
+    }
+
+    /** The first acknowledgement at or after {@code sinceNanos}, or -1. */
+    public long firstAckAfter(long sinceNanos) {
+        return ackTimes.stream().filter(t -> t - sinceNanos >= 0).mapToLong(Long::longValue).min().orElse(-1);
+    }
+
+    /** The longest time with no acknowledgement, between two acknowledgements after {@code sinceNanos}. */
+    public long longestGapMsAfter(long sinceNanos) {
+        long[] times = ackTimes.stream().filter(t -> t - sinceNanos >= 0).mapToLong(Long::longValue).sorted().toArray();
+        long gap = 0;
+        for (int i = 1; i < times.length; i++) {
+            gap = Math.max(gap, times[i] - times[i - 1]);
+        }
+        return gap / 1_000_000;
+    }
+
+    /**
+     * Every acknowledged transfer is in the ledger, once, with its amount. Returns the problems (empty = none).
+     */
+    public List<String> verify() {
+        List<String> problems = new ArrayList<>();
+        List<String> ids = new ArrayList<>(acknowledged.keySet());
+        for (int from = 0; from < ids.size(); from += 8000) {
+            List<String> chunk = ids.subList(from, Math.min(ids.size(), from + 8000));
+            var found = retrying(() -> client().lookupTransfers(LookupTransfersRequest.newBuilder().addAllIds(chunk).build())
+                    .await(10, TimeUnit.SECONDS), 30_000);
+            if (found == null) {
+                problems.add("could not look the acknowledged transfers up");
+                return problems;
+            }
+            for (var r : found.getResultsList()) {
+                if (r.getStatus() != LookupStatus.LOOKUP_FOUND) {
+                    problems.add("acknowledged transfer " + r.getId() + " is " + r.getStatus());
+                } else if (r.getTransfer().getAmount() != acknowledged.get(r.getId())) {
+                    problems.add("transfer " + r.getId() + " has amount " + r.getTransfer().getAmount() + ", acknowledged "
+                            + acknowledged.get(r.getId()));
+                }
+                if (problems.size() > 20) {
+                    return problems;
+                }
+            }
+        }
+        return problems;
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+}
