@@ -170,4 +170,29 @@ class HoldTest {
         assertThat(a.calls.get()).isZero();
         assertThat(router.status().leaderRegion()).isEqualTo("b");
     }
+
+    @Test
+    void whenTheLeadersProcessDiesCallsAreRetriedOnTheNextLeader() {
+        FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
+        FakeRegion b = FakeRegion.start(vertx, "b", false, 1);
+        a.behavior = in -> { }; // never answers: the call is in flight when the process dies
+        router = RegionRouter.start(vertx, config(a, b).holdTimeMs(15_000).build());
+        RouterTesting.awaitLeader(router, "a");
+        Future<Reply<Buffer>> inFlight = write(20_000);
+        RouterTesting.await(() -> a.calls.get() == 1, 5000, () -> "call did not arrive");
+
+        a.close(); // connections reset, then refused
+        Future<Reply<Buffer>> afterDeath = write(20_000);
+        RouterTesting.await(() -> !router.status().upstreams().get(0).reachable(), 5000, () -> "a still reachable");
+        assertThat(router.status().leaderRegion()).isEmpty();
+        b.epoch = 2;
+        b.serving = true;
+        Reply<Buffer> first = Calls.await(inFlight);
+        Reply<Buffer> second = Calls.await(afterDeath);
+        assertThat(first.status()).isEqualTo(GrpcStatus.OK);
+        assertThat(first.header("x-ledger-region")).isEqualTo("b");
+        assertThat(second.status()).isEqualTo(GrpcStatus.OK);
+        assertThat(second.header("x-ledger-region")).isEqualTo("b");
+        assertThat(router.status().counters().retries()).isPositive();
+    }
 }

@@ -8,7 +8,6 @@ import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.client.GrpcClientResponse;
 import io.vertx.grpc.common.GrpcMessageDecoder;
 import io.vertx.grpc.common.GrpcMessageEncoder;
-import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.health.v1.HealthCheckRequest;
@@ -61,7 +60,7 @@ public final class LeaderTracker {
     private final RouterConfig config;
     private final Listener listener;
     private volatile View view;
-    private long highestEpoch;
+    private volatile long highestEpoch;
     private long periodicId = -1;
     private volatile boolean closed;
 
