@@ -42,6 +42,27 @@ public record RouterStatus(String leaderRegion, long leaderEpoch, long highestEp
             String role, boolean leader, boolean ejected, long ejectedForMs, String breaker, int inFlight,
             int consecutiveCallFailures, long ejections, int checkFailures, long lastCheckAgoMs, String lastError) {}
 
+    /** A few lines an operator reads (for {@code ./ledger status}). */
+    public String summary() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("router: ").append(explanation).append(leaderUsable ? "" : " (calls wait)").append('\n');
+        for (UpstreamStatus u : upstreams) {
+            sb.append(String.format("  %-8s %-21s %-11s %-11s epoch %-4d %s%s in-flight %d%s%n", u.region(), u.address(),
+                    u.reachable() ? "reachable" : "UNREACHABLE", u.serving() ? "SERVING" : "NOT_SERVING", u.epoch(),
+                    u.leader() ? "LEADER " : "", u.ejected() ? "EJECTED for " + u.ejectedForMs() + " ms" : "breaker " + u.breaker(),
+                    u.inFlight(), u.lastError().isEmpty() ? "" : " (" + u.lastError() + ")"));
+        }
+        sb.append(String.format("  waiting %d calls (%d bytes); %d received, %d ok, %d held, %d retried, %d cut, %d refused"
+                        + " (queue full %d, hold time %d, merchant limit %d, too large %d, invalid %d)",
+                holdQueueDepth, holdQueueBytes, counters.received(), counters.completedOk(), counters.held(),
+                counters.retries(), counters.cut(), counters.rejectedHoldQueueFull() + counters.rejectedHoldTimeout()
+                        + counters.rejectedMerchantLimit() + counters.rejectedTooLarge() + counters.rejectedInvalid()
+                        + counters.rejectedUpstreamLimit() + counters.rejectedRetriesExhausted(),
+                counters.rejectedHoldQueueFull(), counters.rejectedHoldTimeout(), counters.rejectedMerchantLimit(),
+                counters.rejectedTooLarge(), counters.rejectedInvalid()));
+        return sb.toString();
+    }
+
     public record Counters(long received, long completed, long completedOk, long attempts, long retries, long held,
             long cut, long boundedReadsToStandby, long rejectedHoldQueueFull, long rejectedHoldTimeout,
             long rejectedRetriesExhausted, long rejectedMerchantLimit, long rejectedUpstreamLimit, long rejectedInvalid,

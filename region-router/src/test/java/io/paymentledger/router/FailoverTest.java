@@ -159,6 +159,8 @@ class FailoverTest {
                     }
                 }
                 RouterStatus st = router.status();
+                System.out.println(st.summary());
+                assertThat(st.summary()).contains("leader is b with epoch 2");
                 assertThat(st.leaderRegion()).isEqualTo("b");
                 assertThat(st.leaderEpoch()).isEqualTo(2);
                 assertThat(st.highestEpochSeen()).isEqualTo(2);

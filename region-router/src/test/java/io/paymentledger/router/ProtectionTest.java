@@ -16,6 +16,7 @@ import io.vertx.grpc.common.GrpcStatus;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -58,28 +59,31 @@ class ProtectionTest {
     @Test
     void consecutiveFailuresEjectTheUpstreamAndAProbeBringsItBack() {
         FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
-        a.behavior = FakeRegion.fail(GrpcStatus.INTERNAL, "disk on fire");
+        AtomicInteger failures = new AtomicInteger(3);
+        a.behavior = in -> {
+            if (failures.getAndDecrement() > 0) {
+                FakeRegion.fail(GrpcStatus.UNAVAILABLE, "database write failed (08006): connection lost").accept(in);
+            } else {
+                FakeRegion.okEmpty(in);
+            }
+        };
         router = RegionRouter.start(vertx, RouterConfig.builder().upstream("a", "127.0.0.1", a.port())
-                .healthCheckIntervalMs(50).outlierFailures(3).outlierEjectionMs(600).build());
+                .healthCheckIntervalMs(50).outlierFailures(3).outlierEjectionMs(800).build());
         RouterTesting.awaitLeader(router, "a");
 
-        for (int i = 0; i < 3; i++) {
-            Reply<Buffer> r = Calls.await(call(WRITE, null));
-            assertThat(r.status()).isEqualTo(GrpcStatus.INTERNAL);
-            assertThat(r.message()).isEqualTo("disk on fire");
-        }
+        // One idempotent write: three attempts fail, which ejects a; while ejected nothing is sent there (the call
+        // waits, no panic routing); when the ejection ends one probe goes, succeeds, and closes the breaker.
+        Future<Reply<Buffer>> write = call(WRITE, null);
+        RouterTesting.await(() -> router.status().upstreams().get(0).ejected(), 5000, () -> "not ejected: " + router.status());
         RouterStatus.UpstreamStatus ua = router.status().upstreams().get(0);
-        assertThat(ua.ejected()).isTrue();
         assertThat(ua.breaker()).isEqualTo("OPEN");
         assertThat(ua.ejections()).isEqualTo(1);
         assertThat(router.status().leaderUsable()).isFalse();
-
-        // While ejected nothing is sent there (no panic routing): the call waits; after the ejection, one probe goes.
-        a.behavior = FakeRegion::okEmpty;
-        Future<Reply<Buffer>> waiting = call(WRITE, null);
-        RouterTesting.await(() -> router.status().holdQueueDepth() == 1, 5000, () -> "not held: " + router.status());
+        assertThat(router.status().holdQueueDepth()).isEqualTo(1);
         assertThat(a.calls.get()).isEqualTo(3);
-        Reply<Buffer> r = Calls.await(waiting);
+        assertThat(write.isComplete()).isFalse();
+
+        Reply<Buffer> r = Calls.await(write);
         assertThat(r.status()).isEqualTo(GrpcStatus.OK);
         assertThat(a.calls.get()).isEqualTo(4);
         ua = router.status().upstreams().get(0);
@@ -89,26 +93,45 @@ class ProtectionTest {
     }
 
     @Test
+    void requestCausedErrorsDoNotEjectTheLeader() {
+        FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
+        a.behavior = FakeRegion.fail(GrpcStatus.INTERNAL, "internal error");
+        router = RegionRouter.start(vertx, RouterConfig.builder().upstream("a", "127.0.0.1", a.port())
+                .healthCheckIntervalMs(50).outlierFailures(2).build());
+        RouterTesting.awaitLeader(router, "a");
+        for (int i = 0; i < 5; i++) {
+            Reply<Buffer> r = Calls.await(call(WRITE, "careless"));
+            assertThat(r.status()).isEqualTo(GrpcStatus.INTERNAL);
+            assertThat(r.message()).isEqualTo("internal error");
+        }
+        assertThat(router.status().upstreams().get(0).ejected()).isFalse();
+        assertThat(router.status().leaderUsable()).isTrue();
+    }
+
+    @Test
     void aFailingStandbyIsEjectedAndBoundedReadsGoToTheLeaderInstead() {
         FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
         FakeRegion b = FakeRegion.start(vertx, "b", false, 1);
-        b.behavior = FakeRegion.fail(GrpcStatus.UNKNOWN, "standby broken");
+        b.behavior = in -> in.connection().close(); // the standby drops every call
         router = RegionRouter.start(vertx, RouterConfig.builder().upstream("a", "127.0.0.1", a.port())
                 .upstream("b", "127.0.0.1", b.port()).healthCheckIntervalMs(50).outlierFailures(2)
                 .outlierEjectionMs(60_000).outlierEjectionMaxMs(60_000).build());
         RouterTesting.awaitLeader(router, "a");
+        RouterTesting.await(() -> router.status().upstreams().get(1).reachable(), 5000, () -> "b not checked");
         // LookupAccountsRequest{read: {consistency: BOUNDED_STALENESS, max_staleness_ms: 1000}}
         Buffer bounded = Buffer.buffer(new byte[] {0x12, 0x05, 0x08, 0x01, 0x10, (byte) 0xe8, 0x07});
         for (int i = 0; i < 2; i++) {
             Reply<Buffer> r = Calls.await(Calls.rawAsync(client, via(), READ, List.of(bounded), Map.of(), 10_000));
-            assertThat(r.status()).isEqualTo(GrpcStatus.UNKNOWN);
-            assertThat(r.header("x-ledger-region")).isEqualTo("b");
+            assertThat(r.status()).as("retried on the leader").isEqualTo(GrpcStatus.OK);
+            assertThat(r.header("x-ledger-region")).isEqualTo("a");
         }
+        assertThat(b.calls.get()).isEqualTo(2);
+        assertThat(router.status().upstreams().get(1).ejected()).isTrue();
         Reply<Buffer> r = Calls.await(Calls.rawAsync(client, via(), READ, List.of(bounded), Map.of(), 10_000));
         assertThat(r.status()).isEqualTo(GrpcStatus.OK);
         assertThat(r.header("x-ledger-region")).isEqualTo("a");
-        assertThat(router.status().upstreams().get(1).ejected()).isTrue();
-        assertThat(b.calls.get()).isEqualTo(2);
+        assertThat(b.calls.get()).as("not tried while ejected").isEqualTo(2);
+        assertThat(router.status().counters().boundedReadsToStandby()).isEqualTo(2);
     }
 
     @Test

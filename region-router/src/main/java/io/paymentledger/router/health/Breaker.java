@@ -9,8 +9,10 @@ package io.paymentledger.router.health;
  *   <li>HALF_OPEN: when the period is over, one probe call goes through; its success closes the breaker (and
  *       resets the period), its failure ejects again for twice as long.</li>
  * </ul>
- * A failure is what says the upstream is broken (transport errors, INTERNAL, UNKNOWN, DATA_LOSS, UNAVAILABLE
- * other than "not the leader"), never what says the request was bad. Thread-safe.
+ * A failure is what says the upstream itself is broken: no connection, a connection or stream reset, an
+ * UNAVAILABLE other than "not the leader" (e.g. the node's database failed). Never what may be the request's
+ * fault: INTERNAL / UNKNOWN are not counted, since ledger-core answers INTERNAL to request bytes it cannot decode,
+ * and one merchant's bad calls must not eject a region for everyone. Thread-safe.
  */
 public final class Breaker {
 

@@ -458,8 +458,9 @@ final class ProxyCall {
             return;
         }
         switch (status) {
-            case INTERNAL, UNKNOWN, DATA_LOSS -> report(u, u.breaker().onFailure(System.nanoTime()));
-            case DEADLINE_EXCEEDED, CANCELLED -> u.breaker().onAbandoned();
+            // Not held against the upstream: these may be caused by the request itself (ledger-core answers
+            // INTERNAL to bytes it cannot decode), and one merchant's bad calls must not eject a region for all.
+            case INTERNAL, UNKNOWN, DATA_LOSS, DEADLINE_EXCEEDED, CANCELLED -> u.breaker().onAbandoned();
             default -> report(u, u.breaker().onSuccess());
         }
         relay(a, r, status, message);
