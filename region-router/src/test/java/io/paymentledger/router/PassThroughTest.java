@@ -249,6 +249,30 @@ class PassThroughTest {
     }
 
     @Test
+    void theRouterReachesNodesOverMutualTls() throws Exception {
+        Path dir = Files.createTempDirectory("router-pki-");
+        Pki pki = Pki.init(dir, "ledger.test");
+        IssuedCert node = pki.issueService("ledger-a", "a", "ledger", Duration.ofHours(1));
+        IssuedCert routerCert = pki.issueService("router-a", "a", "router", Duration.ofHours(1));
+        List<String> peers = new CopyOnWriteArrayList<>();
+        FakeRegion a = FakeRegion.start(vertx, "a", true, 1, Tls.serverOptions(node.certFile(), node.keyFile(),
+                pki.caCertFile(), pki.crlFile(), ClientAuth.REQUIRED).setHost("127.0.0.1").setPort(0));
+        a.behavior = in -> {
+            peers.add(io.paymentledger.security.identity.Identities.fromPeer(in.connection(), "ledger.test")
+                    .map(Object::toString).orElse("none"));
+            FakeRegion.okEmpty(in);
+        };
+        router = RegionRouter.start(vertx, RouterConfig.builder().upstream("a", "localhost", a.port())
+                .healthCheckIntervalMs(50)
+                .upstreamClientOptions(Tls.clientOptions(routerCert.certFile(), routerCert.keyFile(), pki.caCertFile()))
+                .build());
+        RouterTesting.awaitLeader(router, "a");
+        Reply<Buffer> r = Calls.raw(client, via(), WRITE, List.of(Buffer.buffer()), Map.of(), 5000);
+        assertThat(r.status()).isEqualTo(GrpcStatus.OK);
+        assertThat(peers).containsExactly("Service[region=a, component=router]");
+    }
+
+    @Test
     void aBadConfigurationIsRefusedWithEveryProblemNamed() {
         assertThatThrownBy(() -> RouterConfig.builder().upstream("a", "127.0.0.1", 1).upstream("a", "", 0)
                 .holdTimeMs(-1).healthCheckIntervalMs(0).merchantConcurrentCalls(0).maxMessageBytes(2_000_000)

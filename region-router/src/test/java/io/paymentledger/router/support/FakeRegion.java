@@ -33,7 +33,7 @@ public final class FakeRegion implements AutoCloseable {
     public final List<MultiMap> headersSeen = new CopyOnWriteArrayList<>();
     private final HttpServer server;
 
-    private FakeRegion(Vertx vertx, String region, boolean serving, long epoch) {
+    private FakeRegion(Vertx vertx, String region, boolean serving, long epoch, HttpServerOptions options) {
         this.region = region;
         this.serving = serving;
         this.epoch = epoch;
@@ -53,12 +53,16 @@ public final class FakeRegion implements AutoCloseable {
             in.response().headers().set("x-served-by-fake", region);
             behavior.accept(in);
         });
-        this.server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(0))
-                .requestHandler(grpc).listen().await();
+        this.server = vertx.createHttpServer(options).requestHandler(grpc).listen().await();
     }
 
     public static FakeRegion start(Vertx vertx, String region, boolean serving, long epoch) {
-        return new FakeRegion(vertx, region, serving, epoch);
+        return new FakeRegion(vertx, region, serving, epoch, new HttpServerOptions().setHost("127.0.0.1").setPort(0));
+    }
+
+    /** A fake listening with {@code options} (e.g. mTLS). */
+    public static FakeRegion start(Vertx vertx, String region, boolean serving, long epoch, HttpServerOptions options) {
+        return new FakeRegion(vertx, region, serving, epoch, options);
     }
 
     public int port() {
