@@ -140,6 +140,8 @@ class PassThroughTest {
                     in.endHandler(v -> in.response().end());
                 }
                 case "test.v1.Echo/Count" -> in.last().onSuccess(m -> {
+                    in.response().headers().set("x-stream-h", "sh");
+                    in.response().trailers().set("x-stream-t", "st");
                     for (int i = 1; i <= 5; i++) {
                         in.response().write(msg("n" + i));
                     }
@@ -157,6 +159,9 @@ class PassThroughTest {
         Stream count = Calls.await(stream("test.v1.Echo/Count", List.of(Buffer.buffer())));
         assertThat(count.status()).isEqualTo(GrpcStatus.OK);
         assertThat(count.messages()).containsExactly(msg("n1"), msg("n2"), msg("n3"), msg("n4"), msg("n5"));
+        assertThat(count.headers().getAll("x-stream-h")).containsExactly("sh");
+        assertThat(count.headers().getAll("x-ledger-region")).containsExactly("a");
+        assertThat(count.trailers().getAll("x-stream-t")).containsExactly("st");
     }
 
     @Test
@@ -289,7 +294,8 @@ class PassThroughTest {
 
     // ---- helpers ----
 
-    record Stream(GrpcStatus status, String message, List<Buffer> messages) {}
+    record Stream(GrpcStatus status, String message, List<Buffer> messages, io.vertx.core.MultiMap headers,
+            io.vertx.core.MultiMap trailers) {}
 
     Future<Stream> stream(String method, List<Buffer> messages) {
         return client.request(via()).compose((GrpcClientRequest<Buffer, Buffer> req) -> {
@@ -303,7 +309,7 @@ class PassThroughTest {
         }).compose((GrpcClientResponse<Buffer, Buffer> resp) -> {
             List<Buffer> got = new CopyOnWriteArrayList<>();
             resp.handler(got::add);
-            return resp.end().transform(ar -> Future.succeededFuture(new Stream(resp.status(), statusMessage(resp), got)));
+            return resp.end().transform(ar -> Future.succeededFuture(new Stream(resp.status(), statusMessage(resp), got, resp.headers(), resp.trailers())));
         });
     }
 

@@ -415,14 +415,15 @@ final class ProxyCall {
             r.messageHandler(m -> a.responseMessage = m);
         } else {
             GrpcServerResponse<Buffer, Buffer> resp = in.response();
-            Metadata.copy(r.headers(), resp.headers(), RESPONSE_SKIPPED);
-            resp.headers().set(Metadata.SERVED_BY, a.upstream.region());
             r.messageHandler(m -> {
                 if (stale(a)) {
                     return;
                 }
                 if (!a.committed) {
+                    // The first message commits the call to this attempt: headers go out with it.
                     a.committed = true;
+                    Metadata.copy(r.headers(), resp.headers(), RESPONSE_SKIPPED);
+                    resp.headers().set(Metadata.SERVED_BY, a.upstream.region());
                     responseEncoding(r);
                 }
                 resp.writeMessage(m);
