@@ -37,8 +37,8 @@ class RouterLatencyBenchmark {
     static final int CALLERS = Integer.getInteger("bench.callers", 8);
     /** Calls per second offered in all (paced, not as fast as possible: a moderate load). */
     static final int RATE = Integer.getInteger("bench.rate", 400);
-    static final int CALLS = Integer.getInteger("bench.calls", 1600);
-    static final int ROUNDS = 2;
+    /** Calls per path (direct, routed) and kind (read, write). */
+    static final int CALLS = Integer.getInteger("bench.calls", 5000);
 
     @Test
     void routerAddedLatency() throws Exception {
@@ -59,21 +59,17 @@ class RouterLatencyBenchmark {
                         .isEqualTo(GrpcStatus.OK);
 
                 for (String kind : List.of("read", "write")) {
+                    run(client, direct, routed, kind, a, b, CALLS / 4, new Histogram(3_600_000_000L, 3),
+                            new Histogram(3_600_000_000L, 3)); // warm-up
                     Histogram d = new Histogram(3_600_000_000L, 3);
                     Histogram r = new Histogram(3_600_000_000L, 3);
-                    run(client, direct, kind, a, b, CALLS / 4, new Histogram(3_600_000_000L, 3)); // warm-up
-                    run(client, routed, kind, a, b, CALLS / 4, new Histogram(3_600_000_000L, 3));
-                    double directRate = 0;
-                    double routedRate = 0;
-                    for (int round = 0; round < ROUNDS; round++) {
-                        directRate += run(client, direct, kind, a, b, CALLS, d);
-                        routedRate += run(client, routed, kind, a, b, CALLS, r);
-                    }
-                    System.out.printf("BENCH %-5s callers=%d rate=%d/s calls=%d: direct p50 %.3f ms p99 %.3f ms (%.0f/s) |"
-                                    + " routed p50 %.3f ms p99 %.3f ms (%.0f/s) | added p50 %.3f ms p99 %.3f ms%n",
-                            kind, CALLERS, RATE, CALLS * ROUNDS, ms(d, 50), ms(d, 99), directRate / ROUNDS, ms(r, 50), ms(r, 99),
-                            routedRate / ROUNDS, ms(r, 50) - ms(d, 50), ms(r, 99) - ms(d, 99));
-                    assertThat(r.getTotalCount()).isEqualTo((long) CALLS * ROUNDS);
+                    double rate = run(client, direct, routed, kind, a, b, CALLS, d, r);
+                    System.out.printf("BENCH %-5s callers=%d rate=%.0f/s calls=%d+%d: direct p50 %.3f ms p99 %.3f ms |"
+                                    + " routed p50 %.3f ms p99 %.3f ms | added p50 %.3f ms p99 %.3f ms, mean %.3f ms%n",
+                            kind, CALLERS, rate, d.getTotalCount(), r.getTotalCount(), ms(d, 50), ms(d, 99), ms(r, 50),
+                            ms(r, 99), ms(r, 50) - ms(d, 50), ms(r, 99) - ms(d, 99),
+                            (r.getMean() - d.getMean()) / 1e6);
+                    assertThat(r.getTotalCount()).isEqualTo((long) CALLS);
                 }
                 System.out.println("BENCH router status: " + router.status().counters());
             } finally {
@@ -85,26 +81,41 @@ class RouterLatencyBenchmark {
     }
 
     /**
-     * {@code calls} calls from {@link #CALLERS} callers, paced to {@link #RATE} per second in all (a caller that
-     * falls behind its schedule sends at once); returns the achieved calls per second.
+     * {@code calls} calls direct and {@code calls} through the router, interleaved (each caller alternates, so both
+     * paths see the same machine at the same time), from {@link #CALLERS} callers paced to {@link #RATE} calls per
+     * second in all (a caller that falls behind sends at once); returns the achieved calls per second.
      */
-    static double run(GrpcClient client, SocketAddress to, String kind, String a, String b, int calls, Histogram h)
-            throws InterruptedException {
-        AtomicInteger left = new AtomicInteger(calls);
+    static double run(GrpcClient client, SocketAddress direct, SocketAddress routed, String kind, String a, String b,
+            int calls, Histogram d, Histogram r) throws InterruptedException {
+        AtomicInteger leftDirect = new AtomicInteger(calls);
+        AtomicInteger leftRouted = new AtomicInteger(calls);
         AtomicInteger errors = new AtomicInteger();
         List<Thread> threads = new ArrayList<>();
         long start = System.nanoTime();
         long intervalNanos = 1_000_000_000L * CALLERS / RATE;
         for (int i = 0; i < CALLERS; i++) {
             long first = start + intervalNanos * i / CALLERS;
+            boolean routedFirst = i % 2 == 0;
             threads.add(Thread.ofPlatform().start(() -> {
                 long next = first;
-                while (left.decrementAndGet() >= 0) {
+                int n = 0;
+                while (true) {
+                    boolean preferRouted = (n++ % 2 == 0) == routedFirst;
+                    boolean viaRouter;
+                    if ((preferRouted ? leftRouted : leftDirect).decrementAndGet() >= 0) {
+                        viaRouter = preferRouted;
+                    } else if ((preferRouted ? leftDirect : leftRouted).decrementAndGet() >= 0) {
+                        viaRouter = !preferRouted;
+                    } else {
+                        break;
+                    }
                     long wait = next - System.nanoTime();
                     if (wait > 0) {
                         java.util.concurrent.locks.LockSupport.parkNanos(wait);
                     }
                     next += intervalNanos;
+                    SocketAddress to = viaRouter ? routed : direct;
+                    Histogram h = viaRouter ? r : d;
                     long t0 = System.nanoTime();
                     GrpcStatus s = "read".equals(kind)
                             ? Calls.call(client, to, LedgerServiceGrpcClient.LookupAccounts,
@@ -126,7 +137,7 @@ class RouterLatencyBenchmark {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         assertThat(errors.get()).isZero();
-        return calls / seconds;
+        return calls * 2 / seconds;
     }
 
     static double ms(Histogram h, double percentile) {
