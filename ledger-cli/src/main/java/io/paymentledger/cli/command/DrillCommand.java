@@ -40,9 +40,9 @@ public final class DrillCommand implements Callable<Integer> {
                 List<Long> recovery = new ArrayList<>();
                 for (int i = 1; i <= runs; i++) {
                     Drills.Result r = drills.run(s);
-                    recovery.add(r.recoveryMs());
-                    System.out.printf("drill %s run %d: writes acknowledged again %d ms after the fault (longest gap %d ms);"
-                            + " %d acknowledged transfers all present; client errors (retried) %s; %s%n", s, i, r.recoveryMs(),
+                    recovery.add(r.outageMs());
+                    System.out.printf("drill %s run %d: outage %d ms (longest gap between acknowledged writes %d ms);"
+                            + " %d acknowledged transfers all present; client errors (retried) %s; %s%n", s, i, r.outageMs(),
                             r.longestGapMs(), r.acknowledged(), r.errors(), r.detail());
                     if (!r.problems().isEmpty()) {
                         ok = false;
@@ -50,7 +50,7 @@ public final class DrillCommand implements Callable<Integer> {
                     }
                 }
                 recovery.sort(Long::compare);
-                System.out.printf("drill %s: %d runs, recovery min %d ms / median %d ms / max %d ms%n", s, runs,
+                System.out.printf("drill %s: %d runs, outage min %d ms / median %d ms / max %d ms%n", s, runs,
                         recovery.get(0), recovery.get(recovery.size() / 2), recovery.get(recovery.size() - 1));
             }
         }

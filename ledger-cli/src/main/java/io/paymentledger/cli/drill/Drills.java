@@ -29,12 +29,14 @@ public final class Drills implements AutoCloseable {
     }
 
     /**
-     * @param recoveryMs   time from the fault (or the switchover request) to the first acknowledged write after it
+     * @param outageMs     what clients felt: for a fault in the leading region, the time from the fault to the first
+     *                     acknowledged write of an attempt made after it; for the other scenarios (switchover, the
+     *                     witness, the passive region) the longest stretch without any acknowledged write
      * @param longestGapMs longest stretch without an acknowledged write after the fault
      * @param errors       client-visible errors by kind (each was retried with the same ids)
      * @param problems     what verification found wrong (must be empty)
      */
-    public record Result(Scenario scenario, long recoveryMs, long longestGapMs, int acknowledged, Map<String, Long> errors,
+    public record Result(Scenario scenario, long outageMs, long longestGapMs, int acknowledged, Map<String, Long> errors,
             List<String> problems, String detail) {}
 
     private final LocalDeployment d;
@@ -93,13 +95,15 @@ public final class Drills implements AutoCloseable {
             }
             w.stop();
             long firstAck = w.firstAckAfter(t0);
-            long recoveryMs = firstAck < 0 ? -1 : (firstAck - t0) / 1_000_000;
+            boolean leaderFault = scenario == Scenario.KILL_LEADER_NODE || scenario == Scenario.KILL_LEADER_POSTGRES
+                    || scenario == Scenario.KILL_LEADER_REGION;
+            long outageMs = !leaderFault ? w.longestGapMsAfter(t0 - 500_000_000L) : firstAck < 0 ? -1 : (firstAck - t0) / 1_000_000;
             List<String> problems = new ArrayList<>(w.verify());
             if (firstAck < 0) {
                 problems.add("no write was acknowledged within 45 s after the fault");
             }
             problems.addAll(checkLeaderDatabase());
-            return new Result(scenario, recoveryMs, w.longestGapMsAfter(t0), w.acknowledgedCount(), w.errors(), problems, detail);
+            return new Result(scenario, outageMs, w.longestGapMsAfter(t0), w.acknowledgedCount(), w.errors(), problems, detail);
         } finally {
             restore(scenario);
         }

@@ -40,8 +40,11 @@ public final class Workload implements AutoCloseable {
     private final List<Thread> threads = new ArrayList<>();
     /** Acknowledged transfer id -> amount. */
     private final Map<String, Long> acknowledged = new ConcurrentHashMap<>();
-    /** System.nanoTime of every acknowledgement. */
-    private final ConcurrentLinkedQueue<Long> ackTimes = new ConcurrentLinkedQueue<>();
+    /** Every acknowledgement: when the successful attempt started, and when it was acknowledged (nanoTime). */
+    private record Ack(long attemptStartNanos, long ackNanos) {}
+
+    private final ConcurrentLinkedQueue<Ack> acks = new ConcurrentLinkedQueue<>();
+    private final ThreadLocal<long[]> lastAttemptStart = ThreadLocal.withInitial(() -> new long[1]);
     private final Map<String, Long> errors = new ConcurrentHashMap<>();
 
     /**
@@ -104,6 +107,7 @@ public final class Workload implements AutoCloseable {
                 continue;
             }
             long now = System.nanoTime();
+            long attemptStart = lastAttemptStart.get()[0];
             for (CreateTransferResult r : results) {
                 if (r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_CREATED
                         || r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_EXISTS) {
@@ -112,7 +116,7 @@ public final class Workload implements AutoCloseable {
                     errors.merge("item " + r.getStatus().name(), 1L, Long::sum);
                 }
             }
-            ackTimes.add(now);
+            acks.add(new Ack(attemptStart, now));
         }
     }
 
@@ -126,6 +130,7 @@ public final class Workload implements AutoCloseable {
         long backoffMs = 20;
         while (true) {
             try {
+                lastAttemptStart.get()[0] = System.nanoTime();
                 return attempt.run();
             } catch (Exception e) {
                 errors.merge(describe(e), 1L, Long::sum);
@@ -174,14 +179,17 @@ public final class Workload implements AutoCloseable {
         return Map.copyOf(errors);
     }
 
-    /** The first acknowledgement at or after {@code sinceNanos}, or -1. */
+    /**
+     * When writes were accepted again after {@code sinceNanos}: the first acknowledgement of an attempt that
+     * started at or after it (an attempt already in flight at the fault proves nothing), or -1.
+     */
     public long firstAckAfter(long sinceNanos) {
-        return ackTimes.stream().filter(t -> t - sinceNanos >= 0).mapToLong(Long::longValue).min().orElse(-1);
+        return acks.stream().filter(a -> a.attemptStartNanos() - sinceNanos >= 0).mapToLong(Ack::ackNanos).min().orElse(-1);
     }
 
     /** The longest time with no acknowledgement, between two acknowledgements after {@code sinceNanos}. */
     public long longestGapMsAfter(long sinceNanos) {
-        long[] times = ackTimes.stream().filter(t -> t - sinceNanos >= 0).mapToLong(Long::longValue).sorted().toArray();
+        long[] times = acks.stream().mapToLong(Ack::ackNanos).filter(t -> t - sinceNanos >= 0).sorted().toArray();
         long gap = 0;
         for (int i = 1; i < times.length; i++) {
             gap = Math.max(gap, times[i] - times[i - 1]);

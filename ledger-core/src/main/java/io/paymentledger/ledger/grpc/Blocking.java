@@ -38,7 +38,7 @@ public final class Blocking implements AutoCloseable {
                 return work.call();
             } catch (StatusException e) {
                 throw new java.util.concurrent.CompletionException(e);
-            } catch (SQLException e) {
+            } catch (SQLException | org.jooq.exception.DataAccessException e) {
                 LOG.warning(() -> "read failed: " + e.getMessage());
                 throw new java.util.concurrent.CompletionException(
                         new StatusException(GrpcStatus.UNAVAILABLE, "database unavailable: " + e.getMessage()));

@@ -76,6 +76,7 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
     @Override
     public void lead(long epoch, long leaseUntilNanos) {
         writeFault.set(null);
+        node.database().evictIdle();
         node.writer().lead(epoch, leaseUntilNanos);
     }
 

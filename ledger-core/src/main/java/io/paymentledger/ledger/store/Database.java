@@ -113,6 +113,14 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /** Closes the idle pooled connections (after the database may have restarted, e.g. a new term). */
+    public void evictIdle() {
+        Connection c;
+        while ((c = idle.poll()) != null) {
+            closeQuietly(c);
+        }
+    }
+
     /** A javax.sql.DataSource view (Flyway wants one). */
     public DataSource dataSource() {
         return new DataSource() {

@@ -231,8 +231,11 @@ public final class BatchWriter implements AutoCloseable {
                 return;
             }
             if (newTerm) {
+                // A new term: whatever this writer held from an earlier one (cache, connection) may be stale,
+                // e.g. the database was restarted as a standby and promoted since.
                 newTerm = false;
                 stale = true;
+                store.reset();
             }
             if (stale) {
                 rebuild();
@@ -281,11 +284,12 @@ public final class BatchWriter implements AutoCloseable {
             for (int i = 0; i < live.size(); i++) {
                 complete(live.get(i), answers[i]);
             }
-        } catch (SQLException e) {
+        } catch (SQLException | org.jooq.exception.DataAccessException e) {
             // The commit's outcome is unknown: drop everything in memory and rebuild from the database.
             stale = true;
             store.reset();
-            String reason = "database write failed (" + e.getSQLState() + "): " + e.getMessage();
+            String state = e instanceof SQLException se ? se.getSQLState() : ((org.jooq.exception.DataAccessException) e).sqlState();
+            String reason = "database write failed (" + state + "): " + e.getMessage();
             LOG.warning(() -> "writer: " + reason + "; " + live.size() + " requests answered UNAVAILABLE");
             failAll(live, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, reason, e));
             faults.onWriteFault(reason, e);

@@ -252,6 +252,9 @@ public final class FailoverAgent implements AutoCloseable {
                     stoppedLeadingAtMs = f.nowMs();
                     coordinator.releaseLeadership();
                     switchoverTo.set(null);
+                    // Our database is done as a primary: stop it now (clean shutdown, its last WAL reaches the
+                    // target) so that rejoining later is only a rewind and a start.
+                    config.databases().get(config.region()).stop();
                 }
                 case REJOIN -> {
                     PgCluster mine = config.databases().get(config.region());
@@ -297,7 +300,7 @@ public final class FailoverAgent implements AutoCloseable {
         probe.ensureSlot(other);
         String change = rec.isEmpty() ? "bootstrap: " + config.region() + " leads"
                 : handover ? "switchover: " + previous + " handed over to " + config.region()
-                : "failover: " + config.region() + " took over from " + previous + " (its lock expired)";
+                : "failover: " + config.region() + " took over from " + previous + " (which released or lost the leader lock)";
         long tookMs = wallClockMs.getAsLong() - startedMs;
         ClusterRecord next = new ClusterRecord(epoch, config.region(), sync, "", change, tookMs, wallClockMs.getAsLong());
         long confirmedAt = nanoClock.getAsLong();

@@ -233,17 +233,17 @@ public final class FailoverStateMachine {
     private Decision demoted(Facts f) {
         ClusterRecord rec = f.record();
         PgProbe.State db = f.db();
+        if (f.stoppedLeadingAtMs() > 0 && !rec.leader().equals(me) && rec.handoverTo().isEmpty()) {
+            // Our own planned handover completed: rejoin automatically.
+            return new Decision(Role.DEMOTED, Step.REJOIN, rec.leader(), "switchover done: " + rec.leader()
+                    + " leads (epoch " + rec.epoch() + "); rejoining as its standby");
+        }
         if (db.up() && !db.primary()) {
             return new Decision(Role.FOLLOWER, Step.NONE, null, "my database follows again: I am a standby of " + rec.leader());
         }
         if (!rec.handoverTo().isEmpty() || rec.leader().equals(me)) {
             return new Decision(Role.DEMOTED, Step.NONE, null, "handed over to " + (rec.handoverTo().isEmpty() ? "?" : rec.handoverTo())
                     + ": waiting for it to lead before rejoining as its standby");
-        }
-        if (f.stoppedLeadingAtMs() > 0) {
-            // Our own planned handover completed: rejoin automatically.
-            return new Decision(Role.DEMOTED, Step.REJOIN, rec.leader(), "switchover done: " + rec.leader()
-                    + " leads (epoch " + rec.epoch() + "); rejoining as its standby");
         }
         return new Decision(Role.DEMOTED, Step.NONE, null, "my database is a former primary and " + rec.leader()
                 + " leads (epoch " + rec.epoch() + "): it may hold writes that were never acknowledged, so it must rejoin"

@@ -1,0 +1,128 @@
+package io.paymentledger.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.paymentledger.api.v1.NodeRole;
+import io.paymentledger.cli.deploy.Clients;
+import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.drill.Drills;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The replication scenarios on real processes: two PostgreSQL servers (synchronous streaming replication),
+ * three Hazelcast CP members (two ledger nodes and the witness), SIGKILL as the fault. Each drill runs a
+ * write workload across the fault and then proves that every acknowledged transfer is present exactly once
+ * (with its amount), that every ledger sums to zero, and that stored balances equal what the transfers imply.
+ * Each drill ends by restoring the normal state (failback + switchover back), which exercises those too.
+ * Timings are measured by `./ledger drill` (see runbooks/failover.md), not asserted here.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(value = 10, unit = java.util.concurrent.TimeUnit.MINUTES)
+class FailoverDrillsTest {
+
+    static LocalDeployment deployment;
+    static Drills drills;
+    static final ByteArrayOutputStream printed = new ByteArrayOutputStream();
+
+    @BeforeAll
+    static void up() throws Exception {
+        deployment = LocalDeployment.open(Files.createTempDirectory("ledger-drills-"), new PrintStream(printed, true));
+        deployment.up();
+        drills = new Drills(deployment);
+    }
+
+    @AfterAll
+    static void destroy() {
+        if (drills != null) {
+            drills.close();
+        }
+        deployment.destroy();
+    }
+
+    static void assertSound(Drills.Result r) {
+        assertThat(r.problems()).as("verification after " + r.scenario()).isEmpty();
+        assertThat(r.acknowledged()).as("acknowledged writes during " + r.scenario()).isPositive();
+        assertThat(r.outageMs()).as("writes were acknowledged again after " + r.scenario()).isGreaterThanOrEqualTo(0);
+    }
+
+    @Test
+    @Order(1)
+    void killingTheLeadersNodeFailsOverToTheSyncStandby() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.KILL_LEADER_NODE);
+        assertSound(r);
+        assertThat(r.detail()).contains("region b leads").contains("failover: b took over from a");
+    }
+
+    @Test
+    @Order(2)
+    void killingTheLeadersPostgresFailsOver() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.KILL_LEADER_POSTGRES);
+        assertSound(r);
+        assertThat(r.detail()).contains("region b leads");
+    }
+
+    @Test
+    @Order(3)
+    void killingTheWholeActiveRegionFailsOver() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.KILL_LEADER_REGION);
+        assertSound(r);
+        assertThat(r.detail()).contains("region b leads");
+    }
+
+    @Test
+    @Order(4)
+    void killingThePassiveRegionMakesWritesWaitThenResume() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.KILL_PASSIVE_REGION);
+        assertSound(r);
+    }
+
+    @Test
+    @Order(5)
+    void killingTheWitnessKeepsTheLeaderWriting() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.KILL_WITNESS);
+        assertSound(r);
+        assertThat(r.detail()).contains("region a leads");
+    }
+
+    @Test
+    @Order(6)
+    void plannedSwitchoverLosesNothing() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.SWITCHOVER);
+        assertSound(r);
+        assertThat(r.detail()).contains("switchover a -> b");
+    }
+
+    @Test
+    @Order(7)
+    void losingTwoOfThreeCpMembersStopsWritesAndSaysWhy() throws Exception {
+        drills.normalise();
+        io.paymentledger.cli.command.KillCommand.kill(deployment, LocalDeployment.WITNESS);
+        io.paymentledger.cli.command.KillCommand.kill(deployment, "node-b");
+        try (Clients clients = new Clients()) {
+            int port = deployment.topology().region("a").grpcPort();
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            io.paymentledger.api.v1.NodeStatus st = null;
+            while (System.nanoTime() < deadline) {
+                st = clients.nodeStatus(port).orElse(null);
+                if (st != null && st.getRole() != NodeRole.NODE_ROLE_LEADER) {
+                    break;
+                }
+                LocalDeployment.sleep(200);
+            }
+            assertThat(st).isNotNull();
+            assertThat(st.getRole()).isEqualTo(NodeRole.NODE_ROLE_FENCED);
+            assertThat(st.getExplanation()).contains("CP group");
+            assertThat(st.getCoordinatorQuorum()).isFalse();
+        }
+    }
+}
