@@ -80,6 +80,19 @@ class NodeTest {
     }
 
     @Test
+    void undecodableRequestBytesAreInvalidArgument() {
+        try (TestLedger t = TestLedger.start()) {
+            GrpcStatus status = t.grpc.request(t.address).compose(req -> {
+                req.fullMethodName("ledger.v1.LedgerService/CreateTransfers");
+                // Field 1, wire type 2 (length-delimited) with a length far beyond the message: not a protobuf.
+                req.end(io.vertx.core.buffer.Buffer.buffer(new byte[] {0x0a, (byte) 0xff, (byte) 0xff, 0x7f, 0x01}));
+                return req.response().compose(r -> r.end().map(x -> r.status()).recover(e -> io.vertx.core.Future.succeededFuture(r.status())));
+            }).await();
+            assertThat(status).isEqualTo(GrpcStatus.INVALID_ARGUMENT);
+        }
+    }
+
+    @Test
     void aWriteWhoseDeadlinePassesInTheQueueIsNotWritten() throws Exception {
         try (TestLedger t = TestLedger.start()) {
             String a = id("a"), b = id("b");

@@ -60,6 +60,21 @@ public final class Drills implements AutoCloseable {
             SwitchoverCommand.switchover(d, LocalDeployment.FIRST_PRIMARY);
         }
         awaitSync(LocalDeployment.FIRST_PRIMARY, Duration.ofSeconds(60));
+        awaitFullCpGroup(Duration.ofSeconds(60));
+    }
+
+    /** Every node sees all three CP members alive: only then can the group lose one more. */
+    private void awaitFullCpGroup(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            boolean full = d.topology().regions().values().stream().allMatch(r -> clients.nodeStatus(r.grpcPort())
+                    .map(st -> st.getCpMembersAlive() == 3).orElse(false));
+            if (full) {
+                return;
+            }
+            LocalDeployment.sleep(250);
+        }
+        throw new IllegalStateException("the CP group did not get back to 3 live members within " + timeout);
     }
 
     private void awaitSync(String leader, Duration timeout) {

@@ -42,7 +42,10 @@ public final class Unary {
                     new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed or oversized request message: " + invalid.getMessage())));
             call.last().onComplete(ar -> {
                 if (ar.failed()) {
-                    fail(call, requestId, ar.cause());
+                    // The request could not be read: undecodable bytes, no message, or more than one.
+                    Throwable cause = ar.cause() instanceof StatusException ? ar.cause()
+                            : new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed request message: " + ar.cause().getMessage());
+                    fail(call, requestId, cause);
                     return;
                 }
                 Future<Resp> answer;

@@ -168,7 +168,8 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
                 .setGrpcAddress(n.grpcAddress()).setDatabasePrimary(db.up() && db.primary())
                 .addAllSyncStandbys(rec.syncStandbys()).setLastFailoverReason(rec.lastChange())
                 .setLastFailoverDurationMs(rec.lastChangeMs()).setExplanation(a.explanation())
-                .setStandbyReplayLagBytes(db.replayLagBytes()).setCoordinatorQuorum(a.coordinatorReachable());
+                .setStandbyReplayLagBytes(db.replayLagBytes()).setCoordinatorQuorum(a.coordinatorReachable())
+                .setCpMembersAlive(a.cpMembersAlive());
         for (PgProbe.Standby s : db.standbys()) {
             b.addReplication(ReplicationStatus.newBuilder().setStandbyName(s.name()).setState(s.state())
                     .setSyncState(s.syncState()).setLagBytes(s.lagBytes()).setLagSeconds(s.replayLagSeconds()));

@@ -36,6 +36,11 @@ public interface Coordinator extends AutoCloseable {
         return "";
     }
 
+    /** How many CP members are alive (in the cluster), or -1 when unknown. */
+    default int cpMembersAlive() {
+        return -1;
+    }
+
     /** A line for operators: members, CP members, quorum. */
     String describe();
 

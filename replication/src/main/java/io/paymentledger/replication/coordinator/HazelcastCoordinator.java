@@ -277,6 +277,20 @@ public final class HazelcastCoordinator implements Coordinator {
     }
 
     @Override
+    public int cpMembersAlive() {
+        try {
+            return call("count CP members", () -> {
+                Set<java.util.UUID> alive = hz.getCluster().getMembers().stream().map(Member::getUuid).collect(Collectors.toSet());
+                return (int) cp().getCPSubsystemManagementService().getCPMembers().toCompletableFuture()
+                        .get(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS).stream()
+                        .filter(m -> alive.contains(m.getUuid())).count();
+            });
+        } catch (CoordinatorUnavailable e) {
+            return -1;
+        }
+    }
+
+    @Override
     public String describe() {
         try {
             int members = hz.getCluster().getMembers().size();

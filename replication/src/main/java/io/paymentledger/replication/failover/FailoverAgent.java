@@ -82,6 +82,7 @@ public final class FailoverAgent implements AutoCloseable {
     private volatile ClusterRecord lastRecord = ClusterRecord.EMPTY;
     private volatile PgProbe.State lastDb = PgProbe.State.down("not observed yet");
     private volatile boolean cpOk;
+    private volatile int cpMembersAlive = -1;
     private volatile boolean closed;
     private long leaseUntilNanos;
     private long stoppedLeadingAtMs;
@@ -129,6 +130,11 @@ public final class FailoverAgent implements AutoCloseable {
 
     public String region() {
         return config.region();
+    }
+
+    /** CP members alive at the last check (every 2 s), -1 when unknown. */
+    public int cpMembersAlive() {
+        return cpMembersAlive;
     }
 
     /** Asks this (leading) agent to hand over to {@code region}. */
@@ -187,8 +193,8 @@ public final class FailoverAgent implements AutoCloseable {
         Map<String, Coordinator.RegionReport> reports = Map.of();
         try {
             rec = coordinator.readRecord();
-            boolean maybeHolds = role == Role.LEADER || role == Role.DRAINING || role == Role.STARTING || role == Role.FENCED;
-            holds = maybeHolds && coordinator.holdsLeadership();
+            // Asked every tick whatever the role: a takeover that failed half-way must not keep the lock unnoticed.
+            holds = coordinator.holdsLeadership();
             if (rec.isEmpty() || now - lastReportMs > 2_000) {
                 coordinator.report(config.region(), new Coordinator.RegionReport(db.up(), db.up() && db.primary(), db.epoch(), now));
                 lastReportMs = now;
@@ -202,9 +208,10 @@ public final class FailoverAgent implements AutoCloseable {
             cpOk = false;
         }
         lastRecord = rec;
-        if (now - lastMaintainMs > 5_000) {
+        if (now - lastMaintainMs > 2_000) {
             lastMaintainMs = now;
             String upkeep = coordinator.maintain();
+            cpMembersAlive = coordinator.cpMembersAlive();
             if (!upkeep.isEmpty() && !upkeep.startsWith("already")) {
                 LOG.info(() -> "failover agent " + config.region() + ": coordinator: " + upkeep);
             }
@@ -263,14 +270,17 @@ public final class FailoverAgent implements AutoCloseable {
                 }
             }
             settle(d.next(), d.explanation());
-        } catch (CoordinatorUnavailable | java.sql.SQLException | RuntimeException e) {
-            String why = d.step() + " failed: " + e.getMessage();
-            LOG.warning(() -> "failover agent " + config.region() + ": " + why);
-            if (role == Role.LEADER && d.next() != Role.LEADER) {
-                stopServing(why);
-            }
         } catch (Exception e) {
-            LOG.log(Level.WARNING, "failover agent " + config.region() + ": " + d.step() + " failed", e);
+            String why = d.step() + " failed: " + e.getMessage();
+            LOG.log(Level.WARNING, "failover agent " + config.region() + ": " + why, e);
+            if (d.step() == Step.TAKE_OVER || (role == Role.LEADER && d.next() != Role.LEADER)) {
+                // Half a takeover is no takeover: stop serving and give the lock back; the next tick decides anew.
+                stopServing(why);
+                attempt(() -> {
+                    coordinator.releaseLeadership();
+                    return true;
+                }, false);
+            }
         }
     }
 

@@ -116,6 +116,13 @@ public final class FailoverStateMachine {
 
     public Decision decide(Role current, Facts f) {
         if (f.cpError() != null) {
+            if ((current == Role.LEADER || current == Role.DRAINING)
+                    && (f.writeFault() != null || !f.db().up() || !f.db().primary())) {
+                // Without the CP group the lock cannot be released, but serving must stop now.
+                return new Decision(Role.FENCED, Step.STOP_SERVING, null, "stopped serving: "
+                        + (f.writeFault() != null ? "a commit failed and its outcome is unknown (" + f.writeFault() + ")"
+                        : "my database is down or not a primary") + ", and the CP group does not answer (" + f.cpError() + ")");
+            }
             if (current == Role.LEADER && f.leaseValid()) {
                 // The lease is exactly the window in which nobody else can have taken over: ride out a short
                 // CP hiccup (e.g. a Raft election after the witness died) without stopping.
@@ -202,6 +209,11 @@ public final class FailoverStateMachine {
         if (target == null) {
             target = other();
         }
+        if (!f.db().up() || !f.db().primary() || f.writeFault() != null) {
+            return new Decision(Role.FENCED, Step.STOP_AND_RELEASE, null, "switchover to " + target + " abandoned: "
+                    + (f.writeFault() != null ? "a commit failed (" + f.writeFault() + ")" : "my database is down or not a primary")
+                    + "; releasing the lock so a synchronous standby can take over");
+        }
         if (!f.writerIdle()) {
             return new Decision(Role.DRAINING, Step.NONE, target, "draining for switchover to " + target + ": waiting for the in-flight batch");
         }
@@ -275,20 +287,35 @@ public final class FailoverStateMachine {
     }
 
     private String bootstrapBlocker(Facts f) {
-        long newest = 0;
+        long newest = -1;
         String best = null;
+        boolean tie = false;
         for (String r : regions) {
             RegionReport rep = f.reports().get(r);
             if (rep == null || f.nowMs() - rep.reportedAtMs() > reportFreshMs) {
                 return "the CP record is empty and region " + r + " has not reported its database yet";
             }
-            if (rep.databaseUp() && rep.databasePrimary() && (best == null || rep.databaseEpoch() > newest)) {
-                best = r;
-                newest = rep.databaseEpoch();
+            if (!rep.databaseUp()) {
+                // Its epoch is unknown: it may be the newer primary.
+                return "the CP record is empty and region " + r + "'s database does not answer: the newest primary"
+                        + " cannot be known, so nobody bootstraps until it does (or an operator decides)";
+            }
+            if (rep.databasePrimary()) {
+                if (rep.databaseEpoch() > newest) {
+                    best = r;
+                    newest = rep.databaseEpoch();
+                    tie = false;
+                } else if (rep.databaseEpoch() == newest) {
+                    tie = true;
+                }
             }
         }
         if (best == null) {
             return "the CP record is empty and no region reports a primary database";
+        }
+        if (tie) {
+            return "the CP record is empty and two primaries report the same epoch " + newest
+                    + ": which one has every acknowledged write cannot be decided automatically; an operator must decide";
         }
         if (!best.equals(me)) {
             return "the CP record is empty and " + best + " has the primary with the highest epoch";
