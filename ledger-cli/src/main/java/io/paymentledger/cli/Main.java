@@ -7,6 +7,7 @@ import io.paymentledger.cli.command.FailbackCommand;
 import io.paymentledger.cli.command.KillCommand;
 import io.paymentledger.cli.command.SwitchoverCommand;
 import io.paymentledger.cli.command.NodeCommand;
+import io.paymentledger.cli.command.RouterCommand;
 import io.paymentledger.cli.command.StatusCommand;
 import io.paymentledger.cli.command.UpCommand;
 import io.paymentledger.cli.command.WitnessCommand;
@@ -18,7 +19,7 @@ import picocli.CommandLine.Command;
         description = "Global payment ledger: run the local multi-region deployment and operate it.",
         subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, DestroyCommand.class,
                 SwitchoverCommand.class, FailbackCommand.class, KillCommand.class, DrillCommand.class,
-                NodeCommand.class, WitnessCommand.class, CommandLine.HelpCommand.class})
+                NodeCommand.class, WitnessCommand.class, RouterCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

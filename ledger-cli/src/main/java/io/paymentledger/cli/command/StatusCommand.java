@@ -59,9 +59,18 @@ public final class StatusCommand implements Callable<Integer> {
                 Optional<NodeStatus> st = clients.nodeStatus(r.grpcPort());
                 if (st.isPresent()) {
                     NodeStatus s = st.get();
+                    JsonArray replication = new JsonArray();
+                    s.getReplicationList().forEach(rep -> replication.add(new JsonObject().put("standby", rep.getStandbyName())
+                            .put("state", rep.getState()).put("syncState", rep.getSyncState()).put("lagBytes", rep.getLagBytes())
+                            .put("lagSeconds", rep.getLagSeconds())));
                     region.put("role", s.getRole().name().replace("NODE_ROLE_", "").toLowerCase())
                             .put("epoch", s.getEpoch()).put("explanation", s.getExplanation())
-                            .put("databasePrimary", s.getDatabasePrimary());
+                            .put("databasePrimary", s.getDatabasePrimary()).put("replication", replication)
+                            .put("standbyReplayLagBytes", s.getStandbyReplayLagBytes())
+                            .put("syncStandbys", new JsonArray(s.getSyncStandbysList()))
+                            .put("lastFailover", new JsonObject().put("reason", s.getLastFailoverReason())
+                                    .put("durationMs", s.getLastFailoverDurationMs()))
+                            .put("cpMembersAlive", s.getCpMembersAlive());
                     if (s.getRole() == io.paymentledger.api.v1.NodeRole.NODE_ROLE_LEADER && s.getEpoch() >= epoch) {
                         leader = r.name();
                         epoch = s.getEpoch();
@@ -72,14 +81,28 @@ public final class StatusCommand implements Callable<Integer> {
                 regions.add(region);
             }
         }
+        JsonObject router = new JsonObject().put("address", "127.0.0.1:" + t.routerPort())
+                .put("pid", Processes.running(t, LocalDeployment.ROUTER).map(ProcessHandle::pid).orElse(null))
+                .put("log", Processes.logFile(t, LocalDeployment.ROUTER).toString());
+        JsonObject witness = new JsonObject().put("hazelcast", "127.0.0.1:" + t.witnessHazelcastPort())
+                .put("pid", Processes.running(t, LocalDeployment.WITNESS).map(ProcessHandle::pid).orElse(null))
+                .put("log", Processes.logFile(t, LocalDeployment.WITNESS).toString());
+        try (Clients clients = new Clients()) {
+            router.put("serving", clients.serving(t.routerPort()));
+        }
         return new JsonObject().put("deployed", true).put("dir", t.dir().toString()).put("leader", leader)
-                .put("epoch", epoch).put("regions", regions);
+                .put("epoch", epoch).put("router", router).put("witness", witness).put("regions", regions);
     }
 
     static void print(JsonObject r) {
         System.out.println("deployment: " + r.getString("dir"));
         System.out.println("leader:     " + (r.getString("leader").isEmpty() ? "NONE (writes are not served)" : "region "
                 + r.getString("leader") + " (epoch " + r.getLong("epoch") + ")"));
+        JsonObject router = r.getJsonObject("router");
+        System.out.println("router:     " + router.getString("address") + " pid " + router.getValue("pid") + " ("
+                + (router.getBoolean("serving") ? "serving, routes to region " + r.getString("leader") : "NOT serving") + ")");
+        System.out.println("witness:    " + r.getJsonObject("witness").getString("hazelcast") + " pid "
+                + r.getJsonObject("witness").getValue("pid"));
         for (Object o : r.getJsonArray("regions")) {
             JsonObject g = (JsonObject) o;
             System.out.printf("region %s: %-8s node %s pid %s | postgres %s pid %s%n", g.getString("region"), g.getString("role"),
@@ -87,6 +110,16 @@ public final class StatusCommand implements Callable<Integer> {
                     g.getJsonObject("postgres").getString("address"), g.getJsonObject("postgres").getValue("pid"));
             if (g.containsKey("explanation")) {
                 System.out.println("          " + g.getString("explanation"));
+                for (Object rep : g.getJsonArray("replication")) {
+                    JsonObject x = (JsonObject) rep;
+                    System.out.printf("          standby %s: %s, %s, lag %d bytes / %.3f s%n", x.getString("standby"),
+                            x.getString("state"), x.getString("syncState"), x.getLong("lagBytes"), x.getDouble("lagSeconds"));
+                }
+                String last = g.getJsonObject("lastFailover").getString("reason");
+                if (!last.isEmpty()) {
+                    System.out.println("          last change: " + last + " (" + g.getJsonObject("lastFailover").getLong("durationMs")
+                            + " ms from taking the lock to serving)");
+                }
             }
         }
     }

@@ -48,6 +48,24 @@ public final class Clients implements AutoCloseable {
         }
     }
 
+    private static final io.vertx.grpc.common.ServiceMethod<io.vertx.grpc.health.v1.HealthCheckResponse,
+            io.vertx.grpc.health.v1.HealthCheckRequest> HEALTH_CHECK = io.vertx.grpc.common.ServiceMethod.client(
+            io.vertx.grpc.common.ServiceName.create("grpc.health.v1", "Health"), "Check",
+            io.vertx.grpc.common.GrpcMessageEncoder.encoder(),
+            io.vertx.grpc.common.GrpcMessageDecoder.decoder(io.vertx.grpc.health.v1.HealthCheckResponse.newBuilder()));
+
+    /** Does the gRPC server on this port answer Health/Check with SERVING (within 2 s)? */
+    public boolean serving(int port) {
+        try {
+            return grpc.request(loopback(port), HEALTH_CHECK).compose(req -> {
+                req.end(io.vertx.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
+                return req.response().compose(r -> r.last());
+            }).await(2, TimeUnit.SECONDS).getStatus() == io.vertx.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
     @Override
     public void close() {
         grpc.close().await();

@@ -50,6 +50,7 @@ public final class LocalDeployment {
     }
 
     public static final String WITNESS = "witness";
+    public static final String ROUTER = "router";
 
     /**
      * Starts everything that is not running and waits until a leader serves: PostgreSQL a (primary) and b
@@ -81,10 +82,12 @@ public final class LocalDeployment {
         for (String region : topology.regions().keySet()) {
             startNode(region);
         }
+        startRouter();
         NodeStatus leader = awaitLeader(START_TIMEOUT);
+        awaitRouter(START_TIMEOUT);
         out.println("leader: region " + leader.getRegion() + " (epoch " + leader.getEpoch() + "): " + leader.getExplanation());
-        out.println("ledger up: gRPC API at 127.0.0.1:" + topology.region(leader.getRegion()).grpcPort()
-                + "  (./ledger status for everything; logs: " + topology.logs() + ")");
+        out.println("ledger up: gRPC API for merchants at 127.0.0.1:" + topology.routerPort()
+                + " (the region router)  (./ledger status for everything; logs: " + topology.logs() + ")");
     }
 
     private void startPostgres(PgCluster pg) {
@@ -101,6 +104,30 @@ public final class LocalDeployment {
         long pid = Processes.startJava(topology, WITNESS, List.of("-Xmx128m", "-XX:+UseSerialGC"),
                 List.of("witness", "--dir", topology.dir().toString()));
         out.println("witness: starting (pid " + pid + ", CP member on 127.0.0.1:" + topology.witnessHazelcastPort() + ")");
+    }
+
+    public void startRouter() {
+        if (Processes.running(topology, ROUTER).isPresent()) {
+            return;
+        }
+        long pid = Processes.startJava(topology, ROUTER, List.of("-Xmx256m", "-XX:+UseG1GC"),
+                List.of("router", "--dir", topology.dir().toString()));
+        out.println("router: starting (pid " + pid + ", merchants connect to 127.0.0.1:" + topology.routerPort() + ")");
+    }
+
+    /** Waits until the router's own health says it knows a leader. */
+    public void awaitRouter(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try (Clients clients = new Clients()) {
+            while (System.nanoTime() < deadline) {
+                if (clients.serving(topology.routerPort())) {
+                    return;
+                }
+                sleep(200);
+            }
+        }
+        throw new IllegalStateException("the router on 127.0.0.1:" + topology.routerPort() + " does not serve after "
+                + timeout.toSeconds() + " s; see " + Processes.logFile(topology, ROUTER));
     }
 
     public void startNode(String region) {
@@ -143,6 +170,9 @@ public final class LocalDeployment {
             if (Processes.stop(topology, nodeName(region), Duration.ofSeconds(15))) {
                 out.println("ledger node " + region + ": stopped");
             }
+        }
+        if (Processes.stop(topology, ROUTER, Duration.ofSeconds(10))) {
+            out.println("router: stopped");
         }
         if (Processes.stop(topology, WITNESS, Duration.ofSeconds(10))) {
             out.println("witness: stopped");

@@ -22,7 +22,7 @@ public final class WitnessProcess {
             stopped.countDown();
         }, "witness-shutdown"));
         String last = "";
-        while (!stopped.await(5, java.util.concurrent.TimeUnit.SECONDS)) {
+        while (!stopped.await(2, java.util.concurrent.TimeUnit.SECONDS)) {
             String now = coordinator.maintain();
             if (!now.equals(last)) {
                 String msg = now;

@@ -46,6 +46,9 @@ public final class HazelcastCoordinator implements Coordinator {
     private static final String LOCK = "ledger-leader";
     private static final String RECORD = "ledger-cluster";
     private static final String REPORT_PREFIX = "ledger-report-";
+    /** Each member publishes its CP identity here ("<cp uuid>,<epoch ms>", empty uuid when not a CP member). */
+    private static final String CP_IDENTITY_PREFIX = "ledger-cp-";
+    private static final long CP_IDENTITY_FRESH_MS = 10_000;
 
     /**
      * @param clusterName             Hazelcast cluster name (isolates deployments on one host)
@@ -53,6 +56,7 @@ public final class HazelcastCoordinator implements Coordinator {
      * @param host                    interface to bind (127.0.0.1 locally)
      * @param port                    this member's port
      * @param members                 every member's host:port, this one included
+     * @param memberNames             every member's name (this one included), e.g. a, b, witness
      * @param sessionTtlSeconds       CP session TTL: how long a dead leader still holds the lock
      * @param heartbeatSeconds        CP session heartbeat interval (< TTL)
      * @param missingMemberRemovalSeconds  a CP member gone this long is removed from the group (>= TTL)
@@ -62,11 +66,13 @@ public final class HazelcastCoordinator implements Coordinator {
      *                                region's death does not also cost a Raft election
      */
     public record Settings(String clusterName, String memberName, String host, int port, List<String> members,
+            List<String> memberNames,
             int sessionTtlSeconds, int heartbeatSeconds, int missingMemberRemovalSeconds, Duration callTimeout,
             int leadershipPriority) {
 
         public Settings {
             members = List.copyOf(members);
+            memberNames = List.copyOf(memberNames);
             if (heartbeatSeconds < 1 || sessionTtlSeconds <= heartbeatSeconds) {
                 throw new IllegalArgumentException("need 1 <= heartbeatSeconds < sessionTtlSeconds, got "
                         + heartbeatSeconds + " / " + sessionTtlSeconds);
@@ -246,7 +252,18 @@ public final class HazelcastCoordinator implements Coordinator {
      */
     @Override
     public String maintain() {
-        return ensureCpMember();
+        String outcome = ensureCpMember();
+        try {
+            call("publish my CP identity", () -> {
+                CPMember local = cp().getLocalCPMember();
+                this.<String>ref(CP_IDENTITY_PREFIX + settings.memberName())
+                        .set((local == null ? "" : local.getUuid().toString()) + "," + System.currentTimeMillis());
+                return null;
+            });
+        } catch (CoordinatorUnavailable e) {
+            return outcome + "; could not publish my CP identity: " + e.getMessage();
+        }
+        return outcome;
     }
 
     public String ensureCpMember() {
@@ -276,14 +293,31 @@ public final class HazelcastCoordinator implements Coordinator {
         }
     }
 
+    /**
+     * How many of the expected members are CP members right now: each publishes its own CP identity every few
+     * seconds (a restarted member comes back with a new one, and is not a CP member until it rejoined), and
+     * counts only if that identity is in the CP member list and was published recently.
+     */
     @Override
     public int cpMembersAlive() {
         try {
             return call("count CP members", () -> {
-                Set<java.util.UUID> alive = hz.getCluster().getMembers().stream().map(Member::getUuid).collect(Collectors.toSet());
-                return (int) cp().getCPSubsystemManagementService().getCPMembers().toCompletableFuture()
+                Set<String> cpUuids = cp().getCPSubsystemManagementService().getCPMembers().toCompletableFuture()
                         .get(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS).stream()
-                        .filter(m -> alive.contains(m.getUuid())).count();
+                        .map(m -> m.getUuid().toString()).collect(Collectors.toSet());
+                long now = System.currentTimeMillis();
+                int alive = 0;
+                for (String name : settings.memberNames()) {
+                    String v = this.<String>ref(CP_IDENTITY_PREFIX + name).get();
+                    if (v == null) {
+                        continue;
+                    }
+                    String[] p = v.split(",");
+                    if (!p[0].isEmpty() && cpUuids.contains(p[0]) && now - Long.parseLong(p[1]) < CP_IDENTITY_FRESH_MS) {
+                        alive++;
+                    }
+                }
+                return alive;
             });
         } catch (CoordinatorUnavailable e) {
             return -1;
