@@ -24,6 +24,8 @@ import org.junit.jupiter.api.Timeout;
  * write workload across the fault and then proves that every acknowledged transfer is present exactly once
  * (with its amount), that every ledger sums to zero, and that stored balances equal what the transfers imply.
  * Each drill ends by restoring the normal state (failback + switchover back), which exercises those too.
+ * The workload goes through the region router, as merchants' calls do: it must hide every one of these faults
+ * (no client-visible error at all; each call carries a 20 s deadline, longer than any failover).
  * Timings are measured by `./ledger drill` (see runbooks/failover.md), not asserted here.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -38,7 +40,7 @@ class FailoverDrillsTest {
     static void up() throws Exception {
         deployment = LocalDeployment.open(Files.createTempDirectory("ledger-drills-"), new PrintStream(printed, true));
         deployment.up();
-        drills = new Drills(deployment);
+        drills = new Drills(deployment, true);
     }
 
     @AfterAll
@@ -53,6 +55,7 @@ class FailoverDrillsTest {
         assertThat(r.problems()).as("verification after " + r.scenario()).isEmpty();
         assertThat(r.acknowledged()).as("acknowledged writes during " + r.scenario()).isPositive();
         assertThat(r.outageMs()).as("writes were acknowledged again after " + r.scenario()).isGreaterThanOrEqualTo(0);
+        assertThat(r.errors()).as("errors clients saw through the router during " + r.scenario()).isEmpty();
     }
 
     @Test

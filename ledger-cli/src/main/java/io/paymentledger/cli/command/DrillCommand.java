@@ -28,6 +28,10 @@ public final class DrillCommand implements Callable<Integer> {
     @Option(names = "--runs", defaultValue = "1", description = "Runs per scenario (min/median/max are printed).")
     int runs;
 
+    @Option(names = "--direct", description = "Send the workload to whichever node leads instead of through the region"
+            + " router (shows what clients without the router would see).")
+    boolean direct;
+
     @Override
     public Integer call() throws Exception {
         LogSetup.install("ledger-drill", Level.SEVERE);
@@ -35,7 +39,7 @@ public final class DrillCommand implements Callable<Integer> {
                 : List.of(Drills.Scenario.valueOf(scenario.toUpperCase()));
         boolean ok = true;
         LocalDeployment d = new LocalDeployment(Topology.load(deployment.dir()), System.out);
-        try (Drills drills = new Drills(d)) {
+        try (Drills drills = new Drills(d, !direct)) {
             for (Drills.Scenario s : scenarios) {
                 List<Long> recovery = new ArrayList<>();
                 for (int i = 1; i <= runs; i++) {

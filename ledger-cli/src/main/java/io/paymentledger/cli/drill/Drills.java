@@ -42,10 +42,16 @@ public final class Drills implements AutoCloseable {
     private final LocalDeployment d;
     private final Clients clients = new Clients();
     private final LeaderTracker tracker;
+    private final boolean viaRouter;
 
-    public Drills(LocalDeployment d) {
+    /**
+     * @param viaRouter  the workload talks to the region router (as merchants do) rather than to whichever node
+     *                   leads; calls then carry a 20 s deadline so the router can hold them across a failover
+     */
+    public Drills(LocalDeployment d, boolean viaRouter) {
         this.d = d;
         this.tracker = new LeaderTracker(d.topology(), clients);
+        this.viaRouter = viaRouter;
     }
 
     /** Brings the deployment to: a leads with b as synchronous standby, witness up. */
@@ -94,7 +100,9 @@ public final class Drills implements AutoCloseable {
     public Result run(Scenario scenario) throws Exception {
         normalise();
         String runId = scenario.name().toLowerCase().replace('_', '-') + "-" + UUID.randomUUID().toString().substring(0, 8);
-        try (Workload w = new Workload(clients.grpc(), tracker, runId, 6)) {
+        java.util.function.Supplier<io.vertx.core.net.SocketAddress> target = viaRouter
+                ? () -> Clients.loopback(d.topology().routerPort()) : tracker;
+        try (Workload w = new Workload(clients.grpc(), target, runId, 6, viaRouter ? 20_000 : 3_000)) {
             w.setUp();
             w.start();
             LocalDeployment.sleep(1_500);

@@ -36,6 +36,7 @@ public final class Workload implements AutoCloseable {
     private final Supplier<SocketAddress> target;
     private final String runId;
     private final int workers;
+    private final long callTimeoutMs;
     private final AtomicBoolean running = new AtomicBoolean();
     private final List<Thread> threads = new ArrayList<>();
     /** Acknowledged transfer id -> amount. */
@@ -50,11 +51,15 @@ public final class Workload implements AutoCloseable {
     /**
      * @param target  where to send each attempt (the router, or whichever node leads right now)
      */
-    public Workload(GrpcClient grpc, Supplier<SocketAddress> target, String runId, int workers) {
+    /**
+     * @param callTimeoutMs  each call's deadline (sent as grpc-timeout): through the router it may wait out a failover
+     */
+    public Workload(GrpcClient grpc, Supplier<SocketAddress> target, String runId, int workers, long callTimeoutMs) {
         this.grpc = grpc;
         this.target = target;
         this.runId = runId;
         this.workers = workers;
+        this.callTimeoutMs = callTimeoutMs;
     }
 
     String payer(int i) {
@@ -102,7 +107,7 @@ public final class Workload implements AutoCloseable {
             CreateTransfersRequest request = req.build();
             // Keep retrying the same request (same ids) until it is acknowledged; give up only when stopping
             // and a generous grace period has passed.
-            var results = retrying(() -> client().createTransfers(request).await(3, TimeUnit.SECONDS).getResultsList(), 60_000);
+            var results = retrying(() -> createTransfers(request).getResultsList(), 60_000);
             if (results == null) {
                 continue;
             }
@@ -117,6 +122,24 @@ public final class Workload implements AutoCloseable {
                 }
             }
             acks.add(new Ack(attemptStart, now));
+        }
+    }
+
+    /** One call with its deadline sent along (so the router and the node stop waiting when the client does). */
+    private io.paymentledger.api.v1.CreateTransfersResponse createTransfers(CreateTransfersRequest request) throws Exception {
+        return grpc.request(target.get(), LedgerServiceGrpcClient.CreateTransfers).compose(req -> {
+            req.timeout(callTimeoutMs, TimeUnit.MILLISECONDS);
+            req.end(request);
+            return req.response().compose(resp -> resp.last().recover(err -> io.vertx.core.Future.failedFuture(
+                    resp.status() != null && resp.status() != io.vertx.grpc.common.GrpcStatus.OK
+                            ? new StatusFailure(resp.status().name()) : err)));
+        }).await(callTimeoutMs + 2_000, TimeUnit.MILLISECONDS);
+    }
+
+    /** A call that ended with a non-OK gRPC status. */
+    static final class StatusFailure extends Exception {
+        StatusFailure(String status) {
+            super(status, null, false, false);
         }
     }
 
@@ -151,6 +174,9 @@ public final class Workload implements AutoCloseable {
     private static String describe(Throwable e) {
         if (e instanceof InvalidStatusException s) {
             return s.actualStatus().name();
+        }
+        if (e instanceof StatusFailure s) {
+            return s.getMessage();
         }
         if (e instanceof java.util.concurrent.TimeoutException) {
             return "client timeout";
