@@ -61,6 +61,7 @@ public final class BatchWriter implements AutoCloseable {
     private final AccountCache cache;
     private final BlockingQueue<WriteCommand> queue;
     private final FaultListener faults;
+    private volatile io.paymentledger.ledger.journal.CheckpointSigner signer = io.paymentledger.ledger.journal.CheckpointSigner.NONE;
     private final Thread thread;
     private final AtomicLong committedBatches = new AtomicLong();
     private final AtomicLong committedTransfers = new AtomicLong();
@@ -111,6 +112,11 @@ public final class BatchWriter implements AutoCloseable {
         this.epoch = newEpoch;
         this.leading = true;
         LOG.info(() -> "writer: leading with epoch " + newEpoch);
+    }
+
+    /** Who signs journal checkpoints from now on. */
+    public void checkpointSigner(io.paymentledger.ledger.journal.CheckpointSigner signer) {
+        this.signer = signer;
     }
 
     /** Extends the lease (the leader proved it still holds leadership). */
@@ -265,7 +271,7 @@ public final class BatchWriter implements AutoCloseable {
                 }
                 byte[] hash = JournalHash.next(journalHash, b.seq, b.epoch, b.newAccounts, b.newTransferRows);
                 try {
-                    store.commit(b, journalHash, hash);
+                    store.commit(b, journalHash, hash, signer.sign(b.seq, hash));
                 } catch (WriterStore.Fenced fenced) {
                     stale = true;
                     stepDown(fenced.getMessage());

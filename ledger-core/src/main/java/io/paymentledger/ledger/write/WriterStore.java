@@ -2,6 +2,7 @@ package io.paymentledger.ledger.write;
 
 import static io.paymentledger.db.Tables.ACCOUNT;
 import static io.paymentledger.db.Tables.JOURNAL_BATCH;
+import static io.paymentledger.db.Tables.JOURNAL_CHECKPOINT;
 import static io.paymentledger.db.Tables.LEADERSHIP;
 import static io.paymentledger.db.Tables.PAYMENT;
 import static io.paymentledger.db.Tables.PENDING_TRANSFER;
@@ -207,7 +208,8 @@ final class WriterStore implements AutoCloseable {
      * Writes the batch in one transaction and commits it (synchronous commit: returns once the standby has it).
      * On any exception nothing of the batch may be assumed written, or not written: the caller resets.
      */
-    void commit(Batch b, byte[] prevHash, byte[] hash) throws SQLException, Fenced {
+    void commit(Batch b, byte[] prevHash, byte[] hash, io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint)
+            throws SQLException, Fenced {
         DSLContext dsl = dsl();
         boolean done = false;
         try {
@@ -227,6 +229,12 @@ final class WriterStore implements AutoCloseable {
                     .values(b.seq, b.epoch, region, b.firstTimestampNs, b.lastTimestampNs, b.newAccounts.size(),
                             b.newTransferRows.size(), prevHash, hash)
                     .execute();
+            if (checkpoint != null) {
+                dsl.insertInto(JOURNAL_CHECKPOINT, JOURNAL_CHECKPOINT.BATCH_SEQ, JOURNAL_CHECKPOINT.HASH, JOURNAL_CHECKPOINT.SIGNER,
+                        JOURNAL_CHECKPOINT.PUBLIC_KEY, JOURNAL_CHECKPOINT.ALGORITHM, JOURNAL_CHECKPOINT.SIGNATURE)
+                        .values(b.seq, hash, checkpoint.signer(), checkpoint.publicKey(), checkpoint.algorithm(), checkpoint.signature())
+                        .execute();
+            }
             connection.commit();
             done = true;
         } finally {
