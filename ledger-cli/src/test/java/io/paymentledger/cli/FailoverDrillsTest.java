@@ -117,7 +117,7 @@ class FailoverDrillsTest {
             io.paymentledger.api.v1.NodeStatus st = null;
             while (System.nanoTime() < deadline) {
                 st = clients.nodeStatus(port).orElse(null);
-                if (st != null && st.getRole() != NodeRole.NODE_ROLE_LEADER) {
+                if (st != null && st.getRole() != NodeRole.NODE_ROLE_LEADER && st.getExplanation().contains("CP group")) {
                     break;
                 }
                 LocalDeployment.sleep(200);

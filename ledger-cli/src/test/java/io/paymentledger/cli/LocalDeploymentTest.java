@@ -22,7 +22,7 @@ class LocalDeploymentTest {
         LocalDeployment d = LocalDeployment.open(dir, new PrintStream(printed, true));
         try {
             d.up();
-            assertThat(printed.toString()).contains("ledger up: gRPC API at 127.0.0.1:");
+            assertThat(printed.toString()).contains("ledger up: gRPC API for merchants at 127.0.0.1:" + d.topology().routerPort());
             var leader = d.awaitLeader(Duration.ofSeconds(5));
             assertThat(leader.getRole()).isEqualTo(NodeRole.NODE_ROLE_LEADER);
             assertThat(Processes.running(d.topology(), LocalDeployment.nodeName(leader.getRegion()))).isPresent();

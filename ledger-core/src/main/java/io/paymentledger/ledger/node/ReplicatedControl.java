@@ -167,7 +167,10 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
         b.setRegion(n.region()).setRole(role).setEpoch(db.up() ? db.epoch() : rec.epoch()).setLeaderRegion(rec.leader())
                 .setGrpcAddress(n.grpcAddress()).setDatabasePrimary(db.up() && db.primary())
                 .addAllSyncStandbys(rec.syncStandbys()).setLastFailoverReason(rec.lastChange())
-                .setLastFailoverDurationMs(rec.lastChangeMs()).setExplanation(a.explanation())
+                .setLastFailoverDurationMs(rec.lastChangeMs())
+                .setExplanation(a.role() == Role.LEADER && !leads()
+                        ? "not serving: my lease ran out without a confirmation from the CP group (" + a.explanation() + ")"
+                        : a.explanation())
                 .setStandbyReplayLagBytes(db.replayLagBytes()).setCoordinatorQuorum(a.coordinatorReachable())
                 .setCpMembersAlive(a.cpMembersAlive());
         for (PgProbe.Standby s : db.standbys()) {

@@ -50,10 +50,11 @@ public final class PgCluster {
      * @param port      TCP port on 127.0.0.1
      * @param durable   false only for throw-away test clusters: fsync off
      * @param settings  extra postgresql.conf settings, shared by every member of a replication pair
-     * @param hbaLines  pg_hba.conf lines; empty means trust for the superuser and replication on 127.0.0.1
+     * @param hbaLines  pg_hba.conf lines; empty means the defaults for {@code security}
+     * @param security  TLS files and the superuser's password; null = no TLS, trust on 127.0.0.1 (tests only)
      */
     public record Options(String name, Path dir, int port, boolean durable, Map<String, String> settings,
-            List<String> hbaLines) {
+            List<String> hbaLines, Security security) {
 
         public Options {
             settings = Map.copyOf(settings);
@@ -61,27 +62,46 @@ public final class PgCluster {
         }
 
         public static Options of(String name, Path dir, int port) {
-            return new Options(name, dir, port, true, Map.of(), List.of());
+            return new Options(name, dir, port, true, Map.of(), List.of(), null);
         }
 
         public Options throwAway() {
-            return new Options(name, dir, port, false, settings, hbaLines);
+            return new Options(name, dir, port, false, settings, hbaLines, security);
         }
 
         public Options withSettings(Map<String, String> extra) {
             Map<String, String> merged = new LinkedHashMap<>(settings);
             merged.putAll(extra);
-            return new Options(name, dir, port, durable, merged, hbaLines);
+            return new Options(name, dir, port, durable, merged, hbaLines, security);
         }
 
         public Options withHba(List<String> lines) {
-            return new Options(name, dir, port, durable, settings, lines);
+            return new Options(name, dir, port, durable, settings, lines, security);
+        }
+
+        public Options withSecurity(Security s) {
+            return new Options(name, dir, port, durable, settings, hbaLines, s);
+        }
+    }
+
+    /**
+     * TLS 1.3 with certificates from the deployment's PKI on every connection (clients, replication, tools), and
+     * a password for the superuser on top of a client certificate from the same CA.
+     *
+     * @param certFile  this server's certificate (also its client certificate for replication and tools)
+     * @param keyFile   its key
+     * @param caFile    the CA that signs servers and clients
+     * @param superuserPassword  the superuser's password (scram-sha-256)
+     */
+    public record Security(Path certFile, Path keyFile, Path caFile, String superuserPassword) {
+        @Override
+        public String toString() {
+            return "Security[" + certFile + ", password hidden]";
         }
     }
 
     private final Options options;
     private final PgBinaries bin;
-    private volatile String connectPassword;
 
     public PgCluster(Options options, PgBinaries bin) {
         this.options = options;
@@ -120,9 +140,13 @@ public final class PgCluster {
         return options.port();
     }
 
-    /** The password clients use for the superuser when the hba lines ask for one. */
-    public void connectPassword(String password) {
-        this.connectPassword = password;
+    /** Where this server's copies of its TLS files (and the replication password file) live, outside PGDATA. */
+    public Path tlsDir() {
+        return options.dir().resolve("tls");
+    }
+
+    private boolean secured() {
+        return options.security() != null;
     }
 
     /** Does a data directory exist here already (a restart rather than a first start)? */
@@ -138,7 +162,20 @@ public final class PgCluster {
         if (!options.durable()) {
             args.add("--no-sync");
         }
-        ProcessRunner.run(bin.command("initdb", args), TOOL_TIMEOUT_SECONDS);
+        Path pwfile = tlsDir().resolve("initdb.pw");
+        if (secured()) {
+            writeAsServerUser(pwfile, options.security().superuserPassword() + "\n");
+            args.add("--pwfile=" + pwfile);
+        }
+        try {
+            ProcessRunner.run(bin.command("initdb", args), TOOL_TIMEOUT_SECONDS);
+        } finally {
+            try {
+                Files.deleteIfExists(pwfile);
+            } catch (IOException ignored) {
+                // best effort; the directory is 0700 and the server's
+            }
+        }
         writeConfiguration();
         LOG.info(() -> "postgres " + name() + ": initialised " + dataDir());
     }
@@ -150,11 +187,11 @@ public final class PgCluster {
     public void cloneFrom(PgCluster primary, String slotName) {
         prepareDirectories();
         List<String> args = new ArrayList<>(List.of("-D", dataDir().toString(),
-                "-d", primary.replicationConninfo(name()), "-X", "stream", "-S", slotName, "-c", "fast"));
+                "-d", primary.conninfoFor(this), "-X", "stream", "-S", slotName, "-c", "fast"));
         if (!options.durable()) {
             args.add("--no-sync");
         }
-        ProcessRunner.run(bin.command("pg_basebackup", args), TOOL_TIMEOUT_SECONDS, null, passwordEnv(primary), true);
+        ProcessRunner.run(bin.command("pg_basebackup", args), TOOL_TIMEOUT_SECONDS, null, Map.of(), true);
         writeConfiguration();
         followPrimary(primary, slotName);
         LOG.info(() -> "postgres " + name() + ": cloned from " + primary.name() + " (slot " + slotName + ")");
@@ -173,37 +210,31 @@ public final class PgCluster {
                 throw new UncheckedIOException(e);
             }
         }
-        kept.add("primary_conninfo = '" + primary.replicationConninfo(name()).replace("'", "''") + "'");
+        kept.add("primary_conninfo = '" + primary.conninfoFor(this).replace("'", "''") + "'");
         kept.add("primary_slot_name = '" + slotName + "'");
         // A standby that is promoted must not wait for a standby of its own that does not exist yet.
         kept.add("synchronous_standby_names = ''");
         writeAsServerUser(auto, String.join("\n", kept) + "\n");
     }
 
-    /** The libpq connection string a standby named {@code applicationName} uses to stream from this server. */
-    public String replicationConninfo(String applicationName) {
-        String conninfo = "host=127.0.0.1 port=" + port() + " user=" + SUPERUSER + " application_name=" + applicationName
+    /**
+     * The libpq connection string {@code client} (a standby streaming from this server, or a tool acting for it)
+     * uses to reach this server: its application_name is the client's name (what synchronous_standby_names
+     * matches), and with security on, TLS with the client's own files and its password file.
+     */
+    public String conninfoFor(PgCluster client) {
+        String conninfo = "host=127.0.0.1 port=" + port() + " user=" + SUPERUSER + " application_name=" + client.name()
                 + " connect_timeout=5";
-        if (connectPassword != null) {
-            conninfo += " password=" + connectPassword;
+        if (client.secured()) {
+            Path tls = client.tlsDir();
+            conninfo += " sslmode=verify-full sslrootcert=" + tls.resolve("ca.crt") + " sslcert=" + tls.resolve("server.crt")
+                    + " sslkey=" + tls.resolve("server.key") + " passfile=" + tls.resolve("pgpass");
         }
-        return conninfo + extraConninfo();
-    }
-
-    private String extraConninfo() {
-        String sslmode = options.settings().get("ssl");
-        if ("on".equals(sslmode)) {
-            return " sslmode=verify-ca sslrootcert=" + dir().resolve("tls/ca.crt");
-        }
-        return "";
-    }
-
-    private Map<String, String> passwordEnv(PgCluster primary) {
-        return primary.connectPassword == null ? Map.of() : Map.of("PGPASSWORD", primary.connectPassword);
+        return conninfo;
     }
 
     private void prepareDirectories() {
-        for (Path d : List.of(dir(), socketDir(), logFile().getParent())) {
+        for (Path d : List.of(dir(), socketDir(), logFile().getParent(), tlsDir())) {
             try {
                 Files.createDirectories(d);
             } catch (IOException e) {
@@ -214,7 +245,25 @@ public final class PgCluster {
             chownToServerUser(dir());
             chownToServerUser(socketDir());
             chownToServerUser(logFile().getParent());
+            chownToServerUser(tlsDir());
             requireAccessible(dir());
+        }
+        if (secured()) {
+            installTlsFiles();
+        }
+    }
+
+    /** Copies the TLS files where the server (running as its OS user) reads them, 0600, plus the password file. */
+    private void installTlsFiles() {
+        Security sec = options.security();
+        try {
+            Files.setPosixFilePermissions(tlsDir(), PosixFilePermissions.fromString("rwx------"));
+            writeAsServerUser(tlsDir().resolve("server.crt"), Files.readString(sec.certFile()));
+            writeAsServerUser(tlsDir().resolve("server.key"), Files.readString(sec.keyFile()));
+            writeAsServerUser(tlsDir().resolve("ca.crt"), Files.readString(sec.caFile()));
+            writeAsServerUser(tlsDir().resolve("pgpass"), "*:*:*:" + SUPERUSER + ":" + sec.superuserPassword() + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot install the TLS files of postgres " + name(), e);
         }
     }
 
@@ -244,6 +293,10 @@ public final class PgCluster {
 
     private void writeAsServerUser(Path file, String content) {
         try {
+            if (!Files.exists(file)) {
+                Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            }
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
             Files.writeString(file, content);
             if (bin.osUser() != null) {
                 chownToServerUser(file);
@@ -291,10 +344,16 @@ public final class PgCluster {
             throw new UncheckedIOException(e);
         }
         writeAsServerUser(dataDir().resolve("ledger.conf"), sb.toString());
-        List<String> hba = options.hbaLines().isEmpty()
-                ? List.of("local all all trust", "host all " + SUPERUSER + " 127.0.0.1/32 trust",
-                        "host replication " + SUPERUSER + " 127.0.0.1/32 trust")
-                : options.hbaLines();
+        List<String> hba = !options.hbaLines().isEmpty() ? options.hbaLines()
+                : secured() ? List.of(
+                        // TLS only, a client certificate from our CA AND the password; everything else refused.
+                        "hostssl all " + SUPERUSER + " 127.0.0.1/32 scram-sha-256 clientcert=verify-ca",
+                        "hostssl replication " + SUPERUSER + " 127.0.0.1/32 scram-sha-256 clientcert=verify-ca",
+                        "host all all 0.0.0.0/0 reject",
+                        "host replication all 0.0.0.0/0 reject",
+                        "local all all reject")
+                : List.of("local all all trust", "host all " + SUPERUSER + " 127.0.0.1/32 trust",
+                        "host replication " + SUPERUSER + " 127.0.0.1/32 trust");
         writeAsServerUser(dataDir().resolve("pg_hba.conf"), "# Written by the ledger tooling.\n" + String.join("\n", hba) + "\n");
     }
 
@@ -309,6 +368,12 @@ public final class PgCluster {
     public void start() {
         prepareDirectories();
         String opts = "-p " + port() + " -k " + socketDir();
+        if (secured()) {
+            // Per-node files on the command line: pg_rewind copies the source's configuration over ours.
+            Path tls = tlsDir();
+            opts += " -c ssl=on -c ssl_min_protocol_version=TLSv1.3 -c ssl_cert_file=" + tls.resolve("server.crt")
+                    + " -c ssl_key_file=" + tls.resolve("server.key") + " -c ssl_ca_file=" + tls.resolve("ca.crt");
+        }
         ProcessRunner.run(bin.command("pg_ctl", List.of("-D", dataDir().toString(), "-l", logFile().toString(),
                 "-o", opts, "-w", "-t", "60", "start")), TOOL_TIMEOUT_SECONDS, null, Map.of(), true);
         LOG.info(() -> "postgres " + name() + ": started on 127.0.0.1:" + port() + " (pid " + postmasterPid().orElse(-1L) + ")");
@@ -377,8 +442,8 @@ public final class PgCluster {
      */
     public void rewindFrom(PgCluster source) {
         ProcessRunner.run(bin.command("pg_rewind", List.of("-D", dataDir().toString(),
-                "--source-server=" + source.replicationConninfo(name()) + " dbname=postgres")),
-                TOOL_TIMEOUT_SECONDS, null, passwordEnv(source), true);
+                "--source-server=" + source.conninfoFor(this) + " dbname=postgres")),
+                TOOL_TIMEOUT_SECONDS, null, Map.of(), true);
         // pg_rewind copied the source's configuration; ours is shared anyway, per-node settings are on the command line.
         writeConfiguration();
         LOG.info(() -> "postgres " + name() + ": rewound to follow " + source.name());
@@ -410,11 +475,27 @@ public final class PgCluster {
     }
 
     public String jdbcUrl(String database) {
-        String url = "jdbc:postgresql://127.0.0.1:" + port() + "/" + database;
-        if ("on".equals(options.settings().get("ssl"))) {
-            url += "?sslmode=verify-ca&sslrootcert=" + dir().resolve("tls/ca.crt");
+        return "jdbc:postgresql://127.0.0.1:" + port() + "/" + database;
+    }
+
+    /**
+     * JDBC properties for a superuser client presenting {@code clientCert}/{@code clientKey} (PEM, from the PKI):
+     * TLS 1.3, the server verified against the CA (hostname included), the password.
+     */
+    public static java.util.Properties clientProperties(Security server, Path clientCert, Path clientKey) {
+        java.util.Properties p = new java.util.Properties();
+        p.setProperty("user", SUPERUSER);
+        if (server != null) {
+            p.setProperty("password", server.superuserPassword());
+            p.setProperty("sslmode", "verify-full");
+            p.setProperty("sslfactory", "io.paymentledger.security.tls.PgSslSocketFactory");
+            p.setProperty("sslrootcert", server.caFile().toString());
+            if (clientCert != null) {
+                p.setProperty("sslcert", clientCert.toString());
+                p.setProperty("sslkey", clientKey.toString());
+            }
         }
-        return url;
+        return p;
     }
 
     /** A superuser connection (administration only). */
@@ -424,11 +505,8 @@ public final class PgCluster {
 
     /** A superuser connection whose reads give up after {@code socketTimeoutSeconds}. */
     public Connection connect(String database, int socketTimeoutSeconds) throws SQLException {
-        Properties p = new Properties();
-        p.setProperty("user", SUPERUSER);
-        if (connectPassword != null) {
-            p.setProperty("password", connectPassword);
-        }
+        Security sec = options.security();
+        Properties p = clientProperties(sec, sec == null ? null : sec.certFile(), sec == null ? null : sec.keyFile());
         p.setProperty("connectTimeout", "5");
         p.setProperty("socketTimeout", Integer.toString(socketTimeoutSeconds));
         return DriverManager.getConnection(jdbcUrl(database), p);
