@@ -111,7 +111,7 @@ class FailoverDrillsTest {
         drills.normalise();
         io.paymentledger.cli.command.KillCommand.kill(deployment, LocalDeployment.WITNESS);
         io.paymentledger.cli.command.KillCommand.kill(deployment, "node-b");
-        try (Clients clients = new Clients()) {
+        try (Clients clients = Clients.operator(deployment.topology())) {
             int port = deployment.topology().region("a").grpcPort();
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             io.paymentledger.api.v1.NodeStatus st = null;

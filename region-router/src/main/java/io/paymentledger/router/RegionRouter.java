@@ -97,6 +97,14 @@ public final class RegionRouter implements AutoCloseable {
         verticle.tracker.onLeaderChange(region, epoch);
     }
 
+    /**
+     * Serves new TLS material (a renewed certificate, a new CRL) to new merchant connections, without a restart.
+     * The upstream side keeps the certificate it started with: restart the router before that one expires.
+     */
+    public Future<Boolean> updateServerSsl(io.vertx.core.net.ServerSSLOptions options) {
+        return verticle.server.updateSSLOptions(options, true);
+    }
+
     /** A snapshot for {@code ./ledger status}. */
     public RouterStatus status() {
         RouterVerticle v = verticle;

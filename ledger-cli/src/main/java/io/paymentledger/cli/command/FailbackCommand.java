@@ -53,7 +53,7 @@ public final class FailbackCommand implements Callable<Integer> {
         }
         d.startNode(former);
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-        try (Clients clients = new Clients()) {
+        try (Clients clients = Clients.operator(d.topology())) {
             while (System.nanoTime() < deadline) {
                 var st = clients.nodeStatus(d.topology().region(leader.getRegion()).grpcPort());
                 if (st.isPresent() && st.get().getSyncStandbysList().contains(former)) {

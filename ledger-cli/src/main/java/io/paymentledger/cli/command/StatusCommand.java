@@ -47,7 +47,7 @@ public final class StatusCommand implements Callable<Integer> {
         JsonArray regions = new JsonArray();
         String leader = "";
         long epoch = 0;
-        try (Clients clients = new Clients()) {
+        try (Clients clients = Clients.operator(t)) {
             for (Topology.Region r : t.regions().values()) {
                 PgCluster pg = d.postgres(r.name());
                 JsonObject region = new JsonObject().put("region", r.name())
@@ -87,7 +87,7 @@ public final class StatusCommand implements Callable<Integer> {
         JsonObject witness = new JsonObject().put("hazelcast", "127.0.0.1:" + t.witnessHazelcastPort())
                 .put("pid", Processes.running(t, LocalDeployment.WITNESS).map(ProcessHandle::pid).orElse(null))
                 .put("log", Processes.logFile(t, LocalDeployment.WITNESS).toString());
-        try (Clients clients = new Clients()) {
+        try (Clients clients = Clients.operator(t)) {
             router.put("serving", clients.serving(t.routerPort()));
         }
         return new JsonObject().put("deployed", true).put("dir", t.dir().toString()).put("leader", leader)

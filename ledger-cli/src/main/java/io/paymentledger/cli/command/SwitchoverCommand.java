@@ -41,7 +41,7 @@ public final class SwitchoverCommand implements Callable<Integer> {
         if (leader.getRegion().equals(to)) {
             throw new IllegalStateException("region " + to + " already leads (epoch " + leader.getEpoch() + ")");
         }
-        try (Clients clients = new Clients()) {
+        try (Clients clients = Clients.operator(d.topology())) {
             return NodeServiceGrpcClient.create(clients.grpc(), Clients.loopback(d.topology().region(leader.getRegion()).grpcPort()))
                     .switchover(SwitchoverRequest.newBuilder().setToRegion(to).build()).await(40, TimeUnit.SECONDS);
         }

@@ -18,11 +18,26 @@ public final class Clients implements AutoCloseable {
     private final Vertx vertx;
     private final GrpcClient grpc;
 
+    /** Plaintext clients (only for servers without TLS, e.g. in tests of the engine alone). */
     public Clients() {
+        this(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2).setHttp2ClearTextUpgrade(false));
+    }
+
+    public Clients(HttpClientOptions options) {
         this.vertx = Vertx.vertx();
         this.grpc = GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(64 * 1024 * 1024),
-                new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2).setHttp2ClearTextUpgrade(false)
-                        .setConnectTimeout(2000));
+                new HttpClientOptions(options).setConnectTimeout(2000));
+    }
+
+    /** Mutual TLS with the given certificate of the deployment's PKI. */
+    public static Clients tls(DeploymentSecurity security, io.paymentledger.security.pki.IssuedCert identity) {
+        return new Clients(io.paymentledger.security.tls.Tls.clientOptions(identity.certFile(), identity.keyFile(), security.caFile()));
+    }
+
+    /** The operator's clients for a deployment (status, switchover, API keys). */
+    public static Clients operator(Topology t) {
+        DeploymentSecurity security = DeploymentSecurity.open(t);
+        return tls(security, security.operator());
     }
 
     public GrpcClient grpc() {

@@ -41,8 +41,17 @@ public final class LocalDeployment {
     }
 
     public PgCluster postgres(String region) {
+        return postgres(topology, DeploymentSecurity.open(topology), region);
+    }
+
+    /** PostgreSQL of {@code region}, secured with the deployment's PKI (TLS 1.3, client certificate, password). */
+    public static PgCluster postgres(Topology topology, DeploymentSecurity security, String region) {
         Topology.Region r = topology.region(region);
-        return new PgCluster(PgCluster.Options.of(region, r.pgDir(), r.pgPort()));
+        return new PgCluster(PgCluster.Options.of(region, r.pgDir(), r.pgPort()).withSecurity(security.postgresSecurity(region)));
+    }
+
+    public DeploymentSecurity security() {
+        return DeploymentSecurity.open(topology);
     }
 
     public static String nodeName(String region) {
@@ -57,6 +66,10 @@ public final class LocalDeployment {
      * (its streaming standby, cloned with pg_basebackup) on first use, the witness, both ledger nodes.
      */
     public void up() {
+        DeploymentSecurity security = security();
+        security.issueAll();
+        out.println("pki: " + security.pki().dir() + " (CA " + security.caFile().getFileName() + ", trust domain "
+                + security.trustDomain() + "); operator certificate " + security.operator().certFile());
         PgCluster first = postgres(FIRST_PRIMARY);
         if (!first.isInitialised()) {
             out.println("postgres " + FIRST_PRIMARY + ": creating " + first.dataDir());
@@ -118,7 +131,7 @@ public final class LocalDeployment {
     /** Waits until the router's own health says it knows a leader. */
     public void awaitRouter(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        try (Clients clients = new Clients()) {
+        try (Clients clients = Clients.operator(topology)) {
             while (System.nanoTime() < deadline) {
                 if (clients.serving(topology.routerPort())) {
                     return;
@@ -143,7 +156,7 @@ public final class LocalDeployment {
     /** Waits until some node reports that it leads. */
     public NodeStatus awaitLeader(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        try (Clients clients = new Clients()) {
+        try (Clients clients = Clients.operator(topology)) {
             while (System.nanoTime() < deadline) {
                 for (Topology.Region r : topology.regions().values()) {
                     Optional<NodeStatus> st = clients.nodeStatus(r.grpcPort());
@@ -162,7 +175,7 @@ public final class LocalDeployment {
     public void down() {
         // Followers first: a leader that stops while its standby's node still runs would hand it a failover.
         List<String> order = new java.util.ArrayList<>(topology.regions().keySet());
-        try (Clients clients = new Clients()) {
+        try (Clients clients = Clients.operator(topology)) {
             order.sort(java.util.Comparator.comparing(region -> clients.nodeStatus(topology.region(region).grpcPort())
                     .map(st -> st.getRole() == NodeRole.NODE_ROLE_LEADER).orElse(false)));
         }

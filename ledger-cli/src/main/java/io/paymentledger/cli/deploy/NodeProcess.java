@@ -1,6 +1,8 @@
 package io.paymentledger.cli.deploy;
 
-import io.paymentledger.ledger.grpc.CallerResolver;
+import io.paymentledger.ledger.auth.ApiKeyStore;
+import io.paymentledger.ledger.auth.CertificateCallerResolver;
+import io.paymentledger.ledger.journal.PeriodicSigner;
 import io.paymentledger.ledger.node.LedgerNode;
 import io.paymentledger.ledger.node.ReplicatedControl;
 import io.paymentledger.ledger.store.Database;
@@ -9,47 +11,77 @@ import io.paymentledger.replication.coordinator.HazelcastCoordinator;
 import io.paymentledger.replication.failover.FailoverAgent;
 import io.paymentledger.replication.failover.FailoverStateMachine;
 import io.paymentledger.replication.postgres.PgCluster;
+import io.paymentledger.security.apikey.ApiKeys;
+import io.paymentledger.security.journal.JournalSigner;
+import io.paymentledger.security.pki.CertificateRenewer;
+import io.paymentledger.security.pki.IssuedCert;
+import io.paymentledger.security.tls.Tls;
+import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpServerOptions;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.Logger;
 
 /**
  * The body of a ledger node process of the local deployment (`ledger node --region a`): the region's
- * Hazelcast CP member, its failover agent, and the ledger node itself.
+ * Hazelcast CP member, its failover agent, and the ledger node itself, serving mutual TLS with the region's
+ * certificate (renewed before it expires, without a restart), talking TLS to PostgreSQL, signing journal
+ * checkpoints with its key.
  */
 public final class NodeProcess {
 
     private static final Logger LOG = Logger.getLogger(NodeProcess.class.getName());
+    /** A journal checkpoint is signed at most this often. */
+    static final long CHECKPOINT_INTERVAL_MS = 1_000;
 
     private NodeProcess() {}
 
     public static void run(Topology t, String regionName, FailoverStateMachine.SyncLossPolicy policy) throws InterruptedException {
         Topology.Region region = t.region(regionName);
+        DeploymentSecurity security = DeploymentSecurity.open(t);
+        IssuedCert cert = security.node(regionName);
         Map<String, PgCluster> databases = new LinkedHashMap<>();
         for (Topology.Region r : t.regions().values()) {
-            databases.put(r.name(), new PgCluster(PgCluster.Options.of(r.name(), r.pgDir(), r.pgPort())));
+            databases.put(r.name(), LocalDeployment.postgres(t, security, r.name()));
         }
         HazelcastCoordinator coordinator = HazelcastCoordinator.start(Coordination.settings(t, regionName, region.hazelcastPort()));
         ReplicatedControl control = new ReplicatedControl(new FailoverAgent.Config(regionName, databases, Coordination.TICK_MS,
                 Coordination.LEASE_MS, policy), coordinator);
-        Properties db = new Properties();
-        db.setProperty("user", PgCluster.SUPERUSER);
         // A commit waits for the synchronous standby as long as it takes; it is never cancelled (that would
         // leave it committed locally but not replicated), so no socket timeout on the writer.
-        Database database = new Database("jdbc:postgresql://127.0.0.1:" + region.pgPort() + "/ledger", db, 16);
-        LedgerNode node = LedgerNode.start(new LedgerNode.Config(regionName,
-                new HttpServerOptions().setHost("127.0.0.1").setPort(region.grpcPort()), database, 16,
-                BatchWriter.Config.defaults()), control, CallerResolver.TRUST_ALL_AS_OPERATOR);
+        Database database = new Database("jdbc:postgresql://127.0.0.1:" + region.pgPort() + "/ledger",
+                PgCluster.clientProperties(security.postgresSecurity(regionName), cert.certFile(), cert.keyFile()), 16);
+        ApiKeyStore apiKeys = new ApiKeyStore(database, ApiKeys.fromBase64Pepper(security.apiKeyPepper()));
+        HttpServerOptions server = Tls.serverOptions(cert.certFile(), cert.keyFile(), security.caFile(), security.crlFile(),
+                ClientAuth.REQUIRED).setHost("127.0.0.1").setPort(region.grpcPort());
+        LedgerNode node = LedgerNode.start(new LedgerNode.Config(regionName, server, database, 16, BatchWriter.Config.defaults(),
+                apiKeys), control, new CertificateCallerResolver(security.trustDomain(), apiKeys));
+        node.writer().checkpointSigner(signer(cert));
+        CertificateRenewer renewer = CertificateRenewer.forPki(security.pki(), cert, Clock.systemUTC(), renewed -> {
+            node.updateSsl(Tls.serverSslOptions(renewed.certFile(), renewed.keyFile(), security.caFile(), security.crlFile(),
+                    ClientAuth.REQUIRED));
+            node.writer().checkpointSigner(signer(renewed));
+            LOG.info(() -> "node " + regionName + ": certificate renewed, valid until " + renewed.notAfter());
+        });
+        renewer.start(node.vertx(), Duration.ofMinutes(5));
+        // A revocation (./ledger merchant revoke) rewrites the CRL: serve it to new connections within seconds.
+        CrlWatcher.watch(node.vertx(), security.crlFile(), () -> node.updateSsl(Tls.serverSslOptions(renewer.current().certFile(),
+                renewer.current().keyFile(), security.caFile(), security.crlFile(), ClientAuth.REQUIRED)));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             LOG.info("node " + regionName + ": shutting down");
+            renewer.close();
             node.close();
             coordinator.close();
             stopped.countDown();
         }, "node-shutdown"));
         stopped.await();
+    }
+
+    private static PeriodicSigner signer(IssuedCert cert) {
+        return new PeriodicSigner(JournalSigner.of(cert), cert.identity(), CHECKPOINT_INTERVAL_MS, System::nanoTime);
     }
 }

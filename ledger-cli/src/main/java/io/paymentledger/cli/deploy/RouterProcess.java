@@ -2,21 +2,50 @@ package io.paymentledger.cli.deploy;
 
 import io.paymentledger.router.RegionRouter;
 import io.paymentledger.router.RouterConfig;
+import io.paymentledger.router.limits.MerchantResolver;
+import io.paymentledger.security.apikey.ApiKeys;
+import io.paymentledger.security.pki.CertificateRenewer;
+import io.paymentledger.security.pki.IssuedCert;
+import io.paymentledger.security.tls.Tls;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.ClientAuth;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.Logger;
 
-/** The region router of the local deployment (`ledger router`): the one address merchants use. */
+/**
+ * The region router of the local deployment (`ledger router`): the one address merchants use. Merchants
+ * connect with TLS 1.3 and authenticate with a client certificate of the deployment's PKI or with an API key
+ * (`authorization: Bearer ...`, checked by the ledger node); the router talks mutual TLS to the nodes with its
+ * own certificate, which is what lets the nodes trust the merchant identity it forwards.
+ */
 public final class RouterProcess {
 
     private static final Logger LOG = Logger.getLogger(RouterProcess.class.getName());
 
     private RouterProcess() {}
 
-    public static RouterConfig config(Topology t) {
+    public static RouterConfig config(Topology t, DeploymentSecurity security, IssuedCert cert) {
+        MerchantResolver byCertificate = MerchantResolver.peerCertificate(security.trustDomain());
+        MerchantResolver resolver = call -> {
+            String fromCert = byCertificate.resolve(call);
+            if (!MerchantResolver.ANONYMOUS.equals(fromCert)) {
+                return fromCert;
+            }
+            // An API key names its merchant; the node verifies the key itself. Here it only keys the
+            // per-merchant limit, so that API-key merchants do not share one.
+            String authorization = call.headers().get("authorization");
+            if (authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+                return ApiKeys.merchantIdOf(authorization.substring(7).trim()).orElse(MerchantResolver.ANONYMOUS);
+            }
+            return MerchantResolver.ANONYMOUS;
+        };
         RouterConfig.Builder b = RouterConfig.builder()
-                .serverOptions(new HttpServerOptions().setHost("127.0.0.1").setPort(t.routerPort()));
+                .serverOptions(Tls.serverOptions(cert.certFile(), cert.keyFile(), security.caFile(), security.crlFile(),
+                        ClientAuth.REQUEST).setHost("127.0.0.1").setPort(t.routerPort()))
+                .upstreamClientOptions(Tls.clientOptions(cert.certFile(), cert.keyFile(), security.caFile()))
+                .merchantResolver(resolver);
         for (Topology.Region r : t.regions().values()) {
             b.upstream(r.name(), "127.0.0.1", r.grpcPort());
         }
@@ -24,11 +53,23 @@ public final class RouterProcess {
     }
 
     public static void run(Topology t) throws InterruptedException {
+        DeploymentSecurity security = DeploymentSecurity.open(t);
+        IssuedCert cert = security.router();
         Vertx vertx = Vertx.vertx();
-        RegionRouter router = RegionRouter.start(vertx, config(t));
-        LOG.info(() -> "router: listening on 127.0.0.1:" + router.port());
+        RegionRouter router = RegionRouter.start(vertx, config(t, security, cert));
+        LOG.info(() -> "router: listening on 127.0.0.1:" + router.port() + " (TLS 1.3; merchants by certificate or API key)");
+        CertificateRenewer renewer = CertificateRenewer.forPki(security.pki(), cert, Clock.systemUTC(), renewed -> {
+            router.updateServerSsl(Tls.serverSslOptions(renewed.certFile(), renewed.keyFile(), security.caFile(),
+                    security.crlFile(), ClientAuth.REQUEST));
+            LOG.warning(() -> "router: certificate renewed and served to new merchant connections; the connections to the"
+                    + " nodes keep the previous one, valid until " + cert.notAfter() + ": restart the router before then");
+        });
+        renewer.start(vertx, Duration.ofMinutes(5));
+        CrlWatcher.watch(vertx, security.crlFile(), () -> router.updateServerSsl(Tls.serverSslOptions(renewer.current().certFile(),
+                renewer.current().keyFile(), security.caFile(), security.crlFile(), ClientAuth.REQUEST)));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            renewer.close();
             router.close();
             vertx.close().await();
             stopped.countDown();

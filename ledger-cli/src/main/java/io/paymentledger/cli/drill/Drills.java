@@ -5,6 +5,7 @@ import io.paymentledger.cli.command.FailbackCommand;
 import io.paymentledger.cli.command.KillCommand;
 import io.paymentledger.cli.command.SwitchoverCommand;
 import io.paymentledger.cli.deploy.Clients;
+import io.paymentledger.cli.deploy.DeploymentSecurity;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.paymentledger.ledger.read.LedgerChecks;
 import java.sql.Connection;
@@ -40,7 +41,9 @@ public final class Drills implements AutoCloseable {
             List<String> problems, String detail) {}
 
     private final LocalDeployment d;
-    private final Clients clients = new Clients();
+    private final Clients clients;
+    /** The workload's calls come from a merchant (through the router, a merchant certificate is how they get in). */
+    private final Clients merchant;
     private final LeaderTracker tracker;
     private final boolean viaRouter;
 
@@ -50,6 +53,9 @@ public final class Drills implements AutoCloseable {
      */
     public Drills(LocalDeployment d, boolean viaRouter) {
         this.d = d;
+        this.clients = Clients.operator(d.topology());
+        DeploymentSecurity security = d.security();
+        this.merchant = Clients.tls(security, security.merchant(DeploymentSecurity.LOAD_MERCHANT));
         this.tracker = new LeaderTracker(d.topology(), clients);
         this.viaRouter = viaRouter;
     }
@@ -102,7 +108,8 @@ public final class Drills implements AutoCloseable {
         String runId = scenario.name().toLowerCase().replace('_', '-') + "-" + UUID.randomUUID().toString().substring(0, 8);
         java.util.function.Supplier<io.vertx.core.net.SocketAddress> target = viaRouter
                 ? () -> Clients.loopback(d.topology().routerPort()) : tracker;
-        try (Workload w = new Workload(clients.grpc(), target, runId, 6, viaRouter ? 20_000 : 3_000)) {
+        try (Workload w = new Workload(merchant.grpc(), target, runId, DeploymentSecurity.LOAD_MERCHANT, 6,
+                viaRouter ? 20_000 : 3_000)) {
             w.setUp();
             w.start();
             LocalDeployment.sleep(1_500);
@@ -174,5 +181,6 @@ public final class Drills implements AutoCloseable {
     public void close() {
         tracker.close();
         clients.close();
+        merchant.close();
     }
 }

@@ -35,6 +35,7 @@ public final class Workload implements AutoCloseable {
     private final GrpcClient grpc;
     private final Supplier<SocketAddress> target;
     private final String runId;
+    private final String owner;
     private final int workers;
     private final long callTimeoutMs;
     private final AtomicBoolean running = new AtomicBoolean();
@@ -54,10 +55,11 @@ public final class Workload implements AutoCloseable {
     /**
      * @param callTimeoutMs  each call's deadline (sent as grpc-timeout): through the router it may wait out a failover
      */
-    public Workload(GrpcClient grpc, Supplier<SocketAddress> target, String runId, int workers, long callTimeoutMs) {
+    public Workload(GrpcClient grpc, Supplier<SocketAddress> target, String runId, String owner, int workers, long callTimeoutMs) {
         this.grpc = grpc;
         this.target = target;
         this.runId = runId;
+        this.owner = owner;
         this.workers = workers;
         this.callTimeoutMs = callTimeoutMs;
     }
@@ -73,9 +75,9 @@ public final class Workload implements AutoCloseable {
     /** Creates the workload's accounts (idempotent). */
     public void setUp() {
         CreateAccountsRequest.Builder req = CreateAccountsRequest.newBuilder()
-                .addAccounts(Account.newBuilder().setId(merchant()).setCurrency(CURRENCY).setCode(2));
+                .addAccounts(Account.newBuilder().setId(merchant()).setCurrency(CURRENCY).setCode(2).setOwner(owner));
         for (int i = 0; i < PAYERS; i++) {
-            req.addAccounts(Account.newBuilder().setId(payer(i)).setCurrency(CURRENCY).setCode(1));
+            req.addAccounts(Account.newBuilder().setId(payer(i)).setCurrency(CURRENCY).setCode(1).setOwner(owner));
         }
         retrying(() -> client().createAccounts(req.build()).await(5, TimeUnit.SECONDS), 60_000);
     }

@@ -32,14 +32,22 @@ public final class NodeApi {
     public static final Set<String> SERVICES = Set.of("", "ledger.v1.LedgerService", "ledger.v1.PaymentsService");
 
     private final NodeControl control;
+    private final io.paymentledger.ledger.auth.ApiKeyStore apiKeys;
+    private final Blocking blocking;
 
-    public NodeApi(NodeControl control) {
+    /** @param apiKeys the API key store, or null when this node has none (then the key RPCs fail FAILED_PRECONDITION) */
+    public NodeApi(NodeControl control, io.paymentledger.ledger.auth.ApiKeyStore apiKeys, Blocking blocking) {
         this.control = control;
+        this.apiKeys = apiKeys;
+        this.blocking = blocking;
     }
 
     public void bind(Vertx vertx, GrpcServer server, Unary unary) {
         unary.bind(NodeServiceGrpcService.GetNodeStatus, this::status);
         unary.bind(NodeServiceGrpcService.Switchover, this::switchover);
+        unary.bind(NodeServiceGrpcService.CreateApiKey, this::createApiKey);
+        unary.bind(NodeServiceGrpcService.ListApiKeys, this::listApiKeys);
+        unary.bind(NodeServiceGrpcService.RevokeApiKey, this::revokeApiKey);
         HealthService health = HealthService.create(vertx);
         for (String name : SERVICES) {
             health.register(name, () -> Future.succeededFuture(control.servesWrites()));
@@ -70,6 +78,53 @@ public final class NodeApi {
     Future<NodeStatus> status(CallContext ctx, GetNodeStatusRequest req) throws StatusException {
         requireOperator(ctx);
         return Future.succeededFuture(control.status());
+    }
+
+    private io.paymentledger.ledger.auth.ApiKeyStore keys(boolean write) throws StatusException {
+        if (apiKeys == null) {
+            throw new StatusException(GrpcStatus.FAILED_PRECONDITION, "this node has no API key store (no pepper configured)");
+        }
+        if (write && !control.leads()) {
+            throw new StatusException(GrpcStatus.UNAVAILABLE, "not the leader: API keys are written on the leader");
+        }
+        return apiKeys;
+    }
+
+    Future<io.paymentledger.api.v1.CreateApiKeyResponse> createApiKey(CallContext ctx, io.paymentledger.api.v1.CreateApiKeyRequest req)
+            throws StatusException {
+        requireOperator(ctx);
+        if (!io.paymentledger.security.identity.Principal.MERCHANT_ID.matcher(req.getMerchantId()).matches()) {
+            throw Unary.invalid("merchant_id: " + io.paymentledger.security.identity.Principal.MERCHANT_ID.pattern());
+        }
+        var store = keys(true);
+        return blocking.run(() -> {
+            var k = store.create(req.getMerchantId());
+            return io.paymentledger.api.v1.CreateApiKeyResponse.newBuilder().setKeyId(k.hash().keyId()).setApiKey(k.key()).build();
+        });
+    }
+
+    Future<io.paymentledger.api.v1.ListApiKeysResponse> listApiKeys(CallContext ctx, io.paymentledger.api.v1.ListApiKeysRequest req)
+            throws StatusException {
+        requireOperator(ctx);
+        var store = keys(false);
+        return blocking.run(() -> {
+            var out = io.paymentledger.api.v1.ListApiKeysResponse.newBuilder();
+            for (var k : store.list(req.getMerchantId())) {
+                out.addKeys(io.paymentledger.api.v1.ApiKeyInfo.newBuilder().setKeyId(k.keyId()).setMerchantId(k.merchantId())
+                        .setCreatedAtMs(k.createdAtMs()).setRevokedAtMs(k.revokedAtMs()));
+            }
+            return out.build();
+        });
+    }
+
+    Future<io.paymentledger.api.v1.RevokeApiKeyResponse> revokeApiKey(CallContext ctx, io.paymentledger.api.v1.RevokeApiKeyRequest req)
+            throws StatusException {
+        requireOperator(ctx);
+        if (req.getKeyId().isEmpty() || req.getKeyId().length() > 16) {
+            throw Unary.invalid("key_id: the 16 hex digits shown by ./ledger merchant keys");
+        }
+        var store = keys(true);
+        return blocking.run(() -> io.paymentledger.api.v1.RevokeApiKeyResponse.newBuilder().setRevoked(store.revoke(req.getKeyId())).build());
     }
 
     Future<SwitchoverResponse> switchover(CallContext ctx, SwitchoverRequest req) throws StatusException {

@@ -37,7 +37,12 @@ public final class LedgerNode implements AutoCloseable {
      * @param readPoolMax    read connections at most
      */
     public record Config(String region, HttpServerOptions serverOptions, Database database, int readPoolMax,
-            BatchWriter.Config writer) {}
+            BatchWriter.Config writer, io.paymentledger.ledger.auth.ApiKeyStore apiKeys) {
+
+        public Config(String region, HttpServerOptions serverOptions, Database database, int readPoolMax, BatchWriter.Config writer) {
+            this(region, serverOptions, database, readPoolMax, writer, null);
+        }
+    }
 
     private final Config config;
     private final Vertx vertx;
@@ -62,7 +67,7 @@ public final class LedgerNode implements AutoCloseable {
         Unary unary = new Unary(grpc, callers);
         new LedgerApi(writer, reader, control, blocking).bind(unary);
         new PaymentsApi(writer, reader, control, blocking).bind(unary);
-        new NodeApi(control).bind(vertx, grpc, unary);
+        new NodeApi(control, config.apiKeys(), blocking).bind(vertx, grpc, unary);
         this.httpServer = vertx.createHttpServer(config.serverOptions()).requestHandler(grpc).listen().await();
         LOG.info(() -> "node " + config.region() + ": gRPC on " + grpcAddress());
         control.start(this);
@@ -108,6 +113,11 @@ public final class LedgerNode implements AutoCloseable {
 
     public NodeControl control() {
         return control;
+    }
+
+    /** Replaces the TLS material for new connections (certificate renewal, new CRL). */
+    public io.vertx.core.Future<Boolean> updateSsl(io.vertx.core.net.ServerSSLOptions options) {
+        return httpServer.updateSSLOptions(options, true);
     }
 
     /** Brings the schema up to date (on a primary database only). */

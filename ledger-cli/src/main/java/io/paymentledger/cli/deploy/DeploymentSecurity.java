@@ -1,0 +1,120 @@
+package io.paymentledger.cli.deploy;
+
+import io.paymentledger.replication.postgres.PgCluster;
+import io.paymentledger.security.pki.CertificateRenewer;
+import io.paymentledger.security.pki.IssuedCert;
+import io.paymentledger.security.pki.Pki;
+import io.paymentledger.security.secrets.FileSecretStore;
+import io.paymentledger.security.secrets.SecretStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * The local deployment's PKI and secrets, in one place: a CA under {@code <dir>/pki}, one certificate per
+ * service (short-lived, renewed by each process before it expires), one per merchant, one for the operator;
+ * and a 0600 file secret store {@code <dir>/secrets.json} with the PostgreSQL password and the API-key pepper.
+ * (In production the same roles are played by Vault: KV for the secrets, its PKI engine for certificates.)
+ */
+public final class DeploymentSecurity {
+
+    /** Service certificates (nodes, router, PostgreSQL) are valid this long and renewed after 2/3 of it. */
+    public static final Duration SERVICE_VALIDITY = Duration.ofHours(24);
+    public static final Duration OPERATOR_VALIDITY = Duration.ofDays(30);
+    public static final Duration MERCHANT_VALIDITY = Duration.ofDays(90);
+    /** The merchant identity the drills and the benchmark use. */
+    public static final String LOAD_MERCHANT = "load-test";
+
+    private final Topology topology;
+    private final Pki pki;
+    private final SecretStore secrets;
+
+    private DeploymentSecurity(Topology topology, Pki pki, SecretStore secrets) {
+        this.topology = topology;
+        this.pki = pki;
+        this.secrets = secrets;
+    }
+
+    /** Opens (creating on first use) the deployment's CA and secret store. */
+    public static DeploymentSecurity open(Topology t) {
+        Pki pki = Pki.init(t.dir().resolve("pki"), t.trustDomain());
+        SecretStore secrets = FileSecretStore.open(t.dir().resolve("secrets.json"));
+        return new DeploymentSecurity(t, pki, secrets);
+    }
+
+    public Pki pki() {
+        return pki;
+    }
+
+    public Path caFile() {
+        return pki.caCertFile();
+    }
+
+    public Path crlFile() {
+        return pki.crlFile();
+    }
+
+    public String trustDomain() {
+        return pki.trustDomain();
+    }
+
+    public String postgresPassword() {
+        return secrets.getOrCreate("postgres-password", SecretStore.random(24));
+    }
+
+    public String apiKeyPepper() {
+        return secrets.getOrCreate("api-key-pepper", SecretStore.random(32));
+    }
+
+    /** The certificate named {@code name}, issued (or reissued when a third of its life is left) if needed. */
+    private IssuedCert current(String name, java.util.function.Supplier<IssuedCert> issue) {
+        Path crt = pki.dir().resolve(name + ".crt");
+        if (Files.exists(crt)) {
+            IssuedCert existing = pki.load(name);
+            if (!CertificateRenewer.renewalDue(existing, Instant.now())) {
+                return existing;
+            }
+            return pki.reissue(existing);
+        }
+        return issue.get();
+    }
+
+    public IssuedCert node(String region) {
+        return current("node-" + region, () -> pki.issueService("node-" + region, region, "ledger", SERVICE_VALIDITY));
+    }
+
+    public IssuedCert router() {
+        String region = topology.regions().keySet().iterator().next();
+        return current("router", () -> pki.issueService("router", region, "router", SERVICE_VALIDITY));
+    }
+
+    public IssuedCert postgres(String region) {
+        return current("postgres-" + region, () -> pki.issueService("postgres-" + region, region, "postgres", Duration.ofDays(365)));
+    }
+
+    public IssuedCert operator() {
+        return current("operator", () -> pki.issueOperator(OPERATOR_VALIDITY));
+    }
+
+    public IssuedCert merchant(String merchantId) {
+        return current("merchant-" + merchantId, () -> pki.issueMerchant(merchantId, MERCHANT_VALIDITY));
+    }
+
+    /** Issues every certificate the deployment runs on (idempotent). */
+    public void issueAll() {
+        topology.regions().keySet().forEach(r -> {
+            node(r);
+            postgres(r);
+        });
+        router();
+        operator();
+        merchant(LOAD_MERCHANT);
+    }
+
+    /** How PostgreSQL of {@code region} is secured: its certificate, the CA, the superuser password. */
+    public PgCluster.Security postgresSecurity(String region) {
+        IssuedCert c = postgres(region);
+        return new PgCluster.Security(c.certFile(), c.keyFile(), caFile(), postgresPassword());
+    }
+}
