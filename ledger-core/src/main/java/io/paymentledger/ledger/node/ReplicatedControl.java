@@ -164,7 +164,7 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
             case FENCED -> NodeRole.NODE_ROLE_FENCED;
             case DRAINING -> NodeRole.NODE_ROLE_DRAINING;
         };
-        b.setRegion(n.region()).setRole(role).setEpoch(db.up() ? db.epoch() : rec.epoch()).setLeaderRegion(rec.leader())
+        b.setRegion(n.region()).setRole(role).setEpoch(leads() ? n.writer().epoch() : db.up() ? db.epoch() : rec.epoch()).setLeaderRegion(rec.leader())
                 .setGrpcAddress(n.grpcAddress()).setDatabasePrimary(db.up() && db.primary())
                 .addAllSyncStandbys(rec.syncStandbys()).setLastFailoverReason(rec.lastChange())
                 .setLastFailoverDurationMs(rec.lastChangeMs())
