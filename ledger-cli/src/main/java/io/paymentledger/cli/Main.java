@@ -12,6 +12,7 @@ import io.paymentledger.cli.command.PkiCommand;
 import io.paymentledger.cli.command.RouterCommand;
 import io.paymentledger.cli.command.StatusCommand;
 import io.paymentledger.cli.command.UpCommand;
+import io.paymentledger.cli.command.VerifyCommand;
 import io.paymentledger.cli.command.WitnessCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -21,7 +22,7 @@ import picocli.CommandLine.Command;
         description = "Global payment ledger: run the local multi-region deployment and operate it.",
         subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, DestroyCommand.class,
                 SwitchoverCommand.class, FailbackCommand.class, KillCommand.class, DrillCommand.class, PkiCommand.class, MerchantCommand.class,
-                NodeCommand.class, WitnessCommand.class, RouterCommand.class, CommandLine.HelpCommand.class})
+                NodeCommand.class, WitnessCommand.class, RouterCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

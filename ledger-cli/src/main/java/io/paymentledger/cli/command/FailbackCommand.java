@@ -24,10 +24,22 @@ public final class FailbackCommand implements Callable<Integer> {
     @Option(names = "--switchover", description = "Once in sync, switch over back to the rejoined region.")
     boolean switchBack;
 
+    @Option(names = "--rejoin", description = "Operator decision when nobody leads (e.g. two primaries at one epoch):"
+            + " make this region's database a standby of the other region's, whatever it holds. Then the other"
+            + " region can bootstrap leadership.")
+    String rejoin;
+
     @Override
     public Integer call() throws Exception {
         LogSetup.install("ledger-failback", Level.WARNING);
         LocalDeployment d = new LocalDeployment(Topology.load(deployment.dir()), System.out);
+        if (rejoin != null) {
+            String source = d.topology().otherRegion(rejoin);
+            Rejoin.How how = Rejoin.asStandbyOf(d.postgres(rejoin), d.postgres(source));
+            System.out.println("failback: postgres " + rejoin + " " + how.name().toLowerCase() + " from " + source
+                    + " and streaming; " + source + " can now lead (./ledger status)");
+            return 0;
+        }
         String rejoined = failback(d);
         if (switchBack) {
             var r = SwitchoverCommand.switchover(d, rejoined);

@@ -175,10 +175,8 @@ public final class LocalDeployment {
     public void down() {
         // Followers first: a leader that stops while its standby's node still runs would hand it a failover.
         List<String> order = new java.util.ArrayList<>(topology.regions().keySet());
-        try (Clients clients = Clients.operator(topology)) {
-            order.sort(java.util.Comparator.comparing(region -> clients.nodeStatus(topology.region(region).grpcPort())
-                    .map(st -> st.getRole() == NodeRole.NODE_ROLE_LEADER).orElse(false)));
-        }
+        String leader = currentLeaderRegion();
+        order.sort(java.util.Comparator.comparing(region -> region.equals(leader)));
         for (String region : order) {
             if (Processes.stop(topology, nodeName(region), Duration.ofSeconds(15))) {
                 out.println("ledger node " + region + ": stopped");
@@ -197,6 +195,24 @@ public final class LocalDeployment {
                 out.println("postgres " + region + ": stopped");
             }
         }
+    }
+
+    /** The region whose node says it leads (asked a few times: a cold TLS client can be slow), or "". */
+    public String currentLeaderRegion() {
+        try (Clients clients = Clients.operator(topology)) {
+            for (int attempt = 0; attempt < 3; attempt++) {
+                for (Topology.Region r : topology.regions().values()) {
+                    if (Processes.running(topology, nodeName(r.name())).isEmpty()) {
+                        continue;
+                    }
+                    var st = clients.nodeStatus(r.grpcPort());
+                    if (st.isPresent() && st.get().getRole() == NodeRole.NODE_ROLE_LEADER) {
+                        return r.name();
+                    }
+                }
+            }
+        }
+        return "";
     }
 
     /** Stops everything and deletes all data. */
