@@ -15,6 +15,7 @@ import static io.paymentledger.ledger.support.Fixtures.transfer;
 import static io.paymentledger.ledger.support.Fixtures.voidOf;
 import static io.paymentledger.ledger.support.Fixtures.wallet;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.paymentledger.api.v1.Account;
 import io.paymentledger.api.v1.AuthorizeRequest;
@@ -50,7 +51,10 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import org.jooq.DSLContext;
@@ -61,20 +65,27 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The journal verifier on a real ledger built through the gRPC API (every batch signed), then tampered with
- * behind the ledger's back: one direct SQL change at a time, committed, verified from a new connection, and
- * put back. Each verification runs twice, with the default paging and with tiny pages (3 batches, 4 rows), so
- * page and range boundaries fall everywhere.
+ * The journal verifier on a real ledger built through the gRPC API (every batch signed; the node's certificate
+ * is renewed, with a new key, halfway), then tampered with behind the ledger's back: one direct SQL change at a
+ * time, committed, verified from a new connection, and put back. Each verification runs twice, with the default
+ * paging and with tiny pages (3 batches, 4 rows), so page and range boundaries fall everywhere.
  */
 class JournalVerifierTest {
 
     @TempDir
     static Path dir;
 
+    static final String TRUST_DOMAIN = "ledger.local";
+
     static TestLedger t;
+    /** The node's first certificate; {@link #renewedCert} replaced it (same identity, new key) halfway. */
     static IssuedCert nodeCert;
+    static IssuedCert renewedCert;
+    static JournalSigner firstKey;
+    static JournalSigner renewedKey;
     static Pki pki;
-    static Map<String, byte[]> trusted;
+    /** Both keys of the node (what {@code --trust-cert} with the earlier certificate gives). */
+    static Map<String, List<byte[]>> trusted;
     static Connection sql;
 
     static String bank, alice, shop, bankUsd, bob;
@@ -82,12 +93,12 @@ class JournalVerifierTest {
 
     @BeforeAll
     static void buildLedger() throws Exception {
-        pki = Pki.init(dir.resolve("pki"), "ledger.local");
+        pki = Pki.init(dir.resolve("pki"), TRUST_DOMAIN);
         nodeCert = pki.issueService("node-a", "a", "ledger", Duration.ofDays(1));
-        trusted = Map.of(nodeCert.identity(), nodeCert.cert().getPublicKey().getEncoded());
+        firstKey = JournalSigner.of(nodeCert);
         t = TestLedger.start();
         // interval 0: every batch gets a checkpoint.
-        t.node.writer().checkpointSigner(new PeriodicSigner(JournalSigner.of(nodeCert), nodeCert.identity(), 0, System::nanoTime));
+        t.node.writer().checkpointSigner(new PeriodicSigner(nodeCert, 0, System::nanoTime));
         sql = t.sql();
 
         bank = id("bank");
@@ -136,6 +147,14 @@ class JournalVerifierTest {
         assertThat(t.payments.refund(RefundRequest.newBuilder().setPaymentId(payment).setRefundId(id("ref")).setAmount(150)
                 .build()).await().getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
 
+        // The node's certificate is renewed (as CertificateRenewer does: same identity, new key); the writer signs
+        // the following batches with the new one (as NodeProcess does).
+        awaitIdle();
+        renewedCert = pki.reissue(nodeCert);
+        renewedKey = JournalSigner.of(renewedCert);
+        t.node.writer().checkpointSigner(new PeriodicSigner(renewedCert, 0, System::nanoTime));
+        trusted = Map.of(nodeCert.identity(), List.of(firstKey.publicKey(), renewedKey.publicKey()));
+
         // Concurrent requests: several per batch.
         List<Future<?>> calls = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
@@ -163,6 +182,7 @@ class JournalVerifierTest {
             if (sql != null) {
                 // Every change was put back: the ledger verifies clean again.
                 assertThat(verify(trusted).firstProblem()).isNull();
+                assertThat(verify(caMode()).firstProblem()).isNull();
                 LedgerAssertions.assertConsistent(sql);
                 sql.close();
             }
@@ -189,9 +209,18 @@ class JournalVerifierTest {
         }
     }
 
+    /** Trusted keys mode; null: any key. */
+    static Report verify(Map<String, ? extends Collection<byte[]>> trustedKeys) throws SQLException {
+        return verify(trustedKeys == null ? JournalVerifier.withoutTrustedKeys() : new JournalVerifier(trustedKeys));
+    }
+
+    /** CA mode: the test PKI's CA, no trusted keys. */
+    static JournalVerifier caMode() {
+        return JournalVerifier.trustingCa(pki.caCertificate(), TRUST_DOMAIN);
+    }
+
     /** Verifies from a new connection with the default paging and with tiny pages; both must agree. */
-    static Report verify(Map<String, byte[]> trustedKeys) throws SQLException {
-        JournalVerifier v = trustedKeys == null ? JournalVerifier.withoutTrustedKeys() : JournalVerifier.trusting(trustedKeys);
+    static Report verify(JournalVerifier v) throws SQLException {
         Report big;
         Report small;
         try (Connection c = t.sql()) {
@@ -202,6 +231,7 @@ class JournalVerifierTest {
         assertThat(small.firstProblem()).isEqualTo(big.firstProblem());
         assertThat(small.batches()).isEqualTo(big.batches());
         assertThat(small.transfers()).isEqualTo(big.transfers());
+        assertThat(small.certifiedCheckpoints()).isEqualTo(big.certifiedCheckpoints());
         return big;
     }
 
@@ -221,12 +251,17 @@ class JournalVerifierTest {
         return tampered(table, where, change, trusted);
     }
 
-    static Report tampered(String table, String where, SqlAction change, Map<String, byte[]> trustedKeys) throws Exception {
+    static Report tampered(String table, String where, SqlAction change, Map<String, List<byte[]>> trustedKeys) throws Exception {
+        return tamperedWith(trustedKeys == null ? JournalVerifier.withoutTrustedKeys() : new JournalVerifier(trustedKeys),
+                table, where, change);
+    }
+
+    static Report tamperedWith(JournalVerifier verifier, String table, String where, SqlAction change) throws Exception {
         String saved = "saved_" + SAVES.incrementAndGet();
         exec("create temp table " + saved + " as select * from " + table + " where " + where);
         try {
             change.run(sql);
-            return verify(trustedKeys);
+            return verify(verifier);
         } finally {
             sql.setAutoCommit(false);
             exec("delete from " + table + " where " + where);
@@ -307,6 +342,7 @@ class JournalVerifierTest {
         assertThat(r.checkpoints()).as("every batch was signed").isEqualTo(batches).isEqualTo(one("select count(*) from journal_checkpoint"));
         assertThat(r.lastCheckpointSeq()).isEqualTo(batches);
         assertThat(r.signersTrusted()).isTrue();
+        assertThat(r.certifiedCheckpoints()).as("trusted keys mode: no certificate is looked at").isZero();
         assertThat(one("select count(*) from transfer where flags & 16 <> 0")).as("an expiry was replayed").isEqualTo(1);
         assertThat(one("select count(*) from journal_batch where transfer_count > 2")).as("batches of several requests").isPositive();
         assertThat(JournalVerifier.withoutTrustedKeys().verify(sql).signersTrusted()).isFalse();
@@ -319,7 +355,7 @@ class JournalVerifierTest {
             try (Statement st = c.createStatement()) {
                 st.executeUpdate("update transfer set amount = amount + 1 where id = '" + paid + "'");
             }
-            Report r = JournalVerifier.trusting(trusted).verify(c);
+            Report r = new JournalVerifier(trusted).verify(c);
             c.rollback();
             assertProblem(r, batchOfTransfer(paid), Kind.HASH, paid, "balances recorded after the transfer");
         }
@@ -411,6 +447,181 @@ class JournalVerifierTest {
         Report unknown = tampered("journal_checkpoint", "batch_seq = " + seq,
                 c -> exec("update journal_checkpoint set signer = 'spiffe://ledger.local/region/z/ledger' where batch_seq = ?", seq));
         assertProblem(unknown, seq, Kind.CHECKPOINT_SIGNER, "spiffe://ledger.local/region/z/ledger", "is not a trusted signer");
+    }
+
+    // ------------------------------------------------------------------ certificates: trusting the CA
+
+    /** The first or last batch whose checkpoint {@code key} signed. */
+    static long signedBy(JournalSigner key, boolean last) throws SQLException {
+        return one("select " + (last ? "max" : "min") + "(batch_seq) from journal_checkpoint where public_key = ?", key.publicKey());
+    }
+
+    /** Signs batch {@code seq}'s real hash again with {@code key}, recording {@code cert} (null: none) and {@code signer}. */
+    static SqlAction resign(long seq, JournalSigner key, IssuedCert cert, String signer) {
+        return c -> {
+            var s = key.sign(bytes("select hash from journal_batch where seq = ?", seq));
+            exec("update journal_checkpoint set signer = ?, public_key = ?, signature = ? where batch_seq = ?", signer,
+                    s.publicKey(), s.signature(), seq);
+            if (cert == null) {
+                exec("update journal_checkpoint set certificate = null where batch_seq = ?", seq);
+            } else {
+                exec("update journal_checkpoint set certificate = ? where batch_seq = ?", cert.cert().getEncoded(), seq);
+            }
+        };
+    }
+
+    static Report tamperedCheckpoint(JournalVerifier verifier, long seq, SqlAction change) throws Exception {
+        return tamperedWith(verifier, "journal_checkpoint", "batch_seq = " + seq, change);
+    }
+
+    /** A certificate of region a's ledger identity from a CA of the same trust domain that is not the ledger's. */
+    static IssuedCert foreignCert() {
+        return Pki.init(dir.resolve("foreign-ca"), TRUST_DOMAIN).issueService("node-a", "a", "ledger", Duration.ofDays(1));
+    }
+
+    @Test
+    void checkpointsSignedBeforeAndAfterARenewalVerifyAgainstTheCa() throws Exception {
+        String id = nodeCert.identity();
+        long batches = lastBatch();
+        assertThat(renewedCert.identity()).isEqualTo(id);
+        assertThat(renewedCert.serial()).isNotEqualTo(nodeCert.serial());
+        assertThat(renewedKey.publicKey()).isNotEqualTo(firstKey.publicKey());
+        long lastFirst = signedBy(firstKey, true);
+        long firstRenewed = signedBy(renewedKey, false);
+        assertThat(lastFirst).as("checkpoints before the renewal").isGreaterThan(1);
+        assertThat(firstRenewed).as("the renewal falls between two batches").isEqualTo(lastFirst + 1).isLessThan(batches);
+        assertThat(one("select count(*) from journal_checkpoint where certificate is null")).isZero();
+        assertThat(one("select count(distinct certificate) from journal_checkpoint")).isEqualTo(2);
+        assertThat(bytes("select certificate from journal_checkpoint where batch_seq = ?", lastFirst)).isEqualTo(nodeCert.cert().getEncoded());
+        assertThat(bytes("select certificate from journal_checkpoint where batch_seq = ?", firstRenewed))
+                .isEqualTo(renewedCert.cert().getEncoded());
+
+        Report r = verify(caMode());
+        assertThat(r.firstProblem()).as("%s", r.firstProblem()).isNull();
+        assertThat(r.batches()).isEqualTo(batches);
+        assertThat(r.checkpoints()).isEqualTo(batches);
+        assertThat(r.certifiedCheckpoints()).as("every checkpoint proven by its certificate").isEqualTo(batches);
+        assertThat(r.lastCheckpointSeq()).isEqualTo(batches);
+        assertThat(r.signersTrusted()).isTrue();
+
+        // The problem this solves: trusting only the current certificate's key fails on every earlier checkpoint.
+        Report current = verify(Map.of(id, List.of(renewedKey.publicKey())));
+        assertProblem(current, 1, Kind.CHECKPOINT_SIGNER, id, "which is not a trusted key of " + id);
+
+        // ./ledger verify's default: the CA, and the current key for checkpoints that record no certificate.
+        Report both = verify(new JournalVerifier(Map.of(id, List.of(renewedKey.publicKey()))).withCa(pki.caCertificate(), TRUST_DOMAIN));
+        assertThat(both.firstProblem()).as("%s", both.firstProblem()).isNull();
+        assertThat(both.certifiedCheckpoints()).isEqualTo(batches);
+
+        // A signer's key must be its certificate's.
+        assertThatThrownBy(() -> new PeriodicSigner(firstKey, renewedCert.cert(), 0, System::nanoTime))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not the key of the certificate");
+        assertThatThrownBy(() -> JournalVerifier.trustingCa(nodeCert.cert(), TRUST_DOMAIN))
+                .as("a node certificate is no CA").isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void aCheckpointWhoseCertificateComesFromAnotherCaIsFound() throws Exception {
+        // A CA of the same trust domain issues region a's ledger identity; its key signs the real hash.
+        IssuedCert foreign = foreignCert();
+        long seq = signedBy(renewedKey, false);
+        String id = nodeCert.identity();
+        SqlAction forge = resign(seq, JournalSigner.of(foreign), foreign, id);
+        Report r = tamperedCheckpoint(caMode(), seq, forge);
+        assertProblem(r, seq, Kind.CHECKPOINT_CERTIFICATE, id, "is not issued by the trusted CA");
+        assertThat(r.firstProblem().detail()).contains("serial " + foreign.serial().toString(16));
+        assertThat(tamperedCheckpoint(JournalVerifier.withoutTrustedKeys(), seq, forge).sound())
+                .as("without a CA or trusted keys a valid signature by any key passes").isTrue();
+    }
+
+    @Test
+    void aCheckpointWhoseCertificateNamesAnotherIdentityIsFound() throws Exception {
+        IssuedCert nodeB = pki.issueService("node-b", "b", "ledger", Duration.ofDays(1));
+        IssuedCert routerA = pki.issueService("router-a", "a", "router", Duration.ofDays(1));
+        JournalSigner keyB = JournalSigner.of(nodeB);
+        long seq = signedBy(firstKey, true);
+        String id = nodeCert.identity();
+
+        // Region b's node signs in region a's name: its certificate names region b.
+        Report r = tamperedCheckpoint(caMode(), seq, resign(seq, keyB, nodeB, id));
+        assertProblem(r, seq, Kind.CHECKPOINT_CERTIFICATE, id, "names " + nodeB.identity() + ", not the checkpoint's signer " + id);
+
+        // In its own name, region b's ledger node is a signer the CA vouches for (it leads after a failover).
+        Report own = tamperedCheckpoint(caMode(), seq, resign(seq, keyB, nodeB, nodeB.identity()));
+        assertThat(own.firstProblem()).as("%s", own.firstProblem()).isNull();
+
+        // Region a's router holds a certificate of the same CA, but it is no ledger node.
+        Report router = tamperedCheckpoint(caMode(), seq, resign(seq, JournalSigner.of(routerA), routerA, routerA.identity()));
+        assertProblem(router, seq, Kind.CHECKPOINT_CERTIFICATE, routerA.identity(), "is not a ledger node of trust domain " + TRUST_DOMAIN);
+    }
+
+    @Test
+    void aCheckpointWhosePublicKeyIsNotItsCertificatesIsFound() throws Exception {
+        long seq = signedBy(firstKey, true);
+        String id = nodeCert.identity();
+        String nodeKey = JournalVerifier.fingerprint(firstKey.publicKey());
+
+        // Another key signs the real hash; the node's genuine certificate stays.
+        IssuedCert foreign = foreignCert();
+        Report r = tamperedCheckpoint(caMode(), seq, resign(seq, JournalSigner.of(foreign), nodeCert, id));
+        assertProblem(r, seq, Kind.CHECKPOINT_CERTIFICATE, id, "signed with key "
+                + JournalVerifier.fingerprint(foreign.cert().getPublicKey().getEncoded()) + " but the recorded certificate");
+        assertThat(r.firstProblem().detail()).contains("holds key " + nodeKey);
+
+        // The node's renewed (genuine) certificate recorded on a checkpoint its first key signed.
+        Report swapped = tamperedCheckpoint(caMode(), seq,
+                c -> exec("update journal_checkpoint set certificate = ? where batch_seq = ?", renewedCert.cert().getEncoded(), seq));
+        assertProblem(swapped, seq, Kind.CHECKPOINT_CERTIFICATE, id, "signed with key " + nodeKey);
+        assertThat(swapped.firstProblem().detail()).contains("holds key " + JournalVerifier.fingerprint(renewedKey.publicKey()));
+
+        // Bytes that are no certificate.
+        Report garbage = tamperedCheckpoint(caMode(), seq,
+                c -> exec("update journal_checkpoint set certificate = ? where batch_seq = ?", new byte[] {0x30, 0x03, 1, 2, 3}, seq));
+        assertProblem(garbage, seq, Kind.CHECKPOINT_CERTIFICATE, id, "the recorded certificate cannot be read");
+    }
+
+    @Test
+    void aCheckpointSignedOutsideItsCertificatesValidityIsFound() throws Exception {
+        long seq = signedBy(firstKey, true);
+        String id = nodeCert.identity();
+        OffsetDateTime notBefore = nodeCert.notBefore().atOffset(ZoneOffset.UTC);
+        OffsetDateTime notAfter = nodeCert.notAfter().atOffset(ZoneOffset.UTC);
+        String update = "update journal_checkpoint set signed_at = ? where batch_seq = ?";
+
+        Report skewed = tamperedCheckpoint(caMode(), seq, c -> exec(update, notBefore.minusMinutes(4), seq));
+        assertThat(skewed.firstProblem()).as("4 min of clock skew: %s", skewed.firstProblem()).isNull();
+
+        Report early = tamperedCheckpoint(caMode(), seq, c -> exec(update, notBefore.minusMinutes(6), seq));
+        assertProblem(early, seq, Kind.CHECKPOINT_CERTIFICATE, id, "outside the validity of the recorded certificate");
+        Report late = tamperedCheckpoint(caMode(), seq, c -> exec(update, notAfter.plusMinutes(6), seq));
+        assertProblem(late, seq, Kind.CHECKPOINT_CERTIFICATE, id, "allowing 5 min of clock skew");
+    }
+
+    @Test
+    void aCheckpointWithoutACertificateFallsBackToTrustedKeys() throws Exception {
+        long seq = signedBy(firstKey, true);
+        String id = nodeCert.identity();
+        JournalVerifier caAndBothKeys = new JournalVerifier(trusted).withCa(pki.caCertificate(), TRUST_DOMAIN);
+        SqlAction strip = c -> exec("update journal_checkpoint set certificate = null where batch_seq = ?", seq);
+
+        // As if signed before certificates were recorded, by the earlier key: trusted when that key is.
+        Report r = tamperedCheckpoint(caAndBothKeys, seq, strip);
+        assertThat(r.firstProblem()).as("%s", r.firstProblem()).isNull();
+        assertThat(r.checkpoints()).isEqualTo(lastBatch());
+        assertThat(r.certifiedCheckpoints()).isEqualTo(lastBatch() - 1);
+
+        Report currentKeyOnly = tamperedCheckpoint(new JournalVerifier(Map.of(id, List.of(renewedKey.publicKey())))
+                .withCa(pki.caCertificate(), TRUST_DOMAIN), seq, strip);
+        assertProblem(currentKeyOnly, seq, Kind.CHECKPOINT_SIGNER, id, "which is not a trusted key of " + id);
+
+        // Removing the certificate is no way around the CA: with no trusted keys, nothing vouches for the key.
+        Report caOnly = tamperedCheckpoint(caMode(), seq, strip);
+        assertProblem(caOnly, seq, Kind.CHECKPOINT_SIGNER, id, "records no certificate");
+
+        // A forger removes the certificate and signs with a key of his own.
+        IssuedCert foreign = foreignCert();
+        Report forged = tamperedCheckpoint(caAndBothKeys, seq, resign(seq, JournalSigner.of(foreign), null, id));
+        assertProblem(forged, seq, Kind.CHECKPOINT_SIGNER, id, "which is not a trusted key of " + id);
     }
 
     // ------------------------------------------------------------------ what the hash chain alone cannot catch

@@ -31,9 +31,13 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code ./ledger verify}: the auditor's check that the journal was not altered. Replays the journal of one
- * region's database ({@link JournalVerifier}), with checkpoint keys bound to the deployment's node certificates
- * ({@code <dir>/pki/node-<region>.crt}). Exit code 0: sound; 1: a bad entry (the first is printed); 2: could not
- * verify (nothing deployed, database unreachable, unusable certificate).
+ * region's database ({@link JournalVerifier}). Checkpoints are bound to the deployment's CA
+ * ({@code <dir>/pki/ca.crt}): each records its signer's certificate, which must be a ledger node's issued by
+ * that CA, valid when it signed (so checkpoints signed before a certificate renewal still verify). Checkpoints
+ * without a certificate (signed before they were recorded) are bound to the keys of the deployment's current
+ * node certificates ({@code <dir>/pki/node-<region>.crt}) and of {@code --trust-cert}. Exit code 0: sound;
+ * 1: a bad entry (the first is printed); 2: could not verify (nothing deployed, database unreachable, unusable
+ * certificate).
  */
 @Command(name = "verify", description = "Audit the journal: replay it, recompute every balance, check the hash chain and the "
         + "signed checkpoints; print the first bad entry. Exit 0 sound, 1 tampered or inconsistent, 2 could not verify.")
@@ -49,11 +53,13 @@ public final class VerifyCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--trust-cert", paramLabel = "FILE",
-            description = "Also trust the key of this signer certificate (PEM, repeatable), e.g. a node's certificate from before a renewal.")
+            description = "Also trust the key of this signer certificate (PEM, repeatable), e.g. a node's certificate from before a renewal"
+                    + " (for checkpoints that record no certificate; the others are checked against the deployment's CA).")
     List<Path> extraCerts = new ArrayList<>();
 
     @Option(names = "--any-signer",
-            description = "Accept checkpoints signed by any key (signatures are still verified, but not bound to the deployment's certificates).")
+            description = "Accept checkpoints signed by any key (signatures are still verified, but not bound to the deployment's CA or"
+                    + " certificates).")
     boolean anySigner;
 
     @Override
@@ -66,10 +72,18 @@ public final class VerifyCommand implements Callable<Integer> {
         Topology topology = Topology.load(dir);
         LocalDeployment d = new LocalDeployment(topology, System.out);
         Map<String, List<byte[]>> trusted;
+        X509Certificate ca;
         try {
             trusted = anySigner ? null : trustedSigners(topology, extraCerts);
+            ca = anySigner ? null : trustedCa(topology);
         } catch (RuntimeException e) {
             return fail("cannot load the signer certificates: " + e.getMessage());
+        }
+        JournalVerifier verifier;
+        try {
+            verifier = ca == null ? new JournalVerifier(trusted) : new JournalVerifier(trusted).withCa(ca, topology.trustDomain());
+        } catch (RuntimeException e) {
+            return fail("cannot use the deployment's CA: " + e.getMessage());
         }
         Target target;
         try {
@@ -79,11 +93,11 @@ public final class VerifyCommand implements Callable<Integer> {
         }
         JournalVerifier.Report report;
         try (Connection c = target.connect()) {
-            report = new JournalVerifier(trusted).verify(c);
+            report = verifier.verify(c);
         } catch (SQLException | RuntimeException e) {
             return fail("cannot read the journal of region " + target.region() + ": " + e.getMessage());
         }
-        JsonObject out = json(target, trusted, report);
+        JsonObject out = json(target, ca, trusted, report);
         if (json) {
             System.out.println(out.encodePrettily());
         } else {
@@ -188,7 +202,13 @@ public final class VerifyCommand implements Callable<Integer> {
         return trusted;
     }
 
-    static JsonObject json(Target target, Map<String, List<byte[]>> trusted, JournalVerifier.Report r) {
+    /** The deployment's CA ({@code <dir>/pki/ca.crt}), or null when there is none. */
+    static X509Certificate trustedCa(Topology topology) {
+        Path caFile = topology.dir().resolve("pki").resolve("ca.crt");
+        return Files.exists(caFile) ? Pem.readCertificate(caFile) : null;
+    }
+
+    static JsonObject json(Target target, X509Certificate ca, Map<String, List<byte[]>> trusted, JournalVerifier.Report r) {
         JsonArray signers = new JsonArray();
         if (trusted != null) {
             trusted.forEach((id, keys) -> keys.forEach(k -> signers.add(new JsonObject().put("identity", id)
@@ -198,7 +218,10 @@ public final class VerifyCommand implements Callable<Integer> {
                 .put("database", "127.0.0.1:" + target.postgres().port()).put("databaseRole", target.primary() ? "primary" : "standby")
                 .put("epoch", target.epoch()).put("batches", r.batches()).put("transfers", r.transfers())
                 .put("accounts", r.accounts()).put("checkpoints", r.checkpoints()).put("lastCheckpointSeq", r.lastCheckpointSeq())
-                .put("signersTrusted", r.signersTrusted()).put("trustedSigners", signers).put("elapsedMs", r.elapsed().toMillis());
+                .put("certifiedCheckpoints", r.certifiedCheckpoints()).put("signersTrusted", r.signersTrusted())
+                .put("trustedCa", ca == null ? null : new JsonObject().put("subject", ca.getSubjectX500Principal().getName())
+                        .put("key", JournalVerifier.fingerprint(ca.getPublicKey().getEncoded())))
+                .put("trustedSigners", signers).put("elapsedMs", r.elapsed().toMillis());
         if (r.firstProblem() != null) {
             JournalVerifier.Problem p = r.firstProblem();
             out.put("problem", new JsonObject().put("batchSeq", p.batchSeq()).put("kind", p.kind().name())
@@ -211,17 +234,28 @@ public final class VerifyCommand implements Callable<Integer> {
         System.out.println("database:    region " + o.getString("region") + " (" + o.getString("database") + ", "
                 + o.getString("databaseRole") + ", epoch " + o.getLong("epoch") + ")");
         if (r.signersTrusted()) {
+            JsonObject ca = o.getJsonObject("trustedCa");
+            if (ca != null) {
+                System.out.println("signers:     ledger nodes certified by the CA " + ca.getString("subject") + " (" + ca.getString("key")
+                        + "), certificate valid when signing");
+            }
             List<String> names = new ArrayList<>();
             o.getJsonArray("trustedSigners").forEach(s -> names.add(((JsonObject) s).getString("identity") + " ("
                     + ((JsonObject) s).getString("key") + ")"));
-            System.out.println("signers:     " + String.join(", ", names));
+            if (ca == null) {
+                System.out.println("signers:     " + String.join(", ", names));
+            } else {
+                System.out.println("             checkpoints without a certificate: " + (names.isEmpty() ? "none trusted"
+                        : String.join(", ", names)));
+            }
         } else {
             System.out.println("signers:     any key (checkpoint signatures verified, but not bound to the deployment's certificates)");
         }
         System.out.printf("replayed:    %d batches, %d transfers, %d accounts in %.1f s%n", r.batches(), r.transfers(), r.accounts(),
                 r.elapsed().toMillis() / 1000.0);
         System.out.println("checkpoints: " + r.checkpoints() + " signatures verified" + (r.checkpoints() == 0 ? ""
-                : ", the newest over batch " + r.lastCheckpointSeq()));
+                : ", the newest over batch " + r.lastCheckpointSeq()) + (o.getJsonObject("trustedCa") == null ? ""
+                : "; " + r.certifiedCheckpoints() + " by a certificate of the CA"));
         if (r.sound()) {
             System.out.println("SOUND: hash chain, timestamps, balance history, account balances, currency totals and signatures all verify.");
             if (r.lastCheckpointSeq() < r.batches()) {

@@ -12,7 +12,6 @@ import io.paymentledger.replication.failover.FailoverAgent;
 import io.paymentledger.replication.failover.FailoverStateMachine;
 import io.paymentledger.replication.postgres.PgCluster;
 import io.paymentledger.security.apikey.ApiKeys;
-import io.paymentledger.security.journal.JournalSigner;
 import io.paymentledger.security.pki.CertificateRenewer;
 import io.paymentledger.security.pki.IssuedCert;
 import io.paymentledger.security.tls.Tls;
@@ -82,6 +81,6 @@ public final class NodeProcess {
     }
 
     private static PeriodicSigner signer(IssuedCert cert) {
-        return new PeriodicSigner(JournalSigner.of(cert), cert.identity(), CHECKPOINT_INTERVAL_MS, System::nanoTime);
+        return new PeriodicSigner(cert, CHECKPOINT_INTERVAL_MS, System::nanoTime);
     }
 }

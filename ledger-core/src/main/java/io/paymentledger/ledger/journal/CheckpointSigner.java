@@ -6,8 +6,14 @@ package io.paymentledger.ledger.journal;
  */
 public interface CheckpointSigner {
 
-    /** A signature over a batch's journal hash. */
-    record Checkpoint(String signer, String algorithm, byte[] publicKey, byte[] signature) {}
+    /**
+     * A signature over a batch's journal hash.
+     *
+     * @param certificate the DER of the signer's X.509 certificate (holding {@code publicKey}), so that the
+     *                    checkpoint can be verified against the CA after the signer's certificate was renewed;
+     *                    null if the signer has none
+     */
+    record Checkpoint(String signer, String algorithm, byte[] publicKey, byte[] signature, byte[] certificate) {}
 
     /** Signs {@code hash} (the journal hash of batch {@code seq}), or returns null to skip this batch. */
     Checkpoint sign(long seq, byte[] hash);

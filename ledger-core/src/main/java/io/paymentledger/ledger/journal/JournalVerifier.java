@@ -15,12 +15,18 @@ import io.paymentledger.ledger.store.Database;
 import io.paymentledger.ledger.store.Rows;
 import io.paymentledger.ledger.transfer.TransferFlags;
 import io.paymentledger.ledger.transfer.TransferRow;
+import io.paymentledger.security.identity.Identities;
+import io.paymentledger.security.identity.Principal;
 import io.paymentledger.security.journal.JournalSigner;
+import io.paymentledger.security.pki.Pem;
+import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.security.cert.X509Certificate;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -50,8 +56,24 @@ import org.jooq.Result;
  *       it, both accounts must exist and have the transfer's currency; at the end every account's stored
  *       balances must equal the replay, and per currency the stored balances must sum to zero;</li>
  *   <li>checkpoints: each signature verifies over its batch's stored hash, the checkpoint's hash is the
- *       batch's, and, when trusted signer keys are given, the recorded public key is trusted for the signer.</li>
+ *       batch's, and the signer is trusted (see below).</li>
  * </ol>
+ *
+ * <p>Who may sign. Two modes, which can be combined:
+ * <ul>
+ *   <li>trusting a CA ({@link #withCa}): a checkpoint that records its signer's certificate is trusted iff that
+ *       certificate is signed by the CA (and is not a CA itself), its one SPIFFE URI SAN is the checkpoint's
+ *       signer and names a ledger node of the trust domain ({@code spiffe://<td>/region/<r>/ledger}), its
+ *       public key is the recorded public key, and its validity period covers the checkpoint's signed_at
+ *       (within {@link #CLOCK_SKEW}). Certificates renewed with a new key therefore all verify, as long as
+ *       the CA is the same. Revocation is not checked (a key revoked later may well have signed genuine
+ *       checkpoints before).</li>
+ *   <li>trusted keys: a checkpoint's recorded public key must be one of the keys trusted for its signer. In
+ *       CA mode this applies to checkpoints that record no certificate (signed before certificates were
+ *       recorded); without trusted keys, those are reported (removing a certificate must not be a way around
+ *       the CA).</li>
+ * </ul>
+ * With neither, signatures are verified with whatever key is recorded.
  * It stops at the first problem and reports it with its batch. Rows that name no journal batch are problems too.
  *
  * <p>Memory: the balance map (one small entry per account) plus one page of batch headers, the rows of one
@@ -105,8 +127,13 @@ public final class JournalVerifier {
         CHECKPOINT_HASH("checkpoint hash mismatch"),
         /** A checkpoint's signature does not verify. */
         CHECKPOINT_SIGNATURE("checkpoint signature invalid"),
-        /** A checkpoint was signed by a key not trusted for its signer. */
-        CHECKPOINT_SIGNER("checkpoint signer not trusted");
+        /** A checkpoint was signed by a key not trusted for its signer (a checkpoint without a certificate). */
+        CHECKPOINT_SIGNER("checkpoint signer not trusted"),
+        /**
+         * A checkpoint's recorded certificate does not prove its signer (CA mode): unreadable, not issued by the
+         * CA, naming another identity or no ledger node, holding another key, or not valid when it signed.
+         */
+        CHECKPOINT_CERTIFICATE("checkpoint certificate not trusted");
 
         public final String label;
 
@@ -135,13 +162,14 @@ public final class JournalVerifier {
      * @param batches           journal batches verified
      * @param transfers         transfer rows verified
      * @param accounts          account rows verified
-     * @param checkpoints       signed checkpoints verified
-     * @param lastCheckpointSeq the newest batch covered by a verified signature (0: none)
-     * @param signersTrusted    true when checkpoint keys were checked against trusted keys
-     * @param firstProblem      null when the journal is sound
+     * @param checkpoints          signed checkpoints verified
+     * @param certifiedCheckpoints of those, the ones whose signer was proven by its certificate (CA mode)
+     * @param lastCheckpointSeq    the newest batch covered by a verified signature (0: none)
+     * @param signersTrusted       true when checkpoint keys were bound to trusted signers (a CA or trusted keys)
+     * @param firstProblem         null when the journal is sound
      */
-    public record Report(long batches, long transfers, long accounts, long checkpoints, long lastCheckpointSeq,
-            boolean signersTrusted, Problem firstProblem, Duration elapsed) {
+    public record Report(long batches, long transfers, long accounts, long checkpoints, long certifiedCheckpoints,
+            long lastCheckpointSeq, boolean signersTrusted, Problem firstProblem, Duration elapsed) {
 
         public boolean sound() {
             return firstProblem == null;
@@ -150,7 +178,15 @@ public final class JournalVerifier {
 
     static final int FETCH_SIZE = 1000;
 
+    /**
+     * How far a checkpoint's signed_at (the database's clock) may lie outside its certificate's validity period
+     * (the CA's clock, with the node's).
+     */
+    public static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
+
     private final Map<String, List<byte[]>> trustedKeys;
+    private final X509Certificate ca;
+    private final String trustDomain;
     private final int batchesPerPage;
     private final int rowsPerRange;
 
@@ -159,16 +195,40 @@ public final class JournalVerifier {
      *                    of every key trusted for it; null: signatures are checked, but any key is accepted
      */
     public JournalVerifier(Map<String, ? extends Collection<byte[]>> trustedKeys) {
-        this(copy(trustedKeys), 1000, 50_000);
+        this(copy(trustedKeys), null, null, 1000, 50_000);
     }
 
-    private JournalVerifier(Map<String, List<byte[]>> trustedKeys, int batchesPerPage, int rowsPerRange) {
+    private JournalVerifier(Map<String, List<byte[]>> trustedKeys, X509Certificate ca, String trustDomain,
+            int batchesPerPage, int rowsPerRange) {
         if (batchesPerPage < 1 || rowsPerRange < 1) {
             throw new IllegalArgumentException("page sizes must be positive");
         }
         this.trustedKeys = trustedKeys;
+        this.ca = ca;
+        this.trustDomain = trustDomain;
         this.batchesPerPage = batchesPerPage;
         this.rowsPerRange = rowsPerRange;
+    }
+
+    /**
+     * Trusts the ledger nodes certified by {@code ca} in {@code trustDomain} (see the class comment); a
+     * checkpoint without a certificate is reported, as no key is trusted for it.
+     */
+    public static JournalVerifier trustingCa(X509Certificate ca, String trustDomain) {
+        return withoutTrustedKeys().withCa(ca, trustDomain);
+    }
+
+    /**
+     * The same verifier, also trusting the ledger nodes certified by {@code ca} in {@code trustDomain}: checkpoints
+     * that record a certificate are judged by it, the others by this verifier's trusted keys.
+     */
+    public JournalVerifier withCa(X509Certificate ca, String trustDomain) {
+        Objects.requireNonNull(ca, "ca");
+        Identities.requireTrustDomain(trustDomain);
+        if (ca.getBasicConstraints() < 0) {
+            throw new IllegalArgumentException("not a CA certificate: " + ca.getSubjectX500Principal());
+        }
+        return new JournalVerifier(trustedKeys, ca, trustDomain, batchesPerPage, rowsPerRange);
     }
 
     /** Accepts any signer key (signatures are still verified). */
@@ -188,7 +248,7 @@ public final class JournalVerifier {
      * {@code rowsPerRange} rows (at least one batch). Defaults: 1000 and 50,000.
      */
     public JournalVerifier withPaging(int batchesPerPage, int rowsPerRange) {
-        return new JournalVerifier(trustedKeys, batchesPerPage, rowsPerRange);
+        return new JournalVerifier(trustedKeys, ca, trustDomain, batchesPerPage, rowsPerRange);
     }
 
     private static Map<String, List<byte[]>> copy(Map<String, ? extends Collection<byte[]>> keys) {
@@ -280,6 +340,7 @@ public final class JournalVerifier {
         private long transfers;
         private long accounts;
         private long checkpoints;
+        private long certifiedCheckpoints;
         private long lastCheckpointSeq;
 
         Run(DSLContext dsl, long startNanos) {
@@ -296,7 +357,8 @@ public final class JournalVerifier {
             } catch (Found f) {
                 problem = f.problem;
             }
-            return new Report(batches, transfers, accounts, checkpoints, lastCheckpointSeq, trustedKeys != null,
+            return new Report(batches, transfers, accounts, checkpoints, certifiedCheckpoints, lastCheckpointSeq,
+                    trustedKeys != null || ca != null,
                     problem, Duration.ofNanos(System.nanoTime() - startNanos));
         }
 
@@ -579,7 +641,13 @@ public final class JournalVerifier {
                 throw found(seq, Kind.CHECKPOINT_SIGNATURE, signer, "the " + c.getAlgorithm() + " signature by " + signer
                         + " does not verify over the batch's hash with the recorded key " + fingerprint(c.getPublicKey()));
             }
-            if (trustedKeys != null) {
+            if (ca != null && c.getCertificate() != null) {
+                verifyCertificate(seq, c);
+                certifiedCheckpoints++;
+            } else if (ca != null && trustedKeys == null) {
+                throw found(seq, Kind.CHECKPOINT_SIGNER, signer, "the checkpoint records no certificate and no key is trusted"
+                        + " for " + signer + " (signed with key " + fingerprint(c.getPublicKey()) + ")");
+            } else if (trustedKeys != null) {
                 List<byte[]> trusted = trustedKeys.get(signer);
                 if (trusted == null) {
                     throw found(seq, Kind.CHECKPOINT_SIGNER, signer, "signer " + signer + " is not a trusted signer (trusted: "
@@ -593,6 +661,63 @@ public final class JournalVerifier {
             }
             checkpoints++;
             lastCheckpointSeq = seq;
+        }
+
+        /** CA mode: the checkpoint's recorded certificate proves that a ledger node of the CA signed it. */
+        private void verifyCertificate(long seq, JournalCheckpointRecord c) throws Found {
+            String signer = c.getSigner();
+            X509Certificate cert;
+            try {
+                List<X509Certificate> certs = Pem.parseCertificates(c.getCertificate());
+                if (certs.size() != 1) {
+                    throw new IllegalArgumentException(certs.size() + " certificates instead of one");
+                }
+                cert = certs.get(0);
+            } catch (IllegalArgumentException unreadable) {
+                throw found(seq, Kind.CHECKPOINT_CERTIFICATE, signer, "the recorded certificate cannot be read: "
+                        + unreadable.getMessage());
+            }
+            String which = "the recorded certificate (serial " + cert.getSerialNumber().toString(16) + ", issuer "
+                    + cert.getIssuerX500Principal() + ")";
+            if (!cert.getIssuerX500Principal().equals(ca.getSubjectX500Principal())) {
+                throw found(seq, Kind.CHECKPOINT_CERTIFICATE, signer, which + " is not issued by the trusted CA "
+                        + ca.getSubjectX500Principal());
+            }
+            try {
+                cert.verify(ca.getPublicKey());
+            } catch (GeneralSecurityException | RuntimeException e) {
+                throw found(seq, Kind.CHECKPOINT_CERTIFICATE, signer, which + " is not issued by the trusted CA "
+                        + ca.getSubjectX500Principal() + ": its signature does not verify with the CA's key"
+                        + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")"));
+            }
+            boolean[] usage = cert.getKeyUsage();
+            if (cert.getBasicConstraints() >= 0 || (usage != null && !usage[0])) {
+                throw found(seq, Kind.CHECKPOINT_CERTIFICATE, signer, which + (cert.getBasicConstraints() >= 0
+                        ? " is a CA certificate, not a node's" : " does not allow digital signatures"));
+            }
+            List<String> ids = Identities.spiffeIds(cert);
+            if (ids.size() != 1 || !ids.get(0).equals(signer)) {
+                throw found(seq, Kind.CHECKPOINT_CERTIFICATE, signer, which + " names " + (ids.size() == 1 ? ids.get(0)
+                        : ids.size() + " SPIFFE IDs") + ", not the checkpoint's signer " + signer);
+            }
+            if (!(Identities.fromCertificate(cert, trustDomain).orElse(null) instanceof Principal.Service s)
+                    || !s.component().equals("ledger")) {
+                throw found(seq, Kind.CHECKPOINT_CERTIFICATE, signer, "the signer " + signer + " is not a ledger node of trust domain "
+                        + trustDomain + " (spiffe://" + trustDomain + "/region/<region>/ledger)");
+            }
+            byte[] certKey = cert.getPublicKey().getEncoded();
+            if (!Arrays.equals(certKey, c.getPublicKey())) {
+                throw found(seq, Kind.CHECKPOINT_CERTIFICATE, signer, "signed with key " + fingerprint(c.getPublicKey())
+                        + " but " + which + " holds key " + fingerprint(certKey));
+            }
+            Instant signedAt = c.getSignedAt() == null ? null : c.getSignedAt().toInstant();
+            Instant notBefore = cert.getNotBefore().toInstant();
+            Instant notAfter = cert.getNotAfter().toInstant();
+            if (signedAt == null || signedAt.isBefore(notBefore.minus(CLOCK_SKEW)) || signedAt.isAfter(notAfter.plus(CLOCK_SKEW))) {
+                throw found(seq, Kind.CHECKPOINT_CERTIFICATE, signer, "signed at " + signedAt + ", outside the validity of "
+                        + which + ", " + notBefore + " to " + notAfter + " (allowing " + CLOCK_SKEW.toMinutes()
+                        + " min of clock skew)");
+            }
         }
 
         /** Rows that name a batch the journal does not have (every seq in [1, batches] was verified). */

@@ -231,8 +231,10 @@ final class WriterStore implements AutoCloseable {
                     .execute();
             if (checkpoint != null) {
                 dsl.insertInto(JOURNAL_CHECKPOINT, JOURNAL_CHECKPOINT.BATCH_SEQ, JOURNAL_CHECKPOINT.HASH, JOURNAL_CHECKPOINT.SIGNER,
-                        JOURNAL_CHECKPOINT.PUBLIC_KEY, JOURNAL_CHECKPOINT.ALGORITHM, JOURNAL_CHECKPOINT.SIGNATURE)
-                        .values(b.seq, hash, checkpoint.signer(), checkpoint.publicKey(), checkpoint.algorithm(), checkpoint.signature())
+                        JOURNAL_CHECKPOINT.PUBLIC_KEY, JOURNAL_CHECKPOINT.ALGORITHM, JOURNAL_CHECKPOINT.SIGNATURE,
+                        JOURNAL_CHECKPOINT.CERTIFICATE)
+                        .values(b.seq, hash, checkpoint.signer(), checkpoint.publicKey(), checkpoint.algorithm(), checkpoint.signature(),
+                                checkpoint.certificate())
                         .execute();
             }
             connection.commit();
