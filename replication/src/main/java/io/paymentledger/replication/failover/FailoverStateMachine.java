@@ -149,7 +149,7 @@ public final class FailoverStateMachine {
             return new Decision(Role.FENCED, Step.STOP_SERVING, null,
                     "stopped serving: I no longer hold the leader lock (my CP session expired or was lost)");
         }
-        if (current == Role.DEMOTED) {
+        if (current == Role.DEMOTED && (f.stoppedLeadingAtMs() > 0 || !db.up() || !db.primary() || whyNotEligible(f) != null)) {
             return demoted(f);
         }
         String why = whyNotEligible(f);
@@ -157,7 +157,7 @@ public final class FailoverStateMachine {
             Role next = db.up() && db.primary() && !rec.isEmpty() && !rec.leader().equals(me) ? Role.DEMOTED : Role.FOLLOWER;
             return new Decision(next, Step.NONE, null, why);
         }
-        return new Decision(current == Role.STARTING ? Role.FOLLOWER : current, Step.TRY_LOCK, null,
+        return new Decision(current == Role.STARTING || current == Role.DEMOTED ? Role.FOLLOWER : current, Step.TRY_LOCK, null,
                 rec.isEmpty() ? "no leader recorded yet: I am " + me + " and may bootstrap it; taking the leader lock"
                         : "the leader lock may be free and I am eligible (" + eligibility(f) + "): trying to take it");
     }
@@ -276,7 +276,10 @@ public final class FailoverStateMachine {
             return bootstrapBlocker(f);
         }
         if (db.primary()) {
-            return rec.leader().equals(me) ? null
+            // The recorded leader's own database; or a synchronous standby (or the handover target) that this
+            // agent promoted in a takeover that failed before recording its term: it still has every
+            // acknowledged write and has served none, so it may finish the takeover.
+            return rec.leader().equals(me) || rec.isSync(me) || rec.handoverTo().equals(me) ? null
                     : "my database is a primary but " + rec.leader() + " is the recorded leader: I am a former primary";
         }
         if (!rec.isSync(me)) {

@@ -668,5 +668,21 @@ class FailoverStateMachineTest {
             assertThat(decide(EU, Role.FOLLOWER, facts().record(record(6, US, EU)).db(standbyDb(6))).step())
                     .isEqualTo(Step.TRY_LOCK);
         }
+
+        @Test
+        void aHandoverTargetWhoseTakeoverFailedAfterPromotionMayFinishIt() {
+            // Handover to eu recorded; eu promoted its database, then the takeover failed before recording the term.
+            FactsBuilder f = facts().record(record(6, US, EU).withHandoverTo(EU)).db(primaryDb(6));
+            Decision d = decide(EU, Role.DEMOTED, f);
+            assertThat(d.step()).as(d.explanation()).isEqualTo(Step.TRY_LOCK);
+            assertThat(decide(EU, Role.FOLLOWER, f.lock()).step()).isEqualTo(Step.TAKE_OVER);
+        }
+
+        @Test
+        void aSyncStandbyWhoseTakeoverFailedAfterPromotionMayFinishIt() {
+            FactsBuilder f = facts().record(record(6, US, EU)).db(primaryDb(6));
+            Decision d = decide(EU, Role.DEMOTED, f);
+            assertThat(d.step()).as(d.explanation()).isEqualTo(Step.TRY_LOCK);
+        }
     }
 }
