@@ -1,0 +1,234 @@
+package io.paymentledger.cli.command;
+
+import io.paymentledger.cli.bench.Bench;
+import io.paymentledger.cli.bench.BenchReport;
+import io.paymentledger.cli.bench.BenchResult;
+import io.paymentledger.cli.bench.PgBenchComparison;
+import io.paymentledger.cli.deploy.Clients;
+import io.paymentledger.cli.deploy.DeploymentSecurity;
+import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.deploy.Topology;
+import io.paymentledger.cli.drill.LeaderTracker;
+import io.paymentledger.security.logging.LogSetup;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.grpc.client.GrpcClient;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
+import java.util.logging.Level;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true, description = {
+        "Load the running deployment through its gRPC API (the region router, with its mTLS and the synchronous standby"
+                + " in place) and report transfers/s, p50/p99/p99.9 latency and errors per scenario × request shape;"
+                + " after every run, check that every ledger sums to zero and that the balances equal what the accepted"
+                + " transfers imply (exit code 1 when a check fails).",
+        "Closed loop: --concurrency requests in flight, each sent when the previous is answered (maximum throughput)."
+                + " Open loop: requests due at a fixed --rate, latency measured from when each was due (corrected for"
+                + " coordinated omission), at most --concurrency in flight (the rest dropped and counted)."})
+public final class BenchCommand implements Callable<Integer> {
+
+    @Mixin
+    DeploymentOptions deployment;
+
+    @Option(names = "--scenario", defaultValue = "all", description = "uniform | hot | zipf | payments | all (default: all),"
+            + " or a comma-separated list.")
+    String scenario;
+
+    @Option(names = "--batch", defaultValue = "all", description = "Transfers per request: 1 | 100 | 1000 | 8000 | all"
+            + " (default: all), or a comma-separated list. Payments are unary and run once whatever this says.")
+    String batch;
+
+    @Option(names = "--mode", defaultValue = "closed", description = "closed (max throughput) | open (fixed rate).")
+    String mode;
+
+    @Option(names = "--rate", defaultValue = "1000", description = "Open loop: transfers per second (payments: calls per"
+            + " second). Default: ${DEFAULT-VALUE}.")
+    double rate;
+
+    @Option(names = "--concurrency", description = "Closed loop: requests in flight; open loop: the most allowed in flight."
+            + " Default per shape: 64 (1 and payments), 16 (100), 8 (1000), 4 (8000); 4x that in open loop.")
+    Integer concurrency;
+
+    @Option(names = "--connections", defaultValue = "1", description = "gRPC connections to spread requests over."
+            + " Default: ${DEFAULT-VALUE}.")
+    int connections;
+
+    @Option(names = "--duration", defaultValue = "10", description = "Measured seconds per run. Default: ${DEFAULT-VALUE}.")
+    double duration;
+
+    @Option(names = "--warmup", defaultValue = "2", description = "Warm-up seconds per run, not measured. Default: ${DEFAULT-VALUE}.")
+    double warmup;
+
+    @Option(names = "--accounts", defaultValue = "10000", description = "Accounts per run. Default: ${DEFAULT-VALUE}.")
+    int accounts;
+
+    @Option(names = "--seed", description = "Seed of the account and amount choices (default: random, printed).")
+    Long seed;
+
+    @Option(names = "--timeout", defaultValue = "10000", description = "Deadline of each call in ms. Default: ${DEFAULT-VALUE}.")
+    long timeoutMs;
+
+    @Option(names = "--compare-pgbench", description = "Also run pgbench tpcb-like (-s 16 and -s 1, -c 16 -j 2 -M prepared,"
+            + " --duration seconds) on a fresh PostgreSQL primary with a synchronous standby, and print the ratios.")
+    boolean comparePgbench;
+
+    @Option(names = "--json", description = "Machine-readable output on stdout (progress goes to stderr).")
+    boolean json;
+
+    @Option(names = "--direct", description = "Send to whichever node leads instead of through the region router.")
+    boolean direct;
+
+    @Option(names = "--merchant", defaultValue = DeploymentSecurity.LOAD_MERCHANT, description = "The merchant identity"
+            + " (mTLS certificate of the deployment's PKI) the load comes from; it owns the run's accounts."
+            + " Default: ${DEFAULT-VALUE}.")
+    String merchant;
+
+    @Override
+    public Integer call() throws Exception {
+        LogSetup.install("ledger-bench", Level.SEVERE);
+        List<Bench.Scenario> scenarios = parseScenarios(scenario);
+        List<Integer> shapes = parseShapes(batch);
+        Bench.Mode m = Bench.Mode.parse(mode);
+        long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(1, 1L << 40);
+        if (connections < 1 || connections > 64) {
+            throw new IllegalArgumentException("--connections must be 1..64");
+        }
+        PrintStream err = System.err;
+        Topology topology = Topology.load(deployment.dir());
+        LocalDeployment d = new LocalDeployment(topology, err);
+        DeploymentSecurity security = d.security();
+        List<Clients> pool = new ArrayList<>();
+        LeaderTracker tracker = null;
+        Clients operator = Clients.operator(topology);
+        try {
+            // The load comes from a merchant, over mutual TLS, each connection its own client (and Vert.x instance).
+            for (int i = 0; i < connections; i++) {
+                pool.add(Clients.tls(security, security.merchant(merchant)));
+            }
+            Supplier<SocketAddress> target;
+            String targetName;
+            if (direct) {
+                tracker = new LeaderTracker(topology, operator);
+                target = tracker;
+                targetName = "the leading node (direct)";
+            } else {
+                if (!operator.serving(topology.routerPort())) {
+                    throw new IllegalStateException("the region router on 127.0.0.1:" + topology.routerPort()
+                            + " does not serve; start the deployment with ./ledger up");
+                }
+                SocketAddress router = Clients.loopback(topology.routerPort());
+                target = () -> router;
+                targetName = "the region router at 127.0.0.1:" + topology.routerPort();
+            }
+            List<GrpcClient> grpcs = pool.stream().map(Clients::grpc).toList();
+            Bench bench = new Bench(grpcs, () -> d.postgres(d.awaitLeader(Duration.ofSeconds(30)).getRegion()).connect("ledger"),
+                    err::println);
+            String command = reproduce(s);
+            err.println("bench: target " + targetName + "; " + command);
+            List<BenchResult> results = new ArrayList<>();
+            for (Bench.Scenario sc : scenarios) {
+                for (int shape : sc == Bench.Scenario.PAYMENTS ? List.of(1) : shapes) {
+                    Bench.Options o = Bench.Options.of(sc, shape, target).duration(duration, warmup).accounts(accounts)
+                            .seed(s).callTimeoutMs(timeoutMs).owner(merchant);
+                    int c = concurrency != null ? concurrency : Bench.Options.defaultConcurrency(sc, shape, m);
+                    o = m == Bench.Mode.OPEN ? o.openLoop(rate, c) : o.closedLoop(c);
+                    err.printf(Locale.ROOT, "bench: %s × %s, %s loop%s, %d in flight, %.0f s + %.0f s warm-up...%n", sc.label(),
+                            sc == Bench.Scenario.PAYMENTS ? "unary" : shape, m.label(),
+                            m == Bench.Mode.OPEN ? " at " + rate + "/s" : "", c, duration, warmup);
+                    BenchResult r = bench.run(o);
+                    err.printf(Locale.ROOT, "bench: %.0f transfers/s, p99 %.2f ms, check %s%n", r.transfersPerSecond(), r.p99Ms(),
+                            r.check().passed() ? "passed" : "FAILED");
+                    results.add(r);
+                }
+            }
+            PgBenchComparison.Result pgbench = null;
+            if (comparePgbench) {
+                pgbench = PgBenchComparison.run(PgBenchComparison.SCALES, (int) Math.max(1, Math.round(duration)), err::println);
+            }
+            if (json) {
+                System.out.println(BenchReport.json(results, pgbench, command, targetName).encodePrettily());
+            } else {
+                System.out.println("ledger bench against " + targetName);
+                System.out.print(BenchReport.table(results, pgbench));
+                System.out.println("transfers/s: accepted transfers answered inside the measured window; latency: "
+                        + (m == Bench.Mode.OPEN ? "from each request's due time (open loop, coordinated-omission corrected)"
+                                : "from each request's send (closed loop: service time)")
+                        + "; check: ledgers sum to zero, stored balances match transfers, API balances match accepted transfers");
+                System.out.println("reproduce: " + command);
+            }
+            return BenchReport.passed(results) ? 0 : 1;
+        } finally {
+            if (tracker != null) {
+                tracker.close();
+            }
+            pool.forEach(Clients::close);
+            operator.close();
+        }
+    }
+
+    /** The exact command line that reproduces this session (every value spelled out, the seed included). */
+    String reproduce(long s) {
+        StringBuilder sb = new StringBuilder("./ledger bench --scenario ").append(scenario.toLowerCase(Locale.ROOT))
+                .append(" --batch ").append(batch.toLowerCase(Locale.ROOT)).append(" --mode ").append(mode.toLowerCase(Locale.ROOT));
+        if (Bench.Mode.parse(mode) == Bench.Mode.OPEN) {
+            sb.append(" --rate ").append(num(rate));
+        }
+        if (concurrency != null) {
+            sb.append(" --concurrency ").append(concurrency);
+        }
+        if (connections != 1) {
+            sb.append(" --connections ").append(connections);
+        }
+        sb.append(" --duration ").append(num(duration)).append(" --warmup ").append(num(warmup)).append(" --accounts ")
+                .append(accounts).append(" --seed ").append(s).append(" --timeout ").append(timeoutMs);
+        if (comparePgbench) {
+            sb.append(" --compare-pgbench");
+        }
+        if (direct) {
+            sb.append(" --direct");
+        }
+        if (!DeploymentSecurity.LOAD_MERCHANT.equals(merchant)) {
+            sb.append(" --merchant ").append(merchant);
+        }
+        if (json) {
+            sb.append(" --json");
+        }
+        if (deployment.dir != null) {
+            sb.append(" --dir ").append(deployment.dir());
+        }
+        return sb.toString();
+    }
+
+    private static String num(double v) {
+        return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+    }
+
+    static List<Bench.Scenario> parseScenarios(String s) {
+        if (s.trim().equalsIgnoreCase("all")) {
+            return Arrays.asList(Bench.Scenario.values());
+        }
+        return Arrays.stream(s.split(",")).map(Bench.Scenario::parse).distinct().toList();
+    }
+
+    static List<Integer> parseShapes(String s) {
+        if (s.trim().equalsIgnoreCase("all")) {
+            return Bench.SHAPES;
+        }
+        List<Integer> shapes = Arrays.stream(s.split(",")).map(String::trim).map(Integer::parseInt).distinct().toList();
+        for (int shape : shapes) {
+            if (!Bench.SHAPES.contains(shape)) {
+                throw new IllegalArgumentException("--batch must be one of " + Bench.SHAPES + " or all, not " + shape);
+            }
+        }
+        return shapes;
+    }
+}
