@@ -56,6 +56,9 @@ public final class Database implements AutoCloseable {
         this.properties.putIfAbsent("connectTimeout", "5");
         this.properties.putIfAbsent("tcpKeepAlive", "true");
         this.properties.putIfAbsent("reWriteBatchedInserts", "true");
+        // The ledger's lookups are `= any(array)`: a generic plan made while a table was small (e.g. right after a
+        // failover or on a fresh database) stays slow for minutes; plan each execution for its actual values.
+        this.properties.putIfAbsent("options", "-c plan_cache_mode=force_custom_plan");
         this.poolSizeMax = poolSizeMax;
         this.idle = new ArrayBlockingQueue<>(poolSizeMax);
         this.permits = new java.util.concurrent.Semaphore(poolSizeMax, true);

@@ -9,7 +9,6 @@ import static io.paymentledger.db.Tables.PENDING_TRANSFER;
 import static io.paymentledger.db.Tables.TRANSFER;
 import static org.jooq.impl.DSL.any;
 import static org.jooq.impl.DSL.excluded;
-import static org.jooq.impl.DSL.row;
 
 import io.paymentledger.ledger.account.AccountState;
 import io.paymentledger.ledger.payment.PaymentState;
@@ -30,8 +29,6 @@ import java.util.List;
 import org.jooq.DSLContext;
 import org.jooq.Field;
 import org.jooq.Record;
-import org.jooq.Record5;
-import org.jooq.Row5;
 import org.jooq.Table;
 
 /**
@@ -265,28 +262,50 @@ final class WriterStore implements AutoCloseable {
         }
     }
 
+    /**
+     * All touched accounts' new balances in ONE statement: {@code update account ... from unnest(ids, dp, dpo, cp, cpo)},
+     * five array binds whatever the number of accounts (a VALUES list needs a statement per ~800 rows and plans
+     * thousands of parameters).
+     */
     private void updateBalances(DSLContext dsl, Batch b) {
-        List<Row5<String, Long, Long, Long, Long>> rows = new ArrayList<>();
         java.util.Set<AccountState> created = new java.util.HashSet<>(b.newAccounts);
+        List<AccountState> touched = new ArrayList<>(b.touchedAccounts.size());
         for (AccountState a : b.touchedAccounts) {
             if (!created.contains(a)) {
-                var bal = a.balance();
-                rows.add(row(a.id(), bal.debitsPending(), bal.debitsPosted(), bal.creditsPending(), bal.creditsPosted()));
+                touched.add(a);
             }
         }
-        for (int from = 0; from < rows.size(); from += ROWS_PER_STATEMENT / 5) {
-            List<Row5<String, Long, Long, Long, Long>> chunk = rows.subList(from, Math.min(rows.size(), from + ROWS_PER_STATEMENT / 5));
-            @SuppressWarnings("unchecked")
-            Table<Record5<String, Long, Long, Long, Long>> v = org.jooq.impl.DSL.values(chunk.toArray(Row5[]::new))
-                    .as("v", "id", "dp", "dpo", "cp", "cpo");
-            Field<String> id = v.field("id", String.class);
-            dsl.update(ACCOUNT)
-                    .set(ACCOUNT.DEBITS_PENDING, v.field("dp", Long.class))
-                    .set(ACCOUNT.DEBITS_POSTED, v.field("dpo", Long.class))
-                    .set(ACCOUNT.CREDITS_PENDING, v.field("cp", Long.class))
-                    .set(ACCOUNT.CREDITS_POSTED, v.field("cpo", Long.class))
-                    .from(v).where(ACCOUNT.ID.eq(id)).execute();
+        if (touched.isEmpty()) {
+            return;
         }
+        int n = touched.size();
+        String[] ids = new String[n];
+        Long[] dp = new Long[n];
+        Long[] dpo = new Long[n];
+        Long[] cp = new Long[n];
+        Long[] cpo = new Long[n];
+        for (int i = 0; i < n; i++) {
+            var bal = touched.get(i).balance();
+            ids[i] = touched.get(i).id();
+            dp[i] = bal.debitsPending();
+            dpo[i] = bal.debitsPosted();
+            cp[i] = bal.creditsPending();
+            cpo[i] = bal.creditsPosted();
+        }
+        Table<?> v = org.jooq.impl.DSL.table("unnest({0}, {1}, {2}, {3}, {4})", org.jooq.impl.DSL.val(ids),
+                org.jooq.impl.DSL.val(dp), org.jooq.impl.DSL.val(dpo), org.jooq.impl.DSL.val(cp), org.jooq.impl.DSL.val(cpo))
+                .as("v", "id", "dp", "dpo", "cp", "cpo");
+        // A plain-SQL table's columns are not known to jOOQ: refer to them by qualified name.
+        dsl.update(ACCOUNT)
+                .set(ACCOUNT.DEBITS_PENDING, column("dp"))
+                .set(ACCOUNT.DEBITS_POSTED, column("dpo"))
+                .set(ACCOUNT.CREDITS_PENDING, column("cp"))
+                .set(ACCOUNT.CREDITS_POSTED, column("cpo"))
+                .from(v).where(ACCOUNT.ID.eq(org.jooq.impl.DSL.field(org.jooq.impl.DSL.name("v", "id"), String.class))).execute();
+    }
+
+    private static Field<Long> column(String name) {
+        return org.jooq.impl.DSL.field(org.jooq.impl.DSL.name("v", name), Long.class);
     }
 
     private void upsertHolds(DSLContext dsl, Batch b) {

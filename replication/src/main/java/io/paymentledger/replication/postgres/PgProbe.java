@@ -59,8 +59,41 @@ public final class PgProbe {
         return c;
     }
 
+    /**
+     * The probe's own connection, kept between ticks: a new TLS + scram connection five times a second costs both
+     * sides real CPU. Dropped (and reopened next time) after any error.
+     */
+    private Connection probeConnection;
+
+    private synchronized Connection probeConnection() throws SQLException {
+        if (probeConnection == null || probeConnection.isClosed()) {
+            probeConnection = connect(database);
+        }
+        return probeConnection;
+    }
+
+    private synchronized void dropProbeConnection() {
+        if (probeConnection != null) {
+            try {
+                probeConnection.close();
+            } catch (SQLException ignored) {
+                // it was broken anyway
+            }
+            probeConnection = null;
+        }
+    }
+
     public State observe() {
-        try (Connection c = connect(database); Statement st = c.createStatement()) {
+        try {
+            return observe(probeConnection());
+        } catch (SQLException e) {
+            dropProbeConnection();
+            return State.down(e.getMessage());
+        }
+    }
+
+    private State observe(Connection c) throws SQLException {
+        try (Statement st = c.createStatement()) {
             boolean recovery;
             try (ResultSet rs = st.executeQuery("select pg_is_in_recovery(), current_setting('synchronous_standby_names')")) {
                 rs.next();
@@ -89,8 +122,6 @@ public final class PgProbe {
                 }
                 return new State(true, true, epoch, standbys, syncNames, 0, 0, "");
             }
-        } catch (SQLException e) {
-            return State.down(e.getMessage());
         }
     }
 
