@@ -117,7 +117,8 @@ class FailoverDrillsTest {
             io.paymentledger.api.v1.NodeStatus st = null;
             while (System.nanoTime() < deadline) {
                 st = clients.nodeStatus(port).orElse(null);
-                if (st != null && st.getRole() != NodeRole.NODE_ROLE_LEADER && st.getExplanation().contains("CP group")) {
+                if (st != null && st.getRole() != NodeRole.NODE_ROLE_LEADER && !st.getCoordinatorQuorum()
+                        && st.getExplanation().contains("CP group")) {
                     break;
                 }
                 LocalDeployment.sleep(200);
