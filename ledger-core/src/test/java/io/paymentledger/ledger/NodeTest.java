@@ -80,6 +80,25 @@ class NodeTest {
     }
 
     @Test
+    void servesPrometheusMetricsOnItsOwnPort() {
+        try (TestLedger t = TestLedger.start()) {
+            String a = id("a"), b = id("b");
+            t.ledger.createAccounts(CreateAccountsRequest.newBuilder().addAccounts(account(a, "EUR")).addAccounts(account(b, "EUR")).build()).await();
+            t.ledger.createTransfers(CreateTransfersRequest.newBuilder().addTransfers(transfer(id("t"), a, b, 5, "EUR")).build()).await();
+            var http = t.clientVertx.createHttpClient();
+            try {
+                String body = http.request(io.vertx.core.http.HttpMethod.GET, t.node.grpcPort(), "127.0.0.1", "/metrics")
+                        .compose(req -> req.send()).compose(resp -> resp.body()).await().toString();
+                assertThat(body).contains("ledger_leader{region=\"a\"} 1", "ledger_epoch{region=\"a\"} 1",
+                        "# TYPE ledger_committed_transfers_total counter", "ledger_write_queue_depth{region=\"a\"} 0");
+                assertThat(body).containsPattern("ledger_committed_transfers_total\\{region=\"a\"\\} [1-9]");
+            } finally {
+                http.close().await();
+            }
+        }
+    }
+
+    @Test
     void undecodableRequestBytesAreInvalidArgument() {
         try (TestLedger t = TestLedger.start()) {
             GrpcStatus status = t.grpc.request(t.address).compose(req -> {

@@ -63,6 +63,11 @@ public final class DeploymentSecurity {
         return secrets.getOrCreate("postgres-password", SecretStore.random(24));
     }
 
+    /** The secret store's own account of itself (LIVE / DEGRADED / UNAVAILABLE + detail). */
+    public String secretsHealth() {
+        return secrets.health().toString();
+    }
+
     public String apiKeyPepper() {
         return secrets.getOrCreate("api-key-pepper", SecretStore.random(32));
     }

@@ -59,6 +59,7 @@ public final class NodeProcess {
         LedgerNode node = LedgerNode.start(new LedgerNode.Config(regionName, server, database, 16, BatchWriter.Config.defaults(),
                 apiKeys), control, new CertificateCallerResolver(security.trustDomain(), apiKeys));
         node.writer().checkpointSigner(signer(cert));
+        node.secretsHealth(security::secretsHealth);
         CertificateRenewer renewer = CertificateRenewer.forPki(security.pki(), cert, Clock.systemUTC(), renewed -> {
             node.updateSsl(Tls.serverSslOptions(renewed.certFile(), renewed.keyFile(), security.caFile(), security.crlFile(),
                     ClientAuth.REQUIRED));

@@ -52,6 +52,7 @@ public final class LedgerNode implements AutoCloseable {
     private final Blocking blocking;
     private final NodeControl control;
     private final HttpServer httpServer;
+    private volatile java.util.function.Supplier<String> secretsHealth = () -> "LIVE: no secret store configured";
 
     private LedgerNode(Config config, NodeControl control, CallerResolver callers) {
         this.config = config;
@@ -68,7 +69,14 @@ public final class LedgerNode implements AutoCloseable {
         new LedgerApi(writer, reader, control, blocking).bind(unary);
         new PaymentsApi(writer, reader, control, blocking).bind(unary);
         new NodeApi(control, config.apiKeys(), blocking).bind(vertx, grpc, unary);
-        this.httpServer = vertx.createHttpServer(config.serverOptions()).requestHandler(grpc).listen().await();
+        this.httpServer = vertx.createHttpServer(config.serverOptions()).requestHandler(req -> {
+            if (req.method() == io.vertx.core.http.HttpMethod.GET && "/metrics".equals(req.path())) {
+                req.response().putHeader("content-type", "text/plain; version=0.0.4")
+                        .end(Metrics.render(control.status(), writer, secretsHealth.get()));
+            } else {
+                grpc.handle(req);
+            }
+        }).listen().await();
         LOG.info(() -> "node " + config.region() + ": gRPC on " + grpcAddress());
         control.start(this);
     }
@@ -113,6 +121,11 @@ public final class LedgerNode implements AutoCloseable {
 
     public NodeControl control() {
         return control;
+    }
+
+    /** Where the secrets health (in /metrics) comes from, e.g. the secret store's {@code health()}. */
+    public void secretsHealth(java.util.function.Supplier<String> health) {
+        this.secretsHealth = health;
     }
 
     /** Replaces the TLS material for new connections (certificate renewal, new CRL). */
