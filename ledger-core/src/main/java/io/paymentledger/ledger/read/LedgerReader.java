@@ -22,7 +22,6 @@ import java.util.Optional;
 import org.jooq.Condition;
 import org.jooq.Record;
 import org.jooq.SelectConditionStep;
-import org.jooq.impl.DSL;
 
 /**
  * Reads of the ledger, straight from PostgreSQL. Whether this node may answer (linearizable reads only on
@@ -169,21 +168,5 @@ public final class LedgerReader {
         }
         List<T> items = rows.subList(0, limit);
         return new Page<>(List.copyOf(items), ts.applyAsLong(items.get(limit - 1)));
-    }
-
-    /** Per currency: sum over all accounts of (credits - debits), posted and pending. Both are always zero. */
-    public record Net(long posted, long pending) {}
-
-    public Map<String, Net> netBalanceByCurrency() throws SQLException {
-        return db.read(dsl -> {
-            Map<String, Net> out = new HashMap<>();
-            for (var r : dsl.select(ACCOUNT.CURRENCY,
-                    DSL.sum(ACCOUNT.CREDITS_POSTED.minus(ACCOUNT.DEBITS_POSTED)).cast(Long.class),
-                    DSL.sum(ACCOUNT.CREDITS_PENDING.minus(ACCOUNT.DEBITS_PENDING)).cast(Long.class))
-                    .from(ACCOUNT).groupBy(ACCOUNT.CURRENCY).fetch()) {
-                out.put(r.value1(), new Net(r.value2(), r.value3()));
-            }
-            return out;
-        });
     }
 }

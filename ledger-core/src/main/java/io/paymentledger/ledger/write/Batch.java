@@ -38,9 +38,7 @@ final class Batch {
     final List<TransferRow> newTransferRows = new ArrayList<>();
     final Set<AccountState> touchedAccounts = new LinkedHashSet<>();
     final Set<PendingHold> touchedHolds = new LinkedHashSet<>();
-    final Set<String> newHoldIds = new java.util.HashSet<>();
     final Set<PaymentState> touchedPayments = new LinkedHashSet<>();
-    final Set<String> newPaymentIds = new java.util.HashSet<>();
 
     private final List<Runnable> undo = new ArrayList<>();
 
@@ -118,11 +116,9 @@ final class Batch {
     void addHold(PendingHold h) {
         String id = h.transfer().id();
         holds.put(id, h);
-        newHoldIds.add(id);
         touchedHolds.add(h);
         undo.add(() -> {
             holds.remove(id);
-            newHoldIds.remove(id);
             touchedHolds.remove(h);
         });
     }
@@ -140,11 +136,9 @@ final class Batch {
 
     void addPayment(PaymentState p) {
         payments.put(p.id(), p);
-        newPaymentIds.add(p.id());
         touchedPayments.add(p);
         undo.add(() -> {
             payments.remove(p.id());
-            newPaymentIds.remove(p.id());
             touchedPayments.remove(p);
         });
     }
