@@ -26,6 +26,13 @@ class LocalDeploymentTest {
             var leader = d.awaitLeader(Duration.ofSeconds(5));
             assertThat(leader.getRole()).isEqualTo(NodeRole.NODE_ROLE_LEADER);
             assertThat(Processes.running(d.topology(), LocalDeployment.nodeName(leader.getRegion()))).isPresent();
+            // status --json names regions, roles, epoch, endpoints, PIDs and the certificate paths
+            var status = io.paymentledger.cli.command.StatusCommand.report(d.topology());
+            assertThat(status.getString("leader")).isEqualTo(leader.getRegion());
+            assertThat(status.getJsonObject("pki").getString("ca")).endsWith("pki/ca.crt");
+            assertThat(Path.of(status.getJsonObject("pki").getString("operatorKey"))).exists();
+            assertThat(status.getJsonObject("router").getBoolean("serving")).isTrue();
+            assertThat(status.getJsonArray("regions").getJsonObject(0).getJsonObject("node").getLong("pid")).isPositive();
             // up again is a no-op while running
             d.up();
             assertThat(d.awaitLeader(Duration.ofSeconds(5)).getEpoch()).isEqualTo(leader.getEpoch());

@@ -42,7 +42,7 @@ public final class StatusCommand implements Callable<Integer> {
         return report.getString("leader", "").isEmpty() ? 2 : 0;
     }
 
-    static JsonObject report(Topology t) {
+    public static JsonObject report(Topology t) {
         LocalDeployment d = new LocalDeployment(t, System.out);
         JsonArray regions = new JsonArray();
         String leader = "";
@@ -90,8 +90,17 @@ public final class StatusCommand implements Callable<Integer> {
         try (Clients clients = Clients.operator(t)) {
             router.put("serving", clients.serving(t.routerPort()));
         }
+        java.nio.file.Path pkiDir = t.dir().resolve("pki");
+        JsonObject pki = new JsonObject().put("dir", pkiDir.toString()).put("ca", pkiDir.resolve("ca.crt").toString())
+                .put("crl", pkiDir.resolve("ca.crl").toString())
+                .put("operatorCertificate", pkiDir.resolve("operator.crt").toString())
+                .put("operatorKey", pkiDir.resolve("operator.key").toString())
+                .put("trustDomain", t.trustDomain());
+        JsonObject nodeCerts = new JsonObject();
+        t.regions().keySet().forEach(r -> nodeCerts.put(r, pkiDir.resolve("node-" + r + ".crt").toString()));
+        pki.put("nodeCertificates", nodeCerts).put("routerCertificate", pkiDir.resolve("router.crt").toString());
         return new JsonObject().put("deployed", true).put("dir", t.dir().toString()).put("leader", leader)
-                .put("epoch", epoch).put("router", router).put("witness", witness).put("regions", regions);
+                .put("epoch", epoch).put("router", router).put("witness", witness).put("pki", pki).put("regions", regions);
     }
 
     static void print(JsonObject r) {
@@ -103,6 +112,8 @@ public final class StatusCommand implements Callable<Integer> {
                 + (router.getBoolean("serving") ? "serving, routes to region " + r.getString("leader") : "NOT serving") + ")");
         System.out.println("witness:    " + r.getJsonObject("witness").getString("hazelcast") + " pid "
                 + r.getJsonObject("witness").getValue("pid"));
+        System.out.println("pki:        CA " + r.getJsonObject("pki").getString("ca") + "; operator "
+                + r.getJsonObject("pki").getString("operatorCertificate") + " / " + r.getJsonObject("pki").getString("operatorKey"));
         for (Object o : r.getJsonArray("regions")) {
             JsonObject g = (JsonObject) o;
             System.out.printf("region %s: %-8s node %s pid %s | postgres %s pid %s%n", g.getString("region"), g.getString("role"),
