@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
  * Added latency of the router: the same calls to a real ledger node directly and through the router, at a
  * moderate load (a few concurrent callers, each waiting for its answer), on the same machine. Not part of the
  * default test run; run it with
- * {@code ./mvnw -o -pl region-router test -Dgroups=benchmark -Drouter.excludedGroups=none -Dtest=RouterLatencyBenchmark}
+ * {@code ./mvnw -B -pl region-router -am verify -Dgroups=benchmark -Drouter.excludedGroups=none -Dtest=RouterLatencyBenchmark -Dsurefire.failIfNoSpecifiedTests=false}
  * and read the figures in target/surefire-reports/io.paymentledger.router.RouterLatencyBenchmark-output.txt.
  */
 @Tag("benchmark")
