@@ -194,6 +194,27 @@ class TenantIsolationTest {
                 .isEqualTo(CreateAccountStatus.CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_FIELDS);
     }
 
+    @Test
+    void aGrantAddedBehindTheLedgersBackFailsTheJournalAudit() throws Exception {
+        String customer = id("customer");
+        createAccounts(null, wallet(customer, "EUR").toBuilder().addGrantedMerchants(M1).build());
+        try (Connection c = t.sql()) {
+            assertThat(new io.paymentledger.ledger.journal.JournalVerifier(null).verify(c).sound()).isTrue();
+            try (Statement st = c.createStatement()) {
+                st.executeUpdate("update account set granted_merchants = '[\"shop-1\", \"shop-2\"]' where id = '" + customer + "'");
+            }
+            try {
+                var report = new io.paymentledger.ledger.journal.JournalVerifier(null).verify(c);
+                assertThat(report.sound()).as("a grant is part of the account's journal hash").isFalse();
+            } finally {
+                try (Statement st = c.createStatement()) {
+                    st.executeUpdate("update account set granted_merchants = '[\"shop-1\"]' where id = '" + customer + "'");
+                }
+            }
+            assertThat(new io.paymentledger.ledger.journal.JournalVerifier(null).verify(c).sound()).isTrue();
+        }
+    }
+
     // ------------------------------------------------------------------ payments and the ledger agree
 
     @Test
