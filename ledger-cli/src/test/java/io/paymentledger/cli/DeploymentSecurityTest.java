@@ -212,17 +212,20 @@ class DeploymentSecurityTest {
                             .addAccounts(account("x2-" + run + to.port(), M2)).build(), Map.of());
             assertThat(created.body().getResultsList()).extracting(r -> r.getStatus()).containsExactly(
                     CreateAccountStatus.CREATE_ACCOUNT_CREATED, CreateAccountStatus.CREATE_ACCOUNT_PERMISSION_DENIED);
+            // Another merchant's account looks like one that does not exist (no oracle), on every path.
             assertThat(lookup(merchant(M1), to, m2Account, Map.of()).body().getResults(0).getStatus())
-                    .isEqualTo(LookupStatus.LOOKUP_PERMISSION_DENIED);
+                    .isEqualTo(LookupStatus.LOOKUP_NOT_FOUND);
             Answer<CreateTransfersResponse> moves = call(merchant(M1), to, LedgerServiceGrpcClient.CreateTransfers,
                     CreateTransfersRequest.newBuilder()
                             .addTransfers(transfer("steal-" + run + to.port(), m2Account, m1Account, 10))
-                            .addTransfers(transfer("pay-" + run + to.port(), m1Account, m2Account, 10)).build(), Map.of());
+                            .addTransfers(transfer("pay-" + run + to.port(), m1Account, m2Account, 10))
+                            .addTransfers(transfer("own-" + run + to.port(), m1Account, "x1-" + run + to.port(), 10)).build(), Map.of());
             assertThat(moves.body().getResultsList()).extracting(r -> r.getStatus()).containsExactly(
-                    CreateTransferStatus.CREATE_TRANSFER_PERMISSION_DENIED, CreateTransferStatus.CREATE_TRANSFER_CREATED);
+                    CreateTransferStatus.CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND, CreateTransferStatus.CREATE_TRANSFER_CREDIT_ACCOUNT_NOT_FOUND,
+                    CreateTransferStatus.CREATE_TRANSFER_CREATED);
             Answer<GetAccountTransfersResponse> history = call(merchant(M1), to, LedgerServiceGrpcClient.GetAccountTransfers,
                     GetAccountTransfersRequest.newBuilder().setAccountId(m2Account).build(), Map.of());
-            assertThat(history.status()).isEqualTo(GrpcStatus.PERMISSION_DENIED);
+            assertThat(history.status()).isEqualTo(GrpcStatus.NOT_FOUND);
             Answer<NodeStatus> nodeStatus = call(merchant(M1), to, NodeServiceGrpcClient.GetNodeStatus,
                     GetNodeStatusRequest.getDefaultInstance(), Map.of());
             assertThat(nodeStatus.status()).isEqualTo(GrpcStatus.PERMISSION_DENIED);
@@ -234,12 +237,12 @@ class DeploymentSecurityTest {
     void identityHeadersFromAnyoneButTheRouterAreIgnored() {
         SocketAddress direct = leaderAddress();
         assertThat(lookup(merchant(M1), direct, m2Account, Map.of("x-merchant-id", M2)).body().getResults(0).getStatus())
-                .isEqualTo(LookupStatus.LOOKUP_PERMISSION_DENIED);
+                .isEqualTo(LookupStatus.LOOKUP_NOT_FOUND);
         assertThat(call(merchant(M1), direct, NodeServiceGrpcClient.GetNodeStatus, GetNodeStatusRequest.getDefaultInstance(),
                 Map.of("x-merchant-id", "operator")).status()).isEqualTo(GrpcStatus.PERMISSION_DENIED);
         // Through the router, the client's own header is overwritten by what its certificate says.
         assertThat(lookup(merchant(M1), router(), m2Account, Map.of("x-merchant-id", M2)).body().getResults(0).getStatus())
-                .isEqualTo(LookupStatus.LOOKUP_PERMISSION_DENIED);
+                .isEqualTo(LookupStatus.LOOKUP_NOT_FOUND);
         // Another service's certificate is not a merchant either.
         IssuedCert node = security.node("b");
         assertThat(lookup(Tls.clientOptions(node.certFile(), node.keyFile(), security.caFile()), direct, m1Account,
@@ -286,7 +289,7 @@ class DeploymentSecurityTest {
         Map<String, String> bearer = Map.of("authorization", "Bearer " + key);
         assertThat(lookup(noCertificate(), router(), m1Account, bearer).body().getResults(0).getStatus()).isEqualTo(LookupStatus.LOOKUP_FOUND);
         assertThat(lookup(noCertificate(), router(), m2Account, bearer).body().getResults(0).getStatus())
-                .isEqualTo(LookupStatus.LOOKUP_PERMISSION_DENIED);
+                .isEqualTo(LookupStatus.LOOKUP_NOT_FOUND);
         String forged = key.substring(0, key.length() - 2) + (key.endsWith("AA") ? "BB" : "AA");
         assertThat(lookup(noCertificate(), router(), m1Account, Map.of("authorization", "Bearer " + forged)).status())
                 .isEqualTo(GrpcStatus.UNAUTHENTICATED);

@@ -2,7 +2,8 @@ package io.paymentledger.ledger;
 
 /**
  * Who is asking, as the ledger's authorisation sees it: the platform operator (every account), or one
- * merchant (only what it owns). Built from the peer's certificate or API key by the gRPC layer.
+ * merchant. Built from the peer's certificate or API key by the gRPC layer; what it may do is decided by
+ * {@link io.paymentledger.ledger.access.Access} alone.
  */
 public record Caller(String merchantId) {
 
@@ -17,11 +18,6 @@ public record Caller(String merchantId) {
 
     public boolean isOperator() {
         return merchantId == null;
-    }
-
-    /** May this caller act for an account owned by {@code owner}? */
-    public boolean owns(String owner) {
-        return isOperator() || merchantId.equals(owner);
     }
 
     @Override

@@ -59,7 +59,7 @@ public final class RegionRouter implements AutoCloseable {
         this.vertx = vertx;
         this.config = config;
         this.hold = new HoldQueue(config.holdQueueCalls(), config.holdQueueBytes());
-        this.merchants = new MerchantLimiter(config.merchantConcurrentCalls());
+        this.merchants = new MerchantLimiter(config.merchantConcurrentCalls(), config.unverifiedConcurrentCalls());
     }
 
     /** Starts a router and waits until it listens. Not on an event loop (use {@link #startAsync} there). */

@@ -37,13 +37,16 @@ import java.util.regex.Pattern;
  * @param retryBackoffMaxMs          largest retry delay
  * @param retryAttempts              attempts per call at most (first one included)
  * @param merchantConcurrentCalls    calls one merchant may have in the router at once
+ * @param unverifiedConcurrentCalls  calls with an API key that no node has verified yet, all such keys together
+ *                                   (they are not a merchant's until a node says so, so they may not spend one's budget)
  * @param upstreamConnectTimeoutMs   connecting to an upstream takes at most this
  * @param upstreamCallTimeoutMs      deadline of a call whose client sent none
  * @param outlierFailures            consecutive failed calls that eject an upstream
  * @param outlierEjectionMs          first ejection period (doubles per repeated ejection)
  * @param outlierEjectionMaxMs       longest ejection period
  * @param upstreamInFlightCalls      calls in flight to one upstream at most (circuit breaker)
- * @param merchantResolver           who a call comes from (the key of the per-merchant limit)
+ * @param merchantResolver           who a call comes from (the key of the per-merchant limit); the default,
+ *                                   {@link MerchantResolver#anonymous()}, vouches for nobody
  * @param services                   the proto files whose services are forwarded
  * @param nonIdempotentMethods       full method names ("pkg.Service/Method") that are never replayed once sent
  */
@@ -63,6 +66,7 @@ public record RouterConfig(
         long retryBackoffMaxMs,
         int retryAttempts,
         int merchantConcurrentCalls,
+        int unverifiedConcurrentCalls,
         long upstreamConnectTimeoutMs,
         long upstreamCallTimeoutMs,
         int outlierFailures,
@@ -125,6 +129,7 @@ public record RouterConfig(
         range(problems, "retryBackoffMaxMs", retryBackoffMaxMs, retryBackoffInitialMs, 60_000);
         range(problems, "retryAttempts", retryAttempts, 1, 1000);
         range(problems, "merchantConcurrentCalls", merchantConcurrentCalls, 1, 1_000_000);
+        range(problems, "unverifiedConcurrentCalls", unverifiedConcurrentCalls, 1, 1_000_000);
         range(problems, "upstreamConnectTimeoutMs", upstreamConnectTimeoutMs, 10, 600_000);
         range(problems, "upstreamCallTimeoutMs", upstreamCallTimeoutMs, 10, 3_600_000);
         range(problems, "outlierFailures", outlierFailures, 1, 1000);
@@ -175,6 +180,7 @@ public record RouterConfig(
         b.retryBackoffMaxMs = retryBackoffMaxMs;
         b.retryAttempts = retryAttempts;
         b.merchantConcurrentCalls = merchantConcurrentCalls;
+        b.unverifiedConcurrentCalls = unverifiedConcurrentCalls;
         b.upstreamConnectTimeoutMs = upstreamConnectTimeoutMs;
         b.upstreamCallTimeoutMs = upstreamCallTimeoutMs;
         b.outlierFailures = outlierFailures;
@@ -204,13 +210,14 @@ public record RouterConfig(
         private long retryBackoffMaxMs = 1_000;
         private int retryAttempts = 20;
         private int merchantConcurrentCalls = 256;
+        private int unverifiedConcurrentCalls = 32;
         private long upstreamConnectTimeoutMs = 1_000;
         private long upstreamCallTimeoutMs = 30_000;
         private int outlierFailures = 5;
         private long outlierEjectionMs = 2_000;
         private long outlierEjectionMaxMs = 30_000;
         private int upstreamInFlightCalls = 8192;
-        private MerchantResolver merchantResolver = MerchantResolver.header();
+        private MerchantResolver merchantResolver = MerchantResolver.anonymous();
         private List<FileDescriptor> services = new ArrayList<>(ledgerServices());
         private Set<String> nonIdempotentMethods = new HashSet<>(Set.of("ledger.v1.NodeService/Switchover"));
 
@@ -240,6 +247,7 @@ public record RouterConfig(
         public Builder retryBackoffMaxMs(long v) { retryBackoffMaxMs = v; return this; }
         public Builder retryAttempts(int v) { retryAttempts = v; return this; }
         public Builder merchantConcurrentCalls(int v) { merchantConcurrentCalls = v; return this; }
+        public Builder unverifiedConcurrentCalls(int v) { unverifiedConcurrentCalls = v; return this; }
         public Builder upstreamConnectTimeoutMs(long v) { upstreamConnectTimeoutMs = v; return this; }
         public Builder upstreamCallTimeoutMs(long v) { upstreamCallTimeoutMs = v; return this; }
         public Builder outlierFailures(int v) { outlierFailures = v; return this; }
@@ -263,6 +271,7 @@ public record RouterConfig(
             return new RouterConfig(upstreams, serverOptions, upstreamClientOptions, healthCheckIntervalMs,
                     healthCheckTimeoutMs, healthCheckFailures, maxMessageBytes, holdQueueCalls, holdQueueBytes, holdTimeMs,
                     retryAfterMs, retryBackoffInitialMs, retryBackoffMaxMs, retryAttempts, merchantConcurrentCalls,
+                    unverifiedConcurrentCalls,
                     upstreamConnectTimeoutMs, upstreamCallTimeoutMs, outlierFailures, outlierEjectionMs,
                     outlierEjectionMaxMs, upstreamInFlightCalls, merchantResolver, services, nonIdempotentMethods);
         }

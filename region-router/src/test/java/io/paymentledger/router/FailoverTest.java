@@ -1,5 +1,6 @@
 package io.paymentledger.router;
 
+import io.paymentledger.router.support.ClientHeader;
 import static io.paymentledger.ledger.support.Fixtures.account;
 import static io.paymentledger.ledger.support.Fixtures.transfer;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -68,7 +69,7 @@ class FailoverTest {
             assertThat(Calls.call(client, address(ra.port()), LedgerServiceGrpcClient.CreateAccounts, accounts, Map.of(),
                     10_000).status()).isEqualTo(GrpcStatus.OK);
 
-            RegionRouter router = RegionRouter.start(vertx, RouterConfig.builder()
+            RegionRouter router = RegionRouter.start(vertx, RouterConfig.builder().merchantResolver(ClientHeader.resolver())
                     .upstream("a", "127.0.0.1", ra.port())
                     .upstream("b", "127.0.0.1", rb.port())
                     .healthCheckIntervalMs(100)

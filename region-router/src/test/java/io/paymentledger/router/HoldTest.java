@@ -1,5 +1,6 @@
 package io.paymentledger.router;
 
+import io.paymentledger.router.support.ClientHeader;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.paymentledger.ledger.support.TestLedger;
@@ -46,7 +47,7 @@ class HoldTest {
     }
 
     RouterConfig.Builder config(FakeRegion... regions) {
-        RouterConfig.Builder b = RouterConfig.builder().healthCheckIntervalMs(50).healthCheckTimeoutMs(200);
+        RouterConfig.Builder b = RouterConfig.builder().merchantResolver(ClientHeader.resolver()).healthCheckIntervalMs(50).healthCheckTimeoutMs(200);
         for (FakeRegion r : regions) {
             b.upstream(r.region, "127.0.0.1", r.port());
         }

@@ -1,5 +1,6 @@
 package io.paymentledger.router;
 
+import io.paymentledger.router.support.ClientHeader;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -79,7 +80,7 @@ class PassThroughTest {
     }
 
     RouterConfig.Builder config(FakeRegion... regions) {
-        RouterConfig.Builder b = RouterConfig.builder().healthCheckIntervalMs(50).healthCheckTimeoutMs(200).addServices(ECHO);
+        RouterConfig.Builder b = RouterConfig.builder().merchantResolver(ClientHeader.resolver()).healthCheckIntervalMs(50).healthCheckTimeoutMs(200).addServices(ECHO);
         for (FakeRegion r : regions) {
             b.upstream(r.region, "127.0.0.1", r.port());
         }
@@ -267,7 +268,7 @@ class PassThroughTest {
                     .map(Object::toString).orElse("none"));
             FakeRegion.okEmpty(in);
         };
-        router = RegionRouter.start(vertx, RouterConfig.builder().upstream("a", "localhost", a.port())
+        router = RegionRouter.start(vertx, RouterConfig.builder().merchantResolver(ClientHeader.resolver()).upstream("a", "localhost", a.port())
                 .healthCheckIntervalMs(50)
                 .upstreamClientOptions(Tls.clientOptions(routerCert.certFile(), routerCert.keyFile(), pki.caCertFile()))
                 .build());
@@ -279,7 +280,7 @@ class PassThroughTest {
 
     @Test
     void aBadConfigurationIsRefusedWithEveryProblemNamed() {
-        assertThatThrownBy(() -> RouterConfig.builder().upstream("a", "127.0.0.1", 1).upstream("a", "", 0)
+        assertThatThrownBy(() -> RouterConfig.builder().merchantResolver(ClientHeader.resolver()).upstream("a", "127.0.0.1", 1).upstream("a", "", 0)
                 .holdTimeMs(-1).healthCheckIntervalMs(0).merchantConcurrentCalls(0).maxMessageBytes(2_000_000)
                 .holdQueueBytes(1_000_000).build())
                 .isInstanceOf(IllegalArgumentException.class)
@@ -289,7 +290,7 @@ class PassThroughTest {
                 .hasMessageContaining("healthCheckIntervalMs = 0")
                 .hasMessageContaining("merchantConcurrentCalls = 0")
                 .hasMessageContaining("holdQueueBytes (1000000) must hold at least one message");
-        assertThatThrownBy(() -> RouterConfig.builder().build()).hasMessageContaining("at least one ledger node");
+        assertThatThrownBy(() -> RouterConfig.builder().merchantResolver(ClientHeader.resolver()).build()).hasMessageContaining("at least one ledger node");
     }
 
     // ---- helpers ----

@@ -1,5 +1,6 @@
 package io.paymentledger.router;
 
+import io.paymentledger.router.support.ClientHeader;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.paymentledger.ledger.support.TestLedger;
@@ -67,7 +68,7 @@ class ProtectionTest {
                 FakeRegion.okEmpty(in);
             }
         };
-        router = RegionRouter.start(vertx, RouterConfig.builder().upstream("a", "127.0.0.1", a.port())
+        router = RegionRouter.start(vertx, RouterConfig.builder().merchantResolver(ClientHeader.resolver()).upstream("a", "127.0.0.1", a.port())
                 .healthCheckIntervalMs(50).outlierFailures(3).outlierEjectionMs(800).build());
         RouterTesting.awaitLeader(router, "a");
 
@@ -96,7 +97,7 @@ class ProtectionTest {
     void requestCausedErrorsDoNotEjectTheLeader() {
         FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
         a.behavior = FakeRegion.fail(GrpcStatus.INTERNAL, "internal error");
-        router = RegionRouter.start(vertx, RouterConfig.builder().upstream("a", "127.0.0.1", a.port())
+        router = RegionRouter.start(vertx, RouterConfig.builder().merchantResolver(ClientHeader.resolver()).upstream("a", "127.0.0.1", a.port())
                 .healthCheckIntervalMs(50).outlierFailures(2).build());
         RouterTesting.awaitLeader(router, "a");
         for (int i = 0; i < 5; i++) {
@@ -113,7 +114,7 @@ class ProtectionTest {
         FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
         FakeRegion b = FakeRegion.start(vertx, "b", false, 1);
         b.behavior = in -> in.connection().close(); // the standby drops every call
-        router = RegionRouter.start(vertx, RouterConfig.builder().upstream("a", "127.0.0.1", a.port())
+        router = RegionRouter.start(vertx, RouterConfig.builder().merchantResolver(ClientHeader.resolver()).upstream("a", "127.0.0.1", a.port())
                 .upstream("b", "127.0.0.1", b.port()).healthCheckIntervalMs(50).outlierFailures(2)
                 .outlierEjectionMs(60_000).outlierEjectionMaxMs(60_000).build());
         RouterTesting.awaitLeader(router, "a");
@@ -145,7 +146,7 @@ class ProtectionTest {
                 FakeRegion.okEmpty(in);
             }
         };
-        router = RegionRouter.start(vertx, RouterConfig.builder().upstream("a", "127.0.0.1", a.port())
+        router = RegionRouter.start(vertx, RouterConfig.builder().merchantResolver(ClientHeader.resolver()).upstream("a", "127.0.0.1", a.port())
                 .healthCheckIntervalMs(50).merchantConcurrentCalls(2).build());
         RouterTesting.awaitLeader(router, "a");
 
@@ -179,7 +180,7 @@ class ProtectionTest {
         FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
         Promise<Void> release = Promise.promise();
         a.behavior = in -> in.last().onSuccess(m -> release.future().onComplete(v -> in.response().end(Buffer.buffer())));
-        router = RegionRouter.start(vertx, RouterConfig.builder().upstream("a", "127.0.0.1", a.port())
+        router = RegionRouter.start(vertx, RouterConfig.builder().merchantResolver(ClientHeader.resolver()).upstream("a", "127.0.0.1", a.port())
                 .healthCheckIntervalMs(50).upstreamInFlightCalls(2).build());
         RouterTesting.awaitLeader(router, "a");
         Future<Reply<Buffer>> c1 = call(WRITE, "m1");

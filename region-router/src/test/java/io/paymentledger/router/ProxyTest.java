@@ -1,5 +1,6 @@
 package io.paymentledger.router;
 
+import io.paymentledger.router.support.ClientHeader;
 import static io.paymentledger.ledger.support.Fixtures.account;
 import static io.paymentledger.ledger.support.Fixtures.id;
 import static io.paymentledger.ledger.support.Fixtures.transfer;
@@ -55,7 +56,7 @@ class ProxyTest {
         region = TestRegion.start("a");
         region.lead(1);
         vertx = Vertx.vertx();
-        router = RegionRouter.start(vertx, RouterConfig.builder()
+        router = RegionRouter.start(vertx, RouterConfig.builder().merchantResolver(ClientHeader.resolver())
                 .upstream("a", "127.0.0.1", region.port())
                 .healthCheckIntervalMs(100)
                 .maxMessageBytes(64 * 1024)

@@ -3,7 +3,6 @@ package io.paymentledger.cli.deploy;
 import io.paymentledger.router.RegionRouter;
 import io.paymentledger.router.RouterConfig;
 import io.paymentledger.router.limits.MerchantResolver;
-import io.paymentledger.security.apikey.ApiKeys;
 import io.paymentledger.security.pki.CertificateRenewer;
 import io.paymentledger.security.pki.IssuedCert;
 import io.paymentledger.security.tls.Tls;
@@ -27,20 +26,9 @@ public final class RouterProcess {
     private RouterProcess() {}
 
     public static RouterConfig config(Topology t, DeploymentSecurity security, IssuedCert cert) {
-        MerchantResolver byCertificate = MerchantResolver.peerCertificate(security.trustDomain());
-        MerchantResolver resolver = call -> {
-            String fromCert = byCertificate.resolve(call);
-            if (!MerchantResolver.ANONYMOUS.equals(fromCert)) {
-                return fromCert;
-            }
-            // An API key names its merchant; the node verifies the key itself. Here it only keys the
-            // per-merchant limit, so that API-key merchants do not share one.
-            String authorization = call.headers().get("authorization");
-            if (authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-                return ApiKeys.merchantIdOf(authorization.substring(7).trim()).orElse(MerchantResolver.ANONYMOUS);
-            }
-            return MerchantResolver.ANONYMOUS;
-        };
+        // Merchants by certificate (verified here), or by API key: the node verifies the key, and only then does
+        // the key get its merchant's budget (until then all unverified keys share one small budget).
+        MerchantResolver resolver = MerchantResolver.certificateOrApiKey(security.trustDomain());
         RouterConfig.Builder b = RouterConfig.builder()
                 .serverOptions(Tls.serverOptions(cert.certFile(), cert.keyFile(), security.caFile(), security.crlFile(),
                         ClientAuth.REQUEST).setHost("127.0.0.1").setPort(t.routerPort()))

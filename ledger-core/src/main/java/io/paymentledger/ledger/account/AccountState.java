@@ -1,6 +1,8 @@
 package io.paymentledger.ledger.account;
 
+import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 
 /**
  * An account as the writer holds it: immutable identity plus balances that only the single writer mutates.
@@ -15,6 +17,8 @@ public final class AccountState {
     private final int flags;
     private final Map<String, String> metadata;
     private final long createdNs;
+    /** The debit grant: merchants that may debit this (platform) account besides its owner; sorted, distinct. */
+    private final List<String> grantedMerchants;
     long debitsPending;
     long debitsPosted;
     long creditsPending;
@@ -22,7 +26,13 @@ public final class AccountState {
 
     public AccountState(String id, String currency, long code, String owner, int flags, Map<String, String> metadata,
             long createdNs, Balance balance) {
+        this(id, currency, code, owner, flags, metadata, List.of(), createdNs, balance);
+    }
+
+    public AccountState(String id, String currency, long code, String owner, int flags, Map<String, String> metadata,
+            List<String> grantedMerchants, long createdNs, Balance balance) {
         this.id = id;
+        this.grantedMerchants = List.copyOf(new TreeSet<>(grantedMerchants));
         this.currency = currency;
         this.code = code;
         this.owner = owner;
@@ -42,6 +52,7 @@ public final class AccountState {
     public int flags() { return flags; }
     public Map<String, String> metadata() { return metadata; }
     public long createdNs() { return createdNs; }
+    public List<String> grantedMerchants() { return grantedMerchants; }
 
     public Balance balance() {
         return new Balance(debitsPending, debitsPosted, creditsPending, creditsPosted);

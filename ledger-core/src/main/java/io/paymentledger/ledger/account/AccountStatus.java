@@ -12,7 +12,8 @@ public enum AccountStatus {
     INVALID_METADATA,
     BALANCE_MUST_BE_ZERO,
     TIMESTAMP_MUST_BE_ZERO,
-    PERMISSION_DENIED;
+    PERMISSION_DENIED,
+    INVALID_GRANT;
 
     public boolean isSuccess() {
         return this == CREATED || this == EXISTS;

@@ -4,6 +4,9 @@ import io.paymentledger.ledger.Caller;
 import io.paymentledger.ledger.grpc.CallerResolver;
 import io.paymentledger.security.identity.Identities;
 import io.paymentledger.security.identity.Principal;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.StatusException;
@@ -19,7 +22,8 @@ import java.util.Optional;
  *       trusted only because the router's own certificate says it is the router;</li>
  *   <li>anything else (another service, no certificate of this deployment): refused.</li>
  * </ul>
- * Identity headers sent by anyone but the router are ignored.
+ * Identity headers sent by anyone but the router are ignored. Nothing here blocks: certificates are read from the
+ * TLS session, API keys are checked by {@link ApiKeyStore#authenticate} (memory, or a bounded lookup off the loop).
  */
 public final class CertificateCallerResolver implements CallerResolver {
 
@@ -35,45 +39,49 @@ public final class CertificateCallerResolver implements CallerResolver {
     }
 
     @Override
-    public Caller resolve(GrpcServerRequest<?, ?> request) throws StatusException {
+    public Future<Caller> resolve(GrpcServerRequest<?, ?> request) {
         Optional<Principal> peer = Identities.fromPeer(request.connection(), trustDomain);
         if (peer.isEmpty()) {
-            throw new StatusException(GrpcStatus.UNAUTHENTICATED, "no client certificate of trust domain " + trustDomain);
+            return refuse(GrpcStatus.UNAUTHENTICATED, "no client certificate of trust domain " + trustDomain);
         }
         return switch (peer.get()) {
-            case Principal.Operator o -> Caller.OPERATOR;
-            case Principal.Merchant m -> Caller.merchant(m.id());
+            case Principal.Operator o -> Future.succeededFuture(Caller.OPERATOR);
+            case Principal.Merchant m -> Future.succeededFuture(Caller.merchant(m.id()));
             case Principal.Service s when s.component().equals("router") -> viaRouter(request);
-            case Principal.Service s -> throw new StatusException(GrpcStatus.PERMISSION_DENIED,
-                    "service " + s.path() + " may not call the ledger API");
+            case Principal.Service s -> refuse(GrpcStatus.PERMISSION_DENIED, "service " + s.path() + " may not call the ledger API");
         };
     }
 
-    private Caller viaRouter(GrpcServerRequest<?, ?> request) throws StatusException {
+    private Future<Caller> viaRouter(GrpcServerRequest<?, ?> request) {
         String vouched = request.headers().get(MERCHANT_HEADER);
         String authorization = request.headers().get("authorization");
         if (authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            Optional<String> owner = authenticate(authorization.substring(7).trim());
-            if (owner.isEmpty()) {
-                throw new StatusException(GrpcStatus.UNAUTHENTICATED, "API key not valid (unknown, revoked or malformed)");
-            }
-            if (vouched != null && !vouched.equals(owner.get())) {
-                throw new StatusException(GrpcStatus.UNAUTHENTICATED, "API key belongs to another merchant than the certificate");
-            }
-            return Caller.merchant(owner.get());
+            Context context = Vertx.currentContext();
+            return Future.fromCompletionStage(apiKeys.authenticate(authorization.substring(7).trim()), context).transform(ar -> {
+                if (ar.failed()) {
+                    Throwable e = ar.cause() instanceof java.util.concurrent.CompletionException ce && ce.getCause() != null
+                            ? ce.getCause() : ar.cause();
+                    return e instanceof ApiKeyStore.Busy busy ? refuse(GrpcStatus.RESOURCE_EXHAUSTED, busy.getMessage())
+                            : refuse(GrpcStatus.UNAVAILABLE, "cannot check the API key now: database unavailable");
+                }
+                Optional<String> owner = ar.result();
+                if (owner.isEmpty()) {
+                    return refuse(GrpcStatus.UNAUTHENTICATED, "API key not valid (unknown, revoked or malformed)");
+                }
+                if (vouched != null && !vouched.equals(owner.get())) {
+                    return refuse(GrpcStatus.UNAUTHENTICATED, "API key belongs to another merchant than the certificate");
+                }
+                return Future.succeededFuture(Caller.merchant(owner.get()));
+            });
         }
         if (vouched == null || vouched.isEmpty() || vouched.startsWith("service:")) {
-            throw new StatusException(GrpcStatus.UNAUTHENTICATED,
+            return refuse(GrpcStatus.UNAUTHENTICATED,
                     "no merchant identity: present a merchant certificate or an API key (authorization: Bearer ...)");
         }
-        return vouched.equals(ROUTER_OPERATOR) ? Caller.OPERATOR : Caller.merchant(vouched);
+        return Future.succeededFuture(vouched.equals(ROUTER_OPERATOR) ? Caller.OPERATOR : Caller.merchant(vouched));
     }
 
-    private Optional<String> authenticate(String key) throws StatusException {
-        try {
-            return apiKeys.authenticate(key);
-        } catch (java.sql.SQLException | org.jooq.exception.DataAccessException e) {
-            throw new StatusException(GrpcStatus.UNAVAILABLE, "cannot check the API key now: database unavailable");
-        }
+    private static <T> Future<T> refuse(GrpcStatus status, String message) {
+        return Future.failedFuture(new StatusException(status, message));
     }
 }

@@ -1,18 +1,20 @@
 package io.paymentledger.ledger.grpc;
 
 import io.paymentledger.ledger.Caller;
+import io.vertx.core.Future;
 import io.vertx.grpc.server.GrpcServerRequest;
-import io.vertx.grpc.server.StatusException;
 
 /**
- * Decides who a call comes from (peer certificate, or the identity the region router forwards). Throws
- * {@link StatusException} UNAUTHENTICATED / PERMISSION_DENIED when it cannot be trusted.
+ * Decides who a call comes from (peer certificate, the identity the region router forwards, or an API key). Called
+ * on the node's event loop, so it must never block there: what needs I/O completes the future later, on the call's
+ * context. Fails with {@link io.vertx.grpc.server.StatusException} UNAUTHENTICATED / PERMISSION_DENIED when the
+ * caller cannot be trusted, RESOURCE_EXHAUSTED / UNAVAILABLE when it cannot be told now.
  */
 @FunctionalInterface
 public interface CallerResolver {
 
-    Caller resolve(GrpcServerRequest<?, ?> request) throws StatusException;
+    Future<Caller> resolve(GrpcServerRequest<?, ?> request);
 
     /** Everyone is the operator: only for a node that listens without TLS on loopback in tests. */
-    CallerResolver TRUST_ALL_AS_OPERATOR = request -> Caller.OPERATOR;
+    CallerResolver TRUST_ALL_AS_OPERATOR = request -> Future.succeededFuture(Caller.OPERATOR);
 }

@@ -22,6 +22,7 @@ import io.paymentledger.api.v1.LookupTransfersResponse;
 import io.paymentledger.api.v1.TransferLookup;
 import io.paymentledger.ledger.Caller;
 import io.paymentledger.ledger.Limits;
+import io.paymentledger.ledger.access.Access;
 import io.paymentledger.ledger.account.AccountSpec;
 import io.paymentledger.ledger.account.AccountState;
 import io.paymentledger.ledger.account.AccountStatus;
@@ -144,10 +145,9 @@ public final class LedgerApi {
                 AccountState a = found.get(id);
                 if (!Ids.isValid(id)) {
                     r.setStatus(LookupStatus.LOOKUP_INVALID_ID);
-                } else if (a == null) {
+                } else if (!Access.mayRead(ctx.caller(), a)) {
+                    // Missing and not the caller's to read are one answer: no existence oracle.
                     r.setStatus(LookupStatus.LOOKUP_NOT_FOUND);
-                } else if (!ctx.caller().owns(a.owner())) {
-                    r.setStatus(LookupStatus.LOOKUP_PERMISSION_DENIED);
                 } else {
                     r.setStatus(LookupStatus.LOOKUP_FOUND).setAccount(Protos.proto(a));
                 }
@@ -169,10 +169,8 @@ public final class LedgerApi {
                 LedgerReader.TransferView t = found.get(id);
                 if (!Ids.isValidTransferLookup(id)) {
                     r.setStatus(LookupStatus.LOOKUP_INVALID_ID);
-                } else if (t == null) {
+                } else if (t == null || !Access.maySee(ctx.caller(), t.debitOwner(), t.creditOwner())) {
                     r.setStatus(LookupStatus.LOOKUP_NOT_FOUND);
-                } else if (!ctx.caller().owns(t.debitOwner()) && !ctx.caller().owns(t.creditOwner())) {
-                    r.setStatus(LookupStatus.LOOKUP_PERMISSION_DENIED);
                 } else {
                     r.setStatus(LookupStatus.LOOKUP_FOUND).setTransfer(Protos.proto(t.transfer()))
                             .setPendingState(Protos.proto(t.holdState())).setPendingRemaining(t.holdRemaining());
@@ -194,16 +192,16 @@ public final class LedgerApi {
             default -> throw Unary.invalid("direction: unknown value " + req.getDirectionValue());
         };
         LedgerReader.Range range = range(req.getTimestampMinNs(), req.getTimestampMaxNs(), req.getReversed(),
-                req.getPageSize(), req.getPageToken());
+                req.getPageSize(), req.getAccountId(), req.getPageToken());
         gate.check(req.getRead());
         Long code = req.hasCode() ? Protos.code(req.getCode()) : null;
         return blocking.run(() -> {
-            requireOwnedAccount(ctx.caller(), req.getAccountId());
+            requireReadableAccount(ctx.caller(), req.getAccountId());
             LedgerReader.Page<io.paymentledger.ledger.transfer.TransferRow> page =
                     reader.accountTransfers(req.getAccountId(), direction, code, range);
             GetAccountTransfersResponse.Builder out = GetAccountTransfersResponse.newBuilder();
             page.items().forEach(t -> out.addTransfers(Protos.proto(t)));
-            return out.setNextPageToken(token(page.continueAfterNs())).build();
+            return out.setNextPageToken(token(req.getAccountId(), page.continueAfterNs())).build();
         });
     }
 
@@ -215,10 +213,10 @@ public final class LedgerApi {
             throw Unary.invalid("at_timestamp_ns must be > 0");
         }
         LedgerReader.Range range = range(req.getTimestampMinNs(), req.getTimestampMaxNs(), req.getReversed(),
-                req.getPageSize(), req.getPageToken());
+                req.getPageSize(), req.getAccountId(), req.getPageToken());
         gate.check(req.getRead());
         return blocking.run(() -> {
-            requireOwnedAccount(ctx.caller(), req.getAccountId());
+            requireReadableAccount(ctx.caller(), req.getAccountId());
             GetAccountBalancesResponse.Builder out = GetAccountBalancesResponse.newBuilder();
             if (req.hasAtTimestampNs()) {
                 reader.balanceAt(req.getAccountId(), req.getAtTimestampNs()).ifPresent(p -> out.addBalances(balance(p)));
@@ -226,15 +224,14 @@ public final class LedgerApi {
             }
             LedgerReader.Page<LedgerReader.BalancePoint> page = reader.balanceHistory(req.getAccountId(), range);
             page.items().forEach(p -> out.addBalances(balance(p)));
-            return out.setNextPageToken(token(page.continueAfterNs())).build();
+            return out.setNextPageToken(token(req.getAccountId(), page.continueAfterNs())).build();
         });
     }
 
-    private void requireOwnedAccount(Caller caller, String accountId) throws Exception {
-        AccountState a = reader.account(accountId).orElseThrow(
-                () -> new StatusException(GrpcStatus.NOT_FOUND, "account " + accountId + " not found"));
-        if (!caller.owns(a.owner())) {
-            throw new StatusException(GrpcStatus.PERMISSION_DENIED, caller + " may not read account " + accountId);
+    /** NOT_FOUND, with one message, for an account that does not exist and for one the caller may not read. */
+    private void requireReadableAccount(Caller caller, String accountId) throws Exception {
+        if (!Access.mayRead(caller, reader.account(accountId).orElse(null))) {
+            throw new StatusException(GrpcStatus.NOT_FOUND, "account " + accountId + " not found");
         }
     }
 
@@ -243,7 +240,8 @@ public final class LedgerApi {
                 .setBalance(Protos.proto(p.balance())).build();
     }
 
-    static LedgerReader.Range range(long min, long max, boolean reversed, int pageSize, String pageToken) throws StatusException {
+    static LedgerReader.Range range(long min, long max, boolean reversed, int pageSize, String accountId, String pageToken)
+            throws StatusException {
         if (min < 0 || max < 0 || (max > 0 && min > max)) {
             throw Unary.invalid("timestamp range: need 0 <= timestamp_min_ns <= timestamp_max_ns (0 = unbounded)");
         }
@@ -251,30 +249,50 @@ public final class LedgerApi {
             throw Unary.invalid("page_size must be 0.." + Limits.PAGE_SIZE_MAX + " (0 = " + Limits.PAGE_SIZE_DEFAULT + ")");
         }
         int limit = pageSize == 0 ? Limits.PAGE_SIZE_DEFAULT : pageSize;
-        return new LedgerReader.Range(min, max, reversed, limit, parseToken(pageToken));
+        return new LedgerReader.Range(min, max, reversed, limit, parseToken(accountId, pageToken));
     }
 
-    static String token(long continueAfterNs) {
+    /** Longest page token accepted, in characters; longer is refused before it is decoded. */
+    static final int PAGE_TOKEN_LENGTH_MAX = 128;
+
+    /**
+     * A cursor: the timestamp to continue after, bound to the account it pages through (a short digest of its id),
+     * so a token is only ever good for the account it came from. It tells nothing the caller did not already read.
+     */
+    static String token(String accountId, long continueAfterNs) {
         return continueAfterNs == 0 ? "" : Base64.getUrlEncoder().withoutPadding()
-                .encodeToString(("after:" + continueAfterNs).getBytes(StandardCharsets.US_ASCII));
+                .encodeToString(("after:" + continueAfterNs + ":" + accountTag(accountId)).getBytes(StandardCharsets.US_ASCII));
     }
 
-    static long parseToken(String token) throws StatusException {
+    static long parseToken(String accountId, String token) throws StatusException {
         if (token.isEmpty()) {
             return 0;
         }
+        if (token.length() > PAGE_TOKEN_LENGTH_MAX) {
+            throw Unary.invalid("page_token is not one this API issued (longer than " + PAGE_TOKEN_LENGTH_MAX + " characters)");
+        }
         try {
             String s = new String(Base64.getUrlDecoder().decode(token), StandardCharsets.US_ASCII);
-            if (!s.startsWith("after:")) {
+            String[] parts = s.split(":", -1);
+            if (parts.length != 3 || !parts[0].equals("after") || !parts[2].equals(accountTag(accountId))) {
                 throw new IllegalArgumentException();
             }
-            long v = Long.parseLong(s.substring(6));
+            long v = Long.parseLong(parts[1]);
             if (v <= 0) {
                 throw new IllegalArgumentException();
             }
             return v;
         } catch (IllegalArgumentException e) {
-            throw Unary.invalid("page_token is not one this API issued");
+            throw Unary.invalid("page_token is not one this API issued for account_id " + accountId);
+        }
+    }
+
+    private static String accountTag(String accountId) {
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(accountId.getBytes(StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(d, 0, 6);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
         }
     }
 }

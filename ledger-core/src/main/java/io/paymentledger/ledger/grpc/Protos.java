@@ -117,7 +117,7 @@ public final class Protos {
 
     public static AccountSpec spec(Account a) {
         return new AccountSpec(a.getId(), a.getCurrency(), code(a.getCode()), a.getOwner(),
-                a.hasFlags() ? accountFlags(a.getFlags()) : 0, a.getMetadataMap());
+                a.hasFlags() ? accountFlags(a.getFlags()) : 0, a.getMetadataMap(), a.getGrantedMerchantsList());
     }
 
     public static TransferSpec spec(Transfer t) {
@@ -129,7 +129,7 @@ public final class Protos {
     public static Account proto(AccountState a) {
         return Account.newBuilder().setId(a.id()).setCurrency(a.currency()).setCode((int) a.code()).setOwner(a.owner())
                 .setFlags(accountFlags(a.flags())).putAllMetadata(a.metadata()).setBalance(proto(a.balance()))
-                .setTimestampNs(a.createdNs()).build();
+                .addAllGrantedMerchants(a.grantedMerchants()).setTimestampNs(a.createdNs()).build();
     }
 
     public static Transfer proto(TransferRow t) {

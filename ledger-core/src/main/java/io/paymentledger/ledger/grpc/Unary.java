@@ -1,6 +1,8 @@
 package io.paymentledger.ledger.grpc;
 
+import io.paymentledger.ledger.Caller;
 import io.paymentledger.ledger.write.WriteRejected;
+import io.paymentledger.security.identity.Identities;
 import io.vertx.core.Future;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
@@ -48,16 +50,18 @@ public final class Unary {
                     fail(call, requestId, cause);
                     return;
                 }
-                Future<Resp> answer;
-                try {
-                    long deadline = call.timeout() > 0 ? System.nanoTime() + call.timeout() * 1_000_000L : 0;
-                    CallContext ctx = new CallContext(callers.resolve(call), requestId, deadline);
-                    answer = handler.handle(ctx, ar.result());
-                } catch (StatusException e) {
-                    answer = Future.failedFuture(e);
-                } catch (RuntimeException e) {
-                    answer = Future.failedFuture(e);
-                }
+                long deadline = call.timeout() > 0 ? System.nanoTime() + call.timeout() * 1_000_000L : 0;
+                Future<Resp> answer = resolve(call).compose(caller -> {
+                    if (!caller.isOperator()) {
+                        // Tells the region router whose API key this was, once this node verified it.
+                        call.response().headers().set(Identities.CALLER_HEADER, caller.merchantId());
+                    }
+                    try {
+                        return handler.handle(new CallContext(caller, requestId, deadline), ar.result());
+                    } catch (RuntimeException e) {
+                        return Future.failedFuture(e);
+                    }
+                });
                 answer.onComplete(done -> {
                     if (done.succeeded()) {
                         call.response().end(done.result());
@@ -67,6 +71,15 @@ public final class Unary {
                 });
             });
         });
+    }
+
+    /** The caller, resolved without blocking this event loop (API keys are looked up off it, bounded). */
+    private Future<Caller> resolve(GrpcServerRequest<?, ?> call) {
+        try {
+            return callers.resolve(call);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
     }
 
     private static String requestId(GrpcServerRequest<?, ?> call) {

@@ -24,6 +24,12 @@ public final class JournalHash {
 
     /** hash(0): the chain's anchor. */
     public static final byte[] GENESIS = new byte[32];
+    /**
+     * Set in the hashed flags of an account that has a debit grant, whose merchants then follow its creation time.
+     * Accounts without one hash exactly as before grants existed (journals written then still verify); stored
+     * flags never have this bit.
+     */
+    static final int HASH_GRANT_FOLLOWS = 1 << 30;
 
     private JournalHash() {}
 
@@ -39,9 +45,16 @@ public final class JournalHash {
                 out.writeUTF(a.currency());
                 out.writeLong(a.code());
                 out.writeUTF(a.owner());
-                out.writeInt(a.flags());
+                boolean granted = !a.grantedMerchants().isEmpty();
+                out.writeInt(granted ? a.flags() | HASH_GRANT_FOLLOWS : a.flags());
                 writeMetadata(out, a.metadata());
                 out.writeLong(a.createdNs());
+                if (granted) {
+                    out.writeInt(a.grantedMerchants().size());
+                    for (String m : a.grantedMerchants()) {
+                        out.writeUTF(m);
+                    }
+                }
             }
             out.writeInt(transfers.size());
             for (TransferRow t : transfers) {

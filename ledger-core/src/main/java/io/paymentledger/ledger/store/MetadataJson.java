@@ -5,7 +5,7 @@ import java.util.HashMap;
 import java.util.Map;
 import org.jooq.JSON;
 
-/** Metadata maps as stored in jsonb columns (null when empty). */
+/** Metadata maps and the debit grant's merchant lists as stored in jsonb columns (null when empty). */
 public final class MetadataJson {
 
     private MetadataJson() {}
@@ -24,6 +24,20 @@ public final class MetadataJson {
 
     public static Map<String, String> fromJson(JSON json) {
         return json == null ? Map.of() : fromText(json.data());
+    }
+
+    /** A list of strings (an account's granted merchants) as a JSON array; null when empty. */
+    public static JSON listToJson(java.util.List<String> values) {
+        return values.isEmpty() ? null : JSON.json(new io.vertx.core.json.JsonArray(new java.util.ArrayList<>(values)).encode());
+    }
+
+    public static java.util.List<String> listFromJson(JSON json) {
+        if (json == null || json.data().isEmpty()) {
+            return java.util.List.of();
+        }
+        java.util.List<String> out = new java.util.ArrayList<>();
+        new io.vertx.core.json.JsonArray(json.data()).forEach(v -> out.add(String.valueOf(v)));
+        return java.util.List.copyOf(out);
     }
 
     public static Map<String, String> fromText(String text) {

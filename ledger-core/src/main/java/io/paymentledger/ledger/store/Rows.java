@@ -17,8 +17,8 @@ public final class Rows {
 
     public static AccountState account(Record r) {
         return new AccountState(r.get(ACCOUNT.ID), r.get(ACCOUNT.CURRENCY), r.get(ACCOUNT.CODE), r.get(ACCOUNT.OWNER),
-                r.get(ACCOUNT.FLAGS), MetadataJson.fromJson(r.get(ACCOUNT.METADATA)), r.get(ACCOUNT.CREATED_NS),
-                accountBalance(r));
+                r.get(ACCOUNT.FLAGS), MetadataJson.fromJson(r.get(ACCOUNT.METADATA)),
+                MetadataJson.listFromJson(r.get(ACCOUNT.GRANTED_MERCHANTS)), r.get(ACCOUNT.CREATED_NS), accountBalance(r));
     }
 
     public static Balance accountBalance(Record r) {

@@ -38,7 +38,8 @@ public enum TransferStatus {
     PENDING_TRANSFER_ALREADY_VOIDED,
     PENDING_TRANSFER_EXPIRED,
     POST_EXCEEDS_PENDING,
-    PERMISSION_DENIED;
+    PERMISSION_DENIED,
+    PENDING_TRANSFER_BELONGS_TO_PAYMENT;
 
     /** Counts as success for a linked chain: the transfer is (or already was) written. */
     public boolean isSuccess() {

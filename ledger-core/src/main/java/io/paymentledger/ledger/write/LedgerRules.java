@@ -1,6 +1,7 @@
 package io.paymentledger.ledger.write;
 
 import io.paymentledger.ledger.Caller;
+import io.paymentledger.ledger.access.Access;
 import io.paymentledger.ledger.account.AccountSpec;
 import io.paymentledger.ledger.account.AccountState;
 import io.paymentledger.ledger.account.AccountStatus;
@@ -25,6 +26,10 @@ import java.util.function.LongSupplier;
  *
  * <p>Invariant kept here: every transfer changes the debit account's debits and the credit account's
  * credits by the same amount, so per currency the sum of all balances stays zero.
+ *
+ * <p>Who may do what is {@link Access}'s to say; what this class adds is that an answer never tells a caller more
+ * than it may see: an account or transfer it may not see is answered like one that does not exist, and balances
+ * go out only for accounts it may read.
  */
 final class LedgerRules {
 
@@ -63,15 +68,18 @@ final class LedgerRules {
             long ts = 0;
             if (status == null) {
                 AccountState existing = b.account(spec.id());
-                if (!cmd.caller().owns(spec.owner())) {
+                if (!Access.mayCreate(cmd.caller(), spec)) {
                     status = AccountStatus.PERMISSION_DENIED;
                 } else if (existing != null) {
-                    status = spec.sameFieldsAs(existing) ? AccountStatus.EXISTS : AccountStatus.EXISTS_WITH_DIFFERENT_FIELDS;
-                    ts = existing.createdNs();
+                    // Account ids are one namespace: an id taken by an account the caller may not read is told as
+                    // taken, and nothing more (no creation time).
+                    boolean same = spec.sameFieldsAs(existing) && Access.mayRead(cmd.caller(), existing);
+                    status = same ? AccountStatus.EXISTS : AccountStatus.EXISTS_WITH_DIFFERENT_FIELDS;
+                    ts = same ? existing.createdNs() : 0;
                 } else {
                     ts = nextTimestamp(b);
                     b.addAccount(new AccountState(spec.id(), spec.currency(), spec.code(), spec.owner(), spec.flags(),
-                            spec.metadata(), ts, Balance.ZERO));
+                            spec.metadata(), spec.grants(), ts, Balance.ZERO));
                     status = AccountStatus.CREATED;
                 }
             }
@@ -129,8 +137,11 @@ final class LedgerRules {
         return new TransferResult(index, id, status, 0, null, null);
     }
 
-    /** Who may move money: the raw ledger API, or the payments API (which checks ownership itself). */
-    private enum Authz { RAW, CHECKED_BY_PAYMENTS }
+    /**
+     * Who authorised the money to move: the raw ledger API ({@link Access} decides per account, here), or the
+     * payments API, whose own rule (also {@link Access}) ran on the payment before the transfer was built.
+     */
+    private enum Authz { RAW, BY_PAYMENT }
 
     private TransferResult transfer(int index, TransferSpec spec, TransferStatus pre, Caller caller, Batch b, Authz authz) {
         if (pre != null) {
@@ -138,30 +149,28 @@ final class LedgerRules {
         }
         TransferRow existing = b.transfer(spec.id());
         if (existing != null) {
-            TransferStatus status = spec.sameFieldsAs(existing) ? TransferStatus.EXISTS : TransferStatus.EXISTS_WITH_DIFFERENT_FIELDS;
-            return new TransferResult(index, spec.id(), status, existing.timestampNs(),
-                    balanceOf(b, existing.debitAccountId()), balanceOf(b, existing.creditAccountId()));
+            return replay(index, spec, existing, caller, b);
         }
         if (TransferFlags.resolvesPending(spec.flags())) {
             return resolve(index, spec, caller, b, authz);
         }
         AccountState dr = b.account(spec.debitAccountId());
         AccountState cr = b.account(spec.creditAccountId());
-        if (dr == null) {
-            return new TransferResult(index, spec.id(), TransferStatus.DEBIT_ACCOUNT_NOT_FOUND, 0, null, balance(cr));
+        // An account the caller may not debit (credit) is answered as one that does not exist: no oracle.
+        if (dr == null || (authz == Authz.RAW && !Access.mayDebit(caller, dr))) {
+            return new TransferResult(index, spec.id(), TransferStatus.DEBIT_ACCOUNT_NOT_FOUND, 0, null, visible(caller, cr));
         }
-        if (cr == null) {
-            return new TransferResult(index, spec.id(), TransferStatus.CREDIT_ACCOUNT_NOT_FOUND, 0, dr.balance(), null);
-        }
-        if (authz == Authz.RAW && !caller.owns(dr.owner())) {
-            return new TransferResult(index, spec.id(), TransferStatus.PERMISSION_DENIED, 0, null, null);
+        if (cr == null || (authz == Authz.RAW && !Access.mayCredit(caller, cr))) {
+            return new TransferResult(index, spec.id(), TransferStatus.CREDIT_ACCOUNT_NOT_FOUND, 0, visible(caller, dr), null);
         }
         if (!dr.currency().equals(spec.currency()) || !cr.currency().equals(spec.currency())) {
-            return new TransferResult(index, spec.id(), TransferStatus.CURRENCY_MISMATCH, 0, dr.balance(), cr.balance());
+            return new TransferResult(index, spec.id(), TransferStatus.CURRENCY_MISMATCH, 0, visible(caller, dr), visible(caller, cr));
         }
         long a = spec.amount();
         boolean pending = spec.has(TransferFlags.PENDING);
         int mark = b.mark();
+        Balance dr0 = dr.balance();
+        Balance cr0 = cr.balance();
         b.touch(dr);
         b.touch(cr);
         boolean inRange = pending ? dr.add(a, 0, 0, 0) && cr.add(0, 0, a, 0) : dr.add(0, a, 0, 0) && cr.add(0, 0, 0, a);
@@ -170,8 +179,9 @@ final class LedgerRules {
                 : !cr.creditsWithinDebits() ? TransferStatus.EXCEEDS_DEBITS : null;
         if (failed != null) {
             b.rollbackTo(mark);
-            return new TransferResult(index, spec.id(), failed, 0, dr.balance(), cr.balance());
+            return new TransferResult(index, spec.id(), failed, 0, visible(caller, dr), visible(caller, cr));
         }
+        assertDoubleEntry(dr, dr0, cr, cr0);
         long ts = nextTimestamp(b);
         TransferRow row = new TransferRow(spec.id(), dr.id(), cr.id(), a, spec.currency(), spec.code(), spec.flags(), null,
                 spec.timeoutSeconds(), spec.paymentId(), spec.metadata(), ts, b.seq, dr.balance(), cr.balance());
@@ -180,20 +190,43 @@ final class LedgerRules {
             long expiresAt = spec.timeoutSeconds() == 0 ? 0 : ts + spec.timeoutSeconds() * 1_000_000_000L;
             b.addHold(new PendingHold(row, a, 0, PendingState.HELD, expiresAt));
         }
-        return new TransferResult(index, spec.id(), TransferStatus.CREATED, ts, dr.balance(), cr.balance());
+        return new TransferResult(index, spec.id(), TransferStatus.CREATED, ts, visible(caller, dr), visible(caller, cr));
+    }
+
+    /**
+     * The id is taken. EXISTS (with the original timestamp) only for the same transfer, and only when the caller
+     * may see it; anything else is EXISTS_WITH_DIFFERENT_FIELDS with nothing more: comparing the fields of a
+     * transfer the caller may not see would let it guess them one by one.
+     */
+    private static TransferResult replay(int index, TransferSpec spec, TransferRow existing, Caller caller, Batch b) {
+        AccountState dr = b.account(existing.debitAccountId());
+        AccountState cr = b.account(existing.creditAccountId());
+        if (!Access.maySee(caller, dr, cr) || !spec.sameFieldsAs(existing)) {
+            return rejected(index, spec.id(), TransferStatus.EXISTS_WITH_DIFFERENT_FIELDS);
+        }
+        return new TransferResult(index, spec.id(), TransferStatus.EXISTS, existing.timestampNs(), visible(caller, dr),
+                visible(caller, cr));
     }
 
     private TransferResult resolve(int index, TransferSpec spec, Caller caller, Batch b, Authz authz) {
         PendingHold hold = b.holds.get(spec.pendingId());
-        if (hold == null) {
-            TransferStatus status = b.transfer(spec.pendingId()) != null
-                    ? TransferStatus.PENDING_TRANSFER_NOT_PENDING : TransferStatus.PENDING_TRANSFER_NOT_FOUND;
-            return rejected(index, spec.id(), status);
+        TransferRow p = hold != null ? hold.transfer() : b.transfer(spec.pendingId());
+        if (p == null) {
+            return rejected(index, spec.id(), TransferStatus.PENDING_TRANSFER_NOT_FOUND);
         }
-        TransferRow p = hold.transfer();
         AccountState dr = b.account(p.debitAccountId());
         AccountState cr = b.account(p.creditAccountId());
-        if (authz == Authz.RAW && !caller.owns(dr.owner()) && !caller.owns(cr.owner())) {
+        if (authz == Authz.RAW && !Access.maySee(caller, dr, cr)) {
+            return rejected(index, spec.id(), TransferStatus.PENDING_TRANSFER_NOT_FOUND);
+        }
+        if (hold == null) {
+            return rejected(index, spec.id(), TransferStatus.PENDING_TRANSFER_NOT_PENDING);
+        }
+        if (authz == Authz.RAW && p.paymentId() != null) {
+            // Only the payments API resolves a payment's hold, so payment and ledger never disagree (operator too).
+            return rejected(index, spec.id(), TransferStatus.PENDING_TRANSFER_BELONGS_TO_PAYMENT);
+        }
+        if (authz == Authz.RAW && !Access.mayResolve(caller, dr, cr)) {
             return rejected(index, spec.id(), TransferStatus.PERMISSION_DENIED);
         }
         TransferStatus mismatch = !spec.debitAccountId().isEmpty() && !spec.debitAccountId().equals(p.debitAccountId())
@@ -203,7 +236,7 @@ final class LedgerRules {
                 : !spec.currency().isEmpty() && !spec.currency().equals(p.currency())
                 ? TransferStatus.PENDING_TRANSFER_HAS_DIFFERENT_CURRENCY : null;
         if (mismatch != null) {
-            return new TransferResult(index, spec.id(), mismatch, 0, dr.balance(), cr.balance());
+            return new TransferResult(index, spec.id(), mismatch, 0, visible(caller, dr), visible(caller, cr));
         }
         TransferStatus closed = switch (hold.state()) {
             case POSTED -> TransferStatus.PENDING_TRANSFER_ALREADY_POSTED;
@@ -212,22 +245,25 @@ final class LedgerRules {
             case HELD -> null;
         };
         if (closed != null) {
-            return new TransferResult(index, spec.id(), closed, 0, dr.balance(), cr.balance());
+            return new TransferResult(index, spec.id(), closed, 0, visible(caller, dr), visible(caller, cr));
         }
         boolean post = spec.has(TransferFlags.POST_PENDING);
         long a = post ? spec.amount() : hold.remaining();
         if (post && a > hold.remaining()) {
-            return new TransferResult(index, spec.id(), TransferStatus.POST_EXCEEDS_PENDING, 0, dr.balance(), cr.balance());
+            return new TransferResult(index, spec.id(), TransferStatus.POST_EXCEEDS_PENDING, 0, visible(caller, dr), visible(caller, cr));
         }
         int mark = b.mark();
+        Balance dr0 = dr.balance();
+        Balance cr0 = cr.balance();
         b.touch(dr);
         b.touch(cr);
         b.touch(hold);
         boolean inRange = post ? dr.add(-a, a, 0, 0) && cr.add(0, 0, -a, a) : dr.add(-a, 0, 0, 0) && cr.add(0, 0, -a, 0);
         if (!inRange) {
             b.rollbackTo(mark);
-            return new TransferResult(index, spec.id(), TransferStatus.AMOUNT_OVERFLOW, 0, dr.balance(), cr.balance());
+            return new TransferResult(index, spec.id(), TransferStatus.AMOUNT_OVERFLOW, 0, visible(caller, dr), visible(caller, cr));
         }
+        assertDoubleEntry(dr, dr0, cr, cr0);
         if (post) {
             hold.post(a);
         } else {
@@ -237,7 +273,7 @@ final class LedgerRules {
         TransferRow row = new TransferRow(spec.id(), p.debitAccountId(), p.creditAccountId(), a, p.currency(), spec.code(),
                 spec.flags(), p.id(), 0, spec.paymentId(), spec.metadata(), ts, b.seq, dr.balance(), cr.balance());
         b.addTransfer(row);
-        return new TransferResult(index, spec.id(), TransferStatus.CREATED, ts, dr.balance(), cr.balance());
+        return new TransferResult(index, spec.id(), TransferStatus.CREATED, ts, visible(caller, dr), visible(caller, cr));
     }
 
     /**
@@ -275,12 +311,25 @@ final class LedgerRules {
         b.commitChain();
     }
 
-    private static Balance balance(AccountState a) {
-        return a == null ? null : a.balance();
+    /** The account's balance for an answer to {@code caller}: null unless it may read the account. */
+    private static Balance visible(Caller caller, AccountState a) {
+        return Access.mayRead(caller, a) ? a.balance() : null;
     }
 
-    private static Balance balanceOf(Batch b, String accountId) {
-        return balance(b.account(accountId));
+    /**
+     * Money boundary: whatever a transfer or a resolve did, the debit account's debits moved by exactly what the
+     * credit account's credits moved. A failure is a ledger bug: it fails the writer's batch loudly (nobody is
+     * answered OK) rather than commit.
+     */
+    private static void assertDoubleEntry(AccountState dr, Balance dr0, AccountState cr, Balance cr0) {
+        Balance d = dr.balance();
+        Balance c = cr.balance();
+        long debits = (d.debitsPending() - dr0.debitsPending()) + (d.debitsPosted() - dr0.debitsPosted());
+        long credits = (c.creditsPending() - cr0.creditsPending()) + (c.creditsPosted() - cr0.creditsPosted());
+        if (debits != credits) {
+            throw new IllegalStateException("double entry broken: " + dr.id() + " debits moved " + debits + " but "
+                    + cr.id() + " credits moved " + credits + ": a ledger bug");
+        }
     }
 
     // ---------------------------------------------------------------- payments
@@ -294,7 +343,11 @@ final class LedgerRules {
     private PaymentOutcome paymentUnchained(WriteCommand.Payment cmd, Batch b) {
         TransferSpec spec = cmd.transfer();
         String paymentId = spec.paymentId();
+        Caller caller = cmd.caller();
         PaymentState payment = b.payments.get(paymentId);
+        // A payment the caller may not see is answered as one that does not exist.
+        boolean visible = payment != null && Access.maySeePayment(caller, b.account(payment.merchantAccountId()),
+                b.account(payment.payerAccountId()));
         if (cmd.role() == PaymentRole.REFUND && payment != null) {
             // A refund moves captured money back: merchant -> payer, in the payment's currency.
             spec = new TransferSpec(spec.id(), payment.merchantAccountId(), payment.payerAccountId(), spec.amount(),
@@ -303,8 +356,9 @@ final class LedgerRules {
         }
         TransferRow existing = b.transfer(spec.id());
         if (existing != null) {
-            if (!paymentId.equals(existing.paymentId())) {
-                return new PaymentOutcome(PaymentResultCode.ID_IN_USE, view(payment), 0);
+            if (!paymentId.equals(existing.paymentId()) || !visible) {
+                // Taken by something else, or by a payment the caller may not see: nothing more is told.
+                return new PaymentOutcome(PaymentResultCode.ID_IN_USE, null, 0);
             }
             boolean same = spec.sameFieldsAs(existing);
             return new PaymentOutcome(same ? PaymentResultCode.EXISTS : PaymentResultCode.EXISTS_WITH_DIFFERENT_FIELDS,
@@ -313,18 +367,17 @@ final class LedgerRules {
         if (cmd.role() == PaymentRole.AUTHORIZE) {
             return authorize(cmd, spec, b);
         }
-        if (payment == null) {
+        if (!visible) {
             return new PaymentOutcome(PaymentResultCode.PAYMENT_NOT_FOUND, null, 0);
         }
-        AccountState merchant = b.account(payment.merchantAccountId());
-        if (merchant == null || !cmd.caller().owns(merchant.owner())) {
+        if (!Access.mayManagePayment(caller, b.account(payment.merchantAccountId()))) {
             return new PaymentOutcome(PaymentResultCode.PERMISSION_DENIED, null, 0);
         }
         if (cmd.role() == PaymentRole.REFUND && spec.amount() > payment.capturedAmount() - payment.refundedAmount()) {
             return new PaymentOutcome(PaymentResultCode.REFUND_EXCEEDS_CAPTURED, payment.view(), 0);
         }
         int mark = b.mark();
-        TransferResult r = transfer(0, spec, null, cmd.caller(), b, Authz.CHECKED_BY_PAYMENTS);
+        TransferResult r = transfer(0, spec, null, caller, b, Authz.BY_PAYMENT);
         if (r.status() != TransferStatus.CREATED) {
             b.rollbackTo(mark);
             return new PaymentOutcome(paymentCode(r.status()), payment.view(), 0);
@@ -341,12 +394,16 @@ final class LedgerRules {
     }
 
     private PaymentOutcome authorize(WriteCommand.Payment cmd, TransferSpec spec, Batch b) {
-        AccountState merchant = b.account(spec.creditAccountId());
-        if (merchant != null && !cmd.caller().owns(merchant.owner())) {
-            return new PaymentOutcome(PaymentResultCode.PERMISSION_DENIED, null, 0);
+        // The payer pays: the caller must be allowed to debit it (own it, or be granted it). The money goes to the
+        // caller's own account. Either refused exactly as an account that does not exist.
+        if (!Access.mayDebit(cmd.caller(), b.account(spec.debitAccountId()))) {
+            return new PaymentOutcome(PaymentResultCode.PAYER_ACCOUNT_NOT_FOUND, null, 0);
+        }
+        if (!Access.mayReceivePayment(cmd.caller(), b.account(spec.creditAccountId()))) {
+            return new PaymentOutcome(PaymentResultCode.MERCHANT_ACCOUNT_NOT_FOUND, null, 0);
         }
         int mark = b.mark();
-        TransferResult r = transfer(0, spec, null, cmd.caller(), b, Authz.CHECKED_BY_PAYMENTS);
+        TransferResult r = transfer(0, spec, null, cmd.caller(), b, Authz.BY_PAYMENT);
         if (r.status() != TransferStatus.CREATED) {
             b.rollbackTo(mark);
             return new PaymentOutcome(paymentCode(r.status()), null, 0);

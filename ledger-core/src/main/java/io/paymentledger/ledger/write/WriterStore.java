@@ -135,6 +135,11 @@ final class WriterStore implements AutoCloseable {
                 }
             }
             List<String> moreAccounts = new ArrayList<>();
+            for (TransferRow t : b.existingTransfers.values()) {
+                // A replay of an existing id answers by who may see that transfer: its accounts decide.
+                moreAccounts.add(t.debitAccountId());
+                moreAccounts.add(t.creditAccountId());
+            }
             if (!holdIds.isEmpty()) {
                 for (Record r : dsl.select().from(PENDING_TRANSFER).join(TRANSFER).on(TRANSFER.ID.eq(PENDING_TRANSFER.ID))
                         .where(PENDING_TRANSFER.ID.eq(any(holdIds.toArray(String[]::new)))).fetch()) {
@@ -252,11 +257,12 @@ final class WriterStore implements AutoCloseable {
         for (int from = 0; from < all.size(); from += ROWS_PER_STATEMENT / 4) {
             var insert = dsl.insertInto(ACCOUNT, ACCOUNT.ID, ACCOUNT.CURRENCY, ACCOUNT.CODE, ACCOUNT.OWNER, ACCOUNT.FLAGS,
                     ACCOUNT.METADATA, ACCOUNT.DEBITS_PENDING, ACCOUNT.DEBITS_POSTED, ACCOUNT.CREDITS_PENDING,
-                    ACCOUNT.CREDITS_POSTED, ACCOUNT.CREATED_NS, ACCOUNT.BATCH_SEQ);
+                    ACCOUNT.CREDITS_POSTED, ACCOUNT.CREATED_NS, ACCOUNT.BATCH_SEQ, ACCOUNT.GRANTED_MERCHANTS);
             for (AccountState a : all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT / 4))) {
                 var bal = a.balance();
                 insert = insert.values(a.id(), a.currency(), a.code(), a.owner(), a.flags(), MetadataJson.toJson(a.metadata()),
-                        bal.debitsPending(), bal.debitsPosted(), bal.creditsPending(), bal.creditsPosted(), a.createdNs(), b.seq);
+                        bal.debitsPending(), bal.debitsPosted(), bal.creditsPending(), bal.creditsPosted(), a.createdNs(), b.seq,
+                        MetadataJson.listToJson(a.grantedMerchants()));
             }
             insert.execute();
         }

@@ -57,12 +57,46 @@ public final class TestLedger implements AutoCloseable {
     }
 
     public static TestLedger start(BatchWriter.Config writer, NodeControl control) {
+        return start(writer, control, CallerResolver.TRUST_ALL_AS_OPERATOR);
+    }
+
+    /**
+     * A node whose callers name themselves in {@value #TEST_MERCHANT_HEADER} (no header: the operator). Only on
+     * plaintext loopback in tests: it lets one test act as several merchants against the real authorisation rules.
+     */
+    public static TestLedger startWithMerchants() {
+        return start(BatchWriter.Config.defaults(), new StandaloneControl(), request -> {
+            String merchant = request.headers().get(TEST_MERCHANT_HEADER);
+            return io.vertx.core.Future.succeededFuture(merchant == null ? io.paymentledger.ledger.Caller.OPERATOR
+                    : io.paymentledger.ledger.Caller.merchant(merchant));
+        });
+    }
+
+    public static final String TEST_MERCHANT_HEADER = "x-test-merchant";
+
+    static TestLedger start(BatchWriter.Config writer, NodeControl control, CallerResolver callers) {
         PgCluster pg = TestPostgres.startPrimary("core", "ledger");
         LedgerNode node = LedgerNode.start(new LedgerNode.Config("a",
                 new HttpServerOptions().setHost("127.0.0.1").setPort(0), database(pg), 8, writer),
-                control, CallerResolver.TRUST_ALL_AS_OPERATOR);
+                control, callers);
         return new TestLedger(pg, node);
     }
+
+    /** One unary call as {@code merchant} (null: the operator); the response, or the failed status. */
+    public <Req extends com.google.protobuf.Message, Resp> Answer<Resp> as(String merchant,
+            io.vertx.grpc.common.ServiceMethod<Resp, Req> method, Req request) {
+        return grpc.request(address, method).compose(req -> {
+            if (merchant != null) {
+                req.headers().set(TEST_MERCHANT_HEADER, merchant);
+            }
+            req.end(request);
+            return req.response().compose(resp -> resp.last().map(body -> new Answer<>(io.vertx.grpc.common.GrpcStatus.OK, "", body))
+                    .recover(e -> io.vertx.core.Future.succeededFuture(new Answer<Resp>(resp.status(), resp.statusMessage(), null))));
+        }).await();
+    }
+
+    /** A call's outcome: its status, message, and body when OK. */
+    public record Answer<T>(io.vertx.grpc.common.GrpcStatus status, String message, T body) {}
 
     public static Database database(PgCluster pg) {
         Properties p = new Properties();

@@ -2,42 +2,49 @@ package io.paymentledger.router.limits;
 
 import io.paymentledger.security.identity.Identities;
 import io.paymentledger.security.identity.Principal;
+import io.vertx.core.MultiMap;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.StatusException;
 import java.util.Optional;
-import java.util.regex.Pattern;
 
 /**
- * Who a call comes from, as the key of the per-merchant concurrency limit. The router forwards the key to the
- * node in {@value #HEADER} (overwriting what the client sent; removed for {@value #ANONYMOUS}).
+ * Who a call comes from, as the key of the per-merchant concurrency limit, and whether the router vouches for it:
+ * a key for which {@link #vouches(String)} holds travels to the node in {@value #HEADER} (overwriting what the client
+ * sent, which is never trusted); any other key sends none, and the node decides on its own (e.g. checks the API key).
+ * Only identities the router verified itself (the mutual-TLS peer certificate) are vouched for.
  */
 @FunctionalInterface
 public interface MerchantResolver {
 
-    /** The header a merchant id travels in (set by the security layer or, for now, by the client). */
+    /** The header a verified merchant id travels in, router to node (a client's own is removed). */
     String HEADER = "x-merchant-id";
     /** The key of calls that name no merchant. */
     String ANONYMOUS = "anonymous";
-    /** What a merchant key may look like (the ledger's id alphabet). */
-    Pattern KEY = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
+    /**
+     * The one key of every call with an API key that no node has verified yet (':' cannot be in a merchant id, so no
+     * certificate maps to it). Its budget is {@code unverifiedConcurrentCalls}, shared by all such calls.
+     */
+    String UNVERIFIED = "unverified:api-key";
 
-    /** The merchant key of the call; INVALID_ARGUMENT / UNAUTHENTICATED when it cannot be told. */
+    /** The merchant key of the call; INVALID_ARGUMENT / UNAUTHENTICATED when it cannot be told. Never blocks. */
     String resolve(GrpcServerRequest<?, ?> call) throws StatusException;
 
-    /** The {@value #HEADER} header as sent by the client; {@value #ANONYMOUS} when absent. Not an authentication. */
-    static MerchantResolver header() {
-        return call -> {
-            String v = call.headers().get(HEADER);
-            if (v == null || v.isEmpty()) {
-                return ANONYMOUS;
-            }
-            if (!KEY.matcher(v).matches()) {
-                throw new StatusException(GrpcStatus.INVALID_ARGUMENT,
-                        HEADER + " must be 1..64 characters of [A-Za-z0-9._:-]");
-            }
-            return v;
-        };
+    /**
+     * Told the upstream's answer to a call this resolver keyed (on the call's context, before the client gets it):
+     * how a node's verdict on the call's identity can be learnt. Does nothing by default.
+     */
+    default void learn(GrpcServerRequest<?, ?> call, GrpcStatus status, MultiMap upstreamHeaders) {
+    }
+
+    /** Does the router vouch for this key, i.e. send it to the node as the caller's identity? */
+    static boolean vouches(String key) {
+        return !ANONYMOUS.equals(key) && !UNVERIFIED.equals(key);
+    }
+
+    /** Every call is {@value #ANONYMOUS}: the router vouches for nobody (the safe default). */
+    static MerchantResolver anonymous() {
+        return call -> ANONYMOUS;
     }
 
     /**
@@ -58,5 +65,13 @@ public interface MerchantResolver {
                 case Principal.Service s -> "service:" + s.region() + "/" + s.component();
             };
         };
+    }
+
+    /**
+     * The peer certificate when there is one; else the merchant of an API key ({@code authorization: Bearer}) once
+     * a node verified that exact key, {@value #UNVERIFIED} before. See {@link VerifiedApiKeys}.
+     */
+    static MerchantResolver certificateOrApiKey(String trustDomain) {
+        return new VerifiedApiKeys(peerCertificate(trustDomain));
     }
 }

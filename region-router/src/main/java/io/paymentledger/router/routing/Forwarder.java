@@ -82,7 +82,7 @@ public final class Forwarder implements LeaderTracker.Listener {
         if (!merchants.tryAcquire(merchant)) {
             counters.rejectedMerchantLimit.increment();
             reject(in, GrpcStatus.RESOURCE_EXHAUSTED, "merchant " + merchant + " already has "
-                    + merchants.perMerchant() + " calls in the router, its limit (merchantConcurrentCalls); retry when one"
+                    + merchants.limitFor(merchant) + " calls in the router, its limit (" + merchants.limitName(merchant) + "); retry when one"
                     + " of them completes (request " + requestId + ")", true);
             LOG.fine(() -> "request " + requestId + " " + in.fullMethodName() + " merchant=" + merchant
                     + ": over the merchant limit, RESOURCE_EXHAUSTED");

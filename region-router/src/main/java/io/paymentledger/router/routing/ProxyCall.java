@@ -344,7 +344,7 @@ final class ProxyCall {
             Metadata.copy(in.headers(), out.headers(), Set.of());
             out.headers().set(Metadata.REQUEST_ID, requestId);
             out.headers().remove(MerchantResolver.HEADER);
-            if (!MerchantResolver.ANONYMOUS.equals(merchant)) {
+            if (MerchantResolver.vouches(merchant)) {
                 out.headers().set(MerchantResolver.HEADER, merchant);
             }
             out.timeout(Math.max(1, remainingMs()), TimeUnit.MILLISECONDS);
@@ -471,6 +471,7 @@ final class ProxyCall {
     private void relay(Attempt a, GrpcClientResponse<Buffer, Buffer> r, GrpcStatus status, String message) {
         endAttempt(a, false);
         servedBy = a.upstream.region();
+        cfg.merchantResolver().learn(in, status, r.headers());
         GrpcServerResponse<Buffer, Buffer> resp = in.response();
         try {
             if (!a.committed) {

@@ -25,6 +25,12 @@ import io.vertx.core.http.HttpConnection;
  */
 public final class Identities {
 
+    /**
+     * Response header a ledger node sets to the merchant it identified the call as. The region router reads it to
+     * learn, from a node that verified an API key, whose key it was (the key of the per-merchant limit).
+     */
+    public static final String CALLER_HEADER = "x-ledger-merchant";
+
     private static final Pattern TRUST_DOMAIN = Pattern.compile("[a-z0-9][a-z0-9._-]{0,249}");
     private static final Pattern SPIFFE = Pattern.compile("spiffe://([^/?#]+)((?:/[^/?#]+)+)");
     private static final int SAN_URI = 6;
