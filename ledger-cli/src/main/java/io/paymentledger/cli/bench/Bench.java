@@ -230,6 +230,8 @@ public final class Bench {
     private final List<GrpcClient> clients;
     private final LeaderDatabase database;
     private final Consumer<String> progress;
+    /** Whose CPU time is read over the measured window (at least this JVM, the load generator). */
+    private volatile ProcessCpu cpu = new ProcessCpu(List.of(ProcessCpu.self()));
     /** Test hooks: right before the load starts, and after the load, before the check. */
     volatile Runnable beforeLoad = () -> {};
     volatile Consumer<Expected> beforeCheck = e -> {};
@@ -246,6 +248,12 @@ public final class Bench {
         this.clients = List.copyOf(clients);
         this.database = database;
         this.progress = progress == null ? s -> {} : progress;
+    }
+
+    /** Also reads these processes' CPU time over each measured window (the server's, the generator's). */
+    public Bench measureCpu(ProcessCpu cpu) {
+        this.cpu = cpu;
+        return this;
     }
 
     /** Sets up fresh accounts, drives the load, then checks the ledger. */
@@ -286,6 +294,9 @@ public final class Bench {
         final Recorder latency = new Recorder(LATENCY_MAX_MICROS, 3);
         final LongAdder windowTransfers = new LongAdder();
         final LongAdder windowRequests = new LongAdder();
+        /** Calls (answered or failed) that ended inside the measured window: what the window's CPU time paid for. */
+        final LongAdder windowCalls = new LongAdder();
+        volatile ProcessCpu.Usage cpuUsage = ProcessCpu.Usage.none();
         final LongAdder acceptedTotal = new LongAdder();
         final LongAdder dropped = new LongAdder();
         final LongAdder warmupErrors = new LongAdder();
@@ -362,11 +373,19 @@ public final class Bench {
             start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
             measureFrom = start + (long) (o.warmupSeconds() * 1e9);
             measureUntil = measureFrom + (long) (o.durationSeconds() * 1e9);
+            ProcessCpu meter = cpu;
+            Thread cpuWindow = Thread.ofVirtual().name("bench-cpu").start(() -> {
+                sleepUntil(measureFrom);
+                ProcessCpu.Sample first = meter.sample();
+                sleepUntil(measureUntil);
+                cpuUsage = first.until(meter.sample());
+            });
             if (o.mode() == Mode.CLOSED) {
                 closedLoop();
             } else {
                 openLoop();
             }
+            cpuWindow.join();
         }
 
         private void closedLoop() {
@@ -561,13 +580,21 @@ public final class Bench {
                 latency.recordValue(Math.min(LATENCY_MAX_MICROS, Math.max(1, (done - due) / 1000)));
                 windowRequests.increment();
             }
-            if (done - measureFrom >= 0 && done - measureUntil <= 0) {
+            if (inWindow(done)) {
                 windowTransfers.add(accepted);
+                windowCalls.increment();
             }
             acceptedTotal.add(accepted);
         }
 
+        private boolean inWindow(long t) {
+            return t - measureFrom >= 0 && t - measureUntil <= 0;
+        }
+
         void failed(long due, String key) {
+            if (inWindow(System.nanoTime())) {
+                windowCalls.increment();
+            }
             if (measured(due)) {
                 windowRequests.increment();
                 errors.computeIfAbsent(key, k -> new LongAdder()).increment();
@@ -738,7 +765,8 @@ public final class Bench {
                     o.mode() == Mode.OPEN ? o.rate() : 0, o.concurrency(), clients.size(), seconds, windowTransfers.sum(),
                     windowTransfers.sum() / seconds, windowRequests.sum(), ms(h, samples, 50), ms(h, samples, 90),
                     ms(h, samples, 99), ms(h, samples, 99.9), samples == 0 ? 0 : BenchResult.round(h.getMaxValue() / 1000.0),
-                    samples, errs, dropped.sum(), acceptedTotal.sum(), warmupErrors.sum(), prefix, check);
+                    samples, errs, dropped.sum(), acceptedTotal.sum(), warmupErrors.sum(), prefix,
+                    BenchResult.Cpu.of(cpuUsage, windowCalls.sum(), windowTransfers.sum()), check);
         }
 
         private static double ms(Histogram h, long samples, double percentile) {

@@ -4,9 +4,11 @@ import io.paymentledger.cli.bench.Bench;
 import io.paymentledger.cli.bench.BenchReport;
 import io.paymentledger.cli.bench.BenchResult;
 import io.paymentledger.cli.bench.PgBenchComparison;
+import io.paymentledger.cli.bench.ProcessCpu;
 import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.DeploymentSecurity;
 import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.deploy.Processes;
 import io.paymentledger.cli.deploy.Topology;
 import io.paymentledger.cli.drill.LeaderTracker;
 import io.paymentledger.security.logging.LogSetup;
@@ -131,7 +133,7 @@ public final class BenchCommand implements Callable<Integer> {
             }
             List<GrpcClient> grpcs = pool.stream().map(Clients::grpc).toList();
             Bench bench = new Bench(grpcs, () -> d.postgres(d.awaitLeader(Duration.ofSeconds(30)).getRegion()).connect("ledger"),
-                    err::println);
+                    err::println).measureCpu(cpuSources(topology, d));
             String command = reproduce(s);
             err.println("bench: target " + targetName + "; " + command);
             List<BenchResult> results = new ArrayList<>();
@@ -173,6 +175,26 @@ public final class BenchCommand implements Callable<Integer> {
             pool.forEach(Clients::close);
             operator.close();
         }
+    }
+
+    /**
+     * Whose CPU the report shows: the router, every node and PostgreSQL server (the server's cost per call), the
+     * witness (shown, not counted as server: it is off the call path) and this process (the load generator).
+     */
+    static ProcessCpu cpuSources(Topology topology, LocalDeployment d) {
+        List<ProcessCpu.Source> sources = new ArrayList<>();
+        Processes.running(topology, LocalDeployment.ROUTER).ifPresent(h -> sources.add(
+                new ProcessCpu.JvmProcess(LocalDeployment.ROUTER, ProcessCpu.Role.SERVER, h.pid())));
+        for (String region : topology.regions().keySet()) {
+            String node = LocalDeployment.nodeName(region);
+            Processes.running(topology, node).ifPresent(h -> sources.add(
+                    new ProcessCpu.JvmProcess(node, ProcessCpu.Role.SERVER, h.pid())));
+            d.postgres(region).postmasterPid().ifPresent(pid -> sources.add(new ProcessCpu.PostgresServer("postgres-" + region, pid)));
+        }
+        Processes.running(topology, LocalDeployment.WITNESS).ifPresent(h -> sources.add(
+                new ProcessCpu.JvmProcess(LocalDeployment.WITNESS, ProcessCpu.Role.OTHER, h.pid())));
+        sources.add(ProcessCpu.self());
+        return new ProcessCpu(sources);
     }
 
     /** The exact command line that reproduces this session (every value spelled out, the seed included). */
