@@ -40,6 +40,8 @@ final class Batch {
     final Set<PendingHold> touchedHolds = new LinkedHashSet<>();
     final Set<PaymentState> touchedPayments = new LinkedHashSet<>();
 
+    /** Each touched existing account's balance before this batch first changed it (for the zero-sum assertion). */
+    private final Map<AccountState, Balance> balanceBefore = new HashMap<>();
     private final List<Runnable> undo = new ArrayList<>();
 
     long firstTimestampNs;
@@ -64,6 +66,28 @@ final class Batch {
         return accounts.get(id);
     }
 
+    /**
+     * The double-entry invariant at the money boundary, checked before the batch is written: per currency, what the
+     * batch changed in all balances sums to zero (posted and pending alike). A violation is a ledger bug; the writer
+     * stops rather than write it.
+     */
+    void assertBalanced() {
+        Map<String, long[]> sums = new HashMap<>();
+        for (AccountState a : touchedAccounts) {
+            Balance after = a.balance();
+            Balance before = balanceBefore.getOrDefault(a, Balance.ZERO);
+            long[] s = sums.computeIfAbsent(a.currency(), c -> new long[2]);
+            s[0] += (after.creditsPosted() - before.creditsPosted()) - (after.debitsPosted() - before.debitsPosted());
+            s[1] += (after.creditsPending() - before.creditsPending()) - (after.debitsPending() - before.debitsPending());
+        }
+        for (Map.Entry<String, long[]> e : sums.entrySet()) {
+            if (e.getValue()[0] != 0 || e.getValue()[1] != 0) {
+                throw new LedgerBug("batch " + seq + " does not sum to zero in " + e.getKey() + ": posted "
+                        + e.getValue()[0] + ", pending " + e.getValue()[1]);
+            }
+        }
+    }
+
     // ---- changes, each recorded in the undo log ----
 
     int mark() {
@@ -84,6 +108,7 @@ final class Batch {
 
     void touch(AccountState a) {
         Balance before = a.balance();
+        balanceBefore.putIfAbsent(a, before);
         boolean wasTouched = !touchedAccounts.add(a);
         undo.add(() -> {
             a.restore(before);

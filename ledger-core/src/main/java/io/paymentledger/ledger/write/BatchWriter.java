@@ -211,6 +211,14 @@ public final class BatchWriter implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
+            } catch (LedgerBug bug) {
+                LOG.log(Level.SEVERE, "writer: LEDGER INVARIANT BROKEN, nothing of the batch was written; stepping down", bug);
+                failAll(batch, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "internal error: the batch was refused by a ledger"
+                        + " invariant check; nothing was written"));
+                stale = true;
+                store.reset();
+                stepDown("ledger invariant broken: " + bug.getMessage());
+                faults.onWriteFault("ledger invariant broken: " + bug.getMessage(), bug);
             } catch (RuntimeException | Error e) {
                 LOG.log(Level.SEVERE, "writer: unexpected failure; batch answered UNAVAILABLE", e);
                 failAll(batch, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "internal error: " + e));
@@ -268,6 +276,11 @@ public final class BatchWriter implements AutoCloseable {
                     stale = true;
                     failAll(live, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: lease expired before commit"));
                     return;
+                }
+                b.assertBalanced();
+                if (b.newTransferRows.size() > config.batchItemsMax() + config.expiryBatchMax()) {
+                    throw new LedgerBug("batch " + b.seq + " holds " + b.newTransferRows.size() + " transfers, over its limit of "
+                            + (config.batchItemsMax() + config.expiryBatchMax()) + " (batchItemsMax + expiryBatchMax)");
                 }
                 byte[] hash = JournalHash.next(journalHash, b.seq, b.epoch, b.newAccounts, b.newTransferRows);
                 try {
