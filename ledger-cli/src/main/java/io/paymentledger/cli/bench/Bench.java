@@ -230,6 +230,12 @@ public final class Bench {
     private final List<GrpcClient> clients;
     private final LeaderDatabase database;
     private final Consumer<String> progress;
+    /**
+     * When set, single-transfer requests go through the merchants' client with automatic batching (`--client
+     * batching`): every lane is one caller of {@code createTransfer}, and the client packs concurrent calls into
+     * CreateTransfers requests.
+     */
+    private volatile io.paymentledger.client.LedgerClient batchingClient;
     /** Whose CPU time is read over the measured window (at least this JVM, the load generator). */
     private volatile ProcessCpu cpu = new ProcessCpu(List.of(ProcessCpu.self()));
     /** Test hooks: right before the load starts, and after the load, before the check. */
@@ -248,6 +254,12 @@ public final class Bench {
         this.clients = List.copyOf(clients);
         this.database = database;
         this.progress = progress == null ? s -> {} : progress;
+    }
+
+    /** Single-transfer calls through this client (its automatic batching) instead of one request per call. */
+    public Bench batchingClient(io.paymentledger.client.LedgerClient client) {
+        this.batchingClient = client;
+        return this;
     }
 
     /** Also reads these processes' CPU time over each measured window (the server's, the generator's). */
@@ -464,7 +476,46 @@ public final class Bench {
         }
 
         /** One CreateTransfers request of the run's shape, built from the templates. */
+        /** One single-transfer call of the merchants' client; the client batches it with the other lanes' calls. */
+        private void batchedTransfer(io.paymentledger.client.LedgerClient client, long due) {
+            long n = seq.getAndIncrement();
+            int e = pool.entry(n);
+            Transfer t = Transfer.newBuilder().setId(transferId(n)).setDebitAccountId(accountIds[pool.debit[e]])
+                    .setCreditAccountId(accountIds[pool.credit[e]]).setAmount(pool.amount[e]).setCurrency(CURRENCY).setCode(1).build();
+            CreateTransferResult r;
+            try {
+                r = client.createTransfer(t).join();
+            } catch (java.util.concurrent.CompletionException ce) {
+                if (ce.getCause() instanceof io.paymentledger.client.LedgerClientException f) {
+                    failed(due, f.status().name());
+                    if (f.outcomeUnknown()) {
+                        unknown(new Unknown.Transfers(n, 1));
+                    }
+                    return;
+                }
+                throw ce;
+            }
+            long done = System.nanoTime();
+            if (r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_CREATED) {
+                synchronized (expected) {
+                    expected.apply(Effect.POSTED, pool.debit[e], pool.credit[e], pool.amount[e]);
+                }
+                succeeded(due, done, 1);
+            } else {
+                if (r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_EXISTS) {
+                    exists.increment();
+                }
+                itemErrors(due, "item " + r.getStatus().name().replace("CREATE_TRANSFER_", ""), 1);
+                succeeded(due, done, 0);
+            }
+        }
+
         private void transfers(GrpcClient c, long due) {
+            io.paymentledger.client.LedgerClient batching = batchingClient;
+            if (batching != null && o.transfersPerRequest() == 1) {
+                batchedTransfer(batching, due);
+                return;
+            }
             int n = o.transfersPerRequest();
             long first = seq.getAndAdd(n);
             CreateTransfersRequest.Builder req = CreateTransfersRequest.newBuilder();

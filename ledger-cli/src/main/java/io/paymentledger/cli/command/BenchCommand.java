@@ -5,6 +5,7 @@ import io.paymentledger.cli.bench.BenchReport;
 import io.paymentledger.cli.bench.BenchResult;
 import io.paymentledger.cli.bench.PgBenchComparison;
 import io.paymentledger.cli.bench.ProcessCpu;
+import io.paymentledger.client.LedgerClient;
 import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.DeploymentSecurity;
 import io.paymentledger.cli.deploy.LocalDeployment;
@@ -83,6 +84,11 @@ public final class BenchCommand implements Callable<Integer> {
             + " --duration seconds) on a fresh PostgreSQL primary with a synchronous standby, and print the ratios.")
     boolean comparePgbench;
 
+    @Option(names = "--client", defaultValue = "direct", description = "direct: one CreateTransfers request per call"
+            + " (the default); batching: single-transfer calls through ledger-client, which batches concurrent calls by"
+            + " itself (--batch 1 only; default --concurrency 4096 callers).")
+    String client;
+
     @Option(names = "--json", description = "Machine-readable output on stdout (progress goes to stderr).")
     boolean json;
 
@@ -93,6 +99,19 @@ public final class BenchCommand implements Callable<Integer> {
             + " (mTLS certificate of the deployment's PKI) the load comes from; it owns the run's accounts."
             + " Default: ${DEFAULT-VALUE}.")
     String merchant;
+
+    /** `--client batching`: this many concurrent single-transfer callers in one process (TigerBeetle's measure). */
+    static final int BATCHING_CALLERS = 4096;
+
+    private LedgerClient batchingClient;
+
+    static boolean parseClient(String s) {
+        return switch (s.trim().toLowerCase(Locale.ROOT)) {
+            case "direct" -> false;
+            case "batching" -> true;
+            default -> throw new IllegalArgumentException("--client must be direct or batching, not " + s);
+        };
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -132,8 +151,24 @@ public final class BenchCommand implements Callable<Integer> {
                 targetName = "the region router at 127.0.0.1:" + topology.routerPort();
             }
             List<GrpcClient> grpcs = pool.stream().map(Clients::grpc).toList();
+            boolean batching = parseClient(client);
+            if (batching && (!shapes.equals(List.of(1)) || scenarios.contains(Bench.Scenario.PAYMENTS))) {
+                throw new IllegalArgumentException("--client batching sends single-transfer calls: use it with --batch 1 and"
+                        + " the uniform, hot or zipf scenario");
+            }
+            if (batching) {
+                SocketAddress a = target.get();
+                var identity = security.merchant(merchant);
+                LedgerClient.Limits def = LedgerClient.Limits.defaults();
+                batchingClient = LedgerClient.builder().address(a.host(), a.port()).trustCa(security.caFile())
+                        .clientCertificate(identity.certFile(), identity.keyFile())
+                        .limits(new LedgerClient.Limits(timeoutMs, Math.max(timeoutMs, def.callTimeoutMs()),
+                                def.retryBackoffInitialMs(), def.retryBackoffMaxMs(), def.batchTransfersMax(),
+                                def.batchesInFlightMax(), def.queuedTransfersMax(), connections))
+                        .build();
+            }
             Bench bench = new Bench(grpcs, () -> d.postgres(d.awaitLeader(Duration.ofSeconds(30)).getRegion()).connect("ledger"),
-                    err::println).measureCpu(cpuSources(topology, d));
+                    err::println).measureCpu(cpuSources(topology, d)).batchingClient(batchingClient);
             String command = reproduce(s);
             err.println("bench: target " + targetName + "; " + command);
             List<BenchResult> results = new ArrayList<>();
@@ -141,7 +176,8 @@ public final class BenchCommand implements Callable<Integer> {
                 for (int shape : sc == Bench.Scenario.PAYMENTS ? List.of(1) : shapes) {
                     Bench.Options o = Bench.Options.of(sc, shape, target).duration(duration, warmup).accounts(accounts)
                             .seed(s).callTimeoutMs(timeoutMs).owner(merchant);
-                    int c = concurrency != null ? concurrency : Bench.Options.defaultConcurrency(sc, shape, m);
+                    int c = concurrency != null ? concurrency : batchingClient != null ? BATCHING_CALLERS
+                            : Bench.Options.defaultConcurrency(sc, shape, m);
                     o = m == Bench.Mode.OPEN ? o.openLoop(rate, c) : o.closedLoop(c);
                     err.printf(Locale.ROOT, "bench: %s × %s, %s loop%s, %d in flight, %.0f s + %.0f s warm-up...%n", sc.label(),
                             sc == Bench.Scenario.PAYMENTS ? "unary" : shape, m.label(),
@@ -169,6 +205,9 @@ public final class BenchCommand implements Callable<Integer> {
             }
             return BenchReport.passed(results) ? 0 : 1;
         } finally {
+            if (batchingClient != null) {
+                batchingClient.close();
+            }
             if (tracker != null) {
                 tracker.close();
             }
@@ -209,6 +248,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (connections != 1) {
             sb.append(" --connections ").append(connections);
+        }
+        if (parseClient(client)) {
+            sb.append(" --client batching");
         }
         sb.append(" --duration ").append(num(duration)).append(" --warmup ").append(num(warmup)).append(" --accounts ")
                 .append(accounts).append(" --seed ").append(s).append(" --timeout ").append(timeoutMs);
