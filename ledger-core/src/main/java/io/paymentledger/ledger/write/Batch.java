@@ -14,10 +14,12 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * What one write batch sees and changes: the accounts, transfers, holds and payments it touches (loaded once
- * at its start), the rows it adds, and an undo log that rolls a failed linked chain back.
+ * What one write batch sees and changes: the accounts, transfers, holds and payments it touches (from the
+ * writer's memory or loaded from the database as its commands arrive), the rows it adds, and an undo log that
+ * rolls a failed linked chain back. {@link #seal} freezes what it writes: the next batch changes the same account
+ * objects while this one commits.
  *
- * <p>Only the writer thread uses a batch; it is discarded after its commit (or failure).
+ * <p>Only the writer's applying thread uses a batch; the committing thread gets its {@link Sealed} form.
  */
 final class Batch {
 
@@ -51,6 +53,72 @@ final class Batch {
         this.seq = seq;
         this.epoch = epoch;
     }
+
+    /** A pending transfer's hold as written: its values when the batch was sealed. */
+    record HoldRow(String id, long remaining, long posted, short state, long expiresAtNs) {}
+
+    /**
+     * The batch as it is written, immutable: new accounts (copies), transfer rows, the touched accounts' balances
+     * after the batch ({@code balanceIds[i]} has {@code debitsPending[i]}, ...: the arrays of the one UPDATE), holds
+     * and payments as they were at sealing, and the journal row.
+     */
+    record Sealed(long seq, long epoch, long firstTimestampNs, long lastTimestampNs, List<AccountState> newAccounts,
+            List<TransferRow> transfers, Object[] balanceIds, Object[] debitsPending, Object[] debitsPosted,
+            Object[] creditsPending, Object[] creditsPosted, List<HoldRow> holds, List<PaymentView> payments,
+            byte[] prevHash, byte[] hash, io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint) {}
+
+    /**
+     * Freezes what this batch writes and puts everything it created or changed into the writer's memory, stamped
+     * with this batch, so the next batch (applied while this one commits) sees it and nothing of it is evicted
+     * before the commit.
+     */
+    Sealed seal(byte[] prevHash, byte[] hash, io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint,
+            WriterMemory memory) {
+        java.util.Set<AccountState> created = new java.util.HashSet<>(newAccounts);
+        List<AccountState> accountsCopy = new ArrayList<>(newAccounts.size());
+        for (AccountState a : newAccounts) {
+            accountsCopy.add(new AccountState(a.id(), a.currency(), a.code(), a.owner(), a.flags(), a.metadata(), a.createdNs(),
+                    a.balance()));
+        }
+        int n = touchedAccounts.size() - (int) touchedAccounts.stream().filter(created::contains).count();
+        Object[] ids = new Object[n];
+        Object[] dp = new Object[n];
+        Object[] dpo = new Object[n];
+        Object[] cp = new Object[n];
+        Object[] cpo = new Object[n];
+        int i = 0;
+        for (AccountState a : touchedAccounts) {
+            memory.accounts.put(a.id(), a, seq);
+            if (created.contains(a)) {
+                continue;
+            }
+            Balance bal = a.balance();
+            ids[i] = a.id();
+            dp[i] = bal.debitsPending();
+            dpo[i] = bal.debitsPosted();
+            cp[i] = bal.creditsPending();
+            cpo[i] = bal.creditsPosted();
+            i++;
+        }
+        for (TransferRow t : newTransferRows) {
+            memory.transfers.put(t.id(), t, seq);
+        }
+        List<HoldRow> holdRows = new ArrayList<>(touchedHolds.size());
+        for (PendingHold h : touchedHolds) {
+            memory.holds.put(h.transfer().id(), h, seq);
+            holdRows.add(new HoldRow(h.transfer().id(), h.remaining(), h.posted(), h.state().code, h.expiresAtNs()));
+        }
+        List<PaymentView> paymentRows = new ArrayList<>(touchedPayments.size());
+        for (PaymentState p : touchedPayments) {
+            memory.payments.put(p.id(), p, seq);
+            paymentRows.add(p.view());
+        }
+        return new Sealed(seq, epoch, firstTimestampNs, lastTimestampNs, List.copyOf(accountsCopy), List.copyOf(newTransferRows),
+                ids, dp, dpo, cp, cpo, holdRows, paymentRows, prevHash, hash, checkpoint);
+    }
+
+    /** Items of commands applied into this batch (each command counts its size). */
+    int items;
 
     boolean hasWrites() {
         return !newAccounts.isEmpty() || !newTransferRows.isEmpty();
@@ -101,9 +169,13 @@ final class Batch {
         }
     }
 
-    /** Forgets the undo log up to now: what is done is kept (a chain completed). */
+    /**
+     * A chain (or a single item) completed: its changes stay. The log is kept, so the whole batch can still be
+     * undone ({@code rollbackTo(0)}) when it must not be written as applied (a caller's deadline passed before it
+     * was sealed).
+     */
     void commitChain() {
-        undo.clear();
+        // nothing to forget: marks are positions in the batch's log
     }
 
     void touch(AccountState a) {

@@ -97,19 +97,37 @@ final class WriterStore implements AutoCloseable {
         private Sql() {}
     }
 
+    /** What a store's connection is for: the applying thread's reads, or the committing thread's transactions. */
+    enum Role {
+        /** Autocommit: each lookup is its own snapshot, no transaction to end. */
+        READS("ledger-writer-%s-reads", true),
+        /** One transaction per batch. */
+        COMMITS("ledger-writer-%s", false);
+
+        final String applicationName;
+        final boolean autoCommit;
+
+        Role(String applicationName, boolean autoCommit) {
+            this.applicationName = applicationName;
+            this.autoCommit = autoCommit;
+        }
+    }
+
     private final Database database;
     private final String region;
+    private final Role role;
     private Connection connection;
 
-    WriterStore(Database database, String region) {
+    WriterStore(Database database, String region, Role role) {
         this.database = database;
         this.region = region;
+        this.role = role;
     }
 
     private DSLContext dsl() throws SQLException {
         if (connection == null || connection.isClosed()) {
-            connection = database.connect("ledger-writer-" + region);
-            connection.setAutoCommit(false);
+            connection = database.connect(String.format(role.applicationName, region));
+            connection.setAutoCommit(role.autoCommit);
         }
         return Database.dsl(connection);
     }
@@ -136,7 +154,7 @@ final class WriterStore implements AutoCloseable {
             return r == null ? new JournalHead(0, JournalHash.GENESIS, 0)
                     : new JournalHead(r.get(JOURNAL_BATCH.SEQ), r.get(JOURNAL_BATCH.HASH), r.get(JOURNAL_BATCH.LAST_TS_NS));
         } finally {
-            connection.rollback();
+            endRead();
         }
     }
 
@@ -146,7 +164,7 @@ final class WriterStore implements AutoCloseable {
         try {
             return dsl.select(LEADERSHIP.EPOCH).from(LEADERSHIP).fetchOne(LEADERSHIP.EPOCH);
         } finally {
-            connection.rollback();
+            endRead();
         }
     }
 
@@ -159,67 +177,135 @@ final class WriterStore implements AutoCloseable {
                     .and(PENDING_TRANSFER.EXPIRES_AT_NS.gt(0L)).and(PENDING_TRANSFER.EXPIRES_AT_NS.le(nowNs))
                     .orderBy(PENDING_TRANSFER.EXPIRES_AT_NS).limit(limit).fetch(PENDING_TRANSFER.ID);
         } finally {
-            connection.rollback();
+            endRead();
         }
     }
 
     /**
-     * Loads what the batch will look at: existing transfers with the given ids, holds, payments, and the
-     * accounts that are not in the cache.
+     * Gives the batch what it will look at, from the writer's memory first (it has what earlier batches of this term
+     * created or changed, also while their commit is under way) and from the database for the rest: existing
+     * transfers with the given ids, holds, payments, accounts. What the database returns is remembered.
+     *
+     * @param transferIds    ids whose transfer must be known if it exists (pending ids a post or void refers to)
+     * @param newTransferIds ids of transfers to create: looked up in memory, and in the database only when
+     *                       {@code lookUpNewIds}
      */
-    void prefetch(Batch b, Collection<String> transferIds, Collection<String> holdIds, Collection<String> paymentIds,
-            Collection<String> accountIds, AccountCache cache) throws SQLException {
+    void prefetch(Batch b, Collection<String> transferIds, Collection<String> newTransferIds, boolean lookUpNewIds,
+            Collection<String> holdIds, Collection<String> paymentIds, Collection<String> accountIds, WriterMemory memory)
+            throws SQLException {
+        long seq = b.seq;
         DSLContext dsl = dsl();
         try {
-            if (!transferIds.isEmpty()) {
-                for (Record r : fetchByIds(dsl, Sql.TRANSFERS_BY_ID, TRANSFER.fields(), transferIds)) {
+            List<String> missingTransfers = new ArrayList<>();
+            for (String id : newTransferIds) {
+                if (b.transfer(id) != null || transferIds.contains(id)) {
+                    continue;
+                }
+                TransferRow known = memory.transfers.get(id, seq);
+                if (known != null) {
+                    b.existingTransfers.put(id, known);
+                } else if (lookUpNewIds) {
+                    missingTransfers.add(id);
+                }
+                // else: taken as new; the primary key refuses the batch if it is not (DuplicateTransferIds)
+            }
+            for (String id : transferIds) {
+                if (b.transfer(id) != null) {
+                    continue;
+                }
+                TransferRow known = memory.transfers.get(id, seq);
+                if (known != null) {
+                    b.existingTransfers.put(id, known);
+                } else {
+                    missingTransfers.add(id);
+                }
+            }
+            if (!missingTransfers.isEmpty()) {
+                for (Record r : fetchByIds(dsl, Sql.TRANSFERS_BY_ID, TRANSFER.fields(), missingTransfers)) {
                     TransferRow t = Rows.transfer(r);
                     b.existingTransfers.put(t.id(), t);
+                    memory.transfers.put(t.id(), t, seq);
                 }
             }
             List<String> moreAccounts = new ArrayList<>();
-            if (!holdIds.isEmpty()) {
+            List<String> missingHolds = new ArrayList<>();
+            List<PendingHold> newHolds = new ArrayList<>();
+            for (String id : holdIds) {
+                if (b.holds.containsKey(id)) {
+                    continue;
+                }
+                PendingHold known = memory.holds.get(id, seq);
+                if (known != null) {
+                    newHolds.add(known);
+                } else {
+                    missingHolds.add(id);
+                }
+            }
+            if (!missingHolds.isEmpty()) {
                 for (Record r : dsl.select().from(PENDING_TRANSFER).join(TRANSFER).on(TRANSFER.ID.eq(PENDING_TRANSFER.ID))
-                        .where(PENDING_TRANSFER.ID.eq(any(holdIds.toArray(String[]::new)))).fetch()) {
+                        .where(PENDING_TRANSFER.ID.eq(any(missingHolds.toArray(String[]::new)))).fetch()) {
                     TransferRow t = Rows.transfer(r);
+                    PendingHold h = new PendingHold(t, r.get(PENDING_TRANSFER.REMAINING), r.get(PENDING_TRANSFER.POSTED),
+                            PendingState.of(r.get(PENDING_TRANSFER.STATE)), r.get(PENDING_TRANSFER.EXPIRES_AT_NS));
+                    memory.holds.put(t.id(), h, seq);
+                    newHolds.add(h);
+                }
+            }
+            List<String> wantedPayments = new ArrayList<>(paymentIds);
+            for (PendingHold h : newHolds) {
+                TransferRow t = h.transfer();
+                if (b.transfer(t.id()) == null) {
                     b.existingTransfers.put(t.id(), t);
-                    b.holds.put(t.id(), new PendingHold(t, r.get(PENDING_TRANSFER.REMAINING), r.get(PENDING_TRANSFER.POSTED),
-                            PendingState.of(r.get(PENDING_TRANSFER.STATE)), r.get(PENDING_TRANSFER.EXPIRES_AT_NS)));
-                    moreAccounts.add(t.debitAccountId());
-                    moreAccounts.add(t.creditAccountId());
+                }
+                b.holds.put(t.id(), h);
+                moreAccounts.add(t.debitAccountId());
+                moreAccounts.add(t.creditAccountId());
+                if (t.paymentId() != null) {
+                    wantedPayments.add(t.paymentId());
                 }
             }
-            List<String> allPaymentIds = new ArrayList<>(paymentIds);
-            for (PendingHold h : b.holds.values()) {
-                if (h.transfer().paymentId() != null) {
-                    allPaymentIds.add(h.transfer().paymentId());
+            List<String> missingPayments = new ArrayList<>();
+            for (String id : wantedPayments) {
+                if (b.payments.containsKey(id)) {
+                    continue;
+                }
+                PaymentState known = memory.payments.get(id, seq);
+                if (known != null) {
+                    b.payments.put(id, known);
+                    moreAccounts.add(known.payerAccountId());
+                    moreAccounts.add(known.merchantAccountId());
+                } else if (!missingPayments.contains(id)) {
+                    missingPayments.add(id);
                 }
             }
-            if (!allPaymentIds.isEmpty()) {
-                for (Record r : dsl.selectFrom(PAYMENT).where(PAYMENT.ID.eq(any(allPaymentIds.toArray(String[]::new)))).fetch()) {
+            if (!missingPayments.isEmpty()) {
+                for (Record r : dsl.selectFrom(PAYMENT).where(PAYMENT.ID.eq(any(missingPayments.toArray(String[]::new)))).fetch()) {
                     PaymentView v = Rows.payment(r);
-                    b.payments.put(v.id(), new PaymentState(v.id(), v.payerAccountId(), v.merchantAccountId(), v.currency(),
+                    PaymentState p = new PaymentState(v.id(), v.payerAccountId(), v.merchantAccountId(), v.currency(),
                             v.authorizedAmount(), v.capturedAmount(), v.refundedAmount(), v.releasedAmount(),
-                            v.authorizedAtNs(), v.expiresAtNs(), v.releaseReason(), v.metadata()));
+                            v.authorizedAtNs(), v.expiresAtNs(), v.releaseReason(), v.metadata());
+                    memory.payments.put(p.id(), p, seq);
+                    b.payments.put(p.id(), p);
                     moreAccounts.add(v.payerAccountId());
                     moreAccounts.add(v.merchantAccountId());
                 }
             }
             List<String> missing = new ArrayList<>();
             for (String id : accountIds) {
-                resolveAccount(b, cache, id, missing);
+                resolveAccount(b, memory, id, missing);
             }
             for (String id : moreAccounts) {
-                resolveAccount(b, cache, id, missing);
+                resolveAccount(b, memory, id, missing);
             }
             if (!missing.isEmpty()) {
                 for (Record r : fetchByIds(dsl, Sql.ACCOUNTS_BY_ID, ACCOUNT.fields(), missing)) {
                     AccountState a = Rows.account(r);
                     b.accounts.put(a.id(), a);
+                    memory.accounts.put(a.id(), a, seq);
                 }
             }
         } finally {
-            connection.rollback();
+            endRead();
         }
     }
 
@@ -234,14 +320,21 @@ final class WriterStore implements AutoCloseable {
         }
     }
 
-    private static void resolveAccount(Batch b, AccountCache cache, String id, List<String> missing) {
+    private static void resolveAccount(Batch b, WriterMemory memory, String id, List<String> missing) {
         if (b.accounts.containsKey(id)) {
             return;
         }
-        AccountState cached = cache.get(id);
-        b.accounts.put(id, cached);
-        if (cached == null) {
+        AccountState known = memory.accounts.get(id, b.seq);
+        b.accounts.put(id, known);
+        if (known == null && !missing.contains(id)) {
             missing.add(id);
+        }
+    }
+
+    /** Ends a read: nothing to end on an autocommit (reads) connection, a rollback of the read-only transaction else. */
+    private void endRead() throws SQLException {
+        if (connection != null && !connection.getAutoCommit()) {
+            connection.rollback();
         }
     }
 
@@ -256,45 +349,20 @@ final class WriterStore implements AutoCloseable {
     }
 
     /**
-     * Writes the batch in one transaction and commits it (synchronous commit: returns once the standby has it).
-     * On any exception nothing of the batch may be assumed written, or not written: the caller resets.
+     * Writes the sealed batch in one transaction and commits it (synchronous commit: returns once the standby has
+     * it). On any exception nothing of the batch may be assumed written, or not written: the caller resets.
      */
-    void commit(Batch b, byte[] prevHash, byte[] hash, io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint)
-            throws SQLException, Fenced {
+    void commit(Batch.Sealed b) throws SQLException, Fenced, DuplicateTransferIds {
         DSLContext dsl = dsl();
         boolean done = false;
         try {
-            long stored = storedEpochForShare();
-            if (stored != b.epoch) {
-                throw new Fenced(b.epoch, stored);
-            }
-            insertAccounts(dsl, b);
-            TRANSFER_COPY.copy(connection, b.newTransferRows);
-            updateBalances(b);
-            upsertHolds(dsl, b);
-            upsertPayments(dsl, b);
-            try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.INSERT_JOURNAL)) {
-                ps.setLong(1, b.seq);
-                ps.setLong(2, b.epoch);
-                ps.setString(3, region);
-                ps.setLong(4, b.firstTimestampNs);
-                ps.setLong(5, b.lastTimestampNs);
-                ps.setInt(6, b.newAccounts.size());
-                ps.setInt(7, b.newTransferRows.size());
-                ps.setBytes(8, prevHash);
-                ps.setBytes(9, hash);
-                ps.executeUpdate();
-            }
-            if (checkpoint != null) {
-                dsl.insertInto(JOURNAL_CHECKPOINT, JOURNAL_CHECKPOINT.BATCH_SEQ, JOURNAL_CHECKPOINT.HASH, JOURNAL_CHECKPOINT.SIGNER,
-                        JOURNAL_CHECKPOINT.PUBLIC_KEY, JOURNAL_CHECKPOINT.ALGORITHM, JOURNAL_CHECKPOINT.SIGNATURE,
-                        JOURNAL_CHECKPOINT.CERTIFICATE)
-                        .values(b.seq, hash, checkpoint.signer(), checkpoint.publicKey(), checkpoint.algorithm(), checkpoint.signature(),
-                                checkpoint.certificate())
-                        .execute();
-            }
-            connection.commit();
+            write(dsl, b);
             done = true;
+        } catch (SQLException e) {
+            if (isDuplicateTransferId(e)) {
+                throw new DuplicateTransferIds(e.getMessage());
+            }
+            throw e;
         } finally {
             if (!done) {
                 try {
@@ -306,6 +374,59 @@ final class WriterStore implements AutoCloseable {
         }
     }
 
+    /** PostgreSQL names a primary key {@code <table>_pkey}. */
+    static final String TRANSFER_PRIMARY_KEY = TRANSFER.getName() + "_pkey";
+
+    private static boolean isDuplicateTransferId(SQLException e) {
+        return e instanceof org.postgresql.util.PSQLException p && "23505".equals(p.getSQLState())
+                && p.getServerErrorMessage() != null && TRANSFER_PRIMARY_KEY.equals(p.getServerErrorMessage().getConstraint());
+    }
+
+    /**
+     * A batch carried a transfer id that already exists in the database (not in the writer's memory): the
+     * transaction was rolled back whole, nothing of the batch is written. Its commands are applied again, with
+     * lookups.
+     */
+    static final class DuplicateTransferIds extends Exception {
+        DuplicateTransferIds(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private void write(DSLContext dsl, Batch.Sealed b) throws SQLException, Fenced {
+        long stored = storedEpochForShare();
+        if (stored != b.epoch()) {
+            throw new Fenced(b.epoch(), stored);
+        }
+        insertAccounts(dsl, b);
+        TRANSFER_COPY.copy(connection, b.transfers());
+        updateBalances(b);
+        upsertHolds(dsl, b.holds());
+        upsertPayments(dsl, b.payments());
+        try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.INSERT_JOURNAL)) {
+            ps.setLong(1, b.seq());
+            ps.setLong(2, b.epoch());
+            ps.setString(3, region);
+            ps.setLong(4, b.firstTimestampNs());
+            ps.setLong(5, b.lastTimestampNs());
+            ps.setInt(6, b.newAccounts().size());
+            ps.setInt(7, b.transfers().size());
+            ps.setBytes(8, b.prevHash());
+            ps.setBytes(9, b.hash());
+            ps.executeUpdate();
+        }
+        var checkpoint = b.checkpoint();
+        if (checkpoint != null) {
+            dsl.insertInto(JOURNAL_CHECKPOINT, JOURNAL_CHECKPOINT.BATCH_SEQ, JOURNAL_CHECKPOINT.HASH, JOURNAL_CHECKPOINT.SIGNER,
+                    JOURNAL_CHECKPOINT.PUBLIC_KEY, JOURNAL_CHECKPOINT.ALGORITHM, JOURNAL_CHECKPOINT.SIGNATURE,
+                    JOURNAL_CHECKPOINT.CERTIFICATE)
+                    .values(b.seq(), b.hash(), checkpoint.signer(), checkpoint.publicKey(), checkpoint.algorithm(),
+                            checkpoint.signature(), checkpoint.certificate())
+                    .execute();
+        }
+        connection.commit();
+    }
+
     /** The stored epoch, read FOR SHARE; -1 when the leadership row is missing. */
     private long storedEpochForShare() throws SQLException {
         try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.EPOCH_FOR_SHARE);
@@ -314,8 +435,8 @@ final class WriterStore implements AutoCloseable {
         }
     }
 
-    private void insertAccounts(DSLContext dsl, Batch b) {
-        List<AccountState> all = b.newAccounts;
+    private void insertAccounts(DSLContext dsl, Batch.Sealed b) {
+        List<AccountState> all = b.newAccounts();
         for (int from = 0; from < all.size(); from += ROWS_PER_STATEMENT / 4) {
             var insert = dsl.insertInto(ACCOUNT, ACCOUNT.ID, ACCOUNT.CURRENCY, ACCOUNT.CODE, ACCOUNT.OWNER, ACCOUNT.FLAGS,
                     ACCOUNT.METADATA, ACCOUNT.DEBITS_PENDING, ACCOUNT.DEBITS_POSTED, ACCOUNT.CREDITS_PENDING,
@@ -323,7 +444,7 @@ final class WriterStore implements AutoCloseable {
             for (AccountState a : all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT / 4))) {
                 var bal = a.balance();
                 insert = insert.values(a.id(), a.currency(), a.code(), a.owner(), a.flags(), MetadataJson.toJson(a.metadata()),
-                        bal.debitsPending(), bal.debitsPosted(), bal.creditsPending(), bal.creditsPosted(), a.createdNs(), b.seq);
+                        bal.debitsPending(), bal.debitsPosted(), bal.creditsPending(), bal.creditsPosted(), a.createdNs(), b.seq());
             }
             insert.execute();
         }
@@ -334,37 +455,17 @@ final class WriterStore implements AutoCloseable {
      * five array binds whatever the number of accounts (a VALUES list needs a statement per ~800 rows and plans
      * thousands of parameters).
      */
-    private void updateBalances(Batch b) throws SQLException {
-        java.util.Set<AccountState> created = new java.util.HashSet<>(b.newAccounts);
-        List<AccountState> touched = new ArrayList<>(b.touchedAccounts.size());
-        for (AccountState a : b.touchedAccounts) {
-            if (!created.contains(a)) {
-                touched.add(a);
-            }
-        }
-        if (touched.isEmpty()) {
+    private void updateBalances(Batch.Sealed b) throws SQLException {
+        int n = b.balanceIds().length;
+        if (n == 0) {
             return;
         }
-        int n = touched.size();
-        Object[] ids = new Object[n];
-        Object[] dp = new Object[n];
-        Object[] dpo = new Object[n];
-        Object[] cp = new Object[n];
-        Object[] cpo = new Object[n];
-        for (int i = 0; i < n; i++) {
-            var bal = touched.get(i).balance();
-            ids[i] = touched.get(i).id();
-            dp[i] = bal.debitsPending();
-            dpo[i] = bal.debitsPosted();
-            cp[i] = bal.creditsPending();
-            cpo[i] = bal.creditsPosted();
-        }
         try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.UPDATE_BALANCES)) {
-            ps.setArray(1, connection.createArrayOf("varchar", ids));
-            ps.setArray(2, connection.createArrayOf("int8", dp));
-            ps.setArray(3, connection.createArrayOf("int8", dpo));
-            ps.setArray(4, connection.createArrayOf("int8", cp));
-            ps.setArray(5, connection.createArrayOf("int8", cpo));
+            ps.setArray(1, connection.createArrayOf("varchar", b.balanceIds()));
+            ps.setArray(2, connection.createArrayOf("int8", b.debitsPending()));
+            ps.setArray(3, connection.createArrayOf("int8", b.debitsPosted()));
+            ps.setArray(4, connection.createArrayOf("int8", b.creditsPending()));
+            ps.setArray(5, connection.createArrayOf("int8", b.creditsPosted()));
             int updated = ps.executeUpdate();
             if (updated != n) {
                 // Every touched account was loaded from this table: a missing row means the state is not what we think.
@@ -377,13 +478,12 @@ final class WriterStore implements AutoCloseable {
         return org.jooq.impl.DSL.field(org.jooq.impl.DSL.name("v", name), Long.class);
     }
 
-    private void upsertHolds(DSLContext dsl, Batch b) {
-        List<PendingHold> all = new ArrayList<>(b.touchedHolds);
+    private void upsertHolds(DSLContext dsl, List<Batch.HoldRow> all) {
         for (int from = 0; from < all.size(); from += ROWS_PER_STATEMENT / 5) {
             var insert = dsl.insertInto(PENDING_TRANSFER, PENDING_TRANSFER.ID, PENDING_TRANSFER.REMAINING,
                     PENDING_TRANSFER.POSTED, PENDING_TRANSFER.STATE, PENDING_TRANSFER.EXPIRES_AT_NS);
-            for (PendingHold h : all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT / 5))) {
-                insert = insert.values(h.transfer().id(), h.remaining(), h.posted(), h.state().code, h.expiresAtNs());
+            for (Batch.HoldRow h : all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT / 5))) {
+                insert = insert.values(h.id(), h.remaining(), h.posted(), h.state(), h.expiresAtNs());
             }
             insert.onConflict(PENDING_TRANSFER.ID).doUpdate()
                     .set(PENDING_TRANSFER.REMAINING, excluded(PENDING_TRANSFER.REMAINING))
@@ -393,14 +493,13 @@ final class WriterStore implements AutoCloseable {
         }
     }
 
-    private void upsertPayments(DSLContext dsl, Batch b) {
-        List<PaymentState> all = new ArrayList<>(b.touchedPayments);
+    private void upsertPayments(DSLContext dsl, List<PaymentView> all) {
         for (int from = 0; from < all.size(); from += ROWS_PER_STATEMENT / 12) {
             var insert = dsl.insertInto(PAYMENT, PAYMENT.ID, PAYMENT.PAYER_ACCOUNT_ID, PAYMENT.MERCHANT_ACCOUNT_ID,
                     PAYMENT.CURRENCY, PAYMENT.AUTHORIZED_AMOUNT, PAYMENT.CAPTURED_AMOUNT, PAYMENT.REFUNDED_AMOUNT,
                     PAYMENT.RELEASED_AMOUNT, PAYMENT.AUTHORIZED_AT_NS, PAYMENT.EXPIRES_AT_NS, PAYMENT.RELEASE_REASON,
                     PAYMENT.METADATA);
-            for (PaymentState p : all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT / 12))) {
+            for (PaymentView p : all.subList(from, Math.min(all.size(), from + ROWS_PER_STATEMENT / 12))) {
                 insert = insert.values(p.id(), p.payerAccountId(), p.merchantAccountId(), p.currency(), p.authorizedAmount(),
                         p.capturedAmount(), p.refundedAmount(), p.releasedAmount(), p.authorizedAtNs(), p.expiresAtNs(),
                         p.releaseReason(), MetadataJson.toJson(p.metadata()));
