@@ -188,8 +188,8 @@ public final class LedgerClient implements AutoCloseable {
         this.target = target;
         this.limits = limits;
         this.authorization = apiKey == null ? null : "Bearer " + apiKey;
-        this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.min(limits.connections(),
-                Math.max(1, Runtime.getRuntime().availableProcessors()))));
+        this.vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true).setEventLoopPoolSize(
+                Math.min(limits.connections(), Math.max(1, Runtime.getRuntime().availableProcessors()))));
         for (int i = 0; i < limits.connections(); i++) {
             // Each GrpcClient has its own HTTP/2 connection to the address.
             connections.add(GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(64 * 1024 * 1024),

@@ -100,6 +100,20 @@ public final class BenchCommand implements Callable<Integer> {
             + " Default: ${DEFAULT-VALUE}.")
     String merchant;
 
+    /** How long the router may take to say SERVING before the bench gives up (a busy host answers slowly). */
+    static final long ROUTER_WAIT_MS = 15_000;
+
+    private static boolean routerServes(Clients operator, int port) throws InterruptedException {
+        long until = System.nanoTime() + ROUTER_WAIT_MS * 1_000_000L;
+        while (!operator.serving(port)) {
+            if (System.nanoTime() - until > 0) {
+                return false;
+            }
+            Thread.sleep(500);
+        }
+        return true;
+    }
+
     /** `--client batching`: this many concurrent single-transfer callers in one process (TigerBeetle's measure). */
     static final int BATCHING_CALLERS = 4096;
 
@@ -142,7 +156,7 @@ public final class BenchCommand implements Callable<Integer> {
                 target = tracker;
                 targetName = "the leading node (direct)";
             } else {
-                if (!operator.serving(topology.routerPort())) {
+                if (!routerServes(operator, topology.routerPort())) {
                     throw new IllegalStateException("the region router on 127.0.0.1:" + topology.routerPort()
                             + " does not serve; start the deployment with ./ledger up");
                 }

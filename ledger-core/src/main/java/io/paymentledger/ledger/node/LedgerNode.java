@@ -69,7 +69,7 @@ public final class LedgerNode implements AutoCloseable {
         this.control = control;
         this.callers = callers;
         this.database = config.database();
-        this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(SERVER_INSTANCES));
+        this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(SERVER_INSTANCES).setPreferNativeTransport(true));
         this.writer = new BatchWriter(database, config.region(), config.writer(), LedgerNode::wallClockNanos,
                 (reason, cause) -> control.onWriteFault(reason));
         this.reader = new LedgerReader(database);
@@ -88,7 +88,10 @@ public final class LedgerNode implements AutoCloseable {
                 throw new IllegalStateException("gRPC server instances listen on different ports: " + port + ", " + s.actualPort());
             }
         }
-        LOG.info(() -> "node " + config.region() + ": gRPC on " + grpcAddress() + " (" + SERVER_INSTANCES + " event loops)");
+        LOG.info(() -> "node " + config.region() + ": gRPC on " + grpcAddress() + " (" + SERVER_INSTANCES + " event loops, "
+                + (vertx.isNativeTransportEnabled() ? "epoll" : "NIO") + ", TLS engine "
+                + (!config.serverOptions().isSsl() ? "none" : config.serverOptions().getSslEngineOptions() instanceof
+                        io.vertx.core.net.OpenSSLEngineOptions ? "OpenSSL" : "JDK") + ")");
         control.start(this);
     }
 
