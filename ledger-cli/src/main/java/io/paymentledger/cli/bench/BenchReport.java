@@ -69,11 +69,20 @@ public final class BenchReport {
             return "no call ended inside the window";
         }
         String each = c.secondsByProcess().entrySet().stream().sorted(Map.Entry.comparingByKey())
-                .map(e -> String.format(Locale.ROOT, "%s %.2f s (%.0f µs/call)", e.getKey(), e.getValue(),
-                        e.getValue() * 1e6 / c.calls()))
+                .map(e -> String.format(Locale.ROOT, "%s %.2f s (%.0f µs/call%s)", e.getKey(), e.getValue(),
+                        e.getValue() * 1e6 / c.calls(), upkeep(c.upkeepSeconds().get(e.getKey()), c.calls())))
                 .collect(Collectors.joining(", "));
         return each + String.format(Locale.ROOT, "; %d calls; server %.0f µs/call, %.1f µs/transfer", c.calls(),
                 c.serverUsPerCall(), c.serverUsPerTransfer());
+    }
+
+    /** "; JIT 22, GC 20" µs/call of a JVM's own upkeep, or "" when not known. */
+    private static String upkeep(Map<String, Double> parts, long calls) {
+        if (parts == null || parts.isEmpty()) {
+            return "";
+        }
+        return parts.entrySet().stream().map(e -> String.format(Locale.ROOT, "%s %.0f", e.getKey(), e.getValue() * 1e6 / calls))
+                .collect(Collectors.joining(", ", " of which ", ""));
     }
 
     /** "-" when no call due inside the window was answered (the window is shorter than a call). */

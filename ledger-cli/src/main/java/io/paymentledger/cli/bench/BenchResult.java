@@ -37,22 +37,28 @@ public record BenchResult(String scenario, int shape, String mode, double target
      * @param generatorUsPerCall the load generator's own µs of CPU per call
      * @param serverUsPerTransfer router + nodes + PostgreSQL, µs of CPU per accepted transfer
      */
-    public record Cpu(Map<String, Double> secondsByProcess, long calls, double serverUsPerCall, double generatorUsPerCall,
-            double serverUsPerTransfer) {
+    public record Cpu(Map<String, Double> secondsByProcess, Map<String, Map<String, Double>> upkeepSeconds, long calls,
+            double serverUsPerCall, double generatorUsPerCall, double serverUsPerTransfer) {
 
         static Cpu of(ProcessCpu.Usage usage, long calls, long transfers) {
             double server = usage.seconds(ProcessCpu.Role.SERVER) * 1e6;
             double generator = usage.seconds(ProcessCpu.Role.GENERATOR) * 1e6;
-            return new Cpu(Map.copyOf(usage.secondsByName()), calls, calls == 0 ? 0 : round(server / calls),
+            return new Cpu(Map.copyOf(usage.secondsByName()), Map.copyOf(usage.upkeep()), calls, calls == 0 ? 0 : round(server / calls),
                     calls == 0 ? 0 : round(generator / calls), transfers == 0 ? 0 : round(server / transfers));
         }
 
         public JsonObject toJson() {
             JsonObject seconds = new JsonObject();
             secondsByProcess.forEach((k, v) -> seconds.put(k, round(v)));
+            JsonObject upkeep = new JsonObject();
+            upkeepSeconds.forEach((process, parts) -> {
+                JsonObject p = new JsonObject();
+                parts.forEach((k, v) -> p.put(k, round(v)));
+                upkeep.put(process, p);
+            });
             return new JsonObject().put("calls", calls).put("serverUsPerCall", serverUsPerCall)
                     .put("generatorUsPerCall", generatorUsPerCall).put("serverUsPerTransfer", serverUsPerTransfer)
-                    .put("secondsByProcess", seconds);
+                    .put("secondsByProcess", seconds).put("jitAndGcSecondsByProcess", upkeep);
         }
     }
 

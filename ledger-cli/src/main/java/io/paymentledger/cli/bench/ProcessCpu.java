@@ -34,9 +34,16 @@ public final class ProcessCpu {
         /** Part of the server (router, nodes, PostgreSQL), or the load generator / a bystander. */
         Role role();
 
-        /** CPU time in ns so far; empty when the process is gone. */
-        Optional<Long> cpuNanos();
+        /** CPU time so far; empty when the process is gone. */
+        Optional<Reading> read();
     }
+
+    /**
+     * CPU time in ns: the whole process, and of it the JIT compiler's and the garbage collector's threads (a JVM's
+     * own upkeep, which a fresh JVM pays heavily for its first minute: the load generator starts anew each run).
+     * The parts count only threads alive at both samples (compiler threads come and go), so they are lower bounds.
+     */
+    public record Reading(long totalNanos, Map<String, Long> partNanosByTask) {}
 
     public enum Role {
         /** Router, ledger nodes, PostgreSQL: what one call costs the service. */
@@ -47,12 +54,52 @@ public final class ProcessCpu {
         OTHER
     }
 
-    /** One process; its threads' times are summed by the kernel in /proc/pid/stat. */
+    /** One JVM; its threads' times are summed by the kernel in /proc/pid/stat, and listed per thread under task/. */
     public record JvmProcess(String name, Role role, long pid) implements Source {
         @Override
-        public Optional<Long> cpuNanos() {
-            return Stat.read(pid).map(s -> (s.utime + s.stime) * NANOS_PER_TICK);
+        public Optional<Reading> read() {
+            return Stat.read(pid).map(s -> new Reading((s.utime + s.stime) * NANOS_PER_TICK, upkeepThreads(pid)));
         }
+    }
+
+    /** JVM thread names (as the kernel shows them, 15 characters) of the JIT compiler and the garbage collector. */
+    static String upkeepOf(String threadName) {
+        if (threadName.startsWith("C1 CompilerThre") || threadName.startsWith("C2 CompilerThre")) {
+            return JIT;
+        }
+        if (threadName.startsWith("GC Thread") || threadName.startsWith("G1 ")) {
+            return GC;
+        }
+        return null;
+    }
+
+    static final String JIT = "JIT";
+    static final String GC = "GC";
+
+    /** CPU ns of each JIT and GC thread, keyed "JIT/<tid>" / "GC/<tid>". */
+    private static Map<String, Long> upkeepThreads(long pid) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        Path tasks = PROC.resolve(Long.toString(pid)).resolve("task");
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(tasks)) {
+            for (Path d : dirs) {
+                try {
+                    String part = upkeepOf(Files.readString(d.resolve("comm")).strip());
+                    if (part != null) {
+                        Stat st = parse(Files.readString(d.resolve("stat")));
+                        out.put(part + "/" + d.getFileName(), (st.utime + st.stime) * NANOS_PER_TICK);
+                    }
+                } catch (IOException | RuntimeException gone) {
+                    // the thread ended meanwhile
+                }
+            }
+        } catch (IOException e) {
+            // no task list: no parts
+        }
+        return out;
+    }
+
+    private static Stat parse(String line) {
+        return Stat.parse(line);
     }
 
     /** A PostgreSQL server: postmaster + backends (live and reaped). */
@@ -63,7 +110,7 @@ public final class ProcessCpu {
         }
 
         @Override
-        public Optional<Long> cpuNanos() {
+        public Optional<Reading> read() {
             Optional<Stat> master = Stat.read(postmasterPid);
             if (master.isEmpty()) {
                 return Optional.empty();
@@ -73,7 +120,7 @@ public final class ProcessCpu {
             for (Stat child : Stat.children(postmasterPid)) {
                 ticks += child.utime + child.stime;
             }
-            return Optional.of(ticks * NANOS_PER_TICK);
+            return Optional.of(new Reading(ticks * NANOS_PER_TICK, Map.of()));
         }
     }
 
@@ -82,8 +129,11 @@ public final class ProcessCpu {
         return new JvmProcess("load generator", Role.GENERATOR, ProcessHandle.current().pid());
     }
 
-    /** CPU seconds each source used between two samples; a source that vanished in between is left out. */
-    public record Usage(Map<String, Double> secondsByName, Map<String, Role> roles) {
+    /**
+     * CPU seconds each source used between two samples (a source that vanished in between is left out), and of
+     * those the JIT's and GC's seconds per source name ("node-a" -> {"JIT" -> 0.3, "GC" -> 0.1}).
+     */
+    public record Usage(Map<String, Double> secondsByName, Map<String, Role> roles, Map<String, Map<String, Double>> upkeep) {
 
         public double seconds(Role role) {
             double s = 0;
@@ -96,27 +146,40 @@ public final class ProcessCpu {
         }
 
         public static Usage none() {
-            return new Usage(Map.of(), Map.of());
+            return new Usage(Map.of(), Map.of(), Map.of());
         }
     }
 
     /** A sample of every source, to subtract from a later one. */
     public static final class Sample {
-        private final Map<Source, Long> nanos = new LinkedHashMap<>();
+        private final Map<Source, Reading> readings = new LinkedHashMap<>();
 
         private Sample() {}
 
         public Usage until(Sample later) {
             Map<String, Double> seconds = new LinkedHashMap<>();
             Map<String, Role> roles = new LinkedHashMap<>();
-            for (Map.Entry<Source, Long> e : nanos.entrySet()) {
-                Long end = later.nanos.get(e.getKey());
-                if (end != null) {
-                    seconds.merge(e.getKey().name(), (end - e.getValue()) / 1e9, Double::sum);
-                    roles.put(e.getKey().name(), e.getKey().role());
+            Map<String, Map<String, Double>> upkeep = new LinkedHashMap<>();
+            for (Map.Entry<Source, Reading> e : readings.entrySet()) {
+                Reading end = later.readings.get(e.getKey());
+                if (end == null) {
+                    continue;
+                }
+                String name = e.getKey().name();
+                seconds.merge(name, (end.totalNanos() - e.getValue().totalNanos()) / 1e9, Double::sum);
+                roles.put(name, e.getKey().role());
+                Map<String, Double> parts = new LinkedHashMap<>();
+                end.partNanosByTask().forEach((task, ns) -> {
+                    Long before = e.getValue().partNanosByTask().get(task);
+                    if (before != null) {
+                        parts.merge(task.substring(0, task.indexOf('/')), (ns - before) / 1e9, Double::sum);
+                    }
+                });
+                if (!parts.isEmpty()) {
+                    upkeep.put(name, parts);
                 }
             }
-            return new Usage(seconds, roles);
+            return new Usage(seconds, roles, upkeep);
         }
     }
 
@@ -133,7 +196,7 @@ public final class ProcessCpu {
     public Sample sample() {
         Sample s = new Sample();
         for (Source src : sources) {
-            src.cpuNanos().ifPresent(n -> s.nanos.put(src, n));
+            src.read().ifPresent(r -> s.readings.put(src, r));
         }
         return s;
     }

@@ -23,7 +23,16 @@ final class WriterMemory {
 
     /** One kind of object, by id, each stamped with the last batch that used it. */
     static final class Kind<V> {
-        private record Stamped<V>(V value, long seq) {}
+        /** Mutable: restamping on every use must not allocate (it happens for every account of every transfer). */
+        private static final class Stamped<V> {
+            final V value;
+            long seq;
+
+            Stamped(V value, long seq) {
+                this.value = value;
+                this.seq = seq;
+            }
+        }
 
         private final LinkedHashMap<String, Stamped<V>> map;
         private final WriterMemory owner;
@@ -46,7 +55,7 @@ final class WriterMemory {
                 return null;
             }
             if (e.seq < seq) {
-                map.put(id, new Stamped<>(e.value, seq));
+                e.seq = seq;
             }
             return e.value;
         }
