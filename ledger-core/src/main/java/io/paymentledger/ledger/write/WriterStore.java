@@ -81,6 +81,14 @@ final class WriterStore implements AutoCloseable {
                 JOURNAL_BATCH.TRANSFER_COUNT, JOURNAL_BATCH.PREV_HASH, JOURNAL_BATCH.HASH)
                 .values(0L, 0L, "", 0L, 0L, 0, 0, new byte[0], new byte[0]));
 
+        /**
+         * The epoch check (FOR SHARE), the balances and the journal row in ONE statement, one round trip: 14 binds,
+         * the UPDATE's 5 then the journal's 9. Answers the stored epoch (null without a leadership row), the accounts
+         * updated and the journal rows inserted. Data-modifying CTEs run whole whatever the outcome; a wrong epoch
+         * rolls the transaction back before anything commits.
+         */
+        static final String EPOCH_BALANCES_JOURNAL;
+
         static {
             Table<?> v = org.jooq.impl.DSL.table("unnest({0}, {1}, {2}, {3}, {4})", org.jooq.impl.DSL.val(NO_IDS),
                     org.jooq.impl.DSL.val(NO_LONGS), org.jooq.impl.DSL.val(NO_LONGS), org.jooq.impl.DSL.val(NO_LONGS),
@@ -92,6 +100,9 @@ final class WriterStore implements AutoCloseable {
                     .set(ACCOUNT.CREDITS_PENDING, column("cp"))
                     .set(ACCOUNT.CREDITS_POSTED, column("cpo"))
                     .from(v).where(ACCOUNT.ID.eq(org.jooq.impl.DSL.field(org.jooq.impl.DSL.name("v", "id"), String.class))));
+            EPOCH_BALANCES_JOURNAL = "with e as (" + EPOCH_FOR_SHARE + "), u as (" + UPDATE_BALANCES + " returning 1), j as ("
+                    + INSERT_JOURNAL + " returning 1) select (select " + LEADERSHIP.EPOCH.getName() + " from e),"
+                    + " (select count(*) from u), (select count(*) from j)";
         }
 
         private Sql() {}
@@ -394,27 +405,11 @@ final class WriterStore implements AutoCloseable {
     }
 
     private void write(DSLContext dsl, Batch.Sealed b) throws SQLException, Fenced {
-        long stored = storedEpochForShare();
-        if (stored != b.epoch()) {
-            throw new Fenced(b.epoch(), stored);
-        }
         insertAccounts(dsl, b);
         TRANSFER_COPY.copy(connection, b.transfers());
-        updateBalances(b);
         upsertHolds(dsl, b.holds());
         upsertPayments(dsl, b.payments());
-        try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.INSERT_JOURNAL)) {
-            ps.setLong(1, b.seq());
-            ps.setLong(2, b.epoch());
-            ps.setString(3, region);
-            ps.setLong(4, b.firstTimestampNs());
-            ps.setLong(5, b.lastTimestampNs());
-            ps.setInt(6, b.newAccounts().size());
-            ps.setInt(7, b.transfers().size());
-            ps.setBytes(8, b.prevHash());
-            ps.setBytes(9, b.hash());
-            ps.executeUpdate();
-        }
+        epochBalancesJournal(b);
         var checkpoint = b.checkpoint();
         if (checkpoint != null) {
             dsl.insertInto(JOURNAL_CHECKPOINT, JOURNAL_CHECKPOINT.BATCH_SEQ, JOURNAL_CHECKPOINT.HASH, JOURNAL_CHECKPOINT.SIGNER,
@@ -427,13 +422,6 @@ final class WriterStore implements AutoCloseable {
         connection.commit();
     }
 
-    /** The stored epoch, read FOR SHARE; -1 when the leadership row is missing. */
-    private long storedEpochForShare() throws SQLException {
-        try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.EPOCH_FOR_SHARE);
-                java.sql.ResultSet rs = ps.executeQuery()) {
-            return rs.next() ? rs.getLong(1) : -1;
-        }
-    }
 
     private void insertAccounts(DSLContext dsl, Batch.Sealed b) {
         List<AccountState> all = b.newAccounts();
@@ -451,25 +439,38 @@ final class WriterStore implements AutoCloseable {
     }
 
     /**
-     * All touched accounts' new balances in ONE statement: {@code update account ... from unnest(ids, dp, dpo, cp, cpo)},
-     * five array binds whatever the number of accounts (a VALUES list needs a statement per ~800 rows and plans
-     * thousands of parameters).
+     * Checks the epoch (FOR SHARE: a new leader's epoch update waits for this batch, or this batch sees the new
+     * epoch), writes all touched accounts' new balances ({@code update account ... from unnest(ids, dp, dpo, cp, cpo)}:
+     * five array binds whatever the number of accounts) and the journal row, in one statement.
      */
-    private void updateBalances(Batch.Sealed b) throws SQLException {
+    private void epochBalancesJournal(Batch.Sealed b) throws SQLException, Fenced {
         int n = b.balanceIds().length;
-        if (n == 0) {
-            return;
-        }
-        try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.UPDATE_BALANCES)) {
+        try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.EPOCH_BALANCES_JOURNAL)) {
             ps.setArray(1, connection.createArrayOf("varchar", b.balanceIds()));
             ps.setArray(2, connection.createArrayOf("int8", b.debitsPending()));
             ps.setArray(3, connection.createArrayOf("int8", b.debitsPosted()));
             ps.setArray(4, connection.createArrayOf("int8", b.creditsPending()));
             ps.setArray(5, connection.createArrayOf("int8", b.creditsPosted()));
-            int updated = ps.executeUpdate();
-            if (updated != n) {
-                // Every touched account was loaded from this table: a missing row means the state is not what we think.
-                throw new SQLException("balance update matched " + updated + " of " + n + " accounts", "XX000");
+            ps.setLong(6, b.seq());
+            ps.setLong(7, b.epoch());
+            ps.setString(8, region);
+            ps.setLong(9, b.firstTimestampNs());
+            ps.setLong(10, b.lastTimestampNs());
+            ps.setInt(11, b.newAccounts().size());
+            ps.setInt(12, b.transfers().size());
+            ps.setBytes(13, b.prevHash());
+            ps.setBytes(14, b.hash());
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                long stored = rs.getLong(1);
+                if (rs.wasNull() || stored != b.epoch()) {
+                    throw new Fenced(b.epoch(), rs.wasNull() ? -1 : stored);
+                }
+                if (rs.getLong(2) != n || rs.getLong(3) != 1) {
+                    // Every touched account was loaded from this table: a missing row means the state is not what we think.
+                    throw new SQLException("balance update matched " + rs.getLong(2) + " of " + n + " accounts, journal rows "
+                            + rs.getLong(3), "XX000");
+                }
             }
         }
     }
