@@ -98,8 +98,14 @@ public final class BatchWriter implements AutoCloseable {
 
     // ---- shared between the threads, under `lock` ----
     private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled when a command arrives, the committer frees up, or the writer steps down or closes. */
-    private final Condition changed = lock.newCondition();
+    /**
+     * The applier's wake-up: a command arrived, the committer is free, the writer steps down or closes. Its own
+     * condition: with one shared by both threads, a submit's signal could wake the committer instead and leave the
+     * applier asleep until its idle timeout (a 100 ms stall per call for a lone client).
+     */
+    private final Condition applierWake = lock.newCondition();
+    /** The committer's wake-up: a batch was handed over, or the writer closes. */
+    private final Condition committerWake = lock.newCondition();
     private final ArrayDeque<WriteCommand> queue = new ArrayDeque<>();
     /** The batch handed to the committer, until it is answered; null when the committer is free. */
     private Handover committing;
@@ -251,7 +257,7 @@ public final class BatchWriter implements AutoCloseable {
                 return;
             }
             queue.add(cmd);
-            changed.signal();
+            applierWake.signal();
         } finally {
             lock.unlock();
         }
@@ -260,7 +266,8 @@ public final class BatchWriter implements AutoCloseable {
     private void signal() {
         lock.lock();
         try {
-            changed.signalAll();
+            applierWake.signalAll();
+            committerWake.signalAll();
         } finally {
             lock.unlock();
         }
@@ -295,7 +302,7 @@ public final class BatchWriter implements AutoCloseable {
             lock.lock();
             try {
                 while (!closed && !work(open)) {
-                    changed.await(IDLE_WAKE_MS, TimeUnit.MILLISECONDS);
+                    applierWake.await(IDLE_WAKE_MS, TimeUnit.MILLISECONDS);
                 }
                 if (closed) {
                     break;
@@ -583,7 +590,7 @@ public final class BatchWriter implements AutoCloseable {
         lock.lock();
         try {
             committing = new Handover(sealed, List.copyOf(open.commands), answers, true);
-            changed.signalAll();
+            committerWake.signal();
         } finally {
             lock.unlock();
         }
@@ -670,7 +677,7 @@ public final class BatchWriter implements AutoCloseable {
             lock.lock();
             try {
                 while (!closed && committing == null) {
-                    changed.await();
+                    committerWake.await();
                 }
                 if (closed) {
                     break;
@@ -689,7 +696,7 @@ public final class BatchWriter implements AutoCloseable {
                 if (!ok) {
                     poisoned = true;
                 }
-                changed.signalAll();
+                applierWake.signal();
             } finally {
                 lock.unlock();
             }
