@@ -6,12 +6,15 @@ import io.paymentledger.router.health.Upstream;
 import io.paymentledger.router.limits.HoldQueue;
 import io.paymentledger.router.limits.MerchantLimiter;
 import io.paymentledger.router.routing.Forwarder;
+import io.paymentledger.router.routing.HoldWaker;
 import io.paymentledger.router.routing.Metadata;
+import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.client.GrpcClientOptions;
@@ -47,13 +50,22 @@ public final class RegionRouter implements AutoCloseable {
     public static final Set<String> HEALTH_SERVICES = Set.of("", "ledger.v1.LedgerService", "ledger.v1.PaymentsService",
             "ledger.v1.NodeService");
 
+    /**
+     * Server verticles, one per core: each has its own event loop, merchant server (the listening socket is shared)
+     * and upstream client (its own connections to the nodes). On one event loop the router's TLS and HTTP/2 work
+     * for every call queued behind one thread.
+     */
+    static final int SERVER_INSTANCES = Math.max(2, Runtime.getRuntime().availableProcessors());
+
     private final Vertx vertx;
     private final RouterConfig config;
     private final Counters counters = new Counters();
     private final HoldQueue hold;
     private final MerchantLimiter merchants;
-    private volatile RouterVerticle verticle;
-    private volatile String deploymentId;
+    private final List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile HealthVerticle health;
+    private volatile int port;
+    private final List<String> deploymentIds = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private RegionRouter(Vertx vertx, RouterConfig config) {
         this.vertx = vertx;
@@ -69,19 +81,37 @@ public final class RegionRouter implements AutoCloseable {
 
     public static Future<RegionRouter> startAsync(Vertx vertx, RouterConfig config) {
         RegionRouter router = new RegionRouter(vertx, config);
-        RouterVerticle v = router.new RouterVerticle();
-        router.verticle = v;
-        return vertx.deployVerticle(v).map(id -> {
-            router.deploymentId = id;
+        HealthVerticle h = router.new HealthVerticle();
+        router.health = h;
+        // Verticle instances of one deployment share an explicit port; with port 0 each would get its own.
+        HttpServerOptions options = new HttpServerOptions(config.serverOptions());
+        if (options.getPort() == 0) {
+            options.setPort(freePort(options.getHost()));
+        }
+        return vertx.deployVerticle(h).compose(id -> {
+            router.deploymentIds.add(id);
+            return vertx.deployVerticle(() -> router.new ServerVerticle(options),
+                    new DeploymentOptions().setInstances(SERVER_INSTANCES));
+        }).map(id -> {
+            router.deploymentIds.add(id);
+            router.port = router.servers.get(0).actualPort();
             LOG.info(() -> "router listening on " + config.serverOptions().getHost() + ":" + router.port() + " for "
-                    + config.upstreams().size() + " regions " + config.upstreams());
+                    + config.upstreams().size() + " regions " + config.upstreams() + " (" + SERVER_INSTANCES + " event loops)");
             return router;
-        });
+        }).recover(err -> router.closeAsync().transform(ignored -> Future.failedFuture(err)));
+    }
+
+    private static int freePort(String host) {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
+            return s.getLocalPort();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("no free port on " + host, e);
+        }
     }
 
     /** The port merchants connect to. */
     public int port() {
-        return verticle.server.actualPort();
+        return port;
     }
 
     public RouterConfig config() {
@@ -94,7 +124,7 @@ public final class RegionRouter implements AutoCloseable {
      * upstream now; the new leader gets traffic as soon as its own health check confirms it serves that epoch.
      */
     public void onLeaderChange(String region, long epoch) {
-        verticle.tracker.onLeaderChange(region, epoch);
+        health.tracker.onLeaderChange(region, epoch);
     }
 
     /**
@@ -102,12 +132,16 @@ public final class RegionRouter implements AutoCloseable {
      * The upstream side keeps the certificate it started with: restart the router before that one expires.
      */
     public Future<Boolean> updateServerSsl(io.vertx.core.net.ServerSSLOptions options) {
-        return verticle.server.updateSSLOptions(options, true);
+        List<Future<Boolean>> updates = new ArrayList<>();
+        for (HttpServer s : servers) {
+            updates.add(s.updateSSLOptions(options, true));
+        }
+        return Future.all(updates).map(all -> updates.stream().allMatch(Future::result));
     }
 
     /** A snapshot for {@code ./ledger status}. */
     public RouterStatus status() {
-        RouterVerticle v = verticle;
+        HealthVerticle v = health;
         LeaderTracker.View view = v.tracker.view();
         long now = System.nanoTime();
         List<RouterStatus.UpstreamStatus> ups = new ArrayList<>();
@@ -131,12 +165,16 @@ public final class RegionRouter implements AutoCloseable {
     }
 
     public Future<Void> closeAsync() {
-        String id = deploymentId;
-        if (id == null) {
-            return Future.succeededFuture();
+        List<Future<Void>> undeploys = new ArrayList<>();
+        // Servers first (stop taking calls), the health checks last.
+        List<String> ids = new ArrayList<>(deploymentIds);
+        deploymentIds.clear();
+        java.util.Collections.reverse(ids);
+        Future<Void> chain = Future.succeededFuture();
+        for (String id : ids) {
+            chain = chain.compose(v -> vertx.undeploy(id));
         }
-        deploymentId = null;
-        return vertx.undeploy(id);
+        return chain;
     }
 
     @Override
@@ -144,20 +182,18 @@ public final class RegionRouter implements AutoCloseable {
         closeAsync().await();
     }
 
-    /** Everything runs on this verticle's context: the server, the calls, the health checks. */
-    private final class RouterVerticle extends VerticleBase {
-        private HttpServer server;
+    /**
+     * The leadership view: health checks of every upstream, on this one verticle's context. The upstreams (with
+     * their breakers and in-flight sets), the hold queue and the merchant limiter are shared by the server
+     * verticles and thread-safe.
+     */
+    private final class HealthVerticle extends VerticleBase {
         private LeaderTracker tracker;
         private List<Upstream> upstreams;
-        private GrpcClient upstreamClient;
         private GrpcClient healthClient;
 
         @Override
         public Future<?> start() {
-            upstreamClient = GrpcClient.builder(vertx)
-                    .with(new GrpcClientOptions().setMaxMessageSize(config.maxMessageBytes()).setScheduleDeadlineAutomatically(false))
-                    .with(http2(config.upstreamClientOptions(), config.upstreamConnectTimeoutMs()))
-                    .build();
             healthClient = GrpcClient.builder(vertx)
                     .with(new GrpcClientOptions().setMaxMessageSize(64 * 1024).setScheduleDeadlineAutomatically(true))
                     .with(http2(config.upstreamClientOptions(), config.healthCheckTimeoutMs()))
@@ -167,17 +203,45 @@ public final class RegionRouter implements AutoCloseable {
                 upstreams.add(new Upstream(u, new Breaker(config.outlierFailures(), config.outlierEjectionMs(),
                         config.outlierEjectionMaxMs()), config.upstreamInFlightCalls()));
             }
+            tracker = new LeaderTracker(vertx, context, healthClient, upstreams, config, new HoldWaker(hold, counters));
+            tracker.start();
+            return Future.succeededFuture();
+        }
+
+        @Override
+        public Future<?> stop() {
+            tracker.stop();
+            return healthClient.close();
+        }
+    }
+
+    /** One event loop's merchant server and upstream client; every call runs on the context it arrived on. */
+    private final class ServerVerticle extends VerticleBase {
+        private final HttpServerOptions options;
+        private HttpServer server;
+        private GrpcClient upstreamClient;
+
+        ServerVerticle(HttpServerOptions options) {
+            this.options = options;
+        }
+
+        @Override
+        public Future<?> start() {
+            LeaderTracker tracker = health.tracker;
+            upstreamClient = GrpcClient.builder(vertx)
+                    .with(new GrpcClientOptions().setMaxMessageSize(config.maxMessageBytes()).setScheduleDeadlineAutomatically(false))
+                    .with(http2(config.upstreamClientOptions(), config.upstreamConnectTimeoutMs()))
+                    .build();
             Forwarder forwarder = new Forwarder(vertx, config, upstreamClient, hold, merchants, counters);
-            tracker = new LeaderTracker(vertx, context, healthClient, upstreams, config, forwarder);
             forwarder.tracker(tracker);
 
             GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
                     .setMaxMessageSize(config.maxMessageBytes()).setScheduleDeadlineAutomatically(false));
-            HealthService health = HealthService.create(vertx);
+            HealthService healthService = HealthService.create(vertx);
             for (String name : HEALTH_SERVICES) {
-                health.register(name, () -> Future.succeededFuture(leaderUsable(tracker.view())));
+                healthService.register(name, () -> Future.succeededFuture(leaderUsable(tracker.view())));
             }
-            grpc.addService(health);
+            grpc.addService(healthService);
             // Check answers itself to add the leader's region and epoch (Watch and List stay Vert.x's).
             grpc.callHandler(GrpcHealthCheckV1Handler.SERVICE_METHOD, null);
             grpc.callHandler(GrpcHealthCheckV1Handler.SERVICE_METHOD, call -> call.last().onSuccess(req -> {
@@ -195,17 +259,18 @@ public final class RegionRouter implements AutoCloseable {
                         ? HealthCheckResponse.ServingStatus.SERVING : HealthCheckResponse.ServingStatus.NOT_SERVING).build());
             }));
             grpc.callHandler(forwarder::handle);
-            return vertx.createHttpServer(config.serverOptions()).requestHandler(grpc).listen().onSuccess(s -> {
+            return vertx.createHttpServer(options).requestHandler(grpc).listen().onSuccess(s -> {
                 server = s;
-                tracker.start();
+                servers.add(s);
             });
         }
 
         @Override
         public Future<?> stop() {
-            tracker.stop();
-            return Future.join(server == null ? Future.succeededFuture() : server.close(),
-                    upstreamClient.close(), healthClient.close());
+            if (server != null) {
+                servers.remove(server);
+            }
+            return Future.join(server == null ? Future.succeededFuture() : server.close(), upstreamClient.close());
         }
     }
 

@@ -116,7 +116,8 @@ class HoldTest {
         RouterTesting.await(() -> router.status().upstreams().get(0).lastCheckAgoMs() >= 0, 5000, () -> "never checked");
         Reply<Buffer> r = Calls.await(write(300));
         assertThat(r.status()).isEqualTo(GrpcStatus.DEADLINE_EXCEEDED);
-        assertThat(router.status().holdQueueDepth()).isZero();
+        // The client's own deadline timer may fire a moment before the router's (another event loop) lets go.
+        RouterTesting.await(() -> router.status().holdQueueDepth() == 0, 2000, () -> "the expired call still waits in the router");
     }
 
     @Test

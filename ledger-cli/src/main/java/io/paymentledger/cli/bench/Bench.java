@@ -230,6 +230,14 @@ public final class Bench {
     private final List<GrpcClient> clients;
     private final LeaderDatabase database;
     private final Consumer<String> progress;
+    /**
+     * When set, single-transfer requests go through the merchants' client with automatic batching (`--client
+     * batching`): every lane is one caller of {@code createTransfer}, and the client packs concurrent calls into
+     * CreateTransfers requests.
+     */
+    private volatile io.paymentledger.client.LedgerClient batchingClient;
+    /** Whose CPU time is read over the measured window (at least this JVM, the load generator). */
+    private volatile ProcessCpu cpu = new ProcessCpu(List.of(ProcessCpu.self()));
     /** Test hooks: right before the load starts, and after the load, before the check. */
     volatile Runnable beforeLoad = () -> {};
     volatile Consumer<Expected> beforeCheck = e -> {};
@@ -246,6 +254,18 @@ public final class Bench {
         this.clients = List.copyOf(clients);
         this.database = database;
         this.progress = progress == null ? s -> {} : progress;
+    }
+
+    /** Single-transfer calls through this client (its automatic batching) instead of one request per call. */
+    public Bench batchingClient(io.paymentledger.client.LedgerClient client) {
+        this.batchingClient = client;
+        return this;
+    }
+
+    /** Also reads these processes' CPU time over each measured window (the server's, the generator's). */
+    public Bench measureCpu(ProcessCpu cpu) {
+        this.cpu = cpu;
+        return this;
     }
 
     /** Sets up fresh accounts, drives the load, then checks the ledger. */
@@ -286,6 +306,9 @@ public final class Bench {
         final Recorder latency = new Recorder(LATENCY_MAX_MICROS, 3);
         final LongAdder windowTransfers = new LongAdder();
         final LongAdder windowRequests = new LongAdder();
+        /** Calls (answered or failed) that ended inside the measured window: what the window's CPU time paid for. */
+        final LongAdder windowCalls = new LongAdder();
+        volatile ProcessCpu.Usage cpuUsage = ProcessCpu.Usage.none();
         final LongAdder acceptedTotal = new LongAdder();
         final LongAdder dropped = new LongAdder();
         final LongAdder warmupErrors = new LongAdder();
@@ -362,11 +385,19 @@ public final class Bench {
             start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
             measureFrom = start + (long) (o.warmupSeconds() * 1e9);
             measureUntil = measureFrom + (long) (o.durationSeconds() * 1e9);
+            ProcessCpu meter = cpu;
+            Thread cpuWindow = Thread.ofVirtual().name("bench-cpu").start(() -> {
+                sleepUntil(measureFrom);
+                ProcessCpu.Sample first = meter.sample();
+                sleepUntil(measureUntil);
+                cpuUsage = first.until(meter.sample());
+            });
             if (o.mode() == Mode.CLOSED) {
                 closedLoop();
             } else {
                 openLoop();
             }
+            cpuWindow.join();
         }
 
         private void closedLoop() {
@@ -445,7 +476,46 @@ public final class Bench {
         }
 
         /** One CreateTransfers request of the run's shape, built from the templates. */
+        /** One single-transfer call of the merchants' client; the client batches it with the other lanes' calls. */
+        private void batchedTransfer(io.paymentledger.client.LedgerClient client, long due) {
+            long n = seq.getAndIncrement();
+            int e = pool.entry(n);
+            Transfer t = Transfer.newBuilder().setId(transferId(n)).setDebitAccountId(accountIds[pool.debit[e]])
+                    .setCreditAccountId(accountIds[pool.credit[e]]).setAmount(pool.amount[e]).setCurrency(CURRENCY).setCode(1).build();
+            CreateTransferResult r;
+            try {
+                r = client.createTransfer(t).join();
+            } catch (java.util.concurrent.CompletionException ce) {
+                if (ce.getCause() instanceof io.paymentledger.client.LedgerClientException f) {
+                    failed(due, f.status().name());
+                    if (f.outcomeUnknown()) {
+                        unknown(new Unknown.Transfers(n, 1));
+                    }
+                    return;
+                }
+                throw ce;
+            }
+            long done = System.nanoTime();
+            if (r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_CREATED) {
+                synchronized (expected) {
+                    expected.apply(Effect.POSTED, pool.debit[e], pool.credit[e], pool.amount[e]);
+                }
+                succeeded(due, done, 1);
+            } else {
+                if (r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_EXISTS) {
+                    exists.increment();
+                }
+                itemErrors(due, "item " + r.getStatus().name().replace("CREATE_TRANSFER_", ""), 1);
+                succeeded(due, done, 0);
+            }
+        }
+
         private void transfers(GrpcClient c, long due) {
+            io.paymentledger.client.LedgerClient batching = batchingClient;
+            if (batching != null && o.transfersPerRequest() == 1) {
+                batchedTransfer(batching, due);
+                return;
+            }
             int n = o.transfersPerRequest();
             long first = seq.getAndAdd(n);
             CreateTransfersRequest.Builder req = CreateTransfersRequest.newBuilder();
@@ -561,13 +631,21 @@ public final class Bench {
                 latency.recordValue(Math.min(LATENCY_MAX_MICROS, Math.max(1, (done - due) / 1000)));
                 windowRequests.increment();
             }
-            if (done - measureFrom >= 0 && done - measureUntil <= 0) {
+            if (inWindow(done)) {
                 windowTransfers.add(accepted);
+                windowCalls.increment();
             }
             acceptedTotal.add(accepted);
         }
 
+        private boolean inWindow(long t) {
+            return t - measureFrom >= 0 && t - measureUntil <= 0;
+        }
+
         void failed(long due, String key) {
+            if (inWindow(System.nanoTime())) {
+                windowCalls.increment();
+            }
             if (measured(due)) {
                 windowRequests.increment();
                 errors.computeIfAbsent(key, k -> new LongAdder()).increment();
@@ -738,7 +816,8 @@ public final class Bench {
                     o.mode() == Mode.OPEN ? o.rate() : 0, o.concurrency(), clients.size(), seconds, windowTransfers.sum(),
                     windowTransfers.sum() / seconds, windowRequests.sum(), ms(h, samples, 50), ms(h, samples, 90),
                     ms(h, samples, 99), ms(h, samples, 99.9), samples == 0 ? 0 : BenchResult.round(h.getMaxValue() / 1000.0),
-                    samples, errs, dropped.sum(), acceptedTotal.sum(), warmupErrors.sum(), prefix, check);
+                    samples, errs, dropped.sum(), acceptedTotal.sum(), warmupErrors.sum(), prefix,
+                    BenchResult.Cpu.of(cpuUsage, windowCalls.sum(), windowTransfers.sum()), check);
         }
 
         private static double ms(Histogram h, long samples, double percentile) {

@@ -18,23 +18,27 @@ public final class BenchReport {
 
     public static String table(List<BenchResult> results, PgBenchComparison.Result pgbench) {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%-9s %6s %-6s %5s %12s %9s %9s %9s %9s", "scenario", "shape", "mode", "conc",
-                "transfers/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms"));
+        sb.append(String.format(Locale.ROOT, "%-9s %6s %-6s %5s %12s %9s %9s %9s %9s %10s %10s", "scenario", "shape", "mode",
+                "conc", "transfers/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "srv µs/call", "gen µs/call"));
         if (pgbench != null) {
             pgbench.tpsByScale().keySet().forEach(s -> sb.append(String.format(Locale.ROOT, " %13s", "÷pgbench s" + s)));
         }
         sb.append("  check  errors\n");
         for (BenchResult r : results) {
-            sb.append(String.format(Locale.ROOT, "%-9s %6s %-6s %5d %12.0f %9s %9s %9s %9s",
+            sb.append(String.format(Locale.ROOT, "%-9s %6s %-6s %5d %12.0f %9s %9s %9s %9s %10s %10s",
                     r.scenario(), r.scenario().equals("payments") ? "unary" : Integer.toString(r.shape()), r.mode(),
                     r.concurrency(), r.transfersPerSecond(), ms(r, r.p50Ms()), ms(r, r.p99Ms()), ms(r, r.p999Ms()),
-                    ms(r, r.maxMs())));
+                    ms(r, r.maxMs()), us(r.cpu().serverUsPerCall()), us(r.cpu().generatorUsPerCall())));
             if (pgbench != null) {
                 for (double tps : pgbench.tpsByScale().values()) {
                     sb.append(String.format(Locale.ROOT, " %13.2f", tps > 0 ? r.transfersPerSecond() / tps : 0));
                 }
             }
             sb.append("  ").append(r.check().passed() ? "PASS " : "FAIL ").append("  ").append(errors(r)).append('\n');
+        }
+        for (BenchResult r : results) {
+            sb.append("cpu ").append(r.scenario()).append(" × ").append(r.scenario().equals("payments") ? "unary" : r.shape())
+                    .append(": ").append(cpu(r.cpu())).append('\n');
         }
         for (BenchResult r : results) {
             if (!r.check().passed()) {
@@ -53,6 +57,32 @@ public final class BenchReport {
                     + " transfer: balance updates + a history row, synchronously replicated)\n");
         }
         return sb.toString();
+    }
+
+    private static String us(double v) {
+        return v == 0 ? "-" : String.format(Locale.ROOT, "%.0f", v);
+    }
+
+    /** Each process's share: "router 0.91 s (45 µs/call), node-a ...", then the per-transfer server figure. */
+    static String cpu(BenchResult.Cpu c) {
+        if (c.calls() == 0) {
+            return "no call ended inside the window";
+        }
+        String each = c.secondsByProcess().entrySet().stream().sorted(Map.Entry.comparingByKey())
+                .map(e -> String.format(Locale.ROOT, "%s %.2f s (%.0f µs/call%s)", e.getKey(), e.getValue(),
+                        e.getValue() * 1e6 / c.calls(), upkeep(c.upkeepSeconds().get(e.getKey()), c.calls())))
+                .collect(Collectors.joining(", "));
+        return each + String.format(Locale.ROOT, "; %d calls; server %.0f µs/call, %.1f µs/transfer", c.calls(),
+                c.serverUsPerCall(), c.serverUsPerTransfer());
+    }
+
+    /** "; JIT 22, GC 20" µs/call of a JVM's own upkeep, or "" when not known. */
+    private static String upkeep(Map<String, Double> parts, long calls) {
+        if (parts == null || parts.isEmpty()) {
+            return "";
+        }
+        return parts.entrySet().stream().map(e -> String.format(Locale.ROOT, "%s %.0f", e.getKey(), e.getValue() * 1e6 / calls))
+                .collect(Collectors.joining(", ", " of which ", ""));
     }
 
     /** "-" when no call due inside the window was answered (the window is shorter than a call). */

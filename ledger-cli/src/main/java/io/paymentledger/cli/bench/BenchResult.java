@@ -21,11 +21,46 @@ import java.util.Map;
  * @param dropped            open loop: sends skipped because the in-flight bound was reached (never sent)
  * @param acceptedTotal      every transfer accepted during the run, warm-up included (what the check covers)
  * @param warmupErrors       failures during the warm-up (not in {@code errors})
+ * @param cpu                CPU time of the server's processes and of the load generator over the window
  */
 public record BenchResult(String scenario, int shape, String mode, double targetRate, int concurrency, int connections,
         double measuredSeconds, long transfers, double transfersPerSecond, long requests, double p50Ms, double p90Ms,
         double p99Ms, double p999Ms, double maxMs, long latencySamples, Map<String, Long> errors, long dropped,
-        long acceptedTotal, long warmupErrors, String runPrefix, Check check) {
+        long acceptedTotal, long warmupErrors, String runPrefix, Cpu cpu, Check check) {
+
+    /**
+     * CPU time over the measured window, per call and per accepted transfer.
+     *
+     * @param secondsByProcess   CPU seconds of each measured process (router, node-a, postgres-a, load generator, ...)
+     * @param calls              calls that ended inside the window (OK or not)
+     * @param serverUsPerCall    router + nodes + PostgreSQL, µs of CPU per call (0 when not measured)
+     * @param generatorUsPerCall the load generator's own µs of CPU per call
+     * @param serverUsPerTransfer router + nodes + PostgreSQL, µs of CPU per accepted transfer
+     */
+    public record Cpu(Map<String, Double> secondsByProcess, Map<String, Map<String, Double>> upkeepSeconds, long calls,
+            double serverUsPerCall, double generatorUsPerCall, double serverUsPerTransfer) {
+
+        static Cpu of(ProcessCpu.Usage usage, long calls, long transfers) {
+            double server = usage.seconds(ProcessCpu.Role.SERVER) * 1e6;
+            double generator = usage.seconds(ProcessCpu.Role.GENERATOR) * 1e6;
+            return new Cpu(Map.copyOf(usage.secondsByName()), Map.copyOf(usage.upkeep()), calls, calls == 0 ? 0 : round(server / calls),
+                    calls == 0 ? 0 : round(generator / calls), transfers == 0 ? 0 : round(server / transfers));
+        }
+
+        public JsonObject toJson() {
+            JsonObject seconds = new JsonObject();
+            secondsByProcess.forEach((k, v) -> seconds.put(k, round(v)));
+            JsonObject upkeep = new JsonObject();
+            upkeepSeconds.forEach((process, parts) -> {
+                JsonObject p = new JsonObject();
+                parts.forEach((k, v) -> p.put(k, round(v)));
+                upkeep.put(process, p);
+            });
+            return new JsonObject().put("calls", calls).put("serverUsPerCall", serverUsPerCall)
+                    .put("generatorUsPerCall", generatorUsPerCall).put("serverUsPerTransfer", serverUsPerTransfer)
+                    .put("secondsByProcess", seconds).put("jitAndGcSecondsByProcess", upkeep);
+        }
+    }
 
     /**
      * @param passed       both checks found nothing
@@ -55,7 +90,7 @@ public record BenchResult(String scenario, int shape, String mode, double target
                 .put("latencyMs", new JsonObject().put("p50", p50Ms).put("p90", p90Ms).put("p99", p99Ms)
                         .put("p99.9", p999Ms).put("max", maxMs).put("samples", latencySamples))
                 .put("errors", errs).put("dropped", dropped).put("acceptedTotal", acceptedTotal)
-                .put("warmupErrors", warmupErrors).put("runPrefix", runPrefix).put("check", check.toJson());
+                .put("warmupErrors", warmupErrors).put("runPrefix", runPrefix).put("cpu", cpu.toJson()).put("check", check.toJson());
     }
 
     static double round(double v) {

@@ -4,9 +4,12 @@ import io.paymentledger.cli.bench.Bench;
 import io.paymentledger.cli.bench.BenchReport;
 import io.paymentledger.cli.bench.BenchResult;
 import io.paymentledger.cli.bench.PgBenchComparison;
+import io.paymentledger.cli.bench.ProcessCpu;
+import io.paymentledger.client.LedgerClient;
 import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.DeploymentSecurity;
 import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.deploy.Processes;
 import io.paymentledger.cli.deploy.Topology;
 import io.paymentledger.cli.drill.LeaderTracker;
 import io.paymentledger.security.logging.LogSetup;
@@ -81,6 +84,11 @@ public final class BenchCommand implements Callable<Integer> {
             + " --duration seconds) on a fresh PostgreSQL primary with a synchronous standby, and print the ratios.")
     boolean comparePgbench;
 
+    @Option(names = "--client", defaultValue = "direct", description = "direct: one CreateTransfers request per call"
+            + " (the default); batching: single-transfer calls through ledger-client, which batches concurrent calls by"
+            + " itself (--batch 1 only; default --concurrency 4096 callers).")
+    String client;
+
     @Option(names = "--json", description = "Machine-readable output on stdout (progress goes to stderr).")
     boolean json;
 
@@ -91,6 +99,33 @@ public final class BenchCommand implements Callable<Integer> {
             + " (mTLS certificate of the deployment's PKI) the load comes from; it owns the run's accounts."
             + " Default: ${DEFAULT-VALUE}.")
     String merchant;
+
+    /** How long the router may take to say SERVING before the bench gives up (a busy host answers slowly). */
+    static final long ROUTER_WAIT_MS = 15_000;
+
+    private static boolean routerServes(Clients operator, int port) throws InterruptedException {
+        long until = System.nanoTime() + ROUTER_WAIT_MS * 1_000_000L;
+        while (!operator.serving(port)) {
+            if (System.nanoTime() - until > 0) {
+                return false;
+            }
+            Thread.sleep(500);
+        }
+        return true;
+    }
+
+    /** `--client batching`: this many concurrent single-transfer callers in one process (TigerBeetle's measure). */
+    static final int BATCHING_CALLERS = 4096;
+
+    private LedgerClient batchingClient;
+
+    static boolean parseClient(String s) {
+        return switch (s.trim().toLowerCase(Locale.ROOT)) {
+            case "direct" -> false;
+            case "batching" -> true;
+            default -> throw new IllegalArgumentException("--client must be direct or batching, not " + s);
+        };
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -121,7 +156,7 @@ public final class BenchCommand implements Callable<Integer> {
                 target = tracker;
                 targetName = "the leading node (direct)";
             } else {
-                if (!operator.serving(topology.routerPort())) {
+                if (!routerServes(operator, topology.routerPort())) {
                     throw new IllegalStateException("the region router on 127.0.0.1:" + topology.routerPort()
                             + " does not serve; start the deployment with ./ledger up");
                 }
@@ -130,8 +165,24 @@ public final class BenchCommand implements Callable<Integer> {
                 targetName = "the region router at 127.0.0.1:" + topology.routerPort();
             }
             List<GrpcClient> grpcs = pool.stream().map(Clients::grpc).toList();
+            boolean batching = parseClient(client);
+            if (batching && (!shapes.equals(List.of(1)) || scenarios.contains(Bench.Scenario.PAYMENTS))) {
+                throw new IllegalArgumentException("--client batching sends single-transfer calls: use it with --batch 1 and"
+                        + " the uniform, hot or zipf scenario");
+            }
+            if (batching) {
+                SocketAddress a = target.get();
+                var identity = security.merchant(merchant);
+                LedgerClient.Limits def = LedgerClient.Limits.defaults();
+                batchingClient = LedgerClient.builder().address(a.host(), a.port()).trustCa(security.caFile())
+                        .clientCertificate(identity.certFile(), identity.keyFile())
+                        .limits(new LedgerClient.Limits(timeoutMs, Math.max(timeoutMs, def.callTimeoutMs()),
+                                def.retryBackoffInitialMs(), def.retryBackoffMaxMs(), def.batchTransfersMax(),
+                                def.batchesInFlightMax(), def.queuedTransfersMax(), connections))
+                        .build();
+            }
             Bench bench = new Bench(grpcs, () -> d.postgres(d.awaitLeader(Duration.ofSeconds(30)).getRegion()).connect("ledger"),
-                    err::println);
+                    err::println).measureCpu(cpuSources(topology, d)).batchingClient(batchingClient);
             String command = reproduce(s);
             err.println("bench: target " + targetName + "; " + command);
             List<BenchResult> results = new ArrayList<>();
@@ -139,7 +190,8 @@ public final class BenchCommand implements Callable<Integer> {
                 for (int shape : sc == Bench.Scenario.PAYMENTS ? List.of(1) : shapes) {
                     Bench.Options o = Bench.Options.of(sc, shape, target).duration(duration, warmup).accounts(accounts)
                             .seed(s).callTimeoutMs(timeoutMs).owner(merchant);
-                    int c = concurrency != null ? concurrency : Bench.Options.defaultConcurrency(sc, shape, m);
+                    int c = concurrency != null ? concurrency : batchingClient != null ? BATCHING_CALLERS
+                            : Bench.Options.defaultConcurrency(sc, shape, m);
                     o = m == Bench.Mode.OPEN ? o.openLoop(rate, c) : o.closedLoop(c);
                     err.printf(Locale.ROOT, "bench: %s × %s, %s loop%s, %d in flight, %.0f s + %.0f s warm-up...%n", sc.label(),
                             sc == Bench.Scenario.PAYMENTS ? "unary" : shape, m.label(),
@@ -167,12 +219,35 @@ public final class BenchCommand implements Callable<Integer> {
             }
             return BenchReport.passed(results) ? 0 : 1;
         } finally {
+            if (batchingClient != null) {
+                batchingClient.close();
+            }
             if (tracker != null) {
                 tracker.close();
             }
             pool.forEach(Clients::close);
             operator.close();
         }
+    }
+
+    /**
+     * Whose CPU the report shows: the router, every node and PostgreSQL server (the server's cost per call), the
+     * witness (shown, not counted as server: it is off the call path) and this process (the load generator).
+     */
+    static ProcessCpu cpuSources(Topology topology, LocalDeployment d) {
+        List<ProcessCpu.Source> sources = new ArrayList<>();
+        Processes.running(topology, LocalDeployment.ROUTER).ifPresent(h -> sources.add(
+                new ProcessCpu.JvmProcess(LocalDeployment.ROUTER, ProcessCpu.Role.SERVER, h.pid())));
+        for (String region : topology.regions().keySet()) {
+            String node = LocalDeployment.nodeName(region);
+            Processes.running(topology, node).ifPresent(h -> sources.add(
+                    new ProcessCpu.JvmProcess(node, ProcessCpu.Role.SERVER, h.pid())));
+            d.postgres(region).postmasterPid().ifPresent(pid -> sources.add(new ProcessCpu.PostgresServer("postgres-" + region, pid)));
+        }
+        Processes.running(topology, LocalDeployment.WITNESS).ifPresent(h -> sources.add(
+                new ProcessCpu.JvmProcess(LocalDeployment.WITNESS, ProcessCpu.Role.OTHER, h.pid())));
+        sources.add(ProcessCpu.self());
+        return new ProcessCpu(sources);
     }
 
     /** The exact command line that reproduces this session (every value spelled out, the seed included). */
@@ -187,6 +262,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (connections != 1) {
             sb.append(" --connections ").append(connections);
+        }
+        if (parseClient(client)) {
+            sb.append(" --client batching");
         }
         sb.append(" --duration ").append(num(duration)).append(" --warmup ").append(num(warmup)).append(" --accounts ")
                 .append(accounts).append(" --seed ").append(s).append(" --timeout ").append(timeoutMs);

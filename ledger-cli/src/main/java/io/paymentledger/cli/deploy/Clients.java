@@ -24,7 +24,7 @@ public final class Clients implements AutoCloseable {
     }
 
     public Clients(HttpClientOptions options) {
-        this.vertx = Vertx.vertx();
+        this.vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
         this.grpc = GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(64 * 1024 * 1024),
                 new HttpClientOptions(options).setConnectTimeout(2000));
     }

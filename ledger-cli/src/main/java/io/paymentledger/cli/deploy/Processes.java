@@ -49,6 +49,10 @@ public final class Processes {
                 // protobuf still uses sun.misc.Unsafe; JDK 23+ warns about it on every start.
                 cmd.add("--sun-misc-unsafe-memory-access=allow");
             }
+            if (Runtime.version().feature() >= 22) {
+                // netty loads its native TLS (BoringSSL) and epoll libraries: JDK 22+ warns on every start unless allowed.
+                cmd.add("--enable-native-access=ALL-UNNAMED");
+            }
             cmd.addAll(jvmOptions);
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS));
             cmd.addAll(args);

@@ -43,7 +43,7 @@ public final class RouterProcess {
     public static void run(Topology t) throws InterruptedException {
         DeploymentSecurity security = DeploymentSecurity.open(t);
         IssuedCert cert = security.router();
-        Vertx vertx = Vertx.vertx();
+        Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
         RegionRouter router = RegionRouter.start(vertx, config(t, security, cert));
         LOG.info(() -> "router: listening on 127.0.0.1:" + router.port() + " (TLS 1.3; merchants by certificate or API key)");
         CertificateRenewer renewer = CertificateRenewer.forPki(security.pki(), cert, Clock.systemUTC(), renewed -> {

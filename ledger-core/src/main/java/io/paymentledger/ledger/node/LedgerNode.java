@@ -20,6 +20,7 @@ import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.List;
 import java.util.logging.Logger;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
@@ -44,6 +45,13 @@ public final class LedgerNode implements AutoCloseable {
         }
     }
 
+    /**
+     * gRPC server verticles: one per core, each with its own event loop (Vert.x shares the listening socket and
+     * spreads connections over them). On one event loop, TLS, HTTP/2 and protobuf of every call queued behind one
+     * thread while the other core idled.
+     */
+    static final int SERVER_INSTANCES = Math.max(2, Runtime.getRuntime().availableProcessors());
+
     private final Config config;
     private final Vertx vertx;
     private final Database database;
@@ -51,34 +59,75 @@ public final class LedgerNode implements AutoCloseable {
     private final LedgerReader reader;
     private final Blocking blocking;
     private final NodeControl control;
-    private final HttpServer httpServer;
+    private final CallerResolver callers;
+    private final java.util.List<HttpServer> httpServers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final int port;
     private volatile java.util.function.Supplier<String> secretsHealth = () -> "LIVE: no secret store configured";
 
     private LedgerNode(Config config, NodeControl control, CallerResolver callers) {
         this.config = config;
         this.control = control;
+        this.callers = callers;
         this.database = config.database();
-        this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(2, Runtime.getRuntime().availableProcessors())));
+        this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(SERVER_INSTANCES).setPreferNativeTransport(true));
         this.writer = new BatchWriter(database, config.region(), config.writer(), LedgerNode::wallClockNanos,
                 (reason, cause) -> control.onWriteFault(reason));
         this.reader = new LedgerReader(database);
         this.blocking = new Blocking(vertx);
-        GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
-                .setMaxMessageSize(Limits.MESSAGE_BYTES_MAX).setScheduleDeadlineAutomatically(true));
-        Unary unary = new Unary(grpc, callers);
-        new LedgerApi(writer, reader, control, blocking).bind(unary);
-        new PaymentsApi(writer, reader, control, blocking).bind(unary);
-        new NodeApi(control, config.apiKeys(), blocking).bind(vertx, grpc, unary);
-        this.httpServer = vertx.createHttpServer(config.serverOptions()).requestHandler(req -> {
-            if (req.method() == io.vertx.core.http.HttpMethod.GET && "/metrics".equals(req.path())) {
-                req.response().putHeader("content-type", "text/plain; version=0.0.4")
-                        .end(Metrics.render(control.status(), writer, secretsHealth.get()));
-            } else {
-                grpc.handle(req);
+        // Instances of one deployment share the listening socket of an explicit port (with port 0 each would get its
+        // own): a port asked as 0 (tests) is chosen free first.
+        HttpServerOptions options = new HttpServerOptions(config.serverOptions());
+        if (options.getPort() == 0) {
+            options.setPort(freePort(options.getHost()));
+        }
+        vertx.deployVerticle(() -> new ServerVerticle(options), new io.vertx.core.DeploymentOptions()
+                .setInstances(SERVER_INSTANCES)).await();
+        this.port = httpServers.get(0).actualPort();
+        for (HttpServer s : httpServers) {
+            if (s.actualPort() != port) {
+                throw new IllegalStateException("gRPC server instances listen on different ports: " + port + ", " + s.actualPort());
             }
-        }).listen().await();
-        LOG.info(() -> "node " + config.region() + ": gRPC on " + grpcAddress());
+        }
+        LOG.info(() -> "node " + config.region() + ": gRPC on " + grpcAddress() + " (" + SERVER_INSTANCES + " event loops, "
+                + (vertx.isNativeTransportEnabled() ? "epoll" : "NIO") + ", TLS engine "
+                + (!config.serverOptions().isSsl() ? "none" : config.serverOptions().getSslEngineOptions() instanceof
+                        io.vertx.core.net.OpenSSLEngineOptions ? "OpenSSL" : "JDK") + ")");
         control.start(this);
+    }
+
+    private static int freePort(String host) {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
+            return s.getLocalPort();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("no free port on " + host, e);
+        }
+    }
+
+    /** One event loop's gRPC server: the ledger's services and /metrics, on the shared port. */
+    private final class ServerVerticle extends io.vertx.core.VerticleBase {
+        private final HttpServerOptions options;
+
+        ServerVerticle(HttpServerOptions options) {
+            this.options = options;
+        }
+
+        @Override
+        public io.vertx.core.Future<?> start() {
+            GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
+                    .setMaxMessageSize(Limits.MESSAGE_BYTES_MAX).setScheduleDeadlineAutomatically(true));
+            Unary unary = new Unary(grpc, callers);
+            new LedgerApi(writer, reader, control, blocking).bind(unary);
+            new PaymentsApi(writer, reader, control, blocking).bind(unary);
+            new NodeApi(control, config.apiKeys(), blocking).bind(vertx, grpc, unary);
+            return vertx.createHttpServer(options).requestHandler(req -> {
+                if (req.method() == io.vertx.core.http.HttpMethod.GET && "/metrics".equals(req.path())) {
+                    req.response().putHeader("content-type", "text/plain; version=0.0.4")
+                            .end(Metrics.render(control.status(), writer, secretsHealth.get()));
+                } else {
+                    grpc.handle(req);
+                }
+            }).listen().onSuccess(httpServers::add);
+        }
     }
 
     /** Starts a node: listens, then hands over to {@code control} (which migrates the schema before leading). */
@@ -96,7 +145,7 @@ public final class LedgerNode implements AutoCloseable {
     }
 
     public int grpcPort() {
-        return httpServer.actualPort();
+        return port;
     }
 
     public String grpcAddress() {
@@ -130,7 +179,11 @@ public final class LedgerNode implements AutoCloseable {
 
     /** Replaces the TLS material for new connections (certificate renewal, new CRL). */
     public io.vertx.core.Future<Boolean> updateSsl(io.vertx.core.net.ServerSSLOptions options) {
-        return httpServer.updateSSLOptions(options, true);
+        List<io.vertx.core.Future<Boolean>> updates = new java.util.ArrayList<>();
+        for (HttpServer server : httpServers) {
+            updates.add(server.updateSSLOptions(options, true));
+        }
+        return io.vertx.core.Future.all(updates).map(all -> updates.stream().allMatch(io.vertx.core.Future::result));
     }
 
     /** Brings the schema up to date (on a primary database only). */
@@ -174,10 +227,12 @@ public final class LedgerNode implements AutoCloseable {
     public void close() {
         control.stop();
         writer.close();
-        try {
-            httpServer.close().await();
-        } catch (RuntimeException e) {
-            LOG.warning(() -> "closing the gRPC server: " + e.getMessage());
+        for (HttpServer server : httpServers) {
+            try {
+                server.close().await();
+            } catch (RuntimeException e) {
+                LOG.warning(() -> "closing the gRPC server: " + e.getMessage());
+            }
         }
         blocking.close();
         vertx.close().await();

@@ -14,10 +14,12 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * What one write batch sees and changes: the accounts, transfers, holds and payments it touches (loaded once
- * at its start), the rows it adds, and an undo log that rolls a failed linked chain back.
+ * What one write batch sees and changes: the accounts, transfers, holds and payments it touches (from the
+ * writer's memory or loaded from the database as its commands arrive), the rows it adds, and an undo log that
+ * rolls a failed linked chain back. {@link #seal} freezes what it writes: the next batch changes the same account
+ * objects while this one commits.
  *
- * <p>Only the writer thread uses a batch; it is discarded after its commit (or failure).
+ * <p>Only the writer's applying thread uses a batch; the committing thread gets its {@link Sealed} form.
  */
 final class Batch {
 
@@ -40,6 +42,8 @@ final class Batch {
     final Set<PendingHold> touchedHolds = new LinkedHashSet<>();
     final Set<PaymentState> touchedPayments = new LinkedHashSet<>();
 
+    /** Each touched existing account's balance before this batch first changed it (for the zero-sum assertion). */
+    private final Map<AccountState, Balance> balanceBefore = new HashMap<>();
     private final List<Runnable> undo = new ArrayList<>();
 
     long firstTimestampNs;
@@ -49,6 +53,72 @@ final class Batch {
         this.seq = seq;
         this.epoch = epoch;
     }
+
+    /** A pending transfer's hold as written: its values when the batch was sealed. */
+    record HoldRow(String id, long remaining, long posted, short state, long expiresAtNs) {}
+
+    /**
+     * The batch as it is written, immutable: new accounts (copies), transfer rows, the touched accounts' balances
+     * after the batch ({@code balanceIds[i]} has {@code debitsPending[i]}, ...: the arrays of the one UPDATE), holds
+     * and payments as they were at sealing, and the journal row.
+     */
+    record Sealed(long seq, long epoch, long firstTimestampNs, long lastTimestampNs, List<AccountState> newAccounts,
+            List<TransferRow> transfers, Object[] balanceIds, Object[] debitsPending, Object[] debitsPosted,
+            Object[] creditsPending, Object[] creditsPosted, List<HoldRow> holds, List<PaymentView> payments,
+            byte[] prevHash, byte[] hash, io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint) {}
+
+    /**
+     * Freezes what this batch writes and puts everything it created or changed into the writer's memory, stamped
+     * with this batch, so the next batch (applied while this one commits) sees it and nothing of it is evicted
+     * before the commit.
+     */
+    Sealed seal(byte[] prevHash, byte[] hash, io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint,
+            WriterMemory memory) {
+        java.util.Set<AccountState> created = new java.util.HashSet<>(newAccounts);
+        List<AccountState> accountsCopy = new ArrayList<>(newAccounts.size());
+        for (AccountState a : newAccounts) {
+            accountsCopy.add(new AccountState(a.id(), a.currency(), a.code(), a.owner(), a.flags(), a.metadata(), a.createdNs(),
+                    a.balance()));
+        }
+        int n = touchedAccounts.size() - (int) touchedAccounts.stream().filter(created::contains).count();
+        Object[] ids = new Object[n];
+        Object[] dp = new Object[n];
+        Object[] dpo = new Object[n];
+        Object[] cp = new Object[n];
+        Object[] cpo = new Object[n];
+        int i = 0;
+        for (AccountState a : touchedAccounts) {
+            memory.accounts.put(a.id(), a, seq);
+            if (created.contains(a)) {
+                continue;
+            }
+            Balance bal = a.balance();
+            ids[i] = a.id();
+            dp[i] = bal.debitsPending();
+            dpo[i] = bal.debitsPosted();
+            cp[i] = bal.creditsPending();
+            cpo[i] = bal.creditsPosted();
+            i++;
+        }
+        for (TransferRow t : newTransferRows) {
+            memory.transfers.put(t.id(), t, seq);
+        }
+        List<HoldRow> holdRows = new ArrayList<>(touchedHolds.size());
+        for (PendingHold h : touchedHolds) {
+            memory.holds.put(h.transfer().id(), h, seq);
+            holdRows.add(new HoldRow(h.transfer().id(), h.remaining(), h.posted(), h.state().code, h.expiresAtNs()));
+        }
+        List<PaymentView> paymentRows = new ArrayList<>(touchedPayments.size());
+        for (PaymentState p : touchedPayments) {
+            memory.payments.put(p.id(), p, seq);
+            paymentRows.add(p.view());
+        }
+        return new Sealed(seq, epoch, firstTimestampNs, lastTimestampNs, List.copyOf(accountsCopy), List.copyOf(newTransferRows),
+                ids, dp, dpo, cp, cpo, holdRows, paymentRows, prevHash, hash, checkpoint);
+    }
+
+    /** Items of commands applied into this batch (each command counts its size). */
+    int items;
 
     boolean hasWrites() {
         return !newAccounts.isEmpty() || !newTransferRows.isEmpty();
@@ -64,6 +134,28 @@ final class Batch {
         return accounts.get(id);
     }
 
+    /**
+     * The double-entry invariant at the money boundary, checked before the batch is written: per currency, what the
+     * batch changed in all balances sums to zero (posted and pending alike). A violation is a ledger bug; the writer
+     * stops rather than write it.
+     */
+    void assertBalanced() {
+        Map<String, long[]> sums = new HashMap<>();
+        for (AccountState a : touchedAccounts) {
+            Balance after = a.balance();
+            Balance before = balanceBefore.getOrDefault(a, Balance.ZERO);
+            long[] s = sums.computeIfAbsent(a.currency(), c -> new long[2]);
+            s[0] += (after.creditsPosted() - before.creditsPosted()) - (after.debitsPosted() - before.debitsPosted());
+            s[1] += (after.creditsPending() - before.creditsPending()) - (after.debitsPending() - before.debitsPending());
+        }
+        for (Map.Entry<String, long[]> e : sums.entrySet()) {
+            if (e.getValue()[0] != 0 || e.getValue()[1] != 0) {
+                throw new LedgerBug("batch " + seq + " does not sum to zero in " + e.getKey() + ": posted "
+                        + e.getValue()[0] + ", pending " + e.getValue()[1]);
+            }
+        }
+    }
+
     // ---- changes, each recorded in the undo log ----
 
     int mark() {
@@ -77,13 +169,18 @@ final class Batch {
         }
     }
 
-    /** Forgets the undo log up to now: what is done is kept (a chain completed). */
+    /**
+     * A chain (or a single item) completed: its changes stay. The log is kept, so the whole batch can still be
+     * undone ({@code rollbackTo(0)}) when it must not be written as applied (a caller's deadline passed before it
+     * was sealed).
+     */
     void commitChain() {
-        undo.clear();
+        // nothing to forget: marks are positions in the batch's log
     }
 
     void touch(AccountState a) {
         Balance before = a.balance();
+        balanceBefore.putIfAbsent(a, before);
         boolean wasTouched = !touchedAccounts.add(a);
         undo.add(() -> {
             a.restore(before);

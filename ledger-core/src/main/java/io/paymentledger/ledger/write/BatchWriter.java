@@ -1,49 +1,75 @@
 package io.paymentledger.ledger.write;
 
 import io.paymentledger.ledger.account.AccountSpec;
-import io.paymentledger.ledger.account.AccountState;
+import io.paymentledger.ledger.journal.CheckpointSigner;
 import io.paymentledger.ledger.journal.JournalHash;
 import io.paymentledger.ledger.payment.PaymentRole;
 import io.paymentledger.ledger.store.Database;
 import io.paymentledger.ledger.transfer.TransferFlags;
 import io.paymentledger.ledger.transfer.TransferSpec;
 import java.sql.SQLException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The single writer of a region: takes commands from a bounded queue, applies as many as fit in one batch in
- * memory ({@link LedgerRules}), writes the batch in ONE transaction with ONE synchronous commit, then answers
- * every caller. Nothing is acknowledged before that commit returned.
+ * The single writer of a region, pipelined in two stages that never run the same batch at once:
  *
- * <p>It writes only while it holds an epoch ({@link #lead(long)}); {@link #stepDown(String)} stops it at
- * once. A failed commit is a fault: the batch's callers get UNAVAILABLE (their retries are safe, ids are
- * idempotency keys), the in-memory state is dropped and rebuilt from the database, and the fault listener
- * decides whether this node may go on leading.
+ * <ol>
+ *   <li>the <b>applier</b> takes commands from a bounded queue, gives them what they look at (from the
+ *       {@link WriterMemory}, the database for the rest), applies them in memory ({@link LedgerRules}) into the open
+ *       batch, and keeps doing so while the committer is busy; when the committer is free it seals the open batch
+ *       (asserts it sums to zero, freezes its rows, chains its journal hash) and hands it over;</li>
+ *   <li>the <b>committer</b> writes a sealed batch in ONE transaction with ONE synchronous commit, then answers every
+ *       caller of that batch.</li>
+ * </ol>
+ *
+ * <p>So batch N+1 is applied while batch N waits for the synchronous standby, and batches grow to whatever arrived
+ * meanwhile. What holds, as before: nothing is acknowledged before its batch's commit returned; answers go out in
+ * commit order (a batch is sealed only once the previous one is answered, so even a batch that writes nothing, e.g.
+ * a retry answered EXISTS from memory, answers after the commit it depends on); every commit checks the epoch in the
+ * database (fencing). A failed commit fails ITS callers with UNAVAILABLE (their retries are safe: ids are
+ * idempotency keys); the open batch applied on top of it is not failed but re-applied from scratch once the state
+ * is rebuilt from the database; the fault listener decides whether this node may go on leading.
+ *
+ * <p>It writes only while it holds an epoch ({@link #lead(long)}); {@link #stepDown(String)} stops it at once.
  */
 public final class BatchWriter implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(BatchWriter.class.getName());
+    /** The applier looks at the clock (lease, expiry scan) at least this often when idle. */
+    private static final long IDLE_WAKE_MS = 100;
 
-    /** Limits of the write path. */
+    /**
+     * Limits of the write path.
+     *
+     * @param queueCommandsMax     requests waiting for the writer at most (beyond: RESOURCE_EXHAUSTED)
+     * @param batchItemsMax        items (accounts, transfers, payments calls) per batch, one transaction
+     * @param accountCacheMax      accounts the writer keeps in memory (more only while uncommitted batches use them)
+     * @param expiryScanIntervalMs how often timed-out holds are looked for
+     * @param expiryBatchMax       timed-out holds released per batch at most
+     * @param recentTransfersMax   transfers (and holds, payments) the writer keeps in memory: retries of recent ids are
+     *                             answered without a database lookup
+     */
     public record Config(int queueCommandsMax, int batchItemsMax, int accountCacheMax, long expiryScanIntervalMs,
-            int expiryBatchMax) {
+            int expiryBatchMax, int recentTransfersMax) {
 
         public static Config defaults() {
-            return new Config(4096, 16_380, 200_000, 1000, 2000);
+            return new Config(4096, 16_380, 200_000, 1000, 2000, 100_000);
         }
 
         public Config {
-            if (queueCommandsMax < 1 || batchItemsMax < 8190 || accountCacheMax < 1 || expiryScanIntervalMs < 1 || expiryBatchMax < 1) {
+            if (queueCommandsMax < 1 || batchItemsMax < 8190 || accountCacheMax < 1 || expiryScanIntervalMs < 1 || expiryBatchMax < 1
+                    || recentTransfersMax < 1) {
                 throw new IllegalArgumentException("writer limits out of range: " + this
                         + " (a batch must hold at least one full request of 8190 items)");
             }
@@ -55,16 +81,40 @@ public final class BatchWriter implements AutoCloseable {
         void onWriteFault(String reason, Throwable cause);
     }
 
-    private final WriterStore store;
+    /** A sealed batch on its way to the committer, with its callers and their answers. */
+    private record Handover(Batch.Sealed sealed, List<WriteCommand> commands, Object[] answers, boolean writes) {}
+
+    private final WriterStore reads;
+    private final WriterStore commits;
     private final Config config;
     private final LedgerRules rules;
-    private final AccountCache cache;
-    private final BlockingQueue<WriteCommand> queue;
+    private final WriterMemory memory;
     private final FaultListener faults;
-    private volatile io.paymentledger.ledger.journal.CheckpointSigner signer = io.paymentledger.ledger.journal.CheckpointSigner.NONE;
-    private final Thread thread;
+    private volatile CheckpointSigner signer = CheckpointSigner.NONE;
+    private final Thread applier;
+    private final Thread committer;
     private final AtomicLong committedBatches = new AtomicLong();
     private final AtomicLong committedTransfers = new AtomicLong();
+
+    // ---- shared between the threads, under `lock` ----
+    private final ReentrantLock lock = new ReentrantLock();
+    /**
+     * The applier's wake-up: a command arrived, the committer is free, the writer steps down or closes. Its own
+     * condition: with one shared by both threads, a submit's signal could wake the committer instead and leave the
+     * applier asleep until its idle timeout (a 100 ms stall per call for a lone client).
+     */
+    private final Condition applierWake = lock.newCondition();
+    /** The committer's wake-up: a batch was handed over, or the writer closes. */
+    private final Condition committerWake = lock.newCondition();
+    private final ArrayDeque<WriteCommand> queue = new ArrayDeque<>();
+    /** The batch handed to the committer, until it is answered; null when the committer is free. */
+    private Handover committing;
+    /** A commit failed: the applier must drop its open batch's state and rebuild before going on. */
+    private boolean poisoned;
+    /** The applier holds an open batch (for isIdle). */
+    private boolean applying;
+    /** Commands of a batch refused for ids that already existed: the applier applies them again, with lookups. */
+    private List<WriteCommand> handedBack = List.of();
 
     private volatile long epoch;
     private volatile boolean leading;
@@ -72,24 +122,40 @@ public final class BatchWriter implements AutoCloseable {
     private volatile long leaseUntilNanos = Long.MAX_VALUE;
     /** A new term began: the in-memory state must be rebuilt from the database first. */
     private volatile boolean newTerm = true;
-    private volatile boolean busy;
     private volatile String notLeadingReason = "starting";
     private volatile boolean closed;
+
+    // ---- the applier's own ----
+    /** Commands of an open batch that was dropped after a failed commit: applied again, first. */
+    private final ArrayDeque<WriteCommand> again = new ArrayDeque<>();
     /** Set when the in-memory state must be rebuilt from the database before the next batch. */
     private boolean stale = true;
     private long journalSeq;
     private byte[] journalHash;
     private long nextExpiryScanNanos;
+    /**
+     * Until then, new transfer ids are looked up in the database before they are applied. Otherwise an id that is
+     * not in memory is taken as new and the transfer table's primary key has the last word: a batch that hits an
+     * existing id is rolled back whole (nothing written) and its commands applied again, with lookups, for this long
+     * (so a merchant retrying old ids costs one such rollback per period at most).
+     */
+    private long checkIdsUntilNanos;
+    /** How long transfer ids are looked up after a batch hit an existing one. */
+    static final long DUPLICATE_CHECK_MS = 1_000;
 
     public BatchWriter(Database database, String region, Config config, LongSupplier wallClockNanos, FaultListener faults) {
-        this.store = new WriterStore(database, region);
+        this.reads = new WriterStore(database, region, WriterStore.Role.READS);
+        this.commits = new WriterStore(database, region, WriterStore.Role.COMMITS);
         this.config = config;
         this.rules = new LedgerRules(wallClockNanos);
-        this.cache = new AccountCache(config.accountCacheMax());
-        this.queue = new ArrayBlockingQueue<>(config.queueCommandsMax());
+        int perBatch = config.batchItemsMax() + config.expiryBatchMax();
+        this.memory = new WriterMemory(config.accountCacheMax(), config.recentTransfersMax(), Math.max(perBatch, config.recentTransfersMax() / 2),
+                Math.max(perBatch, config.recentTransfersMax() / 2));
         this.faults = faults;
-        this.thread = Thread.ofPlatform().name("ledger-writer-" + region).daemon(true).unstarted(this::run);
-        this.thread.start();
+        this.applier = Thread.ofPlatform().name("ledger-writer-" + region).daemon(true).unstarted(this::applyLoop);
+        this.committer = Thread.ofPlatform().name("ledger-committer-" + region).daemon(true).unstarted(this::commitLoop);
+        this.applier.start();
+        this.committer.start();
     }
 
     /** Starts writing under {@code newEpoch}, which must already be stored in the database; no lease limit. */
@@ -112,10 +178,11 @@ public final class BatchWriter implements AutoCloseable {
         this.epoch = newEpoch;
         this.leading = true;
         LOG.info(() -> "writer: leading with epoch " + newEpoch);
+        signal();
     }
 
     /** Who signs journal checkpoints from now on. */
-    public void checkpointSigner(io.paymentledger.ledger.journal.CheckpointSigner signer) {
+    public void checkpointSigner(CheckpointSigner signer) {
         this.signer = signer;
     }
 
@@ -128,9 +195,14 @@ public final class BatchWriter implements AutoCloseable {
         return System.nanoTime() - leaseUntilNanos < 0;
     }
 
-    /** Nothing queued and no batch being written. */
+    /** Nothing queued, nothing being applied, no batch being written. */
     public boolean isIdle() {
-        return !busy && queue.isEmpty();
+        lock.lock();
+        try {
+            return queue.isEmpty() && !applying && committing == null;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Stops accepting and applying writes; queued commands are answered UNAVAILABLE. */
@@ -142,6 +214,7 @@ public final class BatchWriter implements AutoCloseable {
             LOG.warning(() -> "writer: stopped writing: " + reason);
         }
         drainQueue(new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: " + reason));
+        signal();
     }
 
     /** Leading and within the lease. */
@@ -162,166 +235,391 @@ public final class BatchWriter implements AutoCloseable {
     }
 
     public int queueDepth() {
-        return queue.size();
+        lock.lock();
+        try {
+            return queue.size();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Queues a command; fails it at once when this node does not lead or the queue is full. */
     public void submit(WriteCommand cmd) {
         if (!isLeading()) {
-            cmd.fail(new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: " + notLeadingReason));
+            cmd.fail(notLeader(notLeadingReason));
             return;
         }
-        if (!queue.offer(cmd)) {
-            cmd.fail(new WriteRejected(WriteRejected.Reason.OVERLOADED,
-                    "write queue full (" + config.queueCommandsMax() + " requests); retry after a short pause"));
+        lock.lock();
+        try {
+            if (queue.size() >= config.queueCommandsMax()) {
+                cmd.fail(new WriteRejected(WriteRejected.Reason.OVERLOADED,
+                        "write queue full (" + config.queueCommandsMax() + " requests); retry after a short pause"));
+                return;
+            }
+            queue.add(cmd);
+            applierWake.signal();
+        } finally {
+            lock.unlock();
         }
     }
 
-    private void run() {
-        List<WriteCommand> batch = new ArrayList<>();
+    private void signal() {
+        lock.lock();
+        try {
+            applierWake.signalAll();
+            committerWake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static WriteRejected notLeader(String reason) {
+        return new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: " + reason);
+    }
+
+    // ================================================================== the applier
+
+    /** The open batch: applied in memory, not yet handed to the committer. */
+    private static final class Open {
+        final Batch batch;
+        final List<WriteCommand> commands = new ArrayList<>();
+        final List<Object> answers = new ArrayList<>();
+
+        Open(Batch batch) {
+            this.batch = batch;
+        }
+    }
+
+    private void applyLoop() {
+        Open open = null;
+        List<WriteCommand> chunk = new ArrayList<>();
         while (!closed) {
+            chunk.clear();
+            boolean poison;
+            List<WriteCommand> returned = List.of();
+            boolean committerFree;
+            boolean scanDue;
+            lock.lock();
             try {
-                WriteCommand first = queue.poll(Math.min(100, config.expiryScanIntervalMs()), TimeUnit.MILLISECONDS);
-                if (!leading) {
-                    if (first != null) {
-                        first.fail(new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: " + notLeadingReason));
-                    }
-                    continue;
+                while (!closed && !work(open)) {
+                    applierWake.await(IDLE_WAKE_MS, TimeUnit.MILLISECONDS);
                 }
-                batch.clear();
-                int items = 0;
-                if (first != null) {
-                    batch.add(first);
-                    items = first.size();
-                    WriteCommand next;
-                    while ((next = queue.peek()) != null && items + next.size() <= config.batchItemsMax()) {
-                        batch.add(queue.poll());
-                        items += next.size();
-                    }
+                if (closed) {
+                    break;
                 }
-                boolean scanDue = System.nanoTime() >= nextExpiryScanNanos;
-                if (!batch.isEmpty() || scanDue) {
-                    busy = true;
-                    try {
-                        process(batch, scanDue);
-                    } finally {
-                        busy = false;
-                    }
+                poison = poisoned && committing == null;
+                if (poison) {
+                    poisoned = false;
+                    returned = handedBack;
+                    handedBack = List.of();
+                } else if (!rebuildWaitsForCommitter(open)) {
+                    int room = config.batchItemsMax() - (open == null ? 0 : open.batch.items);
+                    room = take(again, chunk, room);
+                    take(queue, chunk, room);
                 }
+                committerFree = committing == null;
+                scanDue = leading && open == null && System.nanoTime() - nextExpiryScanNanos >= 0;
+                applying = open != null || !chunk.isEmpty();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return;
-            } catch (RuntimeException | Error e) {
-                LOG.log(Level.SEVERE, "writer: unexpected failure; batch answered UNAVAILABLE", e);
-                failAll(batch, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "internal error: " + e));
+                break;
+            } finally {
+                lock.unlock();
+            }
+            try {
+                if (poison) {
+                    // The batch before ours was not committed: ours was applied on top of state that may not exist.
+                    // Apply its commands again (after those handed back, when their ids were already taken), first,
+                    // once the state is rebuilt; their callers are not failed for it.
+                    if (open != null) {
+                        reapplyFirst(open.commands);
+                        open = null;
+                    }
+                    reapplyFirst(returned);
+                    if (!returned.isEmpty()) {
+                        checkIdsUntilNanos = System.nanoTime() + DUPLICATE_CHECK_MS * 1_000_000L;
+                    }
+                    stale = true;
+                    continue;
+                }
+                if (!leading) {
+                    WriteRejected notLeader = notLeader(notLeadingReason);
+                    if (open != null) {
+                        failAll(open.commands, notLeader);
+                        open = null;
+                    }
+                    failAll(chunk, notLeader);
+                    failAll(drain(again), notLeader);
+                    continue;
+                }
+                if (!chunk.isEmpty() || scanDue) {
+                    if (open == null) {
+                        if (!freshState()) {
+                            reapplyFirst(chunk);
+                            continue;
+                        }
+                        open = new Open(new Batch(journalSeq + 1, epoch));
+                    }
+                    apply(open, chunk, scanDue);
+                }
+                if (open != null && committerFree) {
+                    Open sealing = open;
+                    open = null;
+                    seal(sealing);
+                }
+            } catch (LedgerBug bug) {
+                LOG.log(Level.SEVERE, "writer: LEDGER INVARIANT BROKEN, nothing of the batch was written; stepping down", bug);
+                WriteRejected refused = new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "internal error: the batch was refused"
+                        + " by a ledger invariant check; nothing was written");
+                if (open != null) {
+                    failAll(open.commands, refused);
+                    open = null;
+                }
+                failAll(chunk, refused);
                 stale = true;
-                store.reset();
+                stepDown("ledger invariant broken: " + bug.getMessage());
+                faults.onWriteFault("ledger invariant broken: " + bug.getMessage(), bug);
+            } catch (SQLException | org.jooq.exception.DataAccessException e) {
+                // A lookup failed: nothing was written. Drop the open batch's state; its callers retry (UNAVAILABLE).
+                String reason = "database read failed (" + sqlState(e) + "): " + e.getMessage();
+                LOG.warning(() -> "writer: " + reason);
+                WriteRejected unavailable = new WriteRejected(WriteRejected.Reason.UNAVAILABLE, reason, e);
+                if (open != null) {
+                    failAll(open.commands, unavailable);
+                    open = null;
+                }
+                failAll(chunk, unavailable);
+                stale = true;
+                reads.reset();
+            } catch (RuntimeException | Error e) {
+                LOG.log(Level.SEVERE, "writer: unexpected failure; open batch answered UNAVAILABLE", e);
+                WriteRejected internal = new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "internal error: " + e);
+                if (open != null) {
+                    failAll(open.commands, internal);
+                    open = null;
+                }
+                failAll(chunk, internal);
+                stale = true;
+                reads.reset();
+            } finally {
+                lock.lock();
+                try {
+                    applying = open != null;
+                } finally {
+                    lock.unlock();
+                }
             }
         }
     }
 
-    private void process(List<WriteCommand> commands, boolean scanExpiries) {
-        long now = System.nanoTime();
-        List<WriteCommand> live = new ArrayList<>(commands.size());
+    /**
+     * Whether the applier has something to do now (under the lock): commands that fit in the open batch, an open
+     * batch the free committer can take, a failed commit to recover from, an expiry scan, or a step-down to answer.
+     */
+    private boolean work(Open open) {
+        if (poisoned && committing == null) {
+            return true;
+        }
+        if (!leading) {
+            return open != null || !again.isEmpty() || !queue.isEmpty();
+        }
+        if (open != null && committing == null) {
+            return true;
+        }
+        if (rebuildWaitsForCommitter(open)) {
+            return false;
+        }
+        int room = config.batchItemsMax() - (open == null ? 0 : open.batch.items);
+        WriteCommand next = !again.isEmpty() ? again.peek() : queue.peek();
+        if (next != null && next.size() <= room) {
+            return true;
+        }
+        return open == null && System.nanoTime() - nextExpiryScanNanos >= 0;
+    }
+
+    /** The state must be rebuilt from the database before a new batch, and a commit is still under way. */
+    private boolean rebuildWaitsForCommitter(Open open) {
+        return open == null && (stale || newTerm) && committing != null;
+    }
+
+    private static int items(List<WriteCommand> commands) {
+        int n = 0;
         for (WriteCommand c : commands) {
+            n += c.size();
+        }
+        return n;
+    }
+
+    /** Moves commands from {@code from} to {@code to}, in order, while they fit in {@code room} items; returns the room left. */
+    private static int take(ArrayDeque<WriteCommand> from, List<WriteCommand> to, int room) {
+        WriteCommand next;
+        while ((next = from.peek()) != null && next.size() <= room) {
+            to.add(from.poll());
+            room -= next.size();
+        }
+        return room;
+    }
+
+    private void reapplyFirst(List<WriteCommand> commands) {
+        for (int i = commands.size() - 1; i >= 0; i--) {
+            again.addFirst(commands.get(i));
+        }
+    }
+
+    private static List<WriteCommand> drain(ArrayDeque<WriteCommand> commands) {
+        List<WriteCommand> all = new ArrayList<>(commands);
+        commands.clear();
+        return all;
+    }
+
+    /**
+     * Makes the in-memory state current before a new batch opens: after a new term or a failed commit it is rebuilt
+     * from the database. Called only while no commit is under way ({@link #rebuildWaitsForCommitter}), so the
+     * committer's connection may be replaced too.
+     */
+    private boolean freshState() throws SQLException {
+        if (newTerm || stale) {
+            lock.lock();
+            try {
+                if (committing != null) {
+                    return false; // a term began meanwhile: rebuild once the commit under way is done
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+        if (newTerm) {
+            // A new term: whatever this writer held from an earlier one (memory, connections) may be stale,
+            // e.g. the database was restarted as a standby and promoted since.
+            newTerm = false;
+            stale = true;
+            reads.reset();
+            commits.reset();
+        }
+        if (!stale) {
+            return true;
+        }
+        WriterStore.JournalHead head = reads.loadHead();
+        journalSeq = head.seq();
+        journalHash = head.hash();
+        memory.clear(head.seq());
+        rules.resumeAfter(head.lastTimestampNs());
+        stale = false;
+        LOG.info(() -> "writer: state loaded from the database (journal at batch " + head.seq() + ")");
+        return true;
+    }
+
+    /** Applies a chunk of commands into the open batch: deadlines, lookups, expiries, rules. */
+    private void apply(Open open, List<WriteCommand> chunk, boolean scanDue) throws SQLException {
+        long now = System.nanoTime();
+        List<WriteCommand> live = new ArrayList<>(chunk.size());
+        for (WriteCommand c : chunk) {
             if (c.deadlineNanos() != 0 && now - c.deadlineNanos() >= 0) {
                 c.fail(new WriteRejected(WriteRejected.Reason.DEADLINE_EXCEEDED, "deadline passed before the write was applied; nothing was written"));
             } else {
                 live.add(c);
             }
         }
-        long batchEpoch = epoch;
+        Batch b = open.batch;
+        List<String> dueHolds = List.of();
+        if (scanDue) {
+            nextExpiryScanNanos = now + config.expiryScanIntervalMs() * 1_000_000L;
+            dueHolds = reads.dueHolds(rules.nowNs(), config.expiryBatchMax());
+        }
+        prefetch(b, live, dueHolds);
+        rules.expireDueHolds(b);
+        for (WriteCommand c : live) {
+            Object answer = switch (c) {
+                case WriteCommand.CreateAccounts a -> rules.createAccounts(a, b);
+                case WriteCommand.CreateTransfers t -> rules.createTransfers(t, b);
+                case WriteCommand.Payment p -> rules.payment(p, b);
+            };
+            open.commands.add(c);
+            open.answers.add(answer);
+            b.items += c.size();
+        }
+    }
+
+    /** Asserts, freezes and hands the open batch to the committer (which is free), or answers it if it writes nothing. */
+    private void seal(Open open) {
         try {
-            if (!leaseValid()) {
-                failAll(live, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: lease expired"));
-                return;
-            }
-            if (newTerm) {
-                // A new term: whatever this writer held from an earlier one (cache, connection) may be stale,
-                // e.g. the database was restarted as a standby and promoted since.
-                newTerm = false;
-                stale = true;
-                store.reset();
-            }
-            if (stale) {
-                rebuild();
-            }
-            Batch b = new Batch(journalSeq + 1, batchEpoch);
-            List<String> dueHolds = List.of();
-            if (scanExpiries) {
-                nextExpiryScanNanos = now + config.expiryScanIntervalMs() * 1_000_000L;
-                dueHolds = store.dueHolds(rules.nowNs(), config.expiryBatchMax());
-            }
-            prefetch(b, live, dueHolds);
-            rules.expireDueHolds(b);
-            Object[] answers = new Object[live.size()];
-            for (int i = 0; i < live.size(); i++) {
-                answers[i] = switch (live.get(i)) {
-                    case WriteCommand.CreateAccounts c -> rules.createAccounts(c, b);
-                    case WriteCommand.CreateTransfers c -> rules.createTransfers(c, b);
-                    case WriteCommand.Payment c -> rules.payment(c, b);
-                };
-            }
-            if (b.hasWrites()) {
-                if (!leaseValid() || batchEpoch != epoch || !leading) {
-                    // Never commit after the lease ran out: another region may be taking over by now.
-                    stale = true;
-                    failAll(live, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: lease expired before commit"));
-                    return;
-                }
-                byte[] hash = JournalHash.next(journalHash, b.seq, b.epoch, b.newAccounts, b.newTransferRows);
-                try {
-                    store.commit(b, journalHash, hash, signer.sign(b.seq, hash));
-                } catch (WriterStore.Fenced fenced) {
-                    stale = true;
-                    stepDown(fenced.getMessage());
-                    failAll(live, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: " + fenced.getMessage()));
-                    faults.onWriteFault(fenced.getMessage(), fenced);
-                    return;
-                }
-                journalSeq = b.seq;
-                journalHash = hash;
-                for (AccountState a : b.touchedAccounts) {
-                    cache.put(a);
-                }
-                committedBatches.incrementAndGet();
-                committedTransfers.addAndGet(b.newTransferRows.size());
-            }
-            for (int i = 0; i < live.size(); i++) {
-                complete(live.get(i), answers[i]);
-            }
-        } catch (SQLException | org.jooq.exception.DataAccessException e) {
-            // The commit's outcome is unknown: drop everything in memory and rebuild from the database.
+            sealOrAnswer(open);
+        } catch (RuntimeException | Error e) {
+            failAll(open.commands, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "internal error while sealing the batch;"
+                    + " nothing was written"));
+            throw e;
+        }
+    }
+
+    private void sealOrAnswer(Open open) {
+        Batch b = open.batch;
+        if (open.commands.isEmpty() && !b.hasWrites()) {
+            return;
+        }
+        if (withoutExpired(open)) {
+            return;
+        }
+        if (!leaseValid() || b.epoch != epoch || !leading) {
+            // Never hand over after the lease ran out: another region may be taking over by now.
             stale = true;
-            store.reset();
-            String state = e instanceof SQLException se ? se.getSQLState() : ((org.jooq.exception.DataAccessException) e).sqlState();
-            String reason = "database write failed (" + state + "): " + e.getMessage();
-            LOG.warning(() -> "writer: " + reason + "; " + live.size() + " requests answered UNAVAILABLE");
-            failAll(live, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, reason, e));
-            faults.onWriteFault(reason, e);
+            failAll(open.commands, notLeader(leading ? "lease expired before commit" : notLeadingReason));
+            return;
+        }
+        Object[] answers = open.answers.toArray();
+        if (!b.hasWrites()) {
+            // Every earlier batch is committed (the committer is free and nothing failed): the answers are final.
+            for (int i = 0; i < answers.length; i++) {
+                complete(open.commands.get(i), answers[i]);
+            }
+            return;
+        }
+        b.assertBalanced();
+        int transfersMax = config.batchItemsMax() + config.expiryBatchMax();
+        if (b.newTransferRows.size() > transfersMax || b.items > config.batchItemsMax()) {
+            throw new LedgerBug("batch " + b.seq + " holds " + b.items + " items and " + b.newTransferRows.size()
+                    + " transfers, over its limits of " + config.batchItemsMax() + " (batchItemsMax) and " + transfersMax
+                    + " (batchItemsMax + expiryBatchMax)");
+        }
+        if (b.seq != journalSeq + 1) {
+            throw new LedgerBug("batch " + b.seq + " does not follow the journal head " + journalSeq);
+        }
+        byte[] hash = JournalHash.next(journalHash, b.seq, b.epoch, b.newAccounts, b.newTransferRows);
+        Batch.Sealed sealed = b.seal(journalHash, hash, signer.sign(b.seq, hash), memory);
+        journalSeq = b.seq;
+        journalHash = hash;
+        lock.lock();
+        try {
+            committing = new Handover(sealed, List.copyOf(open.commands), answers, true);
+            committerWake.signal();
+        } finally {
+            lock.unlock();
         }
     }
 
-    @SuppressWarnings("unchecked")
-    private static void complete(WriteCommand c, Object answer) {
-        switch (c) {
-            case WriteCommand.CreateAccounts a -> a.result().complete((List<AccountResult>) answer);
-            case WriteCommand.CreateTransfers t -> t.result().complete((List<TransferResult>) answer);
-            case WriteCommand.Payment p -> p.result().complete((PaymentOutcome) answer);
+    /**
+     * A command whose deadline passed before its batch was sealed is not written (its caller has been told
+     * DEADLINE_EXCEEDED): the whole open batch is undone in memory, the expired commands fail, the others are applied
+     * again. True when that happened.
+     */
+    private boolean withoutExpired(Open open) {
+        long now = System.nanoTime();
+        List<WriteCommand> live = new ArrayList<>(open.commands.size());
+        List<WriteCommand> expired = new ArrayList<>();
+        for (WriteCommand c : open.commands) {
+            (c.deadlineNanos() != 0 && now - c.deadlineNanos() >= 0 ? expired : live).add(c);
         }
-    }
-
-    private void rebuild() throws SQLException {
-        cache.clear();
-        WriterStore.JournalHead head = store.loadHead();
-        journalSeq = head.seq();
-        journalHash = head.hash();
-        rules.resumeAfter(head.lastTimestampNs());
-        stale = false;
-        LOG.info(() -> "writer: state loaded from the database (journal at batch " + head.seq() + ")");
+        if (expired.isEmpty()) {
+            return false;
+        }
+        open.batch.rollbackTo(0);
+        failAll(expired, new WriteRejected(WriteRejected.Reason.DEADLINE_EXCEEDED,
+                "deadline passed before the write was committed; nothing was written"));
+        reapplyFirst(live);
+        return true;
     }
 
     private void prefetch(Batch b, List<WriteCommand> commands, List<String> dueHolds) throws SQLException {
+        Set<String> newIds = new HashSet<>();
         Set<String> transferIds = new HashSet<>();
         Set<String> holdIds = new HashSet<>(dueHolds);
         Set<String> paymentIds = new HashSet<>();
@@ -339,12 +637,12 @@ public final class BatchWriter implements AutoCloseable {
                 case WriteCommand.CreateTransfers t -> {
                     for (int i = 0; i < t.transfers().size(); i++) {
                         if (t.preChecked()[i] == null) {
-                            collect(t.transfers().get(i), transferIds, holdIds, accountIds);
+                            collect(t.transfers().get(i), newIds, transferIds, holdIds, accountIds);
                         }
                     }
                 }
                 case WriteCommand.Payment p -> {
-                    collect(p.transfer(), transferIds, holdIds, accountIds);
+                    collect(p.transfer(), newIds, transferIds, holdIds, accountIds);
                     paymentIds.add(p.transfer().paymentId());
                     if (p.role() == PaymentRole.AUTHORIZE) {
                         holdIds.remove(p.transfer().id());
@@ -352,11 +650,13 @@ public final class BatchWriter implements AutoCloseable {
                 }
             }
         }
-        store.prefetch(b, transferIds, holdIds, paymentIds, accountIds, cache);
+        boolean lookUpNewIds = System.nanoTime() - checkIdsUntilNanos < 0;
+        reads.prefetch(b, transferIds, newIds, lookUpNewIds, holdIds, paymentIds, accountIds, memory);
     }
 
-    private static void collect(TransferSpec t, Set<String> transferIds, Set<String> holdIds, Set<String> accountIds) {
-        transferIds.add(t.id());
+    private static void collect(TransferSpec t, Set<String> newIds, Set<String> transferIds, Set<String> holdIds,
+            Set<String> accountIds) {
+        newIds.add(t.id());
         if (TransferFlags.resolvesPending(t.flags())) {
             holdIds.add(t.pendingId());
             transferIds.add(t.pendingId());
@@ -369,6 +669,103 @@ public final class BatchWriter implements AutoCloseable {
         }
     }
 
+    // ================================================================== the committer
+
+    private void commitLoop() {
+        while (!closed) {
+            Handover h;
+            lock.lock();
+            try {
+                while (!closed && committing == null) {
+                    committerWake.await();
+                }
+                if (closed) {
+                    break;
+                }
+                h = committing;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } finally {
+                lock.unlock();
+            }
+            boolean ok = commit(h);
+            lock.lock();
+            try {
+                committing = null;
+                if (!ok) {
+                    poisoned = true;
+                }
+                applierWake.signal();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** Writes one sealed batch, then answers its callers; false when it was not committed (or may not have been). */
+    private boolean commit(Handover h) {
+        Batch.Sealed b = h.sealed();
+        try {
+            if (!leaseValid() || b.epoch() != epoch || !leading) {
+                // Never commit after the lease ran out: another region may be taking over by now.
+                failAll(h.commands(), notLeader("lease expired before commit"));
+                return false;
+            }
+            commits.commit(b);
+        } catch (WriterStore.DuplicateTransferIds duplicate) {
+            // Nothing was written (the transaction rolled back): hand the commands back to be applied again with
+            // lookups, which answers the existing ids EXISTS; no caller sees this.
+            LOG.info(() -> "writer: batch " + b.seq() + " carried an existing transfer id; applying its " + h.commands().size()
+                    + " requests again with lookups (" + duplicate.getMessage() + ")");
+            lock.lock();
+            try {
+                handedBack = h.commands();
+            } finally {
+                lock.unlock();
+            }
+            return false;
+        } catch (WriterStore.Fenced fenced) {
+            stepDown(fenced.getMessage());
+            failAll(h.commands(), notLeader(fenced.getMessage()));
+            faults.onWriteFault(fenced.getMessage(), fenced);
+            return false;
+        } catch (SQLException | org.jooq.exception.DataAccessException e) {
+            // The commit's outcome is unknown: its callers retry with the same ids; the state is rebuilt.
+            commits.reset();
+            String reason = "database write failed (" + sqlState(e) + "): " + e.getMessage();
+            LOG.warning(() -> "writer: " + reason + "; " + h.commands().size() + " requests answered UNAVAILABLE");
+            failAll(h.commands(), new WriteRejected(WriteRejected.Reason.UNAVAILABLE, reason, e));
+            faults.onWriteFault(reason, e);
+            return false;
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.SEVERE, "writer: unexpected failure while committing; batch answered UNAVAILABLE", e);
+            commits.reset();
+            failAll(h.commands(), new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "internal error: " + e));
+            return false;
+        }
+        memory.committed(b.seq());
+        committedBatches.incrementAndGet();
+        committedTransfers.addAndGet(b.transfers().size());
+        for (int i = 0; i < h.answers().length; i++) {
+            complete(h.commands().get(i), h.answers()[i]);
+        }
+        return true;
+    }
+
+    private static String sqlState(Exception e) {
+        return e instanceof SQLException se ? se.getSQLState() : ((org.jooq.exception.DataAccessException) e).sqlState();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void complete(WriteCommand c, Object answer) {
+        switch (c) {
+            case WriteCommand.CreateAccounts a -> a.result().complete((List<AccountResult>) answer);
+            case WriteCommand.CreateTransfers t -> t.result().complete((List<TransferResult>) answer);
+            case WriteCommand.Payment p -> p.result().complete((PaymentOutcome) answer);
+        }
+    }
+
     private static void failAll(List<WriteCommand> commands, Throwable cause) {
         for (WriteCommand c : commands) {
             c.fail(cause);
@@ -376,10 +773,14 @@ public final class BatchWriter implements AutoCloseable {
     }
 
     private void drainQueue(Throwable cause) {
-        WriteCommand c;
-        while ((c = queue.poll()) != null) {
-            c.fail(cause);
+        List<WriteCommand> all;
+        lock.lock();
+        try {
+            all = drain(queue);
+        } finally {
+            lock.unlock();
         }
+        failAll(all, cause);
     }
 
     @Override
@@ -387,13 +788,19 @@ public final class BatchWriter implements AutoCloseable {
         closed = true;
         leading = false;
         notLeadingReason = "shutting down";
-        thread.interrupt();
+        signal();
+        applier.interrupt();
+        committer.interrupt();
         try {
-            thread.join(10_000);
+            applier.join(10_000);
+            committer.join(10_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        drainQueue(new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: shutting down"));
-        store.close();
+        WriteRejected down = notLeader("shutting down");
+        drainQueue(down);
+        failAll(drain(again), down);
+        reads.close();
+        commits.close();
     }
 }

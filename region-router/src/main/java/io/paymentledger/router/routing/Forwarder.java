@@ -20,7 +20,7 @@ import java.util.logging.Logger;
  * The front door of every forwarded call: correlation id, method lookup, merchant limit; then a
  * {@link ProxyCall} takes over. Also what calls share: the upstream client, the leadership view, the hold queue.
  */
-public final class Forwarder implements LeaderTracker.Listener {
+public final class Forwarder {
 
     private static final Logger LOG = Logger.getLogger(Forwarder.class.getName());
 
@@ -129,17 +129,5 @@ public final class Forwarder implements LeaderTracker.Listener {
             return leader;
         }
         return null;
-    }
-
-    @Override
-    public void onViewChanged(LeaderTracker.View previous, LeaderTracker.View current) {
-        if (hold.hasParked() && (current.leader() != null || !current.standbys().isEmpty())) {
-            hold.wakeAll();
-        }
-    }
-
-    @Override
-    public void onLeaderChanged(Upstream previous, Upstream current, long epoch, String reason) {
-        counters.leaderChanges.increment();
     }
 }

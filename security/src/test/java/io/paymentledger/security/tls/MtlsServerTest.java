@@ -115,7 +115,9 @@ class MtlsServerTest {
     @Test
     void clientWithoutCertificateIsRefused() throws Exception {
         int before = handled.get();
-        assertRefused(Tls.clientOptions(null, null, pki.caCertFile()), "Empty client certificate chain");
+        // The reason in the JDK engine's words, or BoringSSL's (Tls.engine() picks BoringSSL where it loads).
+        assertRefused(Tls.clientOptions(null, null, pki.caCertFile()), "Empty client certificate chain",
+                "PEER_DID_NOT_RETURN_A_CERTIFICATE");
         assertThat(handled.get()).isEqualTo(before);
     }
 
@@ -142,7 +144,7 @@ class MtlsServerTest {
     void tls12OnlyClientIsRefused() throws Exception {
         IssuedCert merchant = pki.issueMerchant("tls12", Duration.ofHours(1));
         assertRefused(Tls.clientOptions(merchant.certFile(), merchant.keyFile(), pki.caCertFile())
-                .setEnabledSecureTransportProtocols(Set.of("TLSv1.2")), "protocol_version");
+                .setEnabledSecureTransportProtocols(Set.of("TLSv1.2")), "protocol_version", "UNSUPPORTED_PROTOCOL");
         // and a plain JDK socket limited to TLS 1.2 fails the handshake itself
         try (SSLSocket s = (SSLSocket) SslContexts.create(merchant.certFile(), merchant.keyFile(), pki.caCertFile())
                 .getSocketFactory().createSocket("127.0.0.1", port)) {
@@ -290,8 +292,8 @@ class MtlsServerTest {
         return sb.toString();
     }
 
-    /** The request fails on the client, and the server reports a TLS failure containing {@code serverReason}. */
-    private static void assertRefused(HttpClientOptions options, String serverReason) throws InterruptedException {
+    /** The request fails on the client, and the server reports a TLS failure containing one of {@code serverReasons}. */
+    private static void assertRefused(HttpClientOptions options, String... serverReasons) throws InterruptedException {
         int seen = serverErrors.size();
         HttpClientAgent client = vertx.createHttpClient(options.setConnectTimeout(5000));
         try {
@@ -302,10 +304,10 @@ class MtlsServerTest {
             await(client.close());
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (serverErrors.subList(seen, serverErrors.size()).stream().noneMatch(e -> e.contains(serverReason))
-                && System.nanoTime() < deadline) {
+        java.util.function.Predicate<String> reason = e -> java.util.Arrays.stream(serverReasons).anyMatch(e::contains);
+        while (serverErrors.subList(seen, serverErrors.size()).stream().noneMatch(reason) && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
-        assertThat(serverErrors.subList(seen, serverErrors.size())).anyMatch(e -> e.contains(serverReason));
+        assertThat(serverErrors.subList(seen, serverErrors.size())).anyMatch(reason);
     }
 }
