@@ -25,11 +25,6 @@ public final class AccountState {
     long creditsPosted;
 
     public AccountState(String id, String currency, long code, String owner, int flags, Map<String, String> metadata,
-            long createdNs, Balance balance) {
-        this(id, currency, code, owner, flags, metadata, List.of(), createdNs, balance);
-    }
-
-    public AccountState(String id, String currency, long code, String owner, int flags, Map<String, String> metadata,
             List<String> grantedMerchants, long createdNs, Balance balance) {
         this.id = id;
         this.grantedMerchants = List.copyOf(new TreeSet<>(grantedMerchants));
@@ -53,6 +48,11 @@ public final class AccountState {
     public Map<String, String> metadata() { return metadata; }
     public long createdNs() { return createdNs; }
     public List<String> grantedMerchants() { return grantedMerchants; }
+
+    /** A copy with every field (the writer freezes a sealed batch's new accounts with it). */
+    public AccountState copy() {
+        return new AccountState(id, currency, code, owner, flags, metadata, grantedMerchants, createdNs, balance());
+    }
 
     public Balance balance() {
         return new Balance(debitsPending, debitsPosted, creditsPending, creditsPosted);

@@ -77,8 +77,7 @@ final class Batch {
         java.util.Set<AccountState> created = new java.util.HashSet<>(newAccounts);
         List<AccountState> accountsCopy = new ArrayList<>(newAccounts.size());
         for (AccountState a : newAccounts) {
-            accountsCopy.add(new AccountState(a.id(), a.currency(), a.code(), a.owner(), a.flags(), a.metadata(), a.createdNs(),
-                    a.balance()));
+            accountsCopy.add(a.copy());
         }
         int n = touchedAccounts.size() - (int) touchedAccounts.stream().filter(created::contains).count();
         Object[] ids = new Object[n];
