@@ -221,6 +221,7 @@ public final class LocalDeployment {
         for (Topology.Region r : topology.regions().values()) {
             deleteTree(r.pgDir());
         }
+        deleteTree(topology.witnessDir());
         deleteTree(topology.dir());
         out.println("ledger destroy: removed " + topology.dir());
     }

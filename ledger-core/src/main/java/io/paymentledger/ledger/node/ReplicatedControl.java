@@ -4,11 +4,13 @@ import io.paymentledger.api.v1.NodeRole;
 import io.paymentledger.api.v1.NodeStatus;
 import io.paymentledger.api.v1.ReplicationStatus;
 import io.paymentledger.api.v1.SwitchoverResponse;
+import io.paymentledger.api.v1.WalKeeperStatus;
 import io.paymentledger.replication.coordinator.ClusterRecord;
 import io.paymentledger.replication.coordinator.Coordinator;
 import io.paymentledger.replication.failover.FailoverAgent;
 import io.paymentledger.replication.failover.FailoverStateMachine.Role;
 import io.paymentledger.replication.postgres.PgProbe;
+import io.paymentledger.replication.walkeeper.WalKeeperReport;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.grpc.common.GrpcStatus;
@@ -121,11 +123,8 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
         }
         ClusterRecord rec = a.record();
         PgProbe.State db = a.database();
-        // Policy BLOCK with the synchronous standby gone: commits would wait; tell routers to hold instead.
-        return rec.syncStandbys().stream().anyMatch(s -> {
-            PgProbe.Standby st = db.standby(s);
-            return st == null || !"streaming".equals(st.state());
-        });
+        // Policy BLOCK with every site of the commit quorum gone: commits would wait; tell routers to hold instead.
+        return !rec.commitSet().isEmpty() && rec.commitSet().stream().noneMatch(db::streams);
     }
 
     @Override
@@ -160,7 +159,7 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
         NodeRole role = switch (a.role()) {
             case STARTING -> NodeRole.NODE_ROLE_STARTING;
             case LEADER -> leads() ? NodeRole.NODE_ROLE_LEADER : NodeRole.NODE_ROLE_FENCED;
-            case FOLLOWER, DEMOTED -> NodeRole.NODE_ROLE_STANDBY;
+            case FOLLOWER, DEMOTED, TAKING_OVER -> NodeRole.NODE_ROLE_STANDBY;
             case FENCED -> NodeRole.NODE_ROLE_FENCED;
             case DRAINING -> NodeRole.NODE_ROLE_DRAINING;
         };
@@ -172,7 +171,12 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
                         ? "not serving: my lease ran out without a confirmation from the CP group (" + a.explanation() + ")"
                         : a.explanation())
                 .setStandbyReplayLagBytes(db.replayLagBytes()).setCoordinatorQuorum(a.coordinatorReachable())
-                .setCpMembersAlive(a.cpMembersAlive());
+                .setCpMembersAlive(a.cpMembersAlive()).setSyncCopies(leads() ? a.syncCopies() : 0)
+                .addAllCommitSet(rec.commitSet());
+        WalKeeperReport k = a.walKeeper();
+        b.setWalKeeper(WalKeeperStatus.newBuilder().setState(k.state().name()).setFollowing(k.following())
+                .setEndLsn(k.endLsn().isNone() ? "" : k.endLsn().toString()).setBaseBackups(k.baseBackups())
+                .setNewestBackupAtMs(k.newestBackupAtMs()).setDetail(k.detail()).setReportedAtMs(k.reportedAtMs()));
         for (PgProbe.Standby s : db.standbys()) {
             b.addReplication(ReplicationStatus.newBuilder().setStandbyName(s.name()).setState(s.state())
                     .setSyncState(s.syncState()).setLagBytes(s.lagBytes()).setLagSeconds(s.replayLagSeconds()));
@@ -195,12 +199,18 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
         }
         long before = a.record().epoch();
         long started = System.nanoTime();
+        long abandonedBefore = a.switchoversAbandoned();
         a.requestSwitchover(toRegion);
         Promise<SwitchoverResponse> done = Promise.promise();
         Thread.ofVirtual().start(() -> {
             long deadline = started + 30_000_000_000L;
             while (System.nanoTime() < deadline) {
                 ClusterRecord rec = a.record();
+                if (a.switchoversAbandoned() != abandonedBefore) {
+                    // The leader gave up (its target did not catch up in time) and serves again: say why.
+                    done.fail(new StatusException(GrpcStatus.FAILED_PRECONDITION, a.switchoverAbandoned()));
+                    return;
+                }
                 if (rec.leader().equals(toRegion) && rec.epoch() > before) {
                     done.complete(SwitchoverResponse.newBuilder().setAccepted(true).setNewEpoch(rec.epoch())
                             .setPauseMs((System.nanoTime() - started) / 1_000_000)
