@@ -226,6 +226,18 @@ public final class LocalDeployment {
         out.println("ledger destroy: removed " + topology.dir());
     }
 
+    /**
+     * Destroys a region's PostgreSQL data directory, as the loss of its disk would (drills only; its server must be
+     * stopped or killed first).
+     */
+    public void destroyRegionData(String region) {
+        PgCluster pg = postgres(region);
+        if (pg.isRunning()) {
+            throw new IllegalStateException("postgres " + region + " is running; kill it before destroying its data");
+        }
+        deleteTree(pg.dataDir());
+    }
+
     static void deleteTree(Path root) {
         if (!Files.exists(root)) {
             return;

@@ -40,6 +40,21 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
         this.node = node;
         this.agent = new FailoverAgent(agentConfig, coordinator, this);
         agent.start();
+        Thread.ofVirtual().name("takeover-warm-up").start(() -> warmUp(node));
+    }
+
+    /**
+     * Loads what a takeover runs for the first time (Flyway, jOOQ and its dialect check) while nothing waits for it:
+     * measured at 1-2 s of a failover on a busy 2-core machine. Read-only, so it works on a standby.
+     */
+    private static void warmUp(LedgerNode node) {
+        try {
+            io.paymentledger.migrations.Migrations.warmUp(node.database().dataSource());
+            node.database().read(dsl -> dsl.selectOne().fetch());
+        } catch (Exception e) {
+            java.util.logging.Logger.getLogger(ReplicatedControl.class.getName())
+                    .fine(() -> "warm-up for a takeover failed (it will be slower): " + e.getMessage());
+        }
     }
 
     @Override
@@ -179,7 +194,8 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
                 .setNewestBackupAtMs(k.newestBackupAtMs()).setDetail(k.detail()).setReportedAtMs(k.reportedAtMs()));
         for (PgProbe.Standby s : db.standbys()) {
             b.addReplication(ReplicationStatus.newBuilder().setStandbyName(s.name()).setState(s.state())
-                    .setSyncState(s.syncState()).setLagBytes(s.lagBytes()).setLagSeconds(s.replayLagSeconds()));
+                    .setSyncState(s.syncState()).setLagBytes(s.lagBytes()).setLagSeconds(s.replayLagSeconds())
+                    .setFlushLsn(s.flushLsn().toString()));
         }
         return b.build();
     }

@@ -11,7 +11,7 @@ import java.util.List;
  * the leadership term (epoch), who leads, where acknowledged writes are, a planned handover or a takeover in
  * progress, and the last failover for operators.
  *
- * <p>Two sets describe durability (docs/decisions/0003-quorum-commit.md). {@code commitSet} is what the leader's
+ * <p>Two sets describe durability (docs/decisions/0004-quorum-commit.md). {@code commitSet} is what the leader's
  * PostgreSQL waits for: a commit is acknowledged once any one of them has flushed it
  * ({@code synchronous_standby_names = ANY 1 (...)}), always derived from this record. {@code syncStandbys} is
  * where every acknowledged write is, the set a promotion must consult: every acknowledged write is on the leader

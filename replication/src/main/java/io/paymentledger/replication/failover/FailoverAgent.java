@@ -434,7 +434,7 @@ public final class FailoverAgent implements AutoCloseable {
         PgProbe.State now = probe.observe();
         long epoch = Math.max(Math.max(rec.epoch(), now.epoch()), maxReported) + 1;
         // Who confirms our commits from the first one: the WAL keeper always (and the old leader after a
-        // handover, once it rejoined) — never one site alone (docs/decisions/0003).
+        // handover, once it rejoined) — never one site alone (docs/decisions/0004).
         List<String> sync = machine.newTermSyncSet(rec);
         List<String> commit = machine.newTermCommitSet(rec);
         probe.setSynchronousStandbys(commit);

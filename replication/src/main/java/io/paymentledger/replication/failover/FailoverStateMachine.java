@@ -14,7 +14,7 @@ import java.util.Map;
  * its own (time comes in {@link Facts#nowMs()}). The agent observes, asks {@link #decide}, performs the one
  * step decided, and logs the explanation — a sentence an operator understands.
  *
- * <p>Safety rules it enforces (docs/decisions/0002-failover.md, 0003-quorum-commit.md):
+ * <p>Safety rules it enforces (docs/decisions/0002-failover.md, 0004-quorum-commit.md):
  * <ul>
  *   <li>Only the holder of the CP leader lock leads, and only within its lease.</li>
  *   <li>Quorum commit: the leader's commits wait for any one site of the record's commit set (the other region,
@@ -438,7 +438,7 @@ public final class FailoverStateMachine {
         return db.primaryConninfo().isEmpty() && !db.restoreCommand().isEmpty();
     }
 
-    /** The sets of a new term: who must confirm its commits from the first one (docs/decisions/0003). */
+    /** The sets of a new term: who must confirm its commits from the first one (docs/decisions/0004). */
     public List<String> newTermSyncSet(ClusterRecord rec) {
         if (rec.leader().equals(me) && !rec.isEmpty()) {
             return rec.syncStandbys(); // the same leader again (its node restarted): nothing moved

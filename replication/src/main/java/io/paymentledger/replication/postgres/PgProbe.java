@@ -18,7 +18,8 @@ public final class PgProbe {
     private static final String UNDEFINED_TABLE = "42P01";
 
     /**
-     * One standby as the primary sees it (pg_stat_replication).
+     * One standby as the primary sees it (pg_stat_replication). {@code lagBytes} is what it has not replayed yet; for
+     * the WAL keeper, which replays nothing, what it has not flushed.
      *
      * @param flushLsn  what the standby has flushed to its disk (for the WAL keeper: what it keeps)
      * @param caughtUp  it has flushed everything the primary has written
@@ -102,7 +103,7 @@ public final class PgProbe {
 
     /**
      * The value of synchronous_standby_names that makes a commit wait for any one of {@code names} (quorum commit,
-     * docs/decisions/0003): '' when none. One rule, used to set it and to check it.
+     * docs/decisions/0004): '' when none. One rule, used to set it and to check it.
      */
     public static String syncNames(List<String> names) {
         return names.isEmpty() ? "" : "ANY 1 (" + String.join(", ", names.stream().map(n -> "\"" + n + "\"").toList()) + ")";
@@ -190,8 +191,8 @@ public final class PgProbe {
             List<Standby> standbys = new ArrayList<>();
             try (ResultSet r = st.executeQuery("""
                     select application_name, state, sync_state,
-                           coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint,
-                           coalesce(extract(epoch from replay_lag), 0)::float8,
+                           coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(replay_lsn, flush_lsn)), 0)::bigint,
+                           coalesce(extract(epoch from case when replay_lsn is null then flush_lag else replay_lag end), 0)::float8,
                            coalesce(flush_lsn >= pg_current_wal_lsn(), false),
                            coalesce(flush_lsn, '0/0')::text
                     from pg_stat_replication""")) {

@@ -425,11 +425,18 @@ public final class WalKeeper implements AutoCloseable {
 
     /**
      * Where the valid WAL in the directory ends, found by PostgreSQL's own pg_waldump over the last two segments (a
-     * record may span them). pg_receivewal must not be writing (call after {@link #stop}). {@link End#EMPTY} when
-     * the directory holds no WAL.
+     * record may span them). pg_receivewal must not be writing (call after {@link #stop} or {@link #fence}).
+     * {@link End#EMPTY} when the directory holds no WAL.
      */
     public End endOfWal() {
-        List<Segment> segments = segments(walDir());
+        return endOfWal(config.dir(), config.bin());
+    }
+
+    /** {@link #endOfWal()} of the keeper directory {@code keeperDir} (the restore uses it with the witness stopped). */
+    public static End endOfWal(Path keeperDir, PgBinaries bin) {
+        ServerUserFiles files = new ServerUserFiles(bin);
+        Path tmp = keeperDir.resolve("tmp");
+        List<Segment> segments = segments(walDir(keeperDir));
         if (segments.isEmpty()) {
             return End.EMPTY;
         }
@@ -439,24 +446,24 @@ public final class WalKeeper implements AutoCloseable {
         }
         Segment first = segments.stream().filter(s -> s.segno() == last.segno() - 1 && !s.partial())
                 .max(Comparator.comparingLong(Segment::timeline)).orElse(last);
-        deleteTree(tmpDir());
-        files.directories(List.of(tmpDir()));
+        deleteTree(tmp);
+        files.directories(List.of(tmp));
         // Both copied under the last one's timeline: pg_waldump follows one timeline, and the segment before a
         // switch is, up to the switch, the new timeline's history too.
         for (Segment s : first == last ? List.of(last) : List.of(first, last)) {
-            ProcessRunner.run(config.bin().asServerUser(List.of("cp", s.file().toString(),
-                    tmpDir().resolve(s.nameOn(last.timeline())).toString())), TOOL_TIMEOUT_SECONDS);
+            ProcessRunner.run(bin.asServerUser(List.of("cp", s.file().toString(),
+                    tmp.resolve(s.nameOn(last.timeline())).toString())), TOOL_TIMEOUT_SECONDS);
         }
         // pg_waldump reads from the first segment's first record until the WAL stops being valid, then names that
-        // position ("... invalid record length at X/Y ..."): the end.
-        // Given one file pg_waldump reads only that segment: name the last one too.
-        List<String> args = new ArrayList<>(List.of("--quiet", "--path", tmpDir().toString(), first.nameOn(last.timeline())));
+        // position ("... invalid record length at X/Y ..."): the end. Given one file it reads only that segment:
+        // name the last one too.
+        List<String> args = new ArrayList<>(List.of("--quiet", "--path", tmp.toString(), first.nameOn(last.timeline())));
         if (first != last) {
             args.add(last.nameOn(last.timeline()));
         }
-        var r = ProcessRunner.run(config.bin().command("pg_waldump", args), TOOL_TIMEOUT_SECONDS, null, Map.of(), false);
-        deleteTree(tmpDir());
-        files.directories(List.of(tmpDir()));
+        var r = ProcessRunner.run(bin.command("pg_waldump", args), TOOL_TIMEOUT_SECONDS, null, Map.of(), false);
+        deleteTree(tmp);
+        files.directories(List.of(tmp));
         if (r.exitCode() == 0) {
             return new End(new Lsn((last.segno() + 1) * Lsn.SEGMENT_BYTES), last.timeline());
         }

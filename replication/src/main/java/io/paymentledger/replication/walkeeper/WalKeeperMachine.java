@@ -3,7 +3,7 @@ package io.paymentledger.replication.walkeeper;
 import io.paymentledger.replication.coordinator.ClusterRecord;
 
 /**
- * What the WAL keeper does, as a pure function of the CP record (docs/decisions/0003-quorum-commit.md): follow the
+ * What the WAL keeper does, as a pure function of the CP record (docs/decisions/0004-quorum-commit.md): follow the
  * recorded leader; stop following anyone while a region takes over (the takeover fences it, so the old primary can
  * no longer get a commit acknowledged here, and the region taking over learns where the keeper's WAL ends); follow
  * nobody while no leader is recorded. While the CP group does not answer it carries on as it was: it never starts
