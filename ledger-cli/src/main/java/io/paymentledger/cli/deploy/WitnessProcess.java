@@ -35,8 +35,11 @@ import java.util.logging.Logger;
 public final class WitnessProcess {
 
     private static final Logger LOG = Logger.getLogger(WitnessProcess.class.getName());
-    /** The keeper loop reads the CP record this often: a takeover waits for it to stop following the old primary. */
-    static final long TICK_MS = 100;
+    /**
+     * The keeper loop reads the CP record this often: a takeover waits for it to stop following the old primary, and
+     * a new leader's first commits wait for it to follow the new one.
+     */
+    static final long TICK_MS = 50;
     /** It republishes its report at least this often (a takeover distrusts one older than 3 s). */
     static final long REPORT_INTERVAL_MS = 500;
     /** CP membership upkeep (rejoining the CP group after a restart) this often. */

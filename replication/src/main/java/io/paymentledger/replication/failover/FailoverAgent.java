@@ -307,7 +307,7 @@ public final class FailoverAgent implements AutoCloseable {
             lastSyncNames = db.synchronousStandbyNames();
             syncConvergedAtLsn = db.walLsn();
         }
-        syncCopies = role == Role.LEADER ? FailoverStateMachine.syncCopies(db, rec, previousFlush) : 0;
+        syncCopies = role == Role.LEADER ? FailoverStateMachine.syncCopies(db, previousFlush) : 0;
         previousFlush = db.walLsn();
     }
 
@@ -426,9 +426,6 @@ public final class FailoverAgent implements AutoCloseable {
         if (!db.primary()) {
             mine.promote();
         }
-        if (!db.restoreCommand().isEmpty()) {
-            probe.clearRestoreCommand();
-        }
         hooks.migrateSchema();
         long maxReported = f.reports().values().stream().mapToLong(Coordinator.RegionReport::databaseEpoch).max().orElse(0);
         PgProbe.State now = probe.observe();
@@ -437,11 +434,7 @@ public final class FailoverAgent implements AutoCloseable {
         // handover, once it rejoined) — never one site alone (docs/decisions/0004).
         List<String> sync = machine.newTermSyncSet(rec);
         List<String> commit = machine.newTermCommitSet(rec);
-        probe.setSynchronousStandbys(commit);
-        probe.ensureSlot(machine.other());
-        if (config.hasKeeper()) {
-            probe.ensureSlot(WalKeeper.NAME);
-        }
+        probe.prepareTerm(commit, config.hasKeeper() ? List.of(machine.other(), WalKeeper.NAME) : List.of(machine.other()));
         String change = rec.isEmpty() ? "bootstrap: " + config.region() + " leads"
                 : handover ? "switchover: " + previous + " handed over to " + config.region()
                 : previous.equals(config.region()) ? "restart: " + config.region() + " leads again"

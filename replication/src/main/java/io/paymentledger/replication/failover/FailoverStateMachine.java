@@ -335,21 +335,19 @@ public final class FailoverStateMachine {
     }
 
     /**
-     * How many sites hold every acknowledged write right now, counting the leader's: 1, plus the sites that have
-     * flushed past {@code ackedBefore} (the leader's own flushed position one observation ago: every commit
-     * acknowledged until then is at or before it), and at least one more while the commit quorum is enforced with
-     * a site streaming (then no commit is acknowledged before one of them has it). One rule, used by the status,
-     * the metrics and the drills. 0 when this database is not a primary.
+     * How many sites hold every acknowledged write right now, counting the leader's: 1, plus every site that streams
+     * and has flushed at least {@code ackedBefore} — the leader's own flushed WAL one observation (~0.2 s) ago, which
+     * every commit acknowledged until then is at or before (WAL is one ordered stream: a site that has flushed up to a
+     * position has everything before it). Writes acknowledged in the last observation interval are on at least one
+     * other site by construction (the commit quorum) but are not counted per site. One rule, used by the status, the
+     * metrics and the drills. 0 when this database is not a primary.
      */
-    public static int syncCopies(PgProbe.State db, ClusterRecord rec, Lsn ackedBefore) {
+    public static int syncCopies(PgProbe.State db, Lsn ackedBefore) {
         if (!db.up() || !db.primary()) {
             return 0;
         }
-        int caughtUp = (int) db.standbys().stream()
+        return 1 + (int) db.standbys().stream()
                 .filter(s -> s.streaming() && !ackedBefore.isNone() && s.flushLsn().atLeast(ackedBefore)).count();
-        boolean enforced = !rec.commitSet().isEmpty() && PgProbe.syncNames(rec.commitSet()).equals(db.synchronousStandbyNames())
-                && rec.commitSet().stream().anyMatch(db::streams);
-        return 1 + Math.max(caughtUp, enforced ? 1 : 0);
     }
 
     private Decision draining(Facts f) {

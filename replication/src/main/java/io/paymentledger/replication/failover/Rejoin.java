@@ -17,7 +17,12 @@ public final class Rejoin {
 
     private Rejoin() {}
 
+    /** Holds the former primary's lifecycle lock throughout: nobody starts it while it is being rewound. */
     public static How asStandbyOf(PgCluster former, PgCluster primary) {
+        return former.exclusively(() -> rejoin(former, primary));
+    }
+
+    private static How rejoin(PgCluster former, PgCluster primary) {
         // pg_rewind compares timelines in the control files: the new primary's must show its new timeline, which
         // only a checkpoint writes (a promotion does not wait for one).
         primary.checkpoint();

@@ -37,6 +37,8 @@ public final class PgCluster {
     /** The superuser initdb creates; used for administration only. */
     public static final String SUPERUSER = "postgres";
     private static final long TOOL_TIMEOUT_SECONDS = 120;
+    /** The file whose lock serialises stop/rewind/start across processes (see {@link #exclusively}). */
+    private static final String LIFECYCLE_LOCK = "lifecycle.lock";
 
     /**
      * How a server is set up.
@@ -313,6 +315,43 @@ public final class PgCluster {
             return v;
         }
         return "'" + v.replace("'", "''") + "'";
+    }
+
+    /**
+     * Runs {@code work} holding this server's lifecycle lock: a file lock on {@code <dir>/lifecycle.lock}, so across
+     * processes (a node's agent rejoining its database, `./ledger up` starting it, `./ledger failback`) a stop,
+     * rewind and start never interleave with another start. Waits for the lock.
+     */
+    public <T> T exclusively(java.util.function.Supplier<T> work) {
+        try (java.nio.channels.FileChannel ch = lockChannel(); java.nio.channels.FileLock lock = ch.lock()) {
+            return work.get();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock " + dir().resolve(LIFECYCLE_LOCK), e);
+        }
+    }
+
+    /**
+     * Starts the server unless it runs, or unless someone holds its lifecycle lock (a rejoin is rewinding it: starting
+     * it now would corrupt it). Returns false in that last case.
+     */
+    public boolean startUnlessBusy() {
+        try (java.nio.channels.FileChannel ch = lockChannel(); java.nio.channels.FileLock lock = ch.tryLock()) {
+            if (lock == null) {
+                return false;
+            }
+            if (!isRunning()) {
+                start();
+            }
+            return true;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock " + dir().resolve(LIFECYCLE_LOCK), e);
+        }
+    }
+
+    private java.nio.channels.FileChannel lockChannel() throws IOException {
+        Files.createDirectories(dir());
+        return java.nio.channels.FileChannel.open(dir().resolve(LIFECYCLE_LOCK), java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.WRITE);
     }
 
     /** Starts the server and waits until it accepts connections. */

@@ -261,6 +261,23 @@ public final class PgProbe {
         }
     }
 
+    /**
+     * Everything a new term needs from its (just promoted) database, on one connection (each new TLS + scram
+     * connection costs tens of ms of the failover): commits wait for any of {@code commitSet}, no archive fetching,
+     * and a replication slot for each of {@code slots}.
+     */
+    public void prepareTerm(List<String> commitSet, List<String> slots) throws SQLException {
+        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("alter system set synchronous_standby_names = '" + syncNames(commitSet).replace("'", "''") + "'");
+            st.execute("alter system reset restore_command");
+            st.execute("select pg_reload_conf()");
+            for (String slot : slots) {
+                st.execute("select pg_create_physical_replication_slot('" + slot + "') where not exists "
+                        + "(select 1 from pg_replication_slots where slot_name = '" + slot + "')");
+            }
+        }
+    }
+
     /** Creates a physical replication slot for a standby unless it exists. */
     public void ensureSlot(String slot) throws SQLException {
         try (Connection c = connect("postgres"); Statement st = c.createStatement()) {

@@ -96,6 +96,8 @@ public final class WalKeeper implements AutoCloseable {
     private long nextStartAtMs;
     private long backoffMs = RESTART_BACKOFF_MIN_MS;
     private volatile boolean freshStart;
+    /** The last pg_receivewal said its slot does not exist on the primary: create it before the next start. */
+    private boolean slotMissing = true;
 
     public WalKeeper(Config config) {
         this.config = config;
@@ -192,6 +194,11 @@ public final class WalKeeper implements AutoCloseable {
         if (isRunning() && following.equals(region)) {
             return;
         }
+        if (!following.equals(region)) {
+            // A new leader: whatever failed against the old one says nothing about it; try at once.
+            nextStartAtMs = 0;
+            backoffMs = RESTART_BACKOFF_MIN_MS;
+        }
         if (isRunning()) {
             LOG.warning(() -> "WAL keeper: the leader is now " + region + ": stopping pg_receivewal (it followed " + following + ")");
             stopProcess(false);
@@ -209,6 +216,7 @@ public final class WalKeeper implements AutoCloseable {
             } else {
                 divergedExits = 0;
             }
+            slotMissing = lastError.contains("replication slot") && lastError.contains("does not exist");
             nextStartAtMs = now + backoffMs;
             backoffMs = Math.min(RESTART_BACKOFF_MAX_MS, backoffMs * 2);
             String err = lastError;
@@ -227,16 +235,20 @@ public final class WalKeeper implements AutoCloseable {
         }
         installTls();
         String conninfo = source.conninfoFor(client());
-        try {
-            // PostgreSQL's own tooling creates the slot on whichever primary it is about to follow.
-            ProcessRunner.run(config.bin().command("pg_receivewal", List.of("--create-slot", "--if-not-exists", "--slot", NAME,
-                    "-d", conninfo)), TOOL_TIMEOUT_SECONDS);
-        } catch (IllegalStateException e) {
-            lastError = "cannot create the replication slot on " + region + ": " + firstLine(e.getMessage());
-            following = region;
-            nextStartAtMs = now + backoffMs;
-            backoffMs = Math.min(RESTART_BACKOFF_MAX_MS, backoffMs * 2);
-            return;
+        if (slotMissing) {
+            // A new leader creates the slot when it takes over; one that did not (an older version, a restore) gets
+            // it from PostgreSQL's own tooling, on the primary it is about to follow.
+            try {
+                ProcessRunner.run(config.bin().command("pg_receivewal", List.of("--create-slot", "--if-not-exists", "--slot", NAME,
+                        "-d", conninfo)), TOOL_TIMEOUT_SECONDS);
+                slotMissing = false;
+            } catch (IllegalStateException e) {
+                lastError = "cannot create the replication slot on " + region + ": " + firstLine(e.getMessage());
+                following = region;
+                nextStartAtMs = now + backoffMs;
+                backoffMs = Math.min(RESTART_BACKOFF_MAX_MS, backoffMs * 2);
+                return;
+            }
         }
         start(region, conninfo);
     }
