@@ -63,6 +63,8 @@ public final class WitnessProcess {
         volatile WalKeeper.End end = WalKeeper.End.EMPTY;
         volatile String detail = "";
         volatile String backupError = "";
+        /** The complete base backups, newest first: re-read by the backup thread, not by every 50 ms tick. */
+        volatile List<BaseBackups.Backup> backups = List.of();
     }
 
     public static void run(Topology t, Duration backupInterval) throws InterruptedException {
@@ -75,6 +77,7 @@ public final class WitnessProcess {
         WalKeeper keeper = new WalKeeper(new WalKeeper.Config(t.witnessDir(), bin, security::walKeeperSecurity, sources));
         BaseBackups backups = new BaseBackups(keeper.backupsDir(), bin);
         State state = new State();
+        state.backups = backups.list();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             stopped.countDown();
@@ -108,7 +111,7 @@ public final class WitnessProcess {
                 if (!sameState(report, lastReport)) {
                     LOG.info(() -> "witness: WAL keeper " + report.state() + ": " + report.detail());
                 }
-                writeStatus(t, keeper, backups, report);
+                writeStatus(t, keeper, backups.dir(), state.backups, report);
                 lastReport = report;
             }
             if (now - lastMaintainMs >= MAINTAIN_INTERVAL_MS) {
@@ -168,7 +171,7 @@ public final class WitnessProcess {
                 : keeper.streaming() ? WalKeeperReport.State.FOLLOWING
                 : d != null && d.action() == WalKeeperMachine.Action.FOLLOW ? WalKeeperReport.State.CONNECTING
                 : WalKeeperReport.State.IDLE;
-        List<BaseBackups.Backup> list = backups.list();
+        List<BaseBackups.Backup> list = state.backups;
         String detail = state.detail + (state.backupError.isEmpty() ? "" : "; last base backup failed: " + state.backupError);
         Lsn end = s == WalKeeperReport.State.FENCED ? state.end.lsn() : Lsn.NONE;
         String following = s == WalKeeperReport.State.FENCED ? ""
@@ -191,6 +194,7 @@ public final class WitnessProcess {
         try {
             while (!stopped.await(BACKUP_CHECK_INTERVAL_MS, TimeUnit.MILLISECONDS)) {
                 freshStart |= keeper.takeFreshStart();
+                state.backups = backups.list();
                 String leader = keeper.following();
                 if (leader.isEmpty() || !keeper.streaming()) {
                     continue;
@@ -203,7 +207,7 @@ public final class WitnessProcess {
                 }
                 try {
                     backups.take(leader, sources.get(leader), keeper.client());
-                    backups.prune(BASE_BACKUPS_KEPT, keeper.walDir());
+                    state.backups = backups.prune(BASE_BACKUPS_KEPT, keeper.walDir());
                     state.backupError = "";
                     freshStart = false;
                 } catch (RuntimeException e) {
@@ -217,10 +221,11 @@ public final class WitnessProcess {
     }
 
     /** The keeper's status for `./ledger status` (written atomically: a reader never sees half of it). */
-    private static void writeStatus(Topology t, WalKeeper keeper, BaseBackups backups, WalKeeperReport report) {
+    private static void writeStatus(Topology t, WalKeeper keeper, Path backupsDir, List<BaseBackups.Backup> backups,
+            WalKeeperReport report) {
         JsonArray list = new JsonArray();
-        backups.list().forEach(b -> list.add(b.toJson()));
-        JsonObject j = report.toJsonObject().put("walDir", keeper.walDir().toString()).put("backupsDir", backups.dir().toString())
+        backups.forEach(b -> list.add(b.toJson()));
+        JsonObject j = report.toJsonObject().put("walDir", keeper.walDir().toString()).put("backupsDir", backupsDir.toString())
                 .put("log", keeper.logFile().toString()).put("backups", list);
         Path file = statusFile(t);
         Path tmp = file.resolveSibling(STATUS_FILE + ".tmp");

@@ -54,8 +54,18 @@ public final class HazelcastCoordinator implements Coordinator {
     /** Each member publishes its CP identity here ("<cp uuid>,<epoch ms>", empty uuid when not a CP member). */
     private static final String CP_IDENTITY_PREFIX = "ledger-cp-";
     private static final long CP_IDENTITY_FRESH_MS = 10_000;
-    /** How often Hazelcast moves Raft leadership to the highest-priority CP member (the witness). */
-    static final int LEADERSHIP_REBALANCE_PERIOD_SECONDS = 5;
+    /**
+     * The death probe ({@link #memberProcessGone}) connects to the leader's member port every HA tick and closes at
+     * once; Hazelcast logs each such connection's close at INFO. Its real connection failures are WARNING (and
+     * reported again by its membership and Raft classes), so INFO from this one class is dropped. A static reference:
+     * java.util.logging forgets the level of a logger nobody holds.
+     */
+    private static final Logger TCP_CONNECTION_LOG = Logger.getLogger("com.hazelcast.internal.server.tcp.TcpServerConnection");
+
+    static {
+        TCP_CONNECTION_LOG.setLevel(Level.WARNING);
+    }
+
     private static final String WAL_KEEPER_REPORT = "ledger-walkeeper";
     /** A call that waited for the previous one still gets at least this long to answer. */
     private static final long MIN_CALL_WAIT_MS = 100;
@@ -134,10 +144,9 @@ public final class HazelcastCoordinator implements Coordinator {
         // A member that stops answering is declared gone quickly (default is 60 s).
         c.setProperty("hazelcast.max.no.heartbeat.seconds", "10");
         c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
-        // The CP group's Raft leader should be the witness (highest priority), so losing a region costs no Raft
-        // election; Hazelcast moves leadership to it at this period (default 60 s: a region that restarted would
-        // keep it for up to a minute, and a failover in that minute would wait ~2 s more for the election).
-        c.setProperty("hazelcast.raft.leadership.rebalance.period", Integer.toString(LEADERSHIP_REBALANCE_PERIOD_SECONDS));
+        // Raft leadership moves to the highest-priority CP member (the witness) on Hazelcast's own period (60 s). A
+        // shorter one (5 s was tried) made it transfer leadership to a witness that had just died, freezing the group
+        // 3 s per attempt, and once wedged a membership change for good: losing the witness must not cost that.
         NetworkConfig n = c.getNetworkConfig().setPort(s.port()).setPortAutoIncrement(false);
         n.getInterfaces().setEnabled(true).addInterface(s.host());
         n.getJoin().getMulticastConfig().setEnabled(false);
