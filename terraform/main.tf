@@ -92,6 +92,13 @@ module "witness" {
   location       = var.witness.location
   cp_members     = local.cp_members
   cp_timing      = var.cp_timing
+  trust_domain   = var.trust_domain
+  tls = {
+    ca_file   = "${local.pki_dir}/ca.crt"
+    cert_file = "${local.pki_dir}/walkeeper.crt"
+    key_file  = "${local.pki_dir}/walkeeper.key"
+  }
+  postgres_endpoints = { for r in var.regions : r.name => "${r.host}:${r.postgres_port}" }
 }
 
 # The local target: the whole topology on this machine, by the CLI. Create runs `ledger up --detach`

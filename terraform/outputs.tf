@@ -40,6 +40,11 @@ output "failover_timing" {
   value       = var.cp_timing
 }
 
+output "wal_keeper" {
+  description = "The witness's WAL keeper: pg_receivewal --synchronous (one site of the leader's commit quorum), its TLS identity, the PostgreSQL servers it follows, and its base backups."
+  value       = module.witness.wal_keeper
+}
+
 output "pki" {
   description = "The deployment's PKI directory and CA certificate; components use <dir>/<component>.crt/.key."
   value = {

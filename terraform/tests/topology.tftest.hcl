@@ -95,13 +95,13 @@ run "other_listeners_admit_only_their_callers" {
   }
 
   assert {
-    condition     = toset(output.firewall_rules["postgres-a"].allowed_sources) == toset(["node-a", "node-b", "postgres-b"])
-    error_message = "PostgreSQL a admits its node, the peer's failover agent and the peer database (replication) only; got ${jsonencode(output.firewall_rules["postgres-a"].allowed_sources)}."
+    condition     = toset(output.firewall_rules["postgres-a"].allowed_sources) == toset(["node-a", "node-b", "postgres-b", "witness"])
+    error_message = "PostgreSQL a admits its node, the peer's failover agent, the peer database (replication) and the witness (WAL keeper, base backups) only; got ${jsonencode(output.firewall_rules["postgres-a"].allowed_sources)}."
   }
 
   assert {
-    condition     = toset(output.firewall_rules["postgres-b"].allowed_sources) == toset(["node-a", "node-b", "postgres-a"])
-    error_message = "PostgreSQL b admits its node, the peer's failover agent and the peer database (replication) only."
+    condition     = toset(output.firewall_rules["postgres-b"].allowed_sources) == toset(["node-a", "node-b", "postgres-a", "witness"])
+    error_message = "PostgreSQL b admits its node, the peer's failover agent, the peer database (replication) and the witness (WAL keeper, base backups) only."
   }
 }
 
@@ -156,8 +156,8 @@ run "multi_host_deployment_with_a_router_per_region" {
   }
 
   assert {
-    condition     = module.region["eu"].components.postgres.settings.synchronous_standby_names == "FIRST 1 (\"us\")" && module.region["eu"].components.postgres.replication.upstream == null
-    error_message = "The primary waits synchronously for the standby region and streams from nobody."
+    condition     = module.region["eu"].components.postgres.settings.synchronous_standby_names == "ANY 1 (\"us\", \"walkeeper\")" && module.region["eu"].components.postgres.replication.upstream == null
+    error_message = "The primary's commits wait for any one of the standby region and the WAL keeper, and it streams from nobody."
   }
 
   assert {
@@ -168,5 +168,28 @@ run "multi_host_deployment_with_a_router_per_region" {
   assert {
     condition     = module.region["us"].components.node.hazelcast.members == output.hazelcast_members && module.region["us"].components.node.failover.leader_lease_ms == 1500
     error_message = "Every node gets the full CP member list and the lease."
+  }
+}
+
+run "the_witness_keeps_the_leaders_wal" {
+  command = plan
+
+  variables {
+    target = "model"
+  }
+
+  assert {
+    condition     = output.wal_keeper.application_name == "walkeeper" && output.wal_keeper.slot == "walkeeper" && startswith(output.wal_keeper.program, "pg_receivewal --synchronous")
+    error_message = "The WAL keeper is pg_receivewal --synchronous on slot walkeeper (the name the commit quorum waits for)."
+  }
+
+  assert {
+    condition     = length(output.wal_keeper.sources) == 2 && output.wal_keeper.sources["a"] == "127.0.0.1:7432" && output.wal_keeper.sources["b"] == "127.0.0.1:7433" && endswith(output.wal_keeper.tls.cert_file, "/walkeeper.crt")
+    error_message = "The keeper follows both regions' PostgreSQL with its own client certificate; got ${jsonencode(output.wal_keeper)}."
+  }
+
+  assert {
+    condition     = output.wal_keeper.base_backups.kept == 2 && output.wal_keeper.base_backups.interval_hours == 6
+    error_message = "Base backups every 6 h, the newest 2 kept."
   }
 }

@@ -46,9 +46,15 @@ locals {
       wal_level        = "replica"
       hot_standby      = "on"
       wal_log_hints    = "on" # pg_rewind, when the old primary rejoins as a standby
-      # Initial value only: the failover agent owns it at run time (ALTER SYSTEM), recording the
-      # synchronous set in the CP group before it ever relaxes it.
-      synchronous_standby_names = var.role == "primary" ? "FIRST 1 (\"${local.peer}\")" : ""
+      # Initial value only: the failover agent owns it at run time (ALTER SYSTEM), derived from the commit
+      # quorum recorded in the CP group: a commit waits for ANY one other site, the peer region or the
+      # witness's WAL keeper (docs/decisions/0004-quorum-commit.md).
+      synchronous_standby_names = var.role == "primary" ? "ANY 1 (\"${local.peer}\", \"${var.wal_keeper_name}\")" : ""
+      # A standby that takes over fetches from the WAL keeper what it lacks (restore_command, set only then) and
+      # retries its sources this often.
+      wal_retrieve_retry_interval = "200ms"
+      # A lost consumer's slot (the peer region, the WAL keeper) keeps at most this much WAL.
+      max_slot_wal_keep_size = "4GB"
     }
     # A standby streams from the peer region's primary through a physical slot named after itself.
     replication = var.role == "standby" ? {
@@ -65,6 +71,7 @@ locals {
       { type = "hostssl", database = "ledger", source = local.node_component, method = "cert", reason = "the region's ledger node writes and reads" },
       { type = "hostssl", database = "ledger", source = local.peer_node, method = "cert", reason = "the peer region's failover agent probes, fences and promotes" },
       { type = "hostssl", database = "replication", source = local.peer_postgres, method = "cert", reason = "streaming replication and pg_rewind, in either direction after a failover" },
+      { type = "hostssl", database = "replication", source = "witness", method = "cert", reason = "the WAL keeper (pg_receivewal --synchronous, slot ${var.wal_keeper_name}) and base backups (pg_basebackup)" },
     ]
   }
 
@@ -134,7 +141,7 @@ locals {
         protocol        = "tcp"
         transport       = "mtls"
         note            = "pg_hba: hostssl with method cert (client certificate from the deployment's CA) for exactly these sources"
-        allowed_sources = [local.node_component, local.peer_node, local.peer_postgres]
+        allowed_sources = [local.node_component, local.peer_node, local.peer_postgres, "witness"]
       }
       (local.node_component) = {
         component       = local.node_component

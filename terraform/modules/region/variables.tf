@@ -132,3 +132,9 @@ variable "operator_sources" {
   description = "Who may reach the node's gRPC port directly."
   type        = list(string)
 }
+
+variable "wal_keeper_name" {
+  description = "The WAL keeper's application_name and replication slot (the witness's pg_receivewal)."
+  type        = string
+  default     = "walkeeper"
+}

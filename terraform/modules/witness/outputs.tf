@@ -12,3 +12,8 @@ output "config" {
   description = "The witness's configuration, as recorded in its terraform_data resource."
   value       = local.witness
 }
+
+output "wal_keeper" {
+  description = "The WAL keeper's configuration: pg_receivewal, its TLS identity, the sources it follows, base backups."
+  value       = local.witness.wal_keeper
+}

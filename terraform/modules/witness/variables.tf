@@ -20,7 +20,7 @@ variable "hazelcast_port" {
 }
 
 variable "location" {
-  description = "Where the witness runs (documentation; it must fail independently of both regions)."
+  description = "Where the witness runs (it must fail independently of both regions: it holds the WAL that survives them)."
   type        = string
 }
 
@@ -46,4 +46,56 @@ variable "cp_timing" {
     heartbeat_seconds   = number
     leader_lease_ms     = number
   })
+}
+
+variable "trust_domain" {
+  description = "SPIFFE trust domain of the deployment's PKI."
+  type        = string
+}
+
+variable "tls" {
+  description = "The WAL keeper's TLS client identity: the deployment's CA and the keeper's certificate and key."
+  type = object({
+    ca_file   = string
+    cert_file = string
+    key_file  = string
+  })
+}
+
+variable "postgres_endpoints" {
+  description = "Every region's PostgreSQL (region name => host:port): the WAL keeper follows whichever leads."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.postgres_endpoints) == 2
+    error_message = "The WAL keeper follows exactly the two regions' PostgreSQL servers."
+  }
+}
+
+variable "wal_keeper_name" {
+  description = "The WAL keeper's application_name and replication slot."
+  type        = string
+  default     = "walkeeper"
+}
+
+variable "base_backup_interval_hours" {
+  description = "A base backup of the leader is taken this often (and at once when there is none)."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.base_backup_interval_hours >= 1
+    error_message = "base_backup_interval_hours must be at least 1."
+  }
+}
+
+variable "base_backups_kept" {
+  description = "Complete base backups kept; older ones (and the WAL only they needed) are deleted."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.base_backups_kept >= 1 && floor(var.base_backups_kept) == var.base_backups_kept
+    error_message = "base_backups_kept must be a whole number, at least 1."
+  }
 }

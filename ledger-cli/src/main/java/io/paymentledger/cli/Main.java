@@ -6,6 +6,7 @@ import io.paymentledger.cli.command.DownCommand;
 import io.paymentledger.cli.command.DrillCommand;
 import io.paymentledger.cli.command.FailbackCommand;
 import io.paymentledger.cli.command.KillCommand;
+import io.paymentledger.cli.command.RestoreCommand;
 import io.paymentledger.cli.command.SwitchoverCommand;
 import io.paymentledger.cli.command.MerchantCommand;
 import io.paymentledger.cli.command.NodeCommand;
@@ -22,7 +23,7 @@ import picocli.CommandLine.Command;
 @Command(name = "ledger", mixinStandardHelpOptions = true, version = "ledger 0.1.0",
         description = "Global payment ledger: run the local multi-region deployment and operate it.",
         subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, DestroyCommand.class,
-                SwitchoverCommand.class, FailbackCommand.class, KillCommand.class, DrillCommand.class, BenchCommand.class, PkiCommand.class, MerchantCommand.class,
+                SwitchoverCommand.class, FailbackCommand.class, RestoreCommand.class, KillCommand.class, DrillCommand.class, BenchCommand.class, PkiCommand.class, MerchantCommand.class,
                 NodeCommand.class, WitnessCommand.class, RouterCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -33,6 +33,21 @@ class LocalDeploymentTest {
             assertThat(Path.of(status.getJsonObject("pki").getString("operatorKey"))).exists();
             assertThat(status.getJsonObject("router").getBoolean("serving")).isTrue();
             assertThat(status.getJsonArray("regions").getJsonObject(0).getJsonObject("node").getLong("pid")).isPositive();
+            // Three sites: within seconds every acknowledged write is on the leader, b and the WAL keeper, and the
+            // keeper has its first base backup.
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while ((status.getInteger("syncCopies") < 3 || status.getJsonObject("walKeeper").getInteger("baseBackups", 0) < 1)
+                    && System.nanoTime() < deadline) {
+                LocalDeployment.sleep(500);
+                status = io.paymentledger.cli.command.StatusCommand.report(d.topology());
+            }
+            assertThat(status.getInteger("syncCopies")).as("sites holding every acknowledged write").isEqualTo(3);
+            var keeper = status.getJsonObject("walKeeper");
+            assertThat(keeper.getString("state")).isEqualTo("FOLLOWING");
+            assertThat(keeper.getString("following")).isEqualTo(leader.getRegion());
+            assertThat(keeper.getJsonObject("stream").getBoolean("connected")).as("the leader sees the keeper stream").isTrue();
+            assertThat(keeper.getInteger("baseBackups")).isPositive();
+            assertThat(Path.of(keeper.getString("walDir"))).isDirectory();
             // up again is a no-op while running
             d.up();
             assertThat(d.awaitLeader(Duration.ofSeconds(5)).getEpoch()).isEqualTo(leader.getEpoch());

@@ -12,6 +12,16 @@ public final class Migrations {
     private Migrations() {}
 
     /**
+     * Loads Flyway and reads the schema's history without changing anything (works on a read-only standby): a
+     * standby that may be promoted does it at start, so its first {@link #migrate} — inside a failover — does not
+     * pay for loading Flyway (about a second on a busy 2-core machine). Returns the newest migration's version.
+     */
+    public static String warmUp(DataSource dataSource) {
+        var all = Flyway.configure().dataSource(dataSource).locations(LOCATION).load().info().all();
+        return all.length == 0 ? "" : all[all.length - 1].getVersion().getVersion();
+    }
+
+    /**
      * Brings the schema up to date. Idempotent: an up-to-date database is left as it is.
      *
      * @return the schema version after the run

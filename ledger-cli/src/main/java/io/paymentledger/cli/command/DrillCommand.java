@@ -15,14 +15,15 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "drill", description = "Failure drills on the running deployment, under a write workload; each proves"
-        + " no acknowledged transfer was lost and reports how long writes stopped.")
+        + " no acknowledged transfer was lost and reports how long writes stopped and how long until every acknowledged"
+        + " write was in two sites again.")
 public final class DrillCommand implements Callable<Integer> {
 
     @Mixin
     DeploymentOptions deployment;
 
     @Parameters(index = "0", defaultValue = "all", description = "kill_leader_node | kill_leader_postgres | kill_leader_region"
-            + " | kill_passive_region | kill_witness | switchover | all")
+            + " | kill_passive_region | kill_witness | switchover | lose_two (or lose-two) | all")
     String scenario;
 
     @Option(names = "--runs", defaultValue = "1", description = "Runs per scenario (min/median/max are printed).")
@@ -35,29 +36,49 @@ public final class DrillCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         LogSetup.install("ledger-drill", Level.SEVERE);
+        if (runs < 1) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--runs must be at least 1");
+        }
         List<Drills.Scenario> scenarios = scenario.equalsIgnoreCase("all") ? Arrays.asList(Drills.Scenario.values())
-                : List.of(Drills.Scenario.valueOf(scenario.toUpperCase()));
+                : List.of(Drills.Scenario.valueOf(scenario.toUpperCase().replace('-', '_')));
         boolean ok = true;
         LocalDeployment d = new LocalDeployment(Topology.load(deployment.dir()), System.out);
         try (Drills drills = new Drills(d, !direct)) {
             for (Drills.Scenario s : scenarios) {
-                List<Long> recovery = new ArrayList<>();
+                List<Long> outage = new ArrayList<>();
+                List<Long> backToTwo = new ArrayList<>();
                 for (int i = 1; i <= runs; i++) {
                     Drills.Result r = drills.run(s);
-                    recovery.add(r.outageMs());
-                    System.out.printf("drill %s run %d: outage %d ms (longest gap between acknowledged writes %d ms);"
-                            + " %d acknowledged transfers all present; client errors (retried) %s; %s%n", s, i, r.outageMs(),
-                            r.longestGapMs(), r.acknowledged(), r.errors(), r.detail());
+                    outage.add(r.outageMs());
+                    backToTwo.add(r.syncCopiesBackMs());
+                    System.out.printf("drill %s run %d: %s %d ms (longest gap between acknowledged writes %d ms);"
+                            + " every acknowledged write in two sites again after %d ms; %d acknowledged transfers all present"
+                            + " exactly once%s; client errors (retried) %s; %s%n", s, i,
+                            s == Drills.Scenario.LOSE_TWO ? "recovery" : "outage", r.outageMs(), r.longestGapMs(),
+                            r.syncCopiesBackMs(), r.acknowledged(),
+                            r.acknowledgedDuringFault() > 0 ? " (" + r.acknowledgedDuringFault() + " calls acknowledged while the site was down)" : "",
+                            r.errors(), r.detail());
+                    if (r.servedWithoutSecondSite() > 0) {
+                        ok = false;
+                        System.out.println("drill " + s + " run " + i + " FAILED: a leader served with nobody else in its commit"
+                                + " quorum (" + r.servedWithoutSecondSite() + " samples)");
+                    }
                     if (!r.problems().isEmpty()) {
                         ok = false;
                         System.out.println("drill " + s + " run " + i + " FAILED: " + r.problems());
                     }
                 }
-                recovery.sort(Long::compare);
-                System.out.printf("drill %s: %d runs, outage min %d ms / median %d ms / max %d ms%n", s, runs,
-                        recovery.get(0), recovery.get(recovery.size() / 2), recovery.get(recovery.size() - 1));
+                System.out.printf("drill %s: %d runs, %s %s; every acknowledged write in two sites again after %s%n", s, runs,
+                        s == Drills.Scenario.LOSE_TWO ? "recovery" : "outage", spread(outage), spread(backToTwo));
             }
         }
         return ok ? 0 : 1;
+    }
+
+    /** "min X ms / median Y ms / max Z ms". */
+    static String spread(List<Long> values) {
+        List<Long> v = new ArrayList<>(values);
+        v.sort(Long::compare);
+        return "min " + v.get(0) + " ms / median " + v.get(v.size() / 2) + " ms / max " + v.get(v.size() - 1) + " ms";
     }
 }

@@ -14,8 +14,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "failback", description = "After a failover: the former primary rejoins as the new primary's synchronous"
-        + " standby (pg_rewind, or a fresh clone when rewinding is impossible); --switchover then hands leadership back.")
+@Command(name = "failback", description = "After a failover: the former primary rejoins as the new primary's standby now"
+        + " (pg_rewind, or a fresh clone when rewinding is impossible; it also does so by itself once its node runs);"
+        + " --switchover then hands leadership back.")
 public final class FailbackCommand implements Callable<Integer> {
 
     @Mixin
@@ -48,7 +49,10 @@ public final class FailbackCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Rejoins the region that does not lead; returns its name once it is a synchronous standby. */
+    /**
+     * Rejoins the region that does not lead (a former primary also does so by itself once its processes run; this is
+     * for an operator who wants it now, or whose node is down); returns its name once it is in the commit quorum.
+     */
     public static String failback(LocalDeployment d) {
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(30));
         String former = d.topology().otherRegion(leader.getRegion());
@@ -68,14 +72,14 @@ public final class FailbackCommand implements Callable<Integer> {
         try (Clients clients = Clients.operator(d.topology())) {
             while (System.nanoTime() < deadline) {
                 var st = clients.nodeStatus(d.topology().region(leader.getRegion()).grpcPort());
-                if (st.isPresent() && st.get().getSyncStandbysList().contains(former)) {
-                    System.out.println("failback: " + former + " is a synchronous standby of " + leader.getRegion()
-                            + " (recorded in the CP group)");
+                if (st.isPresent() && st.get().getCommitSetList().contains(former)) {
+                    System.out.println("failback: " + former + " is in " + leader.getRegion() + "'s commit quorum "
+                            + st.get().getCommitSetList() + " (recorded in the CP group)");
                     return former;
                 }
                 LocalDeployment.sleep(250);
             }
         }
-        throw new IllegalStateException(former + " did not become a synchronous standby within 90 s; see ./ledger status");
+        throw new IllegalStateException(former + " did not join the commit quorum within 90 s; see ./ledger status");
     }
 }

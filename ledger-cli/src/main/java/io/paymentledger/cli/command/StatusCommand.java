@@ -5,6 +5,8 @@ import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.paymentledger.cli.deploy.Processes;
 import io.paymentledger.cli.deploy.Topology;
+import io.paymentledger.cli.deploy.WitnessProcess;
+import io.paymentledger.replication.walkeeper.WalKeeper;
 import io.paymentledger.replication.postgres.PgCluster;
 import io.paymentledger.security.logging.LogSetup;
 import io.vertx.core.json.JsonArray;
@@ -47,6 +49,8 @@ public final class StatusCommand implements Callable<Integer> {
         JsonArray regions = new JsonArray();
         String leader = "";
         long epoch = 0;
+        int syncCopies = 0;
+        NodeStatus leaderView = null;
         try (Clients clients = Clients.operator(t)) {
             for (Topology.Region r : t.regions().values()) {
                 PgCluster pg = d.postgres(r.name());
@@ -62,18 +66,21 @@ public final class StatusCommand implements Callable<Integer> {
                     JsonArray replication = new JsonArray();
                     s.getReplicationList().forEach(rep -> replication.add(new JsonObject().put("standby", rep.getStandbyName())
                             .put("state", rep.getState()).put("syncState", rep.getSyncState()).put("lagBytes", rep.getLagBytes())
-                            .put("lagSeconds", rep.getLagSeconds())));
+                            .put("lagSeconds", rep.getLagSeconds()).put("flushLsn", rep.getFlushLsn())));
                     region.put("role", s.getRole().name().replace("NODE_ROLE_", "").toLowerCase())
                             .put("epoch", s.getEpoch()).put("explanation", s.getExplanation())
                             .put("databasePrimary", s.getDatabasePrimary()).put("replication", replication)
                             .put("standbyReplayLagBytes", s.getStandbyReplayLagBytes())
                             .put("syncStandbys", new JsonArray(s.getSyncStandbysList()))
+                            .put("commitSet", new JsonArray(s.getCommitSetList())).put("syncCopies", s.getSyncCopies())
                             .put("lastFailover", new JsonObject().put("reason", s.getLastFailoverReason())
                                     .put("durationMs", s.getLastFailoverDurationMs()))
                             .put("cpMembersAlive", s.getCpMembersAlive());
                     if (s.getRole() == io.paymentledger.api.v1.NodeRole.NODE_ROLE_LEADER && s.getEpoch() >= epoch) {
                         leader = r.name();
                         epoch = s.getEpoch();
+                        syncCopies = s.getSyncCopies();
+                        leaderView = s;
                     }
                 } else {
                     region.put("role", "down");
@@ -100,7 +107,37 @@ public final class StatusCommand implements Callable<Integer> {
         t.regions().keySet().forEach(r -> nodeCerts.put(r, pkiDir.resolve("node-" + r + ".crt").toString()));
         pki.put("nodeCertificates", nodeCerts).put("routerCertificate", pkiDir.resolve("router.crt").toString());
         return new JsonObject().put("deployed", true).put("dir", t.dir().toString()).put("leader", leader)
-                .put("epoch", epoch).put("router", router).put("witness", witness).put("pki", pki).put("regions", regions);
+                .put("epoch", epoch).put("syncCopies", syncCopies).put("router", router).put("witness", witness)
+                .put("walKeeper", walKeeper(t, leaderView)).put("pki", pki).put("regions", regions);
+    }
+
+    /**
+     * The WAL keeper: its own account (the witness's status file: state, whom it follows, base backups, where its WAL
+     * ends after a takeover) and the leader's view of its stream (pg_stat_replication: connected, flushed, lag).
+     */
+    static JsonObject walKeeper(Topology t, NodeStatus leader) {
+        JsonObject k = new JsonObject();
+        java.nio.file.Path file = WitnessProcess.statusFile(t);
+        try {
+            if (java.nio.file.Files.exists(file)) {
+                k = new JsonObject(java.nio.file.Files.readString(file));
+            } else {
+                k.put("state", "UNKNOWN").put("detail", "no status yet (" + file + " does not exist: has the witness started?)");
+            }
+        } catch (java.io.IOException | io.vertx.core.json.DecodeException e) {
+            k.put("state", "UNKNOWN").put("detail", "cannot read " + file + ": " + e.getMessage());
+        }
+        k.put("statusFile", file.toString()).put("dir", t.witnessDir().toString());
+        JsonObject stream = new JsonObject().put("connected", false);
+        if (leader != null) {
+            for (var rep : leader.getReplicationList()) {
+                if (rep.getStandbyName().equals(WalKeeper.NAME)) {
+                    stream.put("connected", true).put("state", rep.getState()).put("syncState", rep.getSyncState())
+                            .put("flushLsn", rep.getFlushLsn()).put("lagBytes", rep.getLagBytes()).put("from", leader.getRegion());
+                }
+            }
+        }
+        return k.put("stream", stream);
     }
 
     static void print(JsonObject r) {
@@ -112,6 +149,21 @@ public final class StatusCommand implements Callable<Integer> {
                 + (router.getBoolean("serving") ? "serving, routes to region " + r.getString("leader") : "NOT serving") + ")");
         System.out.println("witness:    " + r.getJsonObject("witness").getString("hazelcast") + " pid "
                 + r.getJsonObject("witness").getValue("pid"));
+        JsonObject k = r.getJsonObject("walKeeper");
+        JsonObject stream = k.getJsonObject("stream");
+        System.out.println("wal keeper: " + k.getString("state", "UNKNOWN") + " — " + k.getString("detail", "")
+                + (stream.getBoolean("connected") ? "; the leader sees it " + stream.getString("state") + " (" + stream.getString("syncState")
+                + "), flushed " + stream.getString("flushLsn") + ", lag " + stream.getLong("lagBytes") + " bytes"
+                : "; not connected to the leader"));
+        JsonArray backups = k.getJsonArray("backups", new JsonArray());
+        System.out.println("            base backups: " + backups.size() + (backups.isEmpty() ? " (none yet)" : " (newest "
+                + java.time.Instant.ofEpochMilli(backups.getJsonObject(0).getLong("takenAtMs")) + " from "
+                + backups.getJsonObject(0).getString("source") + ", starts at " + backups.getJsonObject(0).getString("start") + ")")
+                + "; WAL in " + k.getString("walDir", k.getString("dir")));
+        int copies = r.getInteger("syncCopies");
+        System.out.println("sync copies: " + copies + (r.getString("leader").isEmpty() ? " (no leader: nobody can count them)"
+                : copies >= 2 ? " (every acknowledged write is on the leader and " + (copies - 1) + " more site" + (copies > 2 ? "s" : "") + ")"
+                : " (acknowledged writes are on the leader only as far as it can see: see its explanation)"));
         System.out.println("pki:        CA " + r.getJsonObject("pki").getString("ca") + "; operator "
                 + r.getJsonObject("pki").getString("operatorCertificate") + " / " + r.getJsonObject("pki").getString("operatorKey"));
         for (Object o : r.getJsonArray("regions")) {
@@ -123,8 +175,13 @@ public final class StatusCommand implements Callable<Integer> {
                 System.out.println("          " + g.getString("explanation"));
                 for (Object rep : g.getJsonArray("replication")) {
                     JsonObject x = (JsonObject) rep;
-                    System.out.printf("          standby %s: %s, %s, lag %d bytes / %.3f s%n", x.getString("standby"),
-                            x.getString("state"), x.getString("syncState"), x.getLong("lagBytes"), x.getDouble("lagSeconds"));
+                    System.out.printf("          standby %s: %s, %s, flushed %s, lag %d bytes / %.3f s%n", x.getString("standby"),
+                            x.getString("state"), x.getString("syncState"), x.getString("flushLsn"), x.getLong("lagBytes"),
+                            x.getDouble("lagSeconds"));
+                }
+                if (!g.getJsonArray("commitSet").isEmpty() || !g.getJsonArray("syncStandbys").isEmpty()) {
+                    System.out.println("          commits wait for any of " + g.getJsonArray("commitSet").encode()
+                            + "; acknowledged writes are recorded to be in " + g.getJsonArray("syncStandbys").encode());
                 }
                 String last = g.getJsonObject("lastFailover").getString("reason");
                 if (!last.isEmpty()) {

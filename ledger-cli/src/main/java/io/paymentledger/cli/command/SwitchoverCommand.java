@@ -19,6 +19,9 @@ import picocli.CommandLine.Option;
 @Command(name = "switchover", description = "Planned switchover: the leader drains, hands over to --to, and rejoins as its standby.")
 public final class SwitchoverCommand implements Callable<Integer> {
 
+    /** The leader answers within 30 s (it gives up draining after 10 s); the call waits a little longer. */
+    static final long CALL_TIMEOUT_SECONDS = 40;
+
     @Mixin
     DeploymentOptions deployment;
 
@@ -42,8 +45,17 @@ public final class SwitchoverCommand implements Callable<Integer> {
             throw new IllegalStateException("region " + to + " already leads (epoch " + leader.getEpoch() + ")");
         }
         try (Clients clients = Clients.operator(d.topology())) {
-            return NodeServiceGrpcClient.create(clients.grpc(), Clients.loopback(d.topology().region(leader.getRegion()).grpcPort()))
-                    .switchover(SwitchoverRequest.newBuilder().setToRegion(to).build()).await(40, TimeUnit.SECONDS);
+            // The request API, not the generated client: that one drops the status message, which here says why
+            // (e.g. "switchover to b abandoned after 10 s (...): serving again as a").
+            return clients.grpc().request(Clients.loopback(d.topology().region(leader.getRegion()).grpcPort()),
+                    NodeServiceGrpcClient.Switchover).compose(req -> {
+                        req.timeout(CALL_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                        req.end(SwitchoverRequest.newBuilder().setToRegion(to).build());
+                        return req.response();
+                    }).compose(resp -> resp.last().recover(err -> io.vertx.core.Future.failedFuture(new IllegalStateException(
+                            "switchover to " + to + " failed: " + resp.status() + (resp.statusMessage() == null ? ""
+                                    : ": " + resp.statusMessage())))))
+                    .await(CALL_TIMEOUT_SECONDS + 5, TimeUnit.SECONDS);
         }
     }
 }

@@ -98,6 +98,17 @@ public final class DeploymentSecurity {
         return current("postgres-" + region, () -> pki.issueService("postgres-" + region, region, "postgres", Duration.ofDays(365)));
     }
 
+    /** The WAL keeper's client certificate (it streams WAL from the leader's PostgreSQL like a standby). */
+    public IssuedCert walKeeper() {
+        return current("walkeeper", () -> pki.issueService("walkeeper", "witness", "witness", SERVICE_VALIDITY));
+    }
+
+    /** How the WAL keeper connects: its certificate, the CA, the superuser password. */
+    public PgCluster.Security walKeeperSecurity() {
+        IssuedCert c = walKeeper();
+        return new PgCluster.Security(c.certFile(), c.keyFile(), caFile(), postgresPassword());
+    }
+
     public IssuedCert operator() {
         return current("operator", () -> pki.issueOperator(OPERATOR_VALIDITY));
     }
@@ -113,6 +124,7 @@ public final class DeploymentSecurity {
             postgres(r);
         });
         router();
+        walKeeper();
         operator();
         merchant(LOAD_MERCHANT);
     }

@@ -71,13 +71,21 @@ public final class LocalDeployment {
         out.println("pki: " + security.pki().dir() + " (CA " + security.caFile().getFileName() + ", trust domain "
                 + security.trustDomain() + "); operator certificate " + security.operator().certFile());
         PgCluster first = postgres(FIRST_PRIMARY);
-        if (!first.isInitialised()) {
+        boolean fresh = !first.isInitialised();
+        if (fresh) {
             out.println("postgres " + FIRST_PRIMARY + ": creating " + first.dataDir());
             first.initdb();
         }
         startPostgres(first);
-        if (!first.isInRecovery()) {
-            first.createDatabase("ledger");
+        try {
+            if (!first.isInRecovery()) {
+                first.createDatabase("ledger");
+            }
+        } catch (IllegalStateException notAnswering) {
+            if (fresh) {
+                throw notAnswering;
+            }
+            // Being rejoined as a standby by its node: its data, the ledger database included, exists.
         }
         for (String region : topology.regions().keySet()) {
             if (region.equals(FIRST_PRIMARY)) {
@@ -104,8 +112,10 @@ public final class LocalDeployment {
     }
 
     private void startPostgres(PgCluster pg) {
-        if (!pg.isRunning()) {
-            pg.start();
+        if (!pg.startUnlessBusy()) {
+            // Its node is rejoining it as a standby (pg_rewind): starting it now would break that.
+            out.println("postgres " + pg.name() + ": being rejoined as a standby by its node (left to it)");
+            return;
         }
         out.println("postgres " + pg.name() + ": 127.0.0.1:" + pg.port() + " (pid " + pg.postmasterPid().orElse(-1L) + ")");
     }
@@ -221,8 +231,21 @@ public final class LocalDeployment {
         for (Topology.Region r : topology.regions().values()) {
             deleteTree(r.pgDir());
         }
+        deleteTree(topology.witnessDir());
         deleteTree(topology.dir());
         out.println("ledger destroy: removed " + topology.dir());
+    }
+
+    /**
+     * Destroys a region's PostgreSQL data directory, as the loss of its disk would (drills only; its server must be
+     * stopped or killed first).
+     */
+    public void destroyRegionData(String region) {
+        PgCluster pg = postgres(region);
+        if (pg.isRunning()) {
+            throw new IllegalStateException("postgres " + region + " is running; kill it before destroying its data");
+        }
+        deleteTree(pg.dataDir());
     }
 
     static void deleteTree(Path root) {

@@ -99,12 +99,18 @@ public final class Processes {
         return true;
     }
 
-    /** SIGKILL now, as a crash would (failure drills). */
+    /**
+     * SIGKILL now, as a crash would (failure drills) — the process and everything it started (the witness's
+     * pg_receivewal and pg_basebackup die with the site, as they would when its host dies).
+     */
     public static boolean kill(Topology t, String name) {
         Optional<ProcessHandle> h = running(t, name);
         h.ifPresent(p -> {
+            List<ProcessHandle> children = p.descendants().toList();
             p.destroyForcibly();
+            children.forEach(ProcessHandle::destroyForcibly);
             p.onExit().orTimeout(10, TimeUnit.SECONDS).join();
+            children.forEach(c -> c.onExit().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> c).join());
         });
         return h.isPresent();
     }

@@ -10,11 +10,12 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The local deployment's shape: which regions exist, their ports and directories. Chosen on the first
- * `./ledger up` and kept in {@code <dir>/topology.json}, so ports stay the same across restarts.
+ * The local deployment's shape: which regions exist, their ports and directories, and the witness site (its CP
+ * member's port and its directory: the WAL keeper's WAL and base backups). Chosen on the first `./ledger up` and
+ * kept in {@code <dir>/topology.json}, so ports stay the same across restarts.
  */
 public record Topology(Path dir, Map<String, Region> regions, int witnessHazelcastPort, int routerPort,
-        String trustDomain) {
+        String trustDomain, Path witnessDir) {
 
     public static final String FILE = "topology.json";
 
@@ -26,7 +27,8 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         Map<String, Region> regions = new LinkedHashMap<>();
         regions.put("a", new Region("a", port(7432), PgDirectories.choose(dir, "pg-a"), port(7401), port(7501)));
         regions.put("b", new Region("b", port(7433), PgDirectories.choose(dir, "pg-b"), port(7402), port(7502)));
-        return new Topology(dir.toAbsolutePath(), regions, port(7503), port(7400), "ledger.local");
+        return new Topology(dir.toAbsolutePath(), regions, port(7503), port(7400), "ledger.local",
+                PgDirectories.choose(dir, "witness"));
     }
 
     private static int port(int preferred) {
@@ -59,6 +61,11 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         return members;
     }
 
+    /** The WAL keeper's WAL directory (standbys fetch from it with restore_command before a promotion). */
+    public Path walKeeperWal() {
+        return io.paymentledger.replication.walkeeper.WalKeeper.walDir(witnessDir);
+    }
+
     public Path logs() {
         return dir.resolve("logs");
     }
@@ -81,8 +88,11 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
                 regions.put(name, new Region(name, r.getInteger("pgPort"), Path.of(r.getString("pgDir")),
                         r.getInteger("grpcPort"), r.getInteger("hazelcastPort")));
             }
-            return new Topology(Path.of(j.getString("dir")), regions, j.getInteger("witnessHazelcastPort"),
-                    j.getInteger("routerPort"), j.getString("trustDomain"));
+            Path d = Path.of(j.getString("dir"));
+            // Deployments made before the WAL keeper existed get its directory where a new one would.
+            Path witness = j.containsKey("witnessDir") ? Path.of(j.getString("witnessDir")) : PgDirectories.choose(d, "witness");
+            return new Topology(d, regions, j.getInteger("witnessHazelcastPort"), j.getInteger("routerPort"),
+                    j.getString("trustDomain"), witness);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + dir.resolve(FILE) + "; run ./ledger up first", e);
         }
@@ -93,7 +103,8 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         regions.forEach((name, r) -> rs.put(name, new JsonObject().put("pgPort", r.pgPort()).put("pgDir", r.pgDir().toString())
                 .put("grpcPort", r.grpcPort()).put("hazelcastPort", r.hazelcastPort())));
         JsonObject j = new JsonObject().put("dir", dir.toString()).put("regions", rs)
-                .put("witnessHazelcastPort", witnessHazelcastPort).put("routerPort", routerPort).put("trustDomain", trustDomain);
+                .put("witnessHazelcastPort", witnessHazelcastPort).put("routerPort", routerPort).put("trustDomain", trustDomain)
+                .put("witnessDir", witnessDir.toString());
         try {
             Files.createDirectories(dir);
             Files.writeString(dir.resolve(FILE), j.encodePrettily());

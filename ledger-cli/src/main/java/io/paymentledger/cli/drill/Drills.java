@@ -1,44 +1,76 @@
 package io.paymentledger.cli.drill;
 
+import io.paymentledger.api.v1.NodeRole;
 import io.paymentledger.api.v1.NodeStatus;
-import io.paymentledger.cli.command.FailbackCommand;
 import io.paymentledger.cli.command.KillCommand;
+import io.paymentledger.cli.command.RestoreCommand;
 import io.paymentledger.cli.command.SwitchoverCommand;
 import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.DeploymentSecurity;
 import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.deploy.Topology;
+import io.paymentledger.cli.deploy.WitnessProcess;
 import io.paymentledger.ledger.read.LedgerChecks;
+import io.paymentledger.replication.walkeeper.WalKeeper;
+import io.vertx.core.json.JsonObject;
+import java.io.PrintStream;
+import java.nio.file.Files;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * Failure drills on the running local deployment, each under a steady write workload, each ending with the
  * proof that every acknowledged transfer is in the ledger exactly once and every ledger sums to zero. Used by
- * `./ledger drill`, by the runbooks, and by the integration tests.
+ * `./ledger drill`, by the runbooks, and by the integration tests. While a drill runs, every node's status is
+ * sampled ({@link DurabilityWatch}) to measure how long it took until every acknowledged write was in two sites
+ * again, and to check that no leader ever served without a second site in its commit quorum.
  *
- * <p>Every drill starts from, and restores, the normal state: region a leads, b is its synchronous standby,
- * the witness runs.
+ * <p>Every drill starts from, and restores, the normal state: region a leads, b and the WAL keeper are in its
+ * commit quorum, the witness runs. Restoring a former primary needs no operator: it rejoins by itself.
  */
 public final class Drills implements AutoCloseable {
 
+    /** How long the workload runs on after writes resumed, before it stops and everything is verified. */
+    static final Duration AFTER_RECOVERY = Duration.ofSeconds(2);
+    /** A drill gives up waiting for writes to resume after this long (a region loss and restore after this). */
+    static final Duration RESUME_TIMEOUT = Duration.ofSeconds(45);
+    static final Duration LOSE_TWO_RESUME_TIMEOUT = Duration.ofMinutes(4);
+    /** How long the passive region or the witness stays down. */
+    static final Duration DOWNTIME = Duration.ofSeconds(3);
+    /** A former primary must have rejoined (by itself) within this. */
+    static final Duration REJOIN_TIMEOUT = Duration.ofSeconds(120);
+    /** Node status is sampled this often during a drill. */
+    static final long SAMPLE_INTERVAL_MS = 100;
+
     public enum Scenario {
-        KILL_LEADER_NODE, KILL_LEADER_POSTGRES, KILL_LEADER_REGION, KILL_PASSIVE_REGION, KILL_WITNESS, SWITCHOVER
+        KILL_LEADER_NODE, KILL_LEADER_POSTGRES, KILL_LEADER_REGION, KILL_PASSIVE_REGION, KILL_WITNESS, SWITCHOVER,
+        /** The active region dies; after the failover and more writes, the new leader's region dies with its data. */
+        LOSE_TWO
     }
 
     /**
      * @param outageMs     what clients felt: for a fault in the leading region, the time from the fault to the first
-     *                     acknowledged write of an attempt made after it; for the other scenarios (switchover, the
-     *                     witness, the passive region) the longest stretch without any acknowledged write
+     *                     acknowledged write of an attempt made after it; for LOSE_TWO, from the second loss to the first
+     *                     write acknowledged after the restore (the recovery time); for the other scenarios (switchover,
+     *                     the witness, the passive region) the longest stretch without any acknowledged write
      * @param longestGapMs longest stretch without an acknowledged write after the fault
      * @param errors       client-visible errors by kind (each was retried with the same ids)
      * @param problems     what verification found wrong (must be empty)
+     * @param syncCopiesBackMs      from the fault until a leader reported every acknowledged write in two sites again
+     *                              (0: never less; -1: not within the drill)
+     * @param servedWithoutSecondSite  status samples in which a leader served with an empty commit quorum (must be 0)
+     * @param acknowledgedDuringFault  calls acknowledged while the lost site was down (passive region, witness)
      */
     public record Result(Scenario scenario, long outageMs, long longestGapMs, int acknowledged, Map<String, Long> errors,
-            List<String> problems, String detail) {}
+            List<String> problems, String detail, long syncCopiesBackMs, int servedWithoutSecondSite, long acknowledgedDuringFault) {}
+
+    /** What a fault injection did: when the fault that counts happened, and when the site was down. */
+    private record Injected(String detail, long faultNanos, long downFromNanos, long downToNanos) {}
 
     private final LocalDeployment d;
     private final Clients clients;
@@ -46,6 +78,7 @@ public final class Drills implements AutoCloseable {
     private final Clients merchant;
     private final LeaderTracker tracker;
     private final boolean viaRouter;
+    private final PrintStream out;
 
     /**
      * @param viaRouter  the workload talks to the region router (as merchants do) rather than to whichever node
@@ -58,20 +91,23 @@ public final class Drills implements AutoCloseable {
         this.merchant = Clients.tls(security, security.merchant(DeploymentSecurity.LOAD_MERCHANT));
         this.tracker = new LeaderTracker(d.topology(), clients);
         this.viaRouter = viaRouter;
+        this.out = new PrintStream(java.io.OutputStream.nullOutputStream());
     }
 
-    /** Brings the deployment to: a leads with b as synchronous standby, witness up. */
+    /**
+     * Brings the deployment to: a leads; b (rejoined by itself if it was a former primary) and the WAL keeper stream
+     * in its commit quorum; all three CP members alive.
+     */
     public void normalise() throws Exception {
         d.up();
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
-        String standby = d.topology().otherRegion(leader.getRegion());
-        if (!leader.getSyncStandbysList().contains(standby)) {
-            FailbackCommand.failback(d);
-        }
+        String other = d.topology().otherRegion(leader.getRegion());
+        awaitQuorum(leader.getRegion(), other, REJOIN_TIMEOUT);
         if (!leader.getRegion().equals(LocalDeployment.FIRST_PRIMARY)) {
             SwitchoverCommand.switchover(d, LocalDeployment.FIRST_PRIMARY);
         }
-        awaitSync(LocalDeployment.FIRST_PRIMARY, Duration.ofSeconds(60));
+        awaitQuorum(LocalDeployment.FIRST_PRIMARY, d.topology().otherRegion(LocalDeployment.FIRST_PRIMARY), REJOIN_TIMEOUT);
+        awaitQuorum(LocalDeployment.FIRST_PRIMARY, WalKeeper.NAME, Duration.ofSeconds(60));
         awaitFullCpGroup(Duration.ofSeconds(60));
     }
 
@@ -89,18 +125,24 @@ public final class Drills implements AutoCloseable {
         throw new IllegalStateException("the CP group did not get back to 3 live members within " + timeout);
     }
 
-    private void awaitSync(String leader, Duration timeout) {
+    /** {@code site} streams to {@code leader} and is in its recorded commit quorum. */
+    private void awaitQuorum(String leader, String site, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        String standby = d.topology().otherRegion(leader);
+        String last = "";
         while (System.nanoTime() < deadline) {
             var st = clients.nodeStatus(d.topology().region(leader).grpcPort());
-            if (st.isPresent() && st.get().getSyncStandbysList().contains(standby) && st.get().getReplicationCount() > 0
-                    && "sync".equals(st.get().getReplication(0).getSyncState())) {
-                return;
+            if (st.isPresent()) {
+                last = st.get().getExplanation();
+                boolean streams = st.get().getReplicationList().stream()
+                        .anyMatch(r -> r.getStandbyName().equals(site) && "streaming".equals(r.getState()));
+                if (streams && st.get().getCommitSetList().contains(site)) {
+                    return;
+                }
             }
             LocalDeployment.sleep(200);
         }
-        throw new IllegalStateException(standby + " did not become the synchronous standby of " + leader + " within " + timeout);
+        throw new IllegalStateException(site + " did not join the commit quorum of " + leader + " within " + timeout.toSeconds()
+                + " s (a former primary rejoins by itself: see its node's log); " + leader + " says: " + last);
     }
 
     public Result run(Scenario scenario) throws Exception {
@@ -109,63 +151,125 @@ public final class Drills implements AutoCloseable {
         java.util.function.Supplier<io.vertx.core.net.SocketAddress> target = viaRouter
                 ? () -> Clients.loopback(d.topology().routerPort()) : tracker;
         try (Workload w = new Workload(merchant.grpc(), target, runId, DeploymentSecurity.LOAD_MERCHANT, 6,
-                viaRouter ? 20_000 : 3_000)) {
+                viaRouter ? 20_000 : 3_000);
+                DurabilityWatch watch = new DurabilityWatch(d.topology(), clients)) {
             w.setUp();
             w.start();
             LocalDeployment.sleep(1_500);
             long t0 = System.nanoTime();
-            String detail = inject(scenario);
+            Injected inj = inject(scenario, w);
+            long fault = inj.faultNanos() == 0 ? t0 : inj.faultNanos();
             // Let the workload run on the new leader for a while before stopping it.
-            long deadline = System.nanoTime() + Duration.ofSeconds(45).toNanos();
-            while (w.firstAckAfter(t0) < 0 || (System.nanoTime() - w.firstAckAfter(t0)) < 2_000_000_000L) {
+            long deadline = System.nanoTime() + (scenario == Scenario.LOSE_TWO ? LOSE_TWO_RESUME_TIMEOUT : RESUME_TIMEOUT).toNanos();
+            while (w.firstAckAfter(fault) < 0 || (System.nanoTime() - w.firstAckAfter(fault)) < AFTER_RECOVERY.toNanos()) {
                 if (System.nanoTime() > deadline) {
                     break;
                 }
                 LocalDeployment.sleep(100);
             }
             w.stop();
-            long firstAck = w.firstAckAfter(t0);
-            boolean leaderFault = scenario == Scenario.KILL_LEADER_NODE || scenario == Scenario.KILL_LEADER_POSTGRES
-                    || scenario == Scenario.KILL_LEADER_REGION;
-            long outageMs = !leaderFault ? w.longestGapMsAfter(t0 - 500_000_000L) : firstAck < 0 ? -1 : (firstAck - t0) / 1_000_000;
+            watch.stop();
+            long firstAck = w.firstAckAfter(fault);
+            boolean fromFault = scenario == Scenario.KILL_LEADER_NODE || scenario == Scenario.KILL_LEADER_POSTGRES
+                    || scenario == Scenario.KILL_LEADER_REGION || scenario == Scenario.LOSE_TWO;
+            long outageMs = !fromFault ? w.longestGapMsAfter(t0 - 500_000_000L) : firstAck < 0 ? -1 : (firstAck - fault) / 1_000_000;
             List<String> problems = new ArrayList<>(w.verify());
             if (firstAck < 0) {
-                problems.add("no write was acknowledged within 45 s after the fault");
+                problems.add("no write was acknowledged within " + (scenario == Scenario.LOSE_TWO ? LOSE_TWO_RESUME_TIMEOUT
+                        : RESUME_TIMEOUT).toSeconds() + " s after the fault");
             }
             problems.addAll(checkLeaderDatabase());
-            return new Result(scenario, outageMs, w.longestGapMsAfter(t0), w.acknowledgedCount(), w.errors(), problems, detail);
+            long duringFault = inj.downFromNanos() == 0 ? 0 : w.acknowledgedBetween(inj.downFromNanos(), inj.downToNanos());
+            return new Result(scenario, outageMs, w.longestGapMsAfter(t0), w.acknowledgedCount(), w.errors(), problems,
+                    inj.detail(), watch.backToTwoMsAfter(fault), watch.servedWithoutSecondSite(t0), duringFault);
         } finally {
-            restore(scenario);
+            normalise();
         }
     }
 
-    private String inject(Scenario scenario) throws Exception {
+    private Injected inject(Scenario scenario, Workload w) throws Exception {
         switch (scenario) {
             case KILL_LEADER_NODE -> KillCommand.kill(d, "node-a");
             case KILL_LEADER_POSTGRES -> KillCommand.kill(d, "postgres-a");
             case KILL_LEADER_REGION -> KillCommand.kill(d, "region-a");
-            case KILL_WITNESS -> KillCommand.kill(d, LocalDeployment.WITNESS);
+            case KILL_WITNESS -> {
+                long from = System.nanoTime();
+                KillCommand.kill(d, LocalDeployment.WITNESS);
+                LocalDeployment.sleep(DOWNTIME.toMillis());
+                long to = System.nanoTime();
+                d.startWitness();
+                return new Injected("the witness (CP member and WAL keeper) was down " + DOWNTIME.toSeconds()
+                        + " s; b confirmed the commits meanwhile", from, from, to);
+            }
             case KILL_PASSIVE_REGION -> {
+                long from = System.nanoTime();
                 KillCommand.kill(d, "region-b");
-                // Policy BLOCK: writes wait for b. Leave it dead for 3 s, then bring it back.
-                LocalDeployment.sleep(3_000);
+                LocalDeployment.sleep(DOWNTIME.toMillis());
+                long to = System.nanoTime();
                 d.up();
-                return "b was down 3 s; writes waited for it (policy BLOCK) and resumed when it was back";
+                return new Injected("b was down " + DOWNTIME.toSeconds() + " s; the WAL keeper confirmed the commits meanwhile",
+                        from, from, to);
             }
             case SWITCHOVER -> {
                 var r = SwitchoverCommand.switchover(d, "b");
-                return "switchover a -> b: pause reported by the old leader " + r.getPauseMs() + " ms";
+                return new Injected("switchover a -> b: pause reported by the old leader " + r.getPauseMs() + " ms", 0, 0, 0);
+            }
+            case LOSE_TWO -> {
+                return loseTwo(w);
             }
         }
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
-        return "region " + leader.getRegion() + " leads with epoch " + leader.getEpoch() + ": " + leader.getLastFailoverReason();
+        return new Injected("region " + leader.getRegion() + " leads with epoch " + leader.getEpoch() + ": "
+                + leader.getLastFailoverReason(), 0, 0, 0);
     }
 
-    private void restore(Scenario scenario) throws Exception {
-        if (scenario == Scenario.KILL_WITNESS) {
-            d.startWitness();
+    /**
+     * Losing two sites one after the other: region a (SIGKILL); after the failover and {@link #AFTER_RECOVERY} of
+     * writes acknowledged by b, region b with its data directory destroyed. What remains is the witness: the region
+     * is rebuilt from its newest base backup plus the WAL keeper's WAL (runbooks/restore.md), then everything starts
+     * again and a, a former primary, rejoins by itself.
+     */
+    private Injected loseTwo(Workload w) throws Exception {
+        awaitBaseBackup(Duration.ofSeconds(60));
+        long first = System.nanoTime();
+        KillCommand.kill(d, "region-a");
+        NodeStatus b = d.awaitLeader(Duration.ofSeconds(60));
+        long ackedByB = System.nanoTime();
+        while (w.firstAckAfter(ackedByB) < 0 || System.nanoTime() - w.firstAckAfter(ackedByB) < AFTER_RECOVERY.toNanos()) {
+            if (System.nanoTime() - ackedByB > RESUME_TIMEOUT.toNanos()) {
+                throw new IllegalStateException("b led but acknowledged no write within " + RESUME_TIMEOUT.toSeconds() + " s");
+            }
+            LocalDeployment.sleep(100);
         }
-        normalise();
+        long second = System.nanoTime();
+        String lost = b.getRegion();
+        KillCommand.kill(d, "region-" + lost);
+        // A real region loss: its disk is gone too.
+        d.destroyRegionData(lost);
+        d.down();
+        RestoreCommand.Restored r = RestoreCommand.restore(d, lost, null, out);
+        d.up();
+        return new Injected("a lost, then " + lost + " (epoch " + b.getEpoch() + ") lost with its data " + (second - first) / 1_000_000
+                + " ms later; " + lost + " rebuilt from the base backup " + r.backup().getFileName() + " and the WAL keeper's WAL"
+                + " (up to " + r.keeperEnd() + ")", second, 0, 0);
+    }
+
+    /** The witness has a complete base backup (it takes one as soon as it streams from a leader). */
+    private void awaitBaseBackup(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            try {
+                JsonObject s = new JsonObject(Files.readString(WitnessProcess.statusFile(d.topology())));
+                if (s.getInteger("baseBackups", 0) > 0) {
+                    return;
+                }
+            } catch (java.io.IOException | io.vertx.core.json.DecodeException notYet) {
+                // the witness writes it within a second of starting
+            }
+            LocalDeployment.sleep(250);
+        }
+        throw new IllegalStateException("the witness has no base backup after " + timeout.toSeconds() + " s; see "
+                + WitnessProcess.statusFile(d.topology()));
     }
 
     private List<String> checkLeaderDatabase() throws Exception {
@@ -174,6 +278,76 @@ public final class Drills implements AutoCloseable {
             List<String> problems = new ArrayList<>(LedgerChecks.currenciesBalance(c));
             problems.addAll(LedgerChecks.balancesMatchTransfers(c));
             return problems;
+        }
+    }
+
+    /**
+     * Samples every node's status while a drill runs: which region leads, how many sites it says hold every
+     * acknowledged write (syncCopies), and whether its commit quorum has another site.
+     */
+    static final class DurabilityWatch implements AutoCloseable {
+
+        record Sample(long atNanos, boolean leading, int syncCopies, int commitSetSize) {}
+
+        private final ConcurrentLinkedQueue<Sample> samples = new ConcurrentLinkedQueue<>();
+        private final Thread thread;
+        private volatile boolean stopped;
+
+        DurabilityWatch(Topology t, Clients clients) {
+            this.thread = Thread.ofPlatform().name("durability-watch").daemon(true).start(() -> {
+                while (!stopped) {
+                    long at = System.nanoTime();
+                    Sample s = new Sample(at, false, 0, 0);
+                    for (Topology.Region r : t.regions().values()) {
+                        var st = clients.nodeStatus(r.grpcPort());
+                        if (st.isPresent() && st.get().getRole() == NodeRole.NODE_ROLE_LEADER) {
+                            s = new Sample(at, true, st.get().getSyncCopies(), st.get().getCommitSetCount());
+                        }
+                    }
+                    samples.add(s);
+                    LocalDeployment.sleep(SAMPLE_INTERVAL_MS);
+                }
+            });
+        }
+
+        /**
+         * From {@code fault} until the first sample with a leader counting two copies after the last sample without
+         * (no leader, or fewer): 0 when it never dropped, -1 when it did not come back.
+         */
+        long backToTwoMsAfter(long fault) {
+            List<Sample> after = samples.stream().filter(s -> s.atNanos() - fault >= 0).toList();
+            int lastBelow = -1;
+            for (int i = 0; i < after.size(); i++) {
+                if (!after.get(i).leading() || after.get(i).syncCopies() < 2) {
+                    lastBelow = i;
+                }
+            }
+            if (lastBelow < 0) {
+                return 0;
+            }
+            if (lastBelow == after.size() - 1) {
+                return -1;
+            }
+            return (after.get(lastBelow + 1).atNanos() - fault) / 1_000_000;
+        }
+
+        /** Samples after {@code since} in which a leader served with nobody else in its commit quorum. */
+        int servedWithoutSecondSite(long since) {
+            return (int) samples.stream().filter(s -> s.atNanos() - since >= 0 && s.leading() && s.commitSetSize() == 0).count();
+        }
+
+        void stop() {
+            stopped = true;
+            try {
+                thread.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        @Override
+        public void close() {
+            stop();
         }
     }
 

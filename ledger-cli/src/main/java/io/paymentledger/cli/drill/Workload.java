@@ -215,6 +215,11 @@ public final class Workload implements AutoCloseable {
         return acks.stream().filter(a -> a.attemptStartNanos() - sinceNanos >= 0).mapToLong(Ack::ackNanos).min().orElse(-1);
     }
 
+    /** How many calls were acknowledged with an attempt made and answered within [fromNanos, toNanos]. */
+    public long acknowledgedBetween(long fromNanos, long toNanos) {
+        return acks.stream().filter(a -> a.attemptStartNanos() - fromNanos >= 0 && toNanos - a.ackNanos() >= 0).count();
+    }
+
     /** The longest time with no acknowledgement, between two acknowledgements after {@code sinceNanos}. */
     public long longestGapMsAfter(long sinceNanos) {
         long[] times = acks.stream().mapToLong(Ack::ackNanos).filter(t -> t - sinceNanos >= 0).sorted().toArray();

@@ -31,7 +31,14 @@ final class Metrics {
             gauge(b, "ledger_replication_sync", "1 when the standby is synchronous", l, "sync".equals(r.getSyncState()) ? 1 : 0);
             gauge(b, "ledger_replication_streaming", "1 when the standby streams", l, "streaming".equals(r.getState()) ? 1 : 0);
         }
-        gauge(b, "ledger_sync_standbys", "standbys recorded as synchronous in the CP group", region, s.getSyncStandbysCount());
+        gauge(b, "ledger_sync_standbys", "sites recorded in the CP group as holding every acknowledged write (regions, WAL keeper)",
+                region, s.getSyncStandbysCount());
+        gauge(b, "ledger_commit_set_size", "sites the leader's commits wait for (any one of them)", region, s.getCommitSetCount());
+        gauge(b, "ledger_sync_copies", "as leader: sites holding every acknowledged write right now, counting the leader's",
+                region, s.getSyncCopies());
+        gauge(b, "ledger_walkeeper_state", "the WAL keeper's state as last reported in the CP group (label)",
+                region + ",state=\"" + s.getWalKeeper().getState().toLowerCase() + "\"", 1);
+        gauge(b, "ledger_walkeeper_base_backups", "complete base backups kept at the witness", region, s.getWalKeeper().getBaseBackups());
         gauge(b, "ledger_last_failover_duration_ms", "last leadership change: from taking the lock to serving", region,
                 s.getLastFailoverDurationMs());
         counter(b, "ledger_committed_batches_total", "write batches committed by this node", region, w.committedBatches());

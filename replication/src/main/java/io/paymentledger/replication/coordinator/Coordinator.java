@@ -1,5 +1,6 @@
 package io.paymentledger.replication.coordinator;
 
+import io.paymentledger.replication.walkeeper.WalKeeperReport;
 import java.util.Map;
 
 /**
@@ -30,6 +31,32 @@ public interface Coordinator extends AutoCloseable {
     void report(String region, RegionReport report) throws CoordinatorUnavailable;
 
     Map<String, RegionReport> reports(java.util.Collection<String> regions) throws CoordinatorUnavailable;
+
+    /** Publishes the WAL keeper's report (the witness does). */
+    void reportWalKeeper(WalKeeperReport report) throws CoordinatorUnavailable;
+
+    /** The WAL keeper's last report ({@link WalKeeperReport#NONE} when it never reported). */
+    WalKeeperReport walKeeperReport() throws CoordinatorUnavailable;
+
+    /**
+     * Proof that {@code memberName}'s process is gone (not merely slow or cut off): its address refuses
+     * connections. A paused or partitioned process does not refuse (the kernel still accepts, or nothing answers),
+     * so this never deposes a live leader; it only lets the others stop waiting for its session to expire. No CP
+     * call; answers within a fraction of a second.
+     */
+    default boolean memberProcessGone(String memberName) {
+        return false;
+    }
+
+    /**
+     * Closes the CP sessions of {@code memberName}'s dead process, releasing its locks at once instead of after
+     * the session TTL — Hazelcast's documented use of forceCloseSession, for an owner that "definitely crashed".
+     * Sessions are listed first and closed only if the address still refuses connections afterwards, so a new
+     * process (which listens before it can open a session) never loses its own. Returns how many were closed.
+     */
+    default int forceCloseSessionsOf(String memberName) throws CoordinatorUnavailable {
+        return 0;
+    }
 
     /** Periodic upkeep (e.g. rejoining the CP group after a restart); returns a sentence for the log. */
     default String maintain() {

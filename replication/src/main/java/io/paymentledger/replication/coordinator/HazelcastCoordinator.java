@@ -4,7 +4,11 @@ import com.hazelcast.config.Config;
 import com.hazelcast.config.NetworkConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.cp.CPGroup;
 import com.hazelcast.cp.CPMember;
+import com.hazelcast.cp.session.CPSession;
+import com.hazelcast.cp.session.CPSessionManagementService;
+import io.paymentledger.replication.walkeeper.WalKeeperReport;
 import com.hazelcast.cp.CPSubsystem;
 import com.hazelcast.cp.CPSubsystemManagementService;
 import com.hazelcast.cp.IAtomicReference;
@@ -18,7 +22,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -49,6 +54,23 @@ public final class HazelcastCoordinator implements Coordinator {
     /** Each member publishes its CP identity here ("<cp uuid>,<epoch ms>", empty uuid when not a CP member). */
     private static final String CP_IDENTITY_PREFIX = "ledger-cp-";
     private static final long CP_IDENTITY_FRESH_MS = 10_000;
+    /**
+     * The death probe ({@link #memberProcessGone}) connects to the leader's member port every HA tick and closes at
+     * once; Hazelcast logs each such connection's close at INFO. Its real connection failures are WARNING (and
+     * reported again by its membership and Raft classes), so INFO from this one class is dropped. A static reference:
+     * java.util.logging forgets the level of a logger nobody holds.
+     */
+    private static final Logger TCP_CONNECTION_LOG = Logger.getLogger("com.hazelcast.internal.server.tcp.TcpServerConnection");
+
+    static {
+        TCP_CONNECTION_LOG.setLevel(Level.WARNING);
+    }
+
+    private static final String WAL_KEEPER_REPORT = "ledger-walkeeper";
+    /** A call that waited for the previous one still gets at least this long to answer. */
+    private static final long MIN_CALL_WAIT_MS = 100;
+    /** How long a connection attempt to a member may take before we stop calling it "refused". */
+    private static final int DEATH_PROBE_TIMEOUT_MS = 200;
 
     /**
      * @param clusterName             Hazelcast cluster name (isolates deployments on one host)
@@ -89,15 +111,18 @@ public final class HazelcastCoordinator implements Coordinator {
     private final Settings settings;
     private final HazelcastInstance hz;
     private final ExecutorService owner;
+    /** The one CP call allowed to be outstanding (see {@link #call}). */
+    private final Semaphore slot = new Semaphore(1);
     private volatile boolean closed;
 
     private HazelcastCoordinator(Settings settings) {
         this.settings = settings;
-        this.owner = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "cp-owner-" + settings.memberName());
-            t.setDaemon(true);
-            return t;
-        });
+        this.owner = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+                new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "cp-owner-" + settings.memberName());
+                    t.setDaemon(true);
+                    return t;
+                });
         this.hz = Hazelcast.newHazelcastInstance(config(settings));
         LOG.info(() -> "coordinator: member " + settings.memberName() + " joined cluster " + settings.clusterName()
                 + " (" + hz.getCluster().getMembers().size() + " members)");
@@ -119,6 +144,9 @@ public final class HazelcastCoordinator implements Coordinator {
         // A member that stops answering is declared gone quickly (default is 60 s).
         c.setProperty("hazelcast.max.no.heartbeat.seconds", "10");
         c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
+        // Raft leadership moves to the highest-priority CP member (the witness) on Hazelcast's own period (60 s). A
+        // shorter one (5 s was tried) made it transfer leadership to a witness that had just died, freezing the group
+        // 3 s per attempt, and once wedged a membership change for good: losing the witness must not cost that.
         NetworkConfig n = c.getNetworkConfig().setPort(s.port()).setPortAutoIncrement(false);
         n.getInterfaces().setEnabled(true).addInterface(s.host());
         n.getJoin().getMulticastConfig().setEnabled(false);
@@ -149,23 +177,66 @@ public final class HazelcastCoordinator implements Coordinator {
         return cp().getLock(LOCK);
     }
 
-    /** Runs a CP call on the owner thread with the watchdog. */
+    /**
+     * Runs a CP call on the owner thread with the watchdog. At most one call is ever outstanding: a call that
+     * hangs (the majority is gone) is interrupted at its deadline, and until it has really returned the next
+     * caller waits (at most one timeout) and then fails without queueing — queued calls would otherwise pile up
+     * and run minutes later, long after anyone wanted them (a stale release or record update).
+     */
     private <T> T call(String what, Callable<T> body) throws CoordinatorUnavailable {
         if (closed) {
             throw new CoordinatorUnavailable(what + ": coordinator closed", null);
         }
-        Future<T> f = owner.submit(body);
+        long timeoutMs = settings.callTimeout().toMillis();
+        long startedNanos = System.nanoTime();
         try {
-            return f.get(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            if (!slot.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS)) {
+                throw new CoordinatorUnavailable(what + ": the previous CP call has not returned for over " + timeoutMs
+                        + " ms (quorum lost?); not queueing another", null);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CoordinatorUnavailable(what + ": interrupted", e);
+        }
+        AtomicBoolean started = new AtomicBoolean();
+        Future<T> f;
+        try {
+            f = owner.submit(() -> {
+                if (!started.compareAndSet(false, true)) {
+                    return null; // given up before it started; the slot was handed back then
+                }
+                try {
+                    return body.call();
+                } finally {
+                    slot.release();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            slot.release();
+            throw new CoordinatorUnavailable(what + ": coordinator closed", e);
+        }
+        long leftMs = Math.max(MIN_CALL_WAIT_MS, timeoutMs - (System.nanoTime() - startedNanos) / 1_000_000);
+        try {
+            return f.get(leftMs, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            throw new CoordinatorUnavailable(what + ": no answer from the CP group within "
-                    + settings.callTimeout().toMillis() + " ms (quorum lost?)", e);
+            if (started.compareAndSet(false, true)) {
+                slot.release();
+            } else {
+                f.cancel(true);
+            }
+            throw new CoordinatorUnavailable(what + ": no answer from the CP group within " + timeoutMs
+                    + " ms (quorum lost?)", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CoordinatorUnavailable(what + ": interrupted", e);
         } catch (java.util.concurrent.ExecutionException e) {
             throw new CoordinatorUnavailable(what + ": " + e.getCause(), e.getCause());
         }
+    }
+
+    /** Calls waiting on the owner thread behind the one running (the watchdog keeps this at 0). */
+    int queuedCalls() {
+        return ((java.util.concurrent.ThreadPoolExecutor) owner).getQueue().size();
     }
 
     @Override
@@ -238,6 +309,76 @@ public final class HazelcastCoordinator implements Coordinator {
                 }
             }
             return out;
+        });
+    }
+
+    @Override
+    public void reportWalKeeper(WalKeeperReport report) throws CoordinatorUnavailable {
+        call("publish the WAL keeper's report", () -> {
+            this.<String>ref(WAL_KEEPER_REPORT).set(report.toJson());
+            return null;
+        });
+    }
+
+    @Override
+    public WalKeeperReport walKeeperReport() throws CoordinatorUnavailable {
+        return call("read the WAL keeper's report", () -> WalKeeperReport.fromJson(this.<String>ref(WAL_KEEPER_REPORT).get()));
+    }
+
+    /** host:port of a member by name, or null. */
+    private String addressOf(String memberName) {
+        int i = settings.memberNames().indexOf(memberName);
+        return i < 0 || i >= settings.members().size() ? null : settings.members().get(i);
+    }
+
+    @Override
+    public boolean memberProcessGone(String memberName) {
+        String address = addressOf(memberName);
+        if (address == null || memberName.equals(settings.memberName())) {
+            return false;
+        }
+        int colon = address.lastIndexOf(':');
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(new java.net.InetSocketAddress(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1))),
+                    DEATH_PROBE_TIMEOUT_MS);
+            return false;
+        } catch (java.net.ConnectException refused) {
+            return true;
+        } catch (java.io.IOException cannotTell) {
+            // A timeout or an unreachable network proves nothing: the process may be alive behind it.
+            return false;
+        }
+    }
+
+    @Override
+    public int forceCloseSessionsOf(String memberName) throws CoordinatorUnavailable {
+        String address = addressOf(memberName);
+        if (address == null) {
+            return 0;
+        }
+        return call("close the CP sessions of " + memberName + "'s dead process", () -> {
+            CPSessionManagementService sessions = cp().getCPSessionManagementService();
+            List<Long> ids = sessions.getAllSessions(CPGroup.DEFAULT_GROUP_NAME).toCompletableFuture()
+                    .get(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS).stream()
+                    .filter(s -> s.endpointType() == CPSession.CPSessionOwnerType.SERVER
+                            && address.equals(s.endpoint().getHost() + ":" + s.endpoint().getPort()))
+                    .map(CPSession::id).toList();
+            // Listed first, checked after: a process that listens again now may own sessions opened after the
+            // listing, never one of these.
+            if (ids.isEmpty() || !memberProcessGone(memberName)) {
+                return 0;
+            }
+            int closed = 0;
+            for (long id : ids) {
+                if (sessions.forceCloseSession(CPGroup.DEFAULT_GROUP_NAME, id).toCompletableFuture()
+                        .get(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                    closed++;
+                }
+            }
+            int n = closed;
+            LOG.warning(() -> "coordinator: closed " + n + " CP session(s) of " + memberName + " (" + address
+                    + " refuses connections: its process is gone)");
+            return closed;
         });
     }
 

@@ -5,13 +5,19 @@ import io.paymentledger.replication.coordinator.Coordinator;
 import io.paymentledger.replication.coordinator.Coordinator.CoordinatorUnavailable;
 import io.paymentledger.replication.failover.FailoverStateMachine.Decision;
 import io.paymentledger.replication.failover.FailoverStateMachine.Facts;
+import io.paymentledger.replication.failover.FailoverStateMachine.RejoinStatus;
 import io.paymentledger.replication.failover.FailoverStateMachine.Role;
 import io.paymentledger.replication.failover.FailoverStateMachine.Step;
+import io.paymentledger.replication.postgres.Lsn;
 import io.paymentledger.replication.postgres.PgCluster;
 import io.paymentledger.replication.postgres.PgProbe;
+import io.paymentledger.replication.walkeeper.WalKeeper;
+import io.paymentledger.replication.walkeeper.WalKeeperReport;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
 import java.util.logging.Level;
@@ -19,12 +25,21 @@ import java.util.logging.Logger;
 
 /**
  * One region's failover agent: the HA loop. Every tick it observes (CP record and lock, its own database,
- * the writer), asks the {@link FailoverStateMachine}, performs the one step decided, and logs the decision
- * when it changes. It runs in the ledger node's process, next to the writer it controls.
+ * the writer, the WAL keeper's report), asks the {@link FailoverStateMachine}, performs the one step decided, and
+ * logs the decision when it changes. It runs in the ledger node's process, next to the writer it controls. The one
+ * slow step, rejoining a former primary (pg_rewind or a clone), runs on its own executor so the loop keeps ticking.
  */
 public final class FailoverAgent implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(FailoverAgent.class.getName());
+    /** While taking over or draining, the loop ticks this often: each tick is a step closer to serving again. */
+    static final long FAST_TICK_MS = 20;
+    /** Region reports and CP upkeep happen at most this often. */
+    private static final long REPORT_INTERVAL_MS = 2_000;
+    /** The keeper's report is read at most this often while it does not matter for a decision in progress. */
+    private static final long KEEPER_READ_INTERVAL_MS = 500;
+    /** How recent a region report must be to count at bootstrap. */
+    private static final long REGION_REPORT_FRESH_MS = 15_000;
 
     /** What the agent needs from the ledger node it runs in. */
     public interface LeaderHooks {
@@ -52,18 +67,24 @@ public final class FailoverAgent implements AutoCloseable {
     /**
      * @param region     this agent's region
      * @param databases  every region's PostgreSQL (this region's is the one the agent controls; the others are
-     *                   where it streams from after a handover)
+     *                   where it streams from after a handover or a rejoin)
      * @param tickMs     HA loop period
      * @param leaseMs    how long a successful CP check lets the leader serve; must be shorter than the CP session
      *                   TTL minus its heartbeat interval, so a cut-off leader stops before anyone can take over
+     * @param keeperRestoreCommand  restore_command that fetches WAL from the WAL keeper ({@link WalKeeper#restoreCommand});
+     *                   "" when the deployment has no keeper
      */
     public record Config(String region, Map<String, PgCluster> databases, long tickMs, long leaseMs,
-            FailoverStateMachine.SyncLossPolicy policy) {
+            FailoverStateMachine.SyncLossPolicy policy, String keeperRestoreCommand) {
         public Config {
             databases = Map.copyOf(databases);
             if (!databases.containsKey(region)) {
                 throw new IllegalArgumentException("no database for region " + region);
             }
+        }
+
+        public boolean hasKeeper() {
+            return !keeperRestoreCommand.isEmpty();
         }
     }
 
@@ -75,19 +96,32 @@ public final class FailoverAgent implements AutoCloseable {
     private final LongSupplier nanoClock;
     private final LongSupplier wallClockMs;
     private final Thread thread;
+    private final ExecutorService rejoinExecutor;
     private final AtomicReference<String> switchoverTo = new AtomicReference<>();
 
     private volatile Role role = Role.STARTING;
     private volatile String explanation = "starting";
     private volatile ClusterRecord lastRecord = ClusterRecord.EMPTY;
     private volatile PgProbe.State lastDb = PgProbe.State.down("not observed yet");
+    private volatile WalKeeperReport keeperReport = WalKeeperReport.NONE;
     private volatile boolean cpOk;
     private volatile int cpMembersAlive = -1;
+    private volatile int syncCopies;
+    private volatile String switchoverAbandoned = "";
+    private volatile long switchoversAbandoned;
+    private volatile RejoinStatus rejoin = RejoinStatus.IDLE;
+    private volatile long stoppedLeadingAtMs;
     private volatile boolean closed;
     private long leaseUntilNanos;
-    private long stoppedLeadingAtMs;
     private long lastReportMs;
     private long lastMaintainMs;
+    private long lastKeeperReadMs;
+    private long drainingSinceMs;
+    /** When this agent deposed a dead leader (nanoTime), 0 when it did not: it serves only after that leader's lease. */
+    private long deposedAtNanos;
+    private String lastSyncNames;
+    private Lsn syncConvergedAtLsn = Lsn.NONE;
+    private Lsn previousFlush = Lsn.NONE;
 
     public FailoverAgent(Config config, Coordinator coordinator, LeaderHooks hooks) {
         this(config, coordinator, hooks, System::nanoTime, System::currentTimeMillis);
@@ -97,11 +131,14 @@ public final class FailoverAgent implements AutoCloseable {
         this.config = config;
         this.coordinator = coordinator;
         this.hooks = hooks;
-        this.machine = new FailoverStateMachine(config.region(), List.copyOf(config.databases().keySet()), config.policy(), 15_000);
+        this.machine = new FailoverStateMachine(config.region(), List.copyOf(config.databases().keySet()),
+                config.hasKeeper() ? WalKeeper.NAME : "", config.policy(), REGION_REPORT_FRESH_MS);
         this.probe = new PgProbe(config.databases().get(config.region()), "ledger");
         this.nanoClock = nanoClock;
         this.wallClockMs = wallClockMs;
         this.thread = Thread.ofPlatform().name("failover-agent-" + config.region()).daemon(true).unstarted(this::loop);
+        this.rejoinExecutor = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform()
+                .name("rejoin-" + config.region()).daemon(true).unstarted(r));
     }
 
     public void start() {
@@ -124,6 +161,11 @@ public final class FailoverAgent implements AutoCloseable {
         return lastDb;
     }
 
+    /** The WAL keeper's last report as this agent read it. */
+    public WalKeeperReport walKeeper() {
+        return keeperReport;
+    }
+
     public boolean coordinatorReachable() {
         return cpOk;
     }
@@ -137,9 +179,24 @@ public final class FailoverAgent implements AutoCloseable {
         return cpMembersAlive;
     }
 
+    /** As leader: how many sites hold every acknowledged write ({@link FailoverStateMachine#syncCopies}); else 0. */
+    public int syncCopies() {
+        return syncCopies;
+    }
+
     /** Asks this (leading) agent to hand over to {@code region}. */
     public void requestSwitchover(String region) {
         switchoverTo.set(region);
+    }
+
+    /** Why the last switchover was abandoned ("" when none was). */
+    public String switchoverAbandoned() {
+        return switchoverAbandoned;
+    }
+
+    /** How many switchovers were abandoned so far (a caller compares before and after its request). */
+    public long switchoversAbandoned() {
+        return switchoversAbandoned;
     }
 
     private void loop() {
@@ -150,7 +207,8 @@ public final class FailoverAgent implements AutoCloseable {
             } catch (RuntimeException e) {
                 LOG.log(Level.WARNING, "failover agent: tick failed", e);
             }
-            long sleepMs = config.tickMs() - (nanoClock.getAsLong() - started) / 1_000_000;
+            long period = role == Role.TAKING_OVER || role == Role.DRAINING ? FAST_TICK_MS : config.tickMs();
+            long sleepMs = period - (nanoClock.getAsLong() - started) / 1_000_000;
             if (sleepMs > 0) {
                 try {
                     Thread.sleep(sleepMs);
@@ -166,8 +224,15 @@ public final class FailoverAgent implements AutoCloseable {
         long t0 = nanoClock.getAsLong();
         Facts facts = observe(t0);
         Decision d = machine.decide(role, facts);
-        if (d.step() == Step.TRY_LOCK) {
-            boolean got = attempt(() -> coordinator.tryAcquireLeadership(), false);
+        if (d.step() == Step.TRY_LOCK || d.step() == Step.DEPOSE) {
+            if (d.step() == Step.DEPOSE) {
+                String deposed = d.region();
+                int closedSessions = attempt(() -> coordinator.forceCloseSessionsOf(deposed), 0);
+                if (closedSessions > 0) {
+                    deposedAtNanos = nanoClock.getAsLong();
+                }
+            }
+            boolean got = attempt(coordinator::tryAcquireLeadership, false);
             if (!got) {
                 ClusterRecord rec = facts.record();
                 settle(d.next(), rec.isEmpty() ? "waiting for the bootstrap leader to take the lock"
@@ -176,8 +241,7 @@ public final class FailoverAgent implements AutoCloseable {
                         + facts.db().replayLagBytes() + " bytes behind"));
                 return;
             }
-            facts = new Facts(facts.nowMs(), null, true, false, facts.record(), facts.reports(), facts.db(), facts.writeFault(),
-                    facts.switchoverTo(), facts.writerIdle(), stoppedLeadingAtMs);
+            facts = facts.withLock();
             d = machine.decide(role, facts);
         }
         perform(d, facts, t0);
@@ -195,12 +259,17 @@ public final class FailoverAgent implements AutoCloseable {
             rec = coordinator.readRecord();
             // Asked every tick whatever the role: a takeover that failed half-way must not keep the lock unnoticed.
             holds = coordinator.holdsLeadership();
-            if (rec.isEmpty() || now - lastReportMs > 2_000) {
+            if (rec.isEmpty() || now - lastReportMs > REPORT_INTERVAL_MS) {
                 coordinator.report(config.region(), new Coordinator.RegionReport(db.up(), db.up() && db.primary(), db.epoch(), now));
                 lastReportMs = now;
             }
             if (rec.isEmpty()) {
                 reports = coordinator.reports(config.databases().keySet());
+            }
+            // The keeper's report decides a takeover (read every tick then); otherwise it is for the status.
+            if (config.hasKeeper() && (holds || role == Role.TAKING_OVER || now - lastKeeperReadMs > KEEPER_READ_INTERVAL_MS)) {
+                keeperReport = coordinator.walKeeperReport();
+                lastKeeperReadMs = now;
             }
             cpOk = true;
         } catch (CoordinatorUnavailable e) {
@@ -208,7 +277,7 @@ public final class FailoverAgent implements AutoCloseable {
             cpOk = false;
         }
         lastRecord = rec;
-        if (now - lastMaintainMs > 2_000) {
+        if (now - lastMaintainMs > REPORT_INTERVAL_MS) {
             lastMaintainMs = now;
             String upkeep = coordinator.maintain();
             cpMembersAlive = coordinator.cpMembersAlive();
@@ -216,58 +285,95 @@ public final class FailoverAgent implements AutoCloseable {
                 LOG.info(() -> "failover agent " + config.region() + ": coordinator: " + upkeep);
             }
         }
+        trackDurability(db, rec);
+        // Only a follower that could take over needs to know whether the leader's process died.
+        boolean leaderGone = cpError == null && !holds && !rec.isEmpty() && !rec.leader().equals(config.region())
+                && (role == Role.FOLLOWER || role == Role.STARTING) && db.up() && !db.primary()
+                && coordinator.memberProcessGone(rec.leader());
         String fault = hooks.takeWriteFault();
         boolean leaseValid = t0 - leaseUntilNanos < 0;
         return new Facts(now, cpError, holds, leaseValid, rec, reports, db, fault, switchoverTo.get(), hooks.writerIdle(),
-                stoppedLeadingAtMs);
+                stoppedLeadingAtMs, keeperReport, leaderGone, drainingSinceMs, syncConvergedAtLsn, rejoin);
+    }
+
+    /** Remembers when PostgreSQL's sync setting last changed, and counts the copies of acknowledged writes. */
+    private void trackDurability(PgProbe.State db, ClusterRecord rec) {
+        if (!db.up() || !db.primary()) {
+            syncCopies = 0;
+            lastSyncNames = null;
+            return;
+        }
+        if (!db.synchronousStandbyNames().equals(lastSyncNames)) {
+            lastSyncNames = db.synchronousStandbyNames();
+            syncConvergedAtLsn = db.walLsn();
+        }
+        syncCopies = role == Role.LEADER ? FailoverStateMachine.syncCopies(db, previousFlush) : 0;
+        previousFlush = db.walLsn();
     }
 
     private void perform(Decision d, Facts f, long t0) {
         try {
             switch (d.step()) {
-                case NONE, TRY_LOCK -> { }
+                case NONE, TRY_LOCK, DEPOSE -> { }
+                case FENCE_KEEPER -> {
+                    ClusterRecord next = f.record().withTakeover(config.region());
+                    if (coordinator.compareAndSetRecord(f.record(), next)) {
+                        lastRecord = next;
+                    }
+                }
+                case FETCH_FROM_KEEPER -> probe.fetchWith(config.keeperRestoreCommand());
                 case TAKE_OVER -> {
-                    if (!takeOver(f, t0)) {
+                    if (!takeOver(f)) {
                         return;
                     }
                 }
-                case RENEW -> renew(t0, f);
-                case ADD_SYNC -> {
-                    if (role == Role.LEADER) {
-                        renew(t0, f);
-                    }
-                    addSync(f, d.region());
+                case RENEW -> renew(t0);
+                case CONVERGE_SYNC -> {
+                    renew(t0);
+                    probe.setSynchronousStandbys(f.record().commitSet());
                 }
-                case REMOVE_SYNC -> {
-                    renew(t0, f);
-                    if (coordinator.compareAndSetRecord(f.record(), f.record().withSyncStandbys(List.of()))) {
-                        probe.setSynchronousStandbys(List.of());
+                case RECORD_SYNC -> {
+                    renew(t0);
+                    if (coordinator.compareAndSetRecord(f.record(), d.record())) {
+                        lastRecord = d.record();
                     }
                 }
-                case STOP_SERVING -> stopServing(d.explanation());
+                case STOP_SERVING -> {
+                    stopServing(d.explanation());
+                    if (d.next() == Role.DRAINING) {
+                        drainingSinceMs = f.nowMs();
+                    }
+                }
                 case STOP_AND_RELEASE -> {
                     stopServing(d.explanation());
+                    drainingSinceMs = 0;
                     attempt(() -> {
                         coordinator.releaseLeadership();
                         return true;
                     }, false);
+                }
+                case RESUME -> {
+                    switchoverTo.set(null);
+                    drainingSinceMs = 0;
+                    switchoverAbandoned = d.explanation();
+                    switchoversAbandoned++;
+                    leaseUntilNanos = t0 + config.leaseMs() * 1_000_000L;
+                    hooks.lead(f.record().epoch(), leaseUntilNanos);
                 }
                 case HAND_OVER -> {
                     if (!coordinator.compareAndSetRecord(f.record(), f.record().withHandoverTo(d.region()))) {
                         return;
                     }
                     stoppedLeadingAtMs = f.nowMs();
+                    drainingSinceMs = 0;
                     coordinator.releaseLeadership();
                     switchoverTo.set(null);
                     // Our database is done as a primary: stop it now (clean shutdown, its last WAL reaches the
                     // target) so that rejoining later is only a rewind and a start.
                     config.databases().get(config.region()).stop();
                 }
-                case REJOIN -> {
-                    PgCluster mine = config.databases().get(config.region());
-                    Rejoin.asStandbyOf(mine, config.databases().get(d.region()));
-                    stoppedLeadingAtMs = 0;
-                }
+                case REJOIN -> startRejoin(d.region());
+                case REATTACH -> probe.streamFrom(config.databases().get(d.region()).conninfoFor(probe.cluster()));
             }
             settle(d.next(), d.explanation());
         } catch (Exception e) {
@@ -281,38 +387,60 @@ public final class FailoverAgent implements AutoCloseable {
                     return true;
                 }, false);
             }
+            settle(d.step() == Step.TAKE_OVER ? Role.FOLLOWER : role, why);
         }
     }
 
-    private boolean takeOver(Facts f, long t0) throws Exception {
+    /** Rejoins in the background (bounded: every tool it runs has a time limit); the loop sees {@link #rejoin}. */
+    private void startRejoin(String leader) {
+        if (rejoin.running()) {
+            return;
+        }
+        rejoin = new RejoinStatus(true, "", 0);
+        PgCluster mine = config.databases().get(config.region());
+        PgCluster source = config.databases().get(leader);
+        rejoinExecutor.execute(() -> {
+            long started = wallClockMs.getAsLong();
+            try {
+                Rejoin.How how = Rejoin.asStandbyOf(mine, source);
+                stoppedLeadingAtMs = 0;
+                rejoin = RejoinStatus.IDLE;
+                LOG.warning(() -> "failover agent " + config.region() + ": my database " + how.name().toLowerCase() + " from "
+                        + leader + " and streams as its standby (" + (wallClockMs.getAsLong() - started) + " ms)");
+            } catch (RuntimeException e) {
+                String why = firstLine(e.getMessage());
+                rejoin = new RejoinStatus(false, why, wallClockMs.getAsLong());
+                LOG.log(Level.WARNING, "failover agent " + config.region() + ": rejoining as a standby of " + leader
+                        + " failed: " + why, e);
+            }
+        });
+    }
+
+    private boolean takeOver(Facts f) throws Exception {
         long startedMs = wallClockMs.getAsLong();
         ClusterRecord rec = f.record();
         PgProbe.State db = f.db();
         boolean handover = rec.handoverTo().equals(config.region());
         String previous = rec.leader();
+        PgCluster mine = config.databases().get(config.region());
         if (!db.primary()) {
-            config.databases().get(config.region()).promote();
+            mine.promote();
         }
         hooks.migrateSchema();
         long maxReported = f.reports().values().stream().mapToLong(Coordinator.RegionReport::databaseEpoch).max().orElse(0);
         PgProbe.State now = probe.observe();
         long epoch = Math.max(Math.max(rec.epoch(), now.epoch()), maxReported) + 1;
-        String other = machine.other();
-        // Who must confirm our commits from the start of the term: the old leader after a handover (it rejoins
-        // within seconds); at bootstrap the other region if it reports a standby (policy BLOCK); after a
-        // failover nobody (the old primary is gone; it is added back once it streams again).
-        Coordinator.RegionReport otherReport = f.reports().get(other);
-        boolean otherIsStandby = otherReport != null && otherReport.databaseUp() && !otherReport.databasePrimary();
-        List<String> sync = handover ? List.of(previous)
-                : rec.isEmpty() && otherIsStandby && config.policy() == FailoverStateMachine.SyncLossPolicy.BLOCK
-                ? List.of(other) : List.of();
-        probe.setSynchronousStandbys(sync);
-        probe.ensureSlot(other);
+        // Who confirms our commits from the first one: the WAL keeper always (and the old leader after a
+        // handover, once it rejoined) — never one site alone (docs/decisions/0004).
+        List<String> sync = machine.newTermSyncSet(rec);
+        List<String> commit = machine.newTermCommitSet(rec);
+        probe.prepareTerm(commit, config.hasKeeper() ? List.of(machine.other(), WalKeeper.NAME) : List.of(machine.other()));
         String change = rec.isEmpty() ? "bootstrap: " + config.region() + " leads"
                 : handover ? "switchover: " + previous + " handed over to " + config.region()
+                : previous.equals(config.region()) ? "restart: " + config.region() + " leads again"
                 : "failover: " + config.region() + " took over from " + previous + " (which released or lost the leader lock)";
         long tookMs = wallClockMs.getAsLong() - startedMs;
-        ClusterRecord next = new ClusterRecord(epoch, config.region(), sync, "", change, tookMs, wallClockMs.getAsLong());
+        ClusterRecord next = new ClusterRecord(epoch, config.region(), sync, commit, "", "", change, tookMs, wallClockMs.getAsLong());
         long confirmedAt = nanoClock.getAsLong();
         if (!coordinator.compareAndSetRecord(rec, next)) {
             coordinator.releaseLeadership();
@@ -323,33 +451,39 @@ public final class FailoverAgent implements AutoCloseable {
             coordinator.releaseLeadership();
             throw new IllegalStateException("the database already has epoch >= " + epoch + "; released the lock");
         }
+        waitOutDeposedLease();
         // The CAS went through the CP group while this member held the lock: the lease counts from before it.
         leaseUntilNanos = confirmedAt + config.leaseMs() * 1_000_000L;
+        if (leaseUntilNanos - nanoClock.getAsLong() < 0) {
+            leaseUntilNanos = nanoClock.getAsLong();
+        }
         hooks.lead(epoch, leaseUntilNanos);
         lastRecord = next;
-        LOG.warning(() -> "failover agent " + config.region() + ": " + change + "; epoch " + epoch + "; serving "
-                + tookMs + " ms after taking the lock (promotion + new term)");
+        LOG.warning(() -> "failover agent " + config.region() + ": " + change + "; epoch " + epoch + "; commits confirmed by any of "
+                + commit + "; serving " + (wallClockMs.getAsLong() - startedMs) + " ms after the takeover began (promotion + new term)");
         return true;
     }
 
-    private void renew(long t0, Facts f) throws java.sql.SQLException {
-        leaseUntilNanos = t0 + config.leaseMs() * 1_000_000L;
-        hooks.extendLease(leaseUntilNanos);
-        List<String> sync = f.record().syncStandbys();
-        if (!sync.isEmpty() && !sync.stream().allMatch(s -> f.db().synchronousStandbyNames().contains("\"" + s + "\""))) {
-            probe.setSynchronousStandbys(sync);
+    /**
+     * A leader deposed on proof of death cannot serve; but should the proof be wrong (a firewall that rejects), its
+     * lease — counted from before its last CP check, all of which precede the deposition — ends within one lease
+     * of it. Nothing acknowledged is at stake either way (the WAL keeper is fenced, the standby promoted): this
+     * protects linearizable reads.
+     */
+    private void waitOutDeposedLease() throws InterruptedException {
+        if (deposedAtNanos == 0) {
+            return;
+        }
+        long waitMs = (deposedAtNanos + config.leaseMs() * 1_000_000L - nanoClock.getAsLong()) / 1_000_000;
+        deposedAtNanos = 0;
+        if (waitMs > 0) {
+            Thread.sleep(waitMs);
         }
     }
 
-    private void addSync(Facts f, String region) throws Exception {
-        PgProbe.Standby s = f.db().standby(region);
-        if (!f.db().synchronousStandbyNames().contains("\"" + region + "\"")) {
-            probe.setSynchronousStandbys(List.of(region));
-            return;
-        }
-        if (s != null && "sync".equals(s.syncState())) {
-            coordinator.compareAndSetRecord(f.record(), f.record().withSyncStandbys(List.of(region)));
-        }
+    private void renew(long t0) {
+        leaseUntilNanos = t0 + config.leaseMs() * 1_000_000L;
+        hooks.extendLease(leaseUntilNanos);
     }
 
     private void stopServing(String reason) {
@@ -366,6 +500,14 @@ public final class FailoverAgent implements AutoCloseable {
         }
         role = next;
         explanation = why;
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
     }
 
     @FunctionalInterface
@@ -391,5 +533,6 @@ public final class FailoverAgent implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        rejoinExecutor.shutdownNow();
     }
 }

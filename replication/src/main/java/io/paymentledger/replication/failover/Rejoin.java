@@ -6,8 +6,8 @@ import java.util.logging.Logger;
 /**
  * Makes a former primary a streaming standby of the current one: stop it, rewind it with pg_rewind (which
  * throws away what it wrote that the new primary never had: writes that were never acknowledged), or clone
- * it afresh when rewinding is impossible, then start it following the new primary. Used after a switchover
- * (automatically) and by `./ledger failback` (on an operator's request).
+ * it afresh when rewinding is impossible, then start it following the new primary. Used by the failover agent
+ * (by itself, after a switchover or when a former primary comes back) and by `./ledger failback`.
  */
 public final class Rejoin {
 
@@ -17,7 +17,15 @@ public final class Rejoin {
 
     private Rejoin() {}
 
+    /** Holds the former primary's lifecycle lock throughout: nobody starts it while it is being rewound. */
     public static How asStandbyOf(PgCluster former, PgCluster primary) {
+        return former.exclusively(() -> rejoin(former, primary));
+    }
+
+    private static How rejoin(PgCluster former, PgCluster primary) {
+        // pg_rewind compares timelines in the control files: the new primary's must show its new timeline, which
+        // only a checkpoint writes (a promotion does not wait for one).
+        primary.checkpoint();
         former.stop();
         How how;
         try {

@@ -110,6 +110,16 @@ public final class PgBinaries {
         return cmd;
     }
 
+    /** Any command line, run as the server's OS user (e.g. copying a base backup into place). */
+    public List<String> asServerUser(List<String> command) {
+        List<String> cmd = new ArrayList<>();
+        if (osUser != null) {
+            cmd.addAll(List.of("runuser", "-u", osUser, "--"));
+        }
+        cmd.addAll(command);
+        return cmd;
+    }
+
     /** The server's major version, e.g. 15. */
     public int majorVersion() {
         String out = ProcessRunner.run(command("postgres", List.of("--version")), 30).output();

@@ -4,11 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.GroupPrincipal;
-import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserPrincipal;
-import java.nio.file.attribute.UserPrincipalLookupService;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -41,6 +37,8 @@ public final class PgCluster {
     /** The superuser initdb creates; used for administration only. */
     public static final String SUPERUSER = "postgres";
     private static final long TOOL_TIMEOUT_SECONDS = 120;
+    /** The file whose lock serialises stop/rewind/start across processes (see {@link #exclusively}). */
+    private static final String LIFECYCLE_LOCK = "lifecycle.lock";
 
     /**
      * How a server is set up.
@@ -102,10 +100,12 @@ public final class PgCluster {
 
     private final Options options;
     private final PgBinaries bin;
+    private final ServerUserFiles files;
 
     public PgCluster(Options options, PgBinaries bin) {
         this.options = options;
         this.bin = bin;
+        this.files = new ServerUserFiles(bin);
     }
 
     public PgCluster(Options options) {
@@ -205,7 +205,7 @@ public final class PgCluster {
         if (Files.exists(auto)) {
             try (Stream<String> lines = Files.lines(auto)) {
                 lines.filter(l -> !l.startsWith("primary_conninfo") && !l.startsWith("primary_slot_name")
-                        && !l.startsWith("synchronous_standby_names")).forEach(kept::add);
+                        && !l.startsWith("synchronous_standby_names") && !l.startsWith("restore_command")).forEach(kept::add);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -217,15 +217,24 @@ public final class PgCluster {
         writeAsServerUser(auto, String.join("\n", kept) + "\n");
     }
 
+    /** This server as a client of another (a standby streaming from it, pg_rewind acting for it). */
+    public PgClient asClient() {
+        return new PgClient(name(), secured() ? tlsDir() : null);
+    }
+
     /**
      * The libpq connection string {@code client} (a standby streaming from this server, or a tool acting for it)
      * uses to reach this server: its application_name is the client's name (what synchronous_standby_names
      * matches), and with security on, TLS with the client's own files and its password file.
      */
     public String conninfoFor(PgCluster client) {
-        String conninfo = "host=127.0.0.1 port=" + port() + " user=" + SUPERUSER + " application_name=" + client.name()
+        return conninfoFor(client.asClient());
+    }
+
+    public String conninfoFor(PgClient client) {
+        String conninfo = "host=127.0.0.1 port=" + port() + " user=" + SUPERUSER + " application_name=" + client.applicationName()
                 + " connect_timeout=5";
-        if (client.secured()) {
+        if (client.tlsDir() != null) {
             Path tls = client.tlsDir();
             conninfo += " sslmode=verify-full sslrootcert=" + tls.resolve("ca.crt") + " sslcert=" + tls.resolve("server.crt")
                     + " sslkey=" + tls.resolve("server.key") + " passfile=" + tls.resolve("pgpass");
@@ -234,77 +243,15 @@ public final class PgCluster {
     }
 
     private void prepareDirectories() {
-        for (Path d : List.of(dir(), socketDir(), logFile().getParent(), tlsDir())) {
-            try {
-                Files.createDirectories(d);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot create " + d, e);
-            }
-        }
-        if (bin.osUser() != null) {
-            chownToServerUser(dir());
-            chownToServerUser(socketDir());
-            chownToServerUser(logFile().getParent());
-            chownToServerUser(tlsDir());
-            requireAccessible(dir());
-        }
+        files.directories(List.of(dir(), socketDir(), logFile().getParent(), tlsDir()));
+        files.requireAccessible(dir());
         if (secured()) {
-            installTlsFiles();
-        }
-    }
-
-    /** Copies the TLS files where the server (running as its OS user) reads them, 0600, plus the password file. */
-    private void installTlsFiles() {
-        Security sec = options.security();
-        try {
-            Files.setPosixFilePermissions(tlsDir(), PosixFilePermissions.fromString("rwx------"));
-            writeAsServerUser(tlsDir().resolve("server.crt"), Files.readString(sec.certFile()));
-            writeAsServerUser(tlsDir().resolve("server.key"), Files.readString(sec.keyFile()));
-            writeAsServerUser(tlsDir().resolve("ca.crt"), Files.readString(sec.caFile()));
-            writeAsServerUser(tlsDir().resolve("pgpass"), "*:*:*:" + SUPERUSER + ":" + sec.superuserPassword() + "\n");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot install the TLS files of postgres " + name(), e);
-        }
-    }
-
-    /** Fails with a clear message when the server's OS user cannot reach {@code d} (e.g. under a 0700 home). */
-    private void requireAccessible(Path d) {
-        var r = ProcessRunner.run(List.of("runuser", "-u", bin.osUser(), "--", "test", "-w", d.toString()), 30, null,
-                Map.of(), false);
-        if (r.exitCode() != 0) {
-            throw new IllegalStateException("PostgreSQL runs as OS user '" + bin.osUser() + "', which cannot write "
-                    + d + " (a parent directory is not traversable by it). Use a data directory it can reach, "
-                    + "e.g. under /var/tmp, or see PgDirectories.");
-        }
-    }
-
-    private void chownToServerUser(Path path) {
-        try {
-            UserPrincipalLookupService lookup = path.getFileSystem().getUserPrincipalLookupService();
-            UserPrincipal user = lookup.lookupPrincipalByName(bin.osUser());
-            GroupPrincipal group = lookup.lookupPrincipalByGroupName(bin.osUser());
-            PosixFileAttributeView view = Files.getFileAttributeView(path, PosixFileAttributeView.class);
-            view.setOwner(user);
-            view.setGroup(group);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot hand " + path + " to OS user " + bin.osUser(), e);
+            files.installTls(tlsDir(), options.security());
         }
     }
 
     private void writeAsServerUser(Path file, String content) {
-        try {
-            if (!Files.exists(file)) {
-                Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            }
-            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-            Files.writeString(file, content);
-            if (bin.osUser() != null) {
-                chownToServerUser(file);
-            }
-            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
-        }
+        files.write(file, content);
     }
 
     private void writeConfiguration() {
@@ -321,6 +268,12 @@ public final class PgCluster {
         conf.put("wal_receiver_status_interval", "1s");
         conf.put("wal_sender_timeout", "10s");
         conf.put("wal_receiver_timeout", "10s");
+        // A standby whose stream broke tries its other sources (the WAL keeper's restore_command while it takes
+        // over) this often; the default, 5 s, would sit in every failover that fetches from the keeper.
+        conf.put("wal_retrieve_retry_interval", "'200ms'");
+        // A slot whose consumer is gone (a lost region, a lost WAL keeper) keeps at most this much WAL, so the
+        // primary's disk does not fill; the consumer then starts afresh (a clone, a fresh keeper directory).
+        conf.put("max_slot_wal_keep_size", "'4GB'");
         conf.put("shared_buffers", "'128MB'");
         conf.put("max_wal_size", "'1GB'");
         conf.put("logging_collector", "off");
@@ -362,6 +315,43 @@ public final class PgCluster {
             return v;
         }
         return "'" + v.replace("'", "''") + "'";
+    }
+
+    /**
+     * Runs {@code work} holding this server's lifecycle lock: a file lock on {@code <dir>/lifecycle.lock}, so across
+     * processes (a node's agent rejoining its database, `./ledger up` starting it, `./ledger failback`) a stop,
+     * rewind and start never interleave with another start. Waits for the lock.
+     */
+    public <T> T exclusively(java.util.function.Supplier<T> work) {
+        try (java.nio.channels.FileChannel ch = lockChannel(); java.nio.channels.FileLock lock = ch.lock()) {
+            return work.get();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock " + dir().resolve(LIFECYCLE_LOCK), e);
+        }
+    }
+
+    /**
+     * Starts the server unless it runs, or unless someone holds its lifecycle lock (a rejoin is rewinding it: starting
+     * it now would corrupt it). Returns false in that last case.
+     */
+    public boolean startUnlessBusy() {
+        try (java.nio.channels.FileChannel ch = lockChannel(); java.nio.channels.FileLock lock = ch.tryLock()) {
+            if (lock == null) {
+                return false;
+            }
+            if (!isRunning()) {
+                start();
+            }
+            return true;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock " + dir().resolve(LIFECYCLE_LOCK), e);
+        }
+    }
+
+    private java.nio.channels.FileChannel lockChannel() throws IOException {
+        Files.createDirectories(dir());
+        return java.nio.channels.FileChannel.open(dir().resolve(LIFECYCLE_LOCK), java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.WRITE);
     }
 
     /** Starts the server and waits until it accepts connections. */
@@ -424,16 +414,106 @@ public final class PgCluster {
         return postmasterPid().isPresent();
     }
 
-    /** Promotes a standby to primary and waits for it to finish (pg_promote with wait). */
+    /**
+     * Promotes a standby to primary and waits for it to finish (pg_promote with wait). No checkpoint here: it is
+     * not needed to serve, only before a pg_rewind against this server ({@link #checkpoint}, which Rejoin does).
+     */
     public void promote() {
         try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
-            st.execute("select pg_promote(true, 60)");
-            // pg_rewind of the old primary needs the new timeline in a checkpoint (STACK.md trap 11).
-            st.execute("checkpoint");
+            try (ResultSet rs = st.executeQuery("select pg_promote(true, 60)")) {
+                if (!rs.next() || !rs.getBoolean(1)) {
+                    throw new IllegalStateException("promotion of postgres " + name() + " did not finish within 60 s");
+                }
+            }
         } catch (SQLException e) {
             throw new IllegalStateException("promotion of postgres " + name() + " failed: " + e.getMessage(), e);
         }
         LOG.warning(() -> "postgres " + name() + ": promoted to primary");
+    }
+
+    /** A checkpoint now (pg_rewind against this server needs its current timeline in the control file: STACK.md 11). */
+    public void checkpoint() {
+        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("checkpoint");
+        } catch (SQLException e) {
+            throw new IllegalStateException("checkpoint on postgres " + name() + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Rebuilds this (stopped, empty) server from a base backup plus WAL fetched with {@code restoreCommand} (the WAL
+     * keeper's), replaying every WAL record available, and waits until it is a primary again on a new timeline.
+     * What the lose-two restore does (runbooks/restore.md). Returns where its WAL ends.
+     */
+    public Lsn restoreFrom(Path baseBackup, String restoreCommand, Duration timeout) {
+        if (isRunning()) {
+            throw new IllegalStateException("postgres " + name() + " is running; stop it before restoring it");
+        }
+        if (isInitialised()) {
+            throw new IllegalStateException("postgres " + name() + " has a data directory (" + dataDir()
+                    + "); move it away first: a restore never overwrites data");
+        }
+        prepareDirectories();
+        ProcessRunner.run(bin.asServerUser(List.of("cp", "-a", baseBackup.toAbsolutePath() + "/.", dataDir().toString())),
+                TOOL_TIMEOUT_SECONDS * 5, null, Map.of(), true);
+        files.directories(List.of(dataDir()));
+        try {
+            java.nio.file.Files.setPosixFilePermissions(dataDir(), PosixFilePermissions.fromString("rwx------"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        writeConfiguration();
+        Path auto = dataDir().resolve("postgresql.auto.conf");
+        List<String> kept = new ArrayList<>();
+        if (Files.exists(auto)) {
+            try (Stream<String> lines = Files.lines(auto)) {
+                lines.filter(l -> !l.startsWith("primary_conninfo") && !l.startsWith("primary_slot_name")
+                        && !l.startsWith("synchronous_standby_names") && !l.startsWith("restore_command")
+                        && !l.startsWith("recovery_target")).forEach(kept::add);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        kept.add("restore_command = '" + restoreCommand.replace("'", "''") + "'");
+        kept.add("recovery_target_timeline = 'latest'");
+        // Its first leader sets what its commits wait for; until then nothing waits for a standby that is not there.
+        kept.add("synchronous_standby_names = ''");
+        writeAsServerUser(auto, String.join("\n", kept) + "\n");
+        try {
+            Files.deleteIfExists(dataDir().resolve("standby.signal"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        writeAsServerUser(dataDir().resolve("recovery.signal"), "");
+        start();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (isInRecoveryOrDown()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("postgres " + name() + " still recovering after " + timeout.toSeconds()
+                        + " s; see " + logFile());
+            }
+            sleep(200);
+        }
+        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("alter system reset restore_command");
+            st.execute("select pg_reload_conf()");
+            try (ResultSet rs = st.executeQuery("select pg_current_wal_flush_lsn()::text")) {
+                rs.next();
+                Lsn end = Lsn.parse(rs.getString(1));
+                LOG.warning(() -> "postgres " + name() + ": restored from " + baseBackup + " and the kept WAL; primary again at " + end);
+                return end;
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("postgres " + name() + " restored but does not answer: " + e.getMessage(), e);
+        }
+    }
+
+    private boolean isInRecoveryOrDown() {
+        try {
+            return isInRecovery();
+        } catch (IllegalStateException notYet) {
+            return true;
+        }
     }
 
     /**

@@ -8,33 +8,84 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What the failover agent asks its own PostgreSQL, and the few changes it makes to it. Every call opens a
- * short-lived superuser connection with tight timeouts: a database that does not answer is "down".
+ * What the failover agent asks its own PostgreSQL, and the few changes it makes to it. The probe keeps one
+ * superuser connection with tight timeouts: a database that refuses or drops it is "down"; one that accepts it
+ * but cannot answer a query is "unreadable" (connected, state unknown) — not the same thing to a leader.
  */
 public final class PgProbe {
 
-    /** One standby as the primary sees it (pg_stat_replication). */
-    public record Standby(String name, String state, String syncState, long lagBytes, double replayLagSeconds, boolean caughtUp) {}
+    /** The undefined_table SQLState: the ledger schema is not there yet (a fresh database). */
+    private static final String UNDEFINED_TABLE = "42P01";
 
     /**
-     * @param up                     answers at all
+     * One standby as the primary sees it (pg_stat_replication). {@code lagBytes} is what it has not replayed yet; for
+     * the WAL keeper, which replays nothing, what it has not flushed.
+     *
+     * @param flushLsn  what the standby has flushed to its disk (for the WAL keeper: what it keeps)
+     * @param caughtUp  it has flushed everything the primary has written
+     */
+    public record Standby(String name, String state, String syncState, long lagBytes, double replayLagSeconds,
+            boolean caughtUp, Lsn flushLsn) {
+
+        public Standby(String name, String state, String syncState, long lagBytes, double replayLagSeconds, boolean caughtUp) {
+            this(name, state, syncState, lagBytes, replayLagSeconds, caughtUp, Lsn.NONE);
+        }
+
+        public boolean streaming() {
+            return "streaming".equals(state);
+        }
+    }
+
+    /**
+     * @param up                     answered every question of this observation
+     * @param connected              accepted a connection (true and {@code up} false: connected but a query failed)
      * @param primary                not in recovery
      * @param epoch                  leadership.epoch in the ledger database (0 when the schema is not there yet)
      * @param standbys               as primary: the connected standbys
      * @param synchronousStandbyNames the current setting
      * @param replayLagBytes         as standby: received but not yet replayed WAL
      * @param replayDelayMs          as standby: how old the last replayed transaction is (0 when idle and caught up)
-     * @param error                  why it is down
+     * @param error                  why it is down or unreadable
+     * @param walLsn                 how far its WAL goes: as primary, flushed to its disk; as standby, received and
+     *                               flushed (or, when it never streamed, replayed) — what a promotion would keep
+     * @param restoreCommand         the current restore_command ("" when none)
+     * @param primaryConninfo        as standby: where it streams from ("" when detached)
      */
-    public record State(boolean up, boolean primary, long epoch, List<Standby> standbys, String synchronousStandbyNames,
-            long replayLagBytes, long replayDelayMs, String error) {
+    public record State(boolean up, boolean connected, boolean primary, long epoch, List<Standby> standbys,
+            String synchronousStandbyNames, long replayLagBytes, long replayDelayMs, String error, Lsn walLsn,
+            String restoreCommand, String primaryConninfo) {
 
+        public State(boolean up, boolean primary, long epoch, List<Standby> standbys, String synchronousStandbyNames,
+                long replayLagBytes, long replayDelayMs, String error) {
+            this(up, up, primary, epoch, standbys, synchronousStandbyNames, replayLagBytes, replayDelayMs, error, Lsn.NONE, "", "");
+        }
+
+        public State {
+            standbys = List.copyOf(standbys);
+        }
+
+        /** The server does not accept a connection (or dropped it). */
         public static State down(String error) {
-            return new State(false, false, 0, List.of(), "", 0, 0, error);
+            return new State(false, false, false, 0, List.of(), "", 0, 0, error, Lsn.NONE, "", "");
+        }
+
+        /** Connected, but a question failed (a timeout, a lock): its state is unknown this time. */
+        public static State unreadable(String error) {
+            return new State(false, true, false, 0, List.of(), "", 0, 0, error, Lsn.NONE, "", "");
+        }
+
+        public State withWal(Lsn wal, String restore, String conninfo) {
+            return new State(up, connected, primary, epoch, standbys, synchronousStandbyNames, replayLagBytes, replayDelayMs,
+                    error, wal, restore, conninfo);
         }
 
         public Standby standby(String name) {
             return standbys.stream().filter(s -> s.name().equals(name)).findFirst().orElse(null);
+        }
+
+        public boolean streams(String name) {
+            Standby s = standby(name);
+            return s != null && s.streaming();
         }
     }
 
@@ -48,6 +99,14 @@ public final class PgProbe {
 
     public PgCluster cluster() {
         return pg;
+    }
+
+    /**
+     * The value of synchronous_standby_names that makes a commit wait for any one of {@code names} (quorum commit,
+     * docs/decisions/0004): '' when none. One rule, used to set it and to check it.
+     */
+    public static String syncNames(List<String> names) {
+        return names.isEmpty() ? "" : "ANY 1 (" + String.join(", ", names.stream().map(n -> "\"" + n + "\"").toList()) + ")";
     }
 
     private Connection connect(String db) throws SQLException {
@@ -84,61 +143,138 @@ public final class PgProbe {
     }
 
     public State observe() {
+        Connection c;
         try {
-            return observe(probeConnection());
+            c = probeConnection();
         } catch (SQLException e) {
             dropProbeConnection();
             return State.down(e.getMessage());
+        }
+        try {
+            return observe(c);
+        } catch (SQLException e) {
+            dropProbeConnection();
+            String state = e.getSQLState() == null ? "" : e.getSQLState();
+            // Connection failures (class 08) and server shutdown/crash (57P0x) mean the server is gone; anything
+            // else (a statement timeout, a lock) only means this observation failed.
+            return state.startsWith("08") || state.startsWith("57P0") ? State.down(e.getMessage())
+                    : State.unreadable(e.getMessage());
         }
     }
 
     private State observe(Connection c) throws SQLException {
         try (Statement st = c.createStatement()) {
             boolean recovery;
-            try (ResultSet rs = st.executeQuery("select pg_is_in_recovery(), current_setting('synchronous_standby_names')")) {
+            String syncNames;
+            String restore;
+            String conninfo;
+            try (ResultSet rs = st.executeQuery("select pg_is_in_recovery(), current_setting('synchronous_standby_names'),"
+                    + " current_setting('restore_command'), current_setting('primary_conninfo')")) {
                 rs.next();
                 recovery = rs.getBoolean(1);
-                String syncNames = rs.getString(2);
-                long epoch = epoch(st);
-                if (recovery) {
-                    try (ResultSet r = st.executeQuery("""
-                            select greatest(coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0), 0)::bigint,
-                                   case when pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() then 0
-                                        else coalesce((extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, 0) end""")) {
-                        r.next();
-                        return new State(true, false, epoch, List.of(), syncNames, r.getLong(1), Math.max(0, r.getLong(2)), "");
-                    }
-                }
-                List<Standby> standbys = new ArrayList<>();
-                try (ResultSet r = st.executeQuery("""
-                        select application_name, state, sync_state,
-                               coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint,
-                               coalesce(extract(epoch from replay_lag), 0)::float8,
-                               coalesce(flush_lsn >= pg_current_wal_lsn(), false)
-                        from pg_stat_replication""")) {
-                    while (r.next()) {
-                        standbys.add(new Standby(r.getString(1), r.getString(2), r.getString(3), r.getLong(4), r.getDouble(5), r.getBoolean(6)));
-                    }
-                }
-                return new State(true, true, epoch, standbys, syncNames, 0, 0, "");
+                syncNames = rs.getString(2);
+                restore = rs.getString(3);
+                conninfo = rs.getString(4);
             }
+            long epoch = epoch(st);
+            if (recovery) {
+                try (ResultSet r = st.executeQuery("""
+                        select greatest(coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0), 0)::bigint,
+                               case when pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() then 0
+                                    else coalesce((extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, 0) end,
+                               greatest(coalesce(pg_last_wal_receive_lsn(), '0/0'), coalesce(pg_last_wal_replay_lsn(), '0/0'))::text""")) {
+                    r.next();
+                    return new State(true, false, epoch, List.of(), syncNames, r.getLong(1), Math.max(0, r.getLong(2)), "")
+                            .withWal(Lsn.parse(r.getString(3)), restore, conninfo);
+                }
+            }
+            List<Standby> standbys = new ArrayList<>();
+            try (ResultSet r = st.executeQuery("""
+                    select application_name, state, sync_state,
+                           coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(replay_lsn, flush_lsn)), 0)::bigint,
+                           coalesce(extract(epoch from case when replay_lsn is null then flush_lag else replay_lag end), 0)::float8,
+                           coalesce(flush_lsn >= pg_current_wal_lsn(), false),
+                           coalesce(flush_lsn, '0/0')::text
+                    from pg_stat_replication""")) {
+                while (r.next()) {
+                    standbys.add(new Standby(r.getString(1), r.getString(2), r.getString(3), r.getLong(4), r.getDouble(5),
+                            r.getBoolean(6), Lsn.parse(r.getString(7))));
+                }
+            }
+            Lsn flushed;
+            try (ResultSet r = st.executeQuery("select pg_current_wal_flush_lsn()::text")) {
+                r.next();
+                flushed = Lsn.parse(r.getString(1));
+            }
+            return new State(true, true, epoch, standbys, syncNames, 0, 0, "").withWal(flushed, restore, conninfo);
         }
     }
 
-    private static long epoch(Statement st) {
+    /** The stored epoch; 0 only when the schema does not exist yet (any other failure is not "epoch 0"). */
+    private static long epoch(Statement st) throws SQLException {
         try (ResultSet rs = st.executeQuery("select epoch from leadership")) {
             return rs.next() ? rs.getLong(1) : 0;
-        } catch (SQLException noSchemaYet) {
-            return 0;
+        } catch (SQLException e) {
+            if (UNDEFINED_TABLE.equals(e.getSQLState())) {
+                return 0;
+            }
+            throw e;
         }
     }
 
-    /** Sets synchronous_standby_names (persisted with ALTER SYSTEM) and reloads the configuration. */
+    /** Sets synchronous_standby_names to {@link #syncNames} (persisted with ALTER SYSTEM) and reloads. */
     public void setSynchronousStandbys(List<String> names) throws SQLException {
-        String value = names.isEmpty() ? "" : "FIRST 1 (" + String.join(", ", names.stream().map(n -> "\"" + n + "\"").toList()) + ")";
+        alterSystem("synchronous_standby_names", syncNames(names));
+    }
+
+    /**
+     * As a standby about to be promoted: stop streaming from the old primary (so its WAL cannot grow past what
+     * another source is about to hand it) and fetch WAL with {@code restoreCommand} instead. Reloadable since
+     * PostgreSQL 13 (primary_conninfo) and 14 (restore_command).
+     */
+    public void fetchWith(String restoreCommand) throws SQLException {
         try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
-            st.execute("alter system set synchronous_standby_names = '" + value.replace("'", "''") + "'");
+            st.execute("alter system set primary_conninfo = ''");
+            st.execute("alter system set restore_command = '" + restoreCommand.replace("'", "''") + "'");
             st.execute("select pg_reload_conf()");
+        }
+    }
+
+    /** Stops fetching from an archive (after promotion, or when a takeover was abandoned). */
+    public void clearRestoreCommand() throws SQLException {
+        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("alter system reset restore_command");
+            st.execute("select pg_reload_conf()");
+        }
+    }
+
+    /** As a standby: stream from {@code conninfo} again (undoes {@link #fetchWith}). */
+    public void streamFrom(String conninfo) throws SQLException {
+        alterSystem("primary_conninfo", conninfo);
+        clearRestoreCommand();
+    }
+
+    private void alterSystem(String setting, String value) throws SQLException {
+        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("alter system set " + setting + " = '" + value.replace("'", "''") + "'");
+            st.execute("select pg_reload_conf()");
+        }
+    }
+
+    /**
+     * Everything a new term needs from its (just promoted) database, on one connection (each new TLS + scram
+     * connection costs tens of ms of the failover): commits wait for any of {@code commitSet}, no archive fetching,
+     * and a replication slot for each of {@code slots}.
+     */
+    public void prepareTerm(List<String> commitSet, List<String> slots) throws SQLException {
+        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("alter system set synchronous_standby_names = '" + syncNames(commitSet).replace("'", "''") + "'");
+            st.execute("alter system reset restore_command");
+            st.execute("select pg_reload_conf()");
+            for (String slot : slots) {
+                st.execute("select pg_create_physical_replication_slot('" + slot + "') where not exists "
+                        + "(select 1 from pg_replication_slots where slot_name = '" + slot + "')");
+            }
         }
     }
 

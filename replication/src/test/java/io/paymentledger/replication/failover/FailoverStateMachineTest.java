@@ -6,11 +6,15 @@ import io.paymentledger.replication.coordinator.ClusterRecord;
 import io.paymentledger.replication.coordinator.Coordinator.RegionReport;
 import io.paymentledger.replication.failover.FailoverStateMachine.Decision;
 import io.paymentledger.replication.failover.FailoverStateMachine.Facts;
+import io.paymentledger.replication.failover.FailoverStateMachine.RejoinStatus;
 import io.paymentledger.replication.failover.FailoverStateMachine.Role;
 import io.paymentledger.replication.failover.FailoverStateMachine.Step;
 import io.paymentledger.replication.failover.FailoverStateMachine.SyncLossPolicy;
+import io.paymentledger.replication.postgres.Lsn;
 import io.paymentledger.replication.postgres.PgProbe;
 import io.paymentledger.replication.postgres.PgProbe.Standby;
+import io.paymentledger.replication.walkeeper.WalKeeperReport;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,14 +23,18 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The failover decisions as a pure function: every fact is built by hand, time is {@link Facts#nowMs()}.
- * Two regions, {@code eu} and {@code us}; each test names the region deciding and the role it is in.
+ * Two regions, {@code eu} and {@code us}, and the WAL keeper {@code walkeeper}; each test names the region
+ * deciding and the role it is in.
  */
 class FailoverStateMachineTest {
 
     static final String EU = "eu";
     static final String US = "us";
+    static final String KEEPER = "walkeeper";
     static final long NOW = 1_700_000_000_000L;
     static final long FRESH_MS = 15_000;
+    /** The leader's flushed WAL in these tests; standbys that stream have flushed it too unless said otherwise. */
+    static final Lsn WAL = Lsn.parse("0/5000100");
 
     // ---------------------------------------------------------------- helpers
 
@@ -35,32 +43,54 @@ class FailoverStateMachineTest {
     }
 
     static FailoverStateMachine machine(String me, SyncLossPolicy policy) {
-        return new FailoverStateMachine(me, List.of(EU, US), policy, FRESH_MS);
+        return new FailoverStateMachine(me, List.of(EU, US), KEEPER, policy, FRESH_MS);
     }
 
-    /** A primary database at {@code epoch} with these standbys connected. */
+    /** A primary database at {@code epoch} waiting for any of {@code commitSet}, with these standbys connected. */
+    static PgProbe.State primaryDb(long epoch, List<String> commitSet, Standby... standbys) {
+        return new PgProbe.State(true, true, true, epoch, List.of(standbys), PgProbe.syncNames(commitSet), 0, 0, "", WAL, "", "");
+    }
+
+    /** A primary database whose synchronous_standby_names waits for exactly the standbys given. */
     static PgProbe.State primaryDb(long epoch, Standby... standbys) {
-        String names = standbys.length == 0 ? "" : "FIRST 1 (\"" + standbys[0].name() + "\")";
-        return new PgProbe.State(true, true, epoch, List.of(standbys), names, 0, 0, "");
+        List<String> names = new ArrayList<>();
+        for (Standby s : standbys) {
+            names.add(s.name());
+        }
+        return primaryDb(epoch, names, standbys);
     }
 
-    /** A database in recovery (a standby) that replicated up to {@code epoch}. */
+    /** A database in recovery (a standby) that replicated up to {@code epoch}, streaming, with WAL up to {@code wal}. */
+    static PgProbe.State standbyDb(long epoch, Lsn wal) {
+        return new PgProbe.State(true, true, false, epoch, List.of(), "", 0, 0, "", wal, "", "host=eu port=1");
+    }
+
     static PgProbe.State standbyDb(long epoch) {
-        return new PgProbe.State(true, false, epoch, List.of(), "", 0, 0, "");
+        return standbyDb(epoch, WAL);
+    }
+
+    /** A standby that stopped streaming and fetches from the keeper (FETCH_FROM_KEEPER was done). */
+    static PgProbe.State fetchingDb(long epoch, Lsn wal) {
+        return new PgProbe.State(true, true, false, epoch, List.of(), "", 0, 0, "", wal, "cp keeper/%f %p", "");
     }
 
     static PgProbe.State downDb() {
         return PgProbe.State.down("connection refused");
     }
 
-    /** A standby that streams and has flushed all WAL. */
+    /** A site that streams and has flushed {@code flushed}. */
+    static Standby streaming(String name, Lsn flushed) {
+        return new Standby(name, "streaming", "quorum", 0, 0.0, flushed.atLeast(WAL), flushed);
+    }
+
+    /** A site that streams and has flushed all WAL. */
     static Standby streaming(String name) {
-        return new Standby(name, "streaming", "sync", 0, 0.0, true);
+        return streaming(name, WAL);
     }
 
     /** A standby that streams but is behind. */
     static Standby lagging(String name, long lagBytes) {
-        return new Standby(name, "streaming", "async", lagBytes, 1.5, false);
+        return new Standby(name, "streaming", "quorum", lagBytes, 1.5, false, new Lsn(WAL.value() - lagBytes));
     }
 
     static ClusterRecord record(long epoch, String leader, String... sync) {
@@ -79,11 +109,19 @@ class FailoverStateMachineTest {
         return report(true, false, epoch, 1_000);
     }
 
+    static WalKeeperReport keeperFollowing(String region) {
+        return new WalKeeperReport(WalKeeperReport.State.FOLLOWING, region, "", 0, Lsn.NONE, 0, 1, NOW - 60_000, "", NOW - 200);
+    }
+
+    static WalKeeperReport keeperFencedFor(String region, long epoch, Lsn end) {
+        return new WalKeeperReport(WalKeeperReport.State.FENCED, "", region, epoch, end, 1, 1, NOW - 60_000, "", NOW - 200);
+    }
+
     static FactsBuilder facts() {
         return new FactsBuilder();
     }
 
-    /** Defaults: CP answered, no lock, lease valid, empty record, no reports, db down, writer idle, no switchover. */
+    /** Defaults: CP answered, no lock, lease valid, empty record, no reports, db down, writer idle, keeper following eu. */
     static final class FactsBuilder {
         long now = NOW;
         String cpError;
@@ -96,6 +134,11 @@ class FailoverStateMachineTest {
         String switchoverTo;
         boolean writerIdle = true;
         long stoppedLeadingAtMs;
+        WalKeeperReport keeper = keeperFollowing(EU);
+        boolean leaderGone;
+        long drainingSinceMs;
+        Lsn convergedAt = Lsn.NONE;
+        RejoinStatus rejoin = RejoinStatus.IDLE;
 
         FactsBuilder cpError(String e) {
             cpError = e;
@@ -147,9 +190,34 @@ class FailoverStateMachineTest {
             return this;
         }
 
+        FactsBuilder keeper(WalKeeperReport k) {
+            keeper = k;
+            return this;
+        }
+
+        FactsBuilder leaderGone() {
+            leaderGone = true;
+            return this;
+        }
+
+        FactsBuilder drainingSince(long ms) {
+            drainingSinceMs = ms;
+            return this;
+        }
+
+        FactsBuilder syncConvergedAt(Lsn lsn) {
+            convergedAt = lsn;
+            return this;
+        }
+
+        FactsBuilder rejoin(RejoinStatus r) {
+            rejoin = r;
+            return this;
+        }
+
         Facts build() {
             return new Facts(now, cpError, holdsLock, leaseValid, record, Map.copyOf(reports), db, writeFault, switchoverTo,
-                    writerIdle, stoppedLeadingAtMs);
+                    writerIdle, stoppedLeadingAtMs, keeper, leaderGone, drainingSinceMs, convergedAt, rejoin);
         }
     }
 
@@ -176,9 +244,9 @@ class FailoverStateMachineTest {
         }
     }
 
-    /** eu leads at epoch 5 with us as its synchronous standby. */
+    /** eu leads at epoch 5; us and the keeper stream; commits wait for either. */
     static FactsBuilder healthyLeader() {
-        return facts().lock().record(record(5, EU, US)).db(primaryDb(5, streaming(US)));
+        return facts().lock().record(record(5, EU, US, KEEPER)).db(primaryDb(5, streaming(US), streaming(KEEPER)));
     }
 
     // ---------------------------------------------------------------- bootstrap
@@ -234,12 +302,6 @@ class FailoverStateMachineTest {
         }
 
         @Test
-        void ownStaleReportAlsoBlocksBootstrap() {
-            FactsBuilder f = facts().report(EU, report(true, true, 7, 60_000)).report(US, standbyReport(7)).db(primaryDb(7));
-            assertDecision(decide(EU, Role.STARTING, f), Role.FOLLOWER, Step.NONE, null, "region eu has not reported");
-        }
-
-        @Test
         void noPrimaryAnywhereBlocksBootstrap() {
             FactsBuilder f = facts().report(EU, standbyReport(7)).report(US, standbyReport(7)).db(standbyDb(7));
             assertDecision(decide(EU, Role.STARTING, f), Role.FOLLOWER, Step.NONE, null, "no region reports a primary");
@@ -252,7 +314,7 @@ class FailoverStateMachineTest {
         }
 
         @Test
-        void bootstrapRegionHoldingTheLockTakesOverWithoutPromoting() {
+        void bootstrapRegionHoldingTheLockTakesOverWithoutPromotingOrFencing() {
             Decision d = decide(EU, Role.STARTING, bothReported().lock().db(primaryDb(7)));
             assertDecision(d, Role.LEADER, Step.TAKE_OVER, null, "hold the leader lock", "bootstrap", "new term");
             assertThat(d.explanation()).doesNotContain("promoting");
@@ -265,82 +327,139 @@ class FailoverStateMachineTest {
         }
 
         @Test
-        void downDatabaseInAnyRegionBlocksBootstrap() {
-            FactsBuilder f = facts().report(EU, primaryReport(5)).report(US, report(false, false, 0, 1_000)).db(primaryDb(5));
-            Decision d = decide(EU, Role.STARTING, f);
-            assertThat(d.step()).as(d.explanation()).isEqualTo(Step.NONE);
-            assertReadable(d.explanation(), "us");
-
-            Decision withLock = decide(EU, Role.STARTING, facts().report(EU, primaryReport(5))
-                    .report(US, report(false, false, 0, 1_000)).db(primaryDb(5)).lock());
-            assertThat(withLock.step()).as(withLock.explanation()).isEqualTo(Step.STOP_AND_RELEASE);
+        void equalEpochPrimariesNeverBothTryTheLock() {
+            Decision de = decide(EU, Role.STARTING, facts().report(EU, primaryReport(5)).report(US, primaryReport(5)).db(primaryDb(5)));
+            Decision du = decide(US, Role.STARTING, facts().report(EU, primaryReport(5)).report(US, primaryReport(5)).db(primaryDb(5)));
+            assertThat(de.step() == Step.TRY_LOCK || du.step() == Step.TRY_LOCK)
+                    .as("eu: %s / us: %s", de.explanation(), du.explanation()).isFalse();
+            assertReadable(de.explanation(), "operator must decide");
         }
 
         @Test
-        void equalEpochPrimariesNeverBothTryTheLock() {
-            FailoverStateMachine eu = new FailoverStateMachine(EU, List.of(EU, US), SyncLossPolicy.BLOCK, FRESH_MS);
-            FailoverStateMachine us = new FailoverStateMachine(US, List.of(US, EU), SyncLossPolicy.BLOCK, FRESH_MS);
-            Decision de = eu.decide(Role.STARTING, facts().report(EU, primaryReport(5)).report(US, primaryReport(5))
-                    .db(primaryDb(5)).build());
-            Decision du = us.decide(Role.STARTING, facts().report(EU, primaryReport(5)).report(US, primaryReport(5))
-                    .db(primaryDb(5)).build());
-            assertThat(de.step() == Step.TRY_LOCK && du.step() == Step.TRY_LOCK)
-                    .as("eu: %s / us: %s", de.explanation(), du.explanation()).isFalse();
+        void aNewTermStartsWithTheWalKeeperAsItsSecondSite() {
+            assertThat(machine(EU).newTermSyncSet(ClusterRecord.EMPTY)).containsExactly(KEEPER);
+            assertThat(machine(EU).newTermCommitSet(ClusterRecord.EMPTY)).containsExactly(KEEPER);
         }
     }
 
-    // ---------------------------------------------------------------- a healthy leader
+    // ---------------------------------------------------------------- quorum commit while leading
 
     @Nested
-    class Leading {
+    class QuorumCommit {
 
         @Test
         void renewsWhenEverythingMatches() {
             Decision d = decide(EU, Role.LEADER, healthyLeader());
             assertDecision(d, Role.LEADER, Step.RENEW, null, "no action", "leader with the lock", "epoch 5",
-                    "standby us is synchronous");
+                    "any of [us, walkeeper]", "at least two sites");
         }
 
         @Test
-        void addsAStreamingStandbyThatIsNotInTheSyncSet() {
-            FactsBuilder f = facts().lock().record(record(5, EU)).db(primaryDb(5, streaming(US)));
-            assertDecision(decide(EU, Role.LEADER, f), Role.LEADER, Step.ADD_SYNC, US, "standby us streams",
-                    "making it synchronous");
+        void aSiteThatStreamsJoinsTheRecordBeforePostgresWaitsForIt() {
+            FactsBuilder f = facts().lock().record(record(5, EU, KEEPER)).db(primaryDb(5, List.of(KEEPER), streaming(US), streaming(KEEPER)));
+            Decision d = decide(EU, Role.LEADER, f);
+            assertDecision(d, Role.LEADER, Step.RECORD_SYNC, US, "us streams", "adding it to the commit quorum", "recorded first");
+            assertThat(d.record().syncStandbys()).containsExactly(KEEPER, US);
+            assertThat(d.record().commitSet()).containsExactly(KEEPER, US);
+
+            // Next tick: the record has it, PostgreSQL does not yet.
+            Decision next = decide(EU, Role.LEADER, f.record(d.record()));
+            assertDecision(next, Role.LEADER, Step.CONVERGE_SYNC, null, "PostgreSQL waits for", "ANY 1 (\"walkeeper\", \"us\")");
         }
 
         @Test
-        void doesNotAddAStandbyThatIsNotStreaming() {
-            Standby catchingUp = new Standby(US, "catchup", "async", 1_000_000, 3.0, false);
-            FactsBuilder f = facts().lock().record(record(5, EU)).db(primaryDb(5, catchingUp));
-            assertDecision(decide(EU, Role.LEADER, f), Role.LEADER, Step.RENEW, null, "no synchronous standby",
-                    "us not streaming", "one region only");
+        void aStandbyThatIsStillCatchingUpDoesNotJoin() {
+            Standby catchingUp = new Standby(US, "catchup", "async", 1_000_000, 3.0, false, Lsn.parse("0/1000000"));
+            FactsBuilder f = facts().lock().record(record(5, EU, KEEPER)).db(primaryDb(5, List.of(KEEPER), catchingUp, streaming(KEEPER)));
+            assertDecision(decide(EU, Role.LEADER, f), Role.LEADER, Step.RENEW, null, "any of [walkeeper]");
         }
 
         @Test
-        void degradePolicyRemovesTheLostSyncStandby() {
-            FactsBuilder f = facts().lock().record(record(5, EU, US)).db(primaryDb(5));
-            assertDecision(decide(EU, SyncLossPolicy.DEGRADE, Role.LEADER, f), Role.LEADER, Step.REMOVE_SYNC, US,
-                    "synchronous standby us is gone", "DEGRADE", "left the sync set");
+        void aLostSiteLeavesTheCommitSetAtOnceButTheSyncSetOnlyOnceTheRestHoldsEverything() {
+            // us is gone; commits go on with the keeper (no stall): us leaves the commit set only.
+            FactsBuilder f = facts().lock().record(record(5, EU, US, KEEPER)).db(primaryDb(5, List.of(US, KEEPER), streaming(KEEPER)));
+            Decision d = decide(EU, Role.LEADER, f);
+            assertDecision(d, Role.LEADER, Step.RECORD_SYNC, US, "us is gone", "acknowledged by walkeeper from now on",
+                    "stays in the recorded sync set");
+            assertThat(d.record().commitSet()).containsExactly(KEEPER);
+            assertThat(d.record().syncStandbys()).containsExactly(US, KEEPER);
+
+            // PostgreSQL converges to the keeper alone ...
+            ClusterRecord narrowed = d.record();
+            assertThat(decide(EU, Role.LEADER, f.record(narrowed)).step()).isEqualTo(Step.CONVERGE_SYNC);
+
+            // ... and until the keeper has flushed past the point where that took effect, us stays recorded:
+            // it may hold writes the keeper does not (acknowledged by us alone before).
+            Lsn converged = Lsn.parse("0/5000200");
+            FactsBuilder behind = facts().lock().record(narrowed).syncConvergedAt(converged)
+                    .db(primaryDb(5, List.of(KEEPER), streaming(KEEPER, Lsn.parse("0/5000100"))));
+            assertThat(decide(EU, Role.LEADER, behind).step()).isEqualTo(Step.RENEW);
+
+            FactsBuilder past = facts().lock().record(narrowed).syncConvergedAt(converged)
+                    .db(primaryDb(5, List.of(KEEPER), streaming(KEEPER, Lsn.parse("0/5000300"))));
+            Decision done = decide(EU, Role.LEADER, past);
+            assertDecision(done, Role.LEADER, Step.RECORD_SYNC, null, "walkeeper now hold every acknowledged write",
+                    "us leaves the recorded sync set");
+            assertThat(done.record().syncStandbys()).containsExactly(KEEPER);
         }
 
         @Test
-        void degradePolicyRemovesASyncStandbyThatNoLongerStreams() {
-            Standby catchingUp = new Standby(US, "catchup", "potential", 10_000, 2.0, false);
-            FactsBuilder f = facts().lock().record(record(5, EU, US)).db(primaryDb(5, catchingUp));
-            assertDecision(decide(EU, SyncLossPolicy.DEGRADE, Role.LEADER, f), Role.LEADER, Step.REMOVE_SYNC, US, "sync set");
+        void losingTheKeeperLeavesTheOtherRegionAsTheSecondSite() {
+            FactsBuilder f = facts().lock().record(record(5, EU, US, KEEPER)).db(primaryDb(5, List.of(US, KEEPER), streaming(US)));
+            Decision d = decide(EU, Role.LEADER, f);
+            assertThat(d.step()).isEqualTo(Step.RECORD_SYNC);
+            assertThat(d.record().commitSet()).containsExactly(US);
         }
 
         @Test
-        void blockPolicyKeepsTheLostSyncStandbyAndWritesWait() {
-            FactsBuilder f = facts().lock().record(record(5, EU, US)).db(primaryDb(5));
-            assertDecision(decide(EU, SyncLossPolicy.BLOCK, Role.LEADER, f), Role.LEADER, Step.RENEW, null,
-                    "synchronous standby us is DISCONNECTED", "writes wait", "BLOCK");
+        void blockPolicyWithEveryOtherSiteGoneKeepsThemAndWritesWait() {
+            FactsBuilder f = facts().lock().record(record(5, EU, KEEPER)).db(primaryDb(5, List.of(KEEPER)));
+            assertDecision(decide(EU, Role.LEADER, f), Role.LEADER, Step.RENEW, null, "none of [walkeeper] streams",
+                    "writes wait", "BLOCK");
         }
 
         @Test
-        void degradePolicyWithAHealthySyncStandbyJustRenews() {
-            assertDecision(decide(EU, SyncLossPolicy.DEGRADE, Role.LEADER, healthyLeader()), Role.LEADER, Step.RENEW, null,
-                    "standby us is synchronous");
+        void aSiteIsNotDroppedWhileTheOthersDoNotStreamEither() {
+            FactsBuilder f = facts().lock().record(record(5, EU, US, KEEPER)).db(primaryDb(5, List.of(US, KEEPER)));
+            assertThat(decide(EU, Role.LEADER, f).step()).isEqualTo(Step.RENEW);
+        }
+
+        @Test
+        void degradePolicyRecordsThatNobodyElseHoldsTheWritesBeforeWritingAlone() {
+            FactsBuilder f = facts().lock().record(record(5, EU, KEEPER)).db(primaryDb(5, List.of(KEEPER)));
+            Decision d = decide(EU, SyncLossPolicy.DEGRADE, Role.LEADER, f);
+            assertDecision(d, Role.LEADER, Step.RECORD_SYNC, KEEPER, "DEGRADE", "nobody else holds our writes", "writing alone");
+            assertThat(d.record().syncStandbys()).isEmpty();
+            assertThat(d.record().commitSet()).isEmpty();
+        }
+
+        @Test
+        void postgresThatDisagreesWithTheRecordIsReconvergedEveryTick() {
+            // The record says "write alone" (DEGRADE) but an ALTER SYSTEM failed: PostgreSQL still waits for us.
+            // Every tick sets it again until it agrees, like Patroni.
+            FactsBuilder f = facts().lock().record(record(5, EU)).db(primaryDb(5, List.of(US)));
+            for (int tick = 0; tick < 3; tick++) {
+                Decision d = decide(EU, SyncLossPolicy.DEGRADE, Role.LEADER, f);
+                assertDecision(d, Role.LEADER, Step.CONVERGE_SYNC, null, "PostgreSQL waits for 'ANY 1 (\"us\")'",
+                        "the record says ''");
+            }
+        }
+
+        @Test
+        void syncCopiesCountsTheSitesHoldingEveryAcknowledgedWrite() {
+            // Every write acknowledged one observation ago is at or before the leader's flush then.
+            Lsn before = Lsn.parse("0/5000000");
+            assertThat(FailoverStateMachine.syncCopies(primaryDb(5, List.of(US, KEEPER), streaming(US), streaming(KEEPER)), before))
+                    .as("both have flushed past it").isEqualTo(3);
+            assertThat(FailoverStateMachine.syncCopies(primaryDb(5, List.of(US, KEEPER), streaming(US, Lsn.parse("0/4000000")),
+                    streaming(KEEPER)), before)).as("us behind: it may lack a write the keeper confirmed").isEqualTo(2);
+            assertThat(FailoverStateMachine.syncCopies(primaryDb(5, List.of(US, KEEPER), streaming(KEEPER)), before))
+                    .as("us gone").isEqualTo(2);
+            assertThat(FailoverStateMachine.syncCopies(primaryDb(5, List.of(US, KEEPER)), before))
+                    .as("nobody streams: acknowledged writes are here only, as far as anyone can see").isEqualTo(1);
+            assertThat(FailoverStateMachine.syncCopies(primaryDb(5, List.of(US, KEEPER), streaming(US), streaming(KEEPER)), Lsn.NONE))
+                    .as("nothing observed before: nothing proven").isEqualTo(1);
+            assertThat(FailoverStateMachine.syncCopies(standbyDb(5), before)).as("not a primary").isZero();
         }
     }
 
@@ -365,7 +484,6 @@ class FailoverStateMachineTest {
         void aWriteFaultDuringACpHiccupStillStopsTheLeader() {
             Decision d = decide(EU, Role.LEADER, healthyLeader().cpError("no quorum").writeFault("commit outcome unknown"));
             assertThat(d.next()).as(d.explanation()).isEqualTo(Role.FENCED);
-            assertThat(d.step()).as(d.explanation()).isIn(Step.STOP_SERVING, Step.STOP_AND_RELEASE);
             assertReadable(d.explanation(), "commit");
         }
 
@@ -376,17 +494,18 @@ class FailoverStateMachineTest {
         }
 
         @Test
-        void theLockEvenWithAValidLease() {
-            FactsBuilder f = facts().record(record(5, EU, US)).db(primaryDb(5, streaming(US)));
-            assertThat(f.leaseValid).isTrue();
-            assertThat(decide(EU, Role.LEADER, f).next()).isEqualTo(Role.FENCED);
-        }
-
-        @Test
         void itsDatabaseThatIsDown() {
             Decision d = decide(EU, Role.LEADER, healthyLeader().db(downDb()));
             assertDecision(d, Role.FENCED, Step.STOP_AND_RELEASE, null, "my database does not answer", "connection refused",
                     "releasing the lock so us can take over");
+        }
+
+        @Test
+        void notItsDatabaseWhenOneObservationFailed() {
+            // A statement timeout or a lock is not "down", and certainly not "epoch 0" (which used to make the
+            // leader step down): it keeps its role, serves on within its lease, and does not renew it.
+            Decision d = decide(EU, Role.LEADER, healthyLeader().db(PgProbe.State.unreadable("canceling statement due to statement timeout")));
+            assertDecision(d, Role.LEADER, Step.NONE, null, "could not read my database", "statement timeout", "not renewing");
         }
 
         @Test
@@ -411,15 +530,7 @@ class FailoverStateMachineTest {
         @Test
         void theRecordWhenItHasAnotherEpoch() {
             Decision d = decide(EU, Role.LEADER, healthyLeader().record(record(6, EU, US)));
-            assertDecision(d, Role.FENCED, Step.STOP_AND_RELEASE, null, "CP record names eu at epoch 6",
-                    "database epoch 5");
-        }
-
-        @Test
-        void theRecordWhenItIsEmpty() {
-            Decision d = decide(EU, Role.LEADER, healthyLeader().record(ClusterRecord.EMPTY));
-            assertThat(d.next()).isEqualTo(Role.FENCED);
-            assertThat(d.step()).isEqualTo(Step.STOP_AND_RELEASE);
+            assertDecision(d, Role.FENCED, Step.STOP_AND_RELEASE, null, "CP record names eu at epoch 6", "database epoch 5");
         }
 
         @Test
@@ -427,82 +538,162 @@ class FailoverStateMachineTest {
             Decision d = decide(EU, Role.DRAINING, healthyLeader().switchoverTo(US).cpError("timeout"));
             assertDecision(d, Role.FENCED, Step.STOP_SERVING, null, "CP group does not answer", "timeout");
         }
-
-        @Test
-        void drainingLeaderLosesTheLock() {
-            FactsBuilder f = facts().record(record(5, EU, US)).db(primaryDb(5, streaming(US))).switchoverTo(US);
-            assertDecision(decide(EU, Role.DRAINING, f), Role.FENCED, Step.STOP_SERVING, null, "leader lock");
-        }
     }
 
-    // ---------------------------------------------------------------- followers
+    // ---------------------------------------------------------------- followers and takeovers
 
     @Nested
-    class Following {
+    class TakingOver {
 
-        @Test
-        void standbyInTheSyncSetTriesTheLock() {
-            FactsBuilder f = facts().record(record(5, EU, US)).db(standbyDb(5));
-            assertDecision(decide(US, Role.FOLLOWER, f), Role.FOLLOWER, Step.TRY_LOCK, null, "eligible",
-                    "recorded synchronous standby", "lock");
+        /** eu led at epoch 5 with us and the keeper in the sync set; us follows with a complete database. */
+        FactsBuilder usFollows() {
+            return facts().record(record(5, EU, US, KEEPER)).db(standbyDb(5));
         }
 
         @Test
-        void startingStandbyInTheSyncSetBecomesFollowerAndTriesTheLock() {
-            FactsBuilder f = facts().record(record(5, EU, US)).db(standbyDb(5));
-            assertDecision(decide(US, Role.STARTING, f), Role.FOLLOWER, Step.TRY_LOCK, null, "synchronous standby");
+        void aStandbyThatCanMakeItselfCompleteTriesTheLock() {
+            assertDecision(decide(US, Role.FOLLOWER, usFollows()), Role.FOLLOWER, Step.TRY_LOCK, null, "eligible",
+                    "fetch what my database lacks from the WAL keeper");
         }
 
         @Test
-        void standbyOutsideTheSyncSetNeverTriesTheLock() {
+        void holdingTheLockItFirstFencesTheKeeper() {
+            Decision d = decide(US, Role.FOLLOWER, usFollows().lock());
+            assertDecision(d, Role.TAKING_OVER, Step.FENCE_KEEPER, null, "recording that us takes over",
+                    "WAL keeper stops following eu");
+        }
+
+        @Test
+        void thenWaitsForTheKeeperToSayWhereItsWalEnds() {
+            FactsBuilder f = usFollows().lock().record(record(5, EU, US, KEEPER).withTakeover(US));
+            assertDecision(decide(US, Role.TAKING_OVER, f), Role.TAKING_OVER, Step.NONE, null,
+                    "waiting for the WAL keeper", "where its WAL ends");
+            // A report fenced for an older term does not count.
+            assertThat(decide(US, Role.TAKING_OVER, f.keeper(keeperFencedFor(US, 4, WAL))).step()).isEqualTo(Step.NONE);
+        }
+
+        @Test
+        void fetchesWhatItLacksFromTheKeeperBeforePromotion() {
+            Lsn end = Lsn.parse("0/5000400");
+            FactsBuilder f = usFollows().lock().record(record(5, EU, US, KEEPER).withTakeover(US))
+                    .keeper(keeperFencedFor(US, 5, end));
+            assertDecision(decide(US, Role.TAKING_OVER, f), Role.TAKING_OVER, Step.FETCH_FROM_KEEPER, null,
+                    "0/5000100", "0/5000400", "768 bytes more", "fetching the rest from the keeper");
+
+            Decision fetching = decide(US, Role.TAKING_OVER, f.db(fetchingDb(5, Lsn.parse("0/5000200"))));
+            assertDecision(fetching, Role.TAKING_OVER, Step.NONE, null, "fetching WAL from the keeper before promotion");
+
+            Decision complete = decide(US, Role.TAKING_OVER, f.db(fetchingDb(5, end)));
+            assertDecision(complete, Role.LEADER, Step.TAKE_OVER, null, "promoting my database", "new term");
+        }
+
+        @Test
+        void aStandbyAlreadyAheadOfTheKeeperPromotesAtOnce() {
+            FactsBuilder f = usFollows().lock().record(record(5, EU, US, KEEPER).withTakeover(US))
+                    .keeper(keeperFencedFor(US, 5, Lsn.parse("0/5000000")));
+            assertThat(decide(US, Role.TAKING_OVER, f).step()).isEqualTo(Step.TAKE_OVER);
+        }
+
+        @Test
+        void aStandbyOutsideTheSyncSetIsCompletedFromTheKeeperWhenTheKeeperHoldsEveryWrite() {
+            // us was lost earlier (it left the sync set), eu wrote with the keeper alone, then eu died: us came back
+            // as a lagging standby and can still become complete from the keeper (pg_auto_failover's rule).
+            FactsBuilder f = facts().record(record(7, EU, KEEPER)).db(standbyDb(6, Lsn.parse("0/3000000")));
+            assertThat(decide(US, Role.FOLLOWER, f).step()).isEqualTo(Step.TRY_LOCK);
+            FactsBuilder fenced = f.lock().record(record(7, EU, KEEPER).withTakeover(US)).keeper(keeperFencedFor(US, 7, WAL));
+            assertThat(decide(US, Role.TAKING_OVER, fenced).step()).isEqualTo(Step.FETCH_FROM_KEEPER);
+        }
+
+        @Test
+        void withoutAFreshKeeperReportAStandbyThatMayLackWritesNeitherTriesNorKeepsTheLock() {
+            WalKeeperReport stale = new WalKeeperReport(WalKeeperReport.State.FOLLOWING, EU, "", 0, Lsn.NONE, 0, 1, 0, "",
+                    NOW - FailoverStateMachine.KEEPER_REPORT_FRESH_MS - 1);
+            assertDecision(decide(US, Role.FOLLOWER, usFollows().keeper(stale)), Role.FOLLOWER, Step.NONE, null,
+                    "WAL keeper may hold acknowledged writes my database lacks", "has not reported");
+            assertDecision(decide(US, Role.TAKING_OVER, usFollows().lock().keeper(stale)), Role.FOLLOWER, Step.STOP_AND_RELEASE,
+                    null, "may not lead", "WAL keeper");
+        }
+
+        @Test
+        void aSyncStandbyWithoutTheKeeperInTheSetDoesNotWaitForIt() {
+            // The keeper had left the sync set (it was lost): us alone had every acknowledged write.
+            WalKeeperReport gone = WalKeeperReport.NONE;
+            FactsBuilder f = facts().record(record(5, EU, US)).db(standbyDb(5)).keeper(gone).lock();
+            assertThat(decide(US, Role.FOLLOWER, f).step()).as("fences it anyway, best effort").isEqualTo(Step.FENCE_KEEPER);
+            Decision d = decide(US, Role.TAKING_OVER, f.record(record(5, EU, US).withTakeover(US)));
+            assertDecision(d, Role.LEADER, Step.TAKE_OVER, null, "recorded synchronous standby", "promoting");
+        }
+
+        @Test
+        void aStandbyOutsideTheSyncSetWithoutTheKeeperInItIsNeverPromoted() {
             FactsBuilder f = facts().record(record(5, EU)).db(standbyDb(5));
             for (Role r : List.of(Role.STARTING, Role.FOLLOWER, Role.FENCED)) {
-                Decision d = decide(US, r, f);
-                assertThat(d.step()).as("%s: %s", r, d.explanation()).isEqualTo(Step.NONE);
-                assertDecision(d, Role.FOLLOWER, Step.NONE, null, "outside the recorded sync set", "may miss acknowledged writes",
-                        "never promoted automatically");
+                assertDecision(decide(US, r, f), Role.FOLLOWER, Step.NONE, null, "outside the recorded sync set",
+                        "may miss acknowledged writes", "never promoted automatically");
             }
+            assertDecision(decide(US, Role.FOLLOWER, f.lock()), Role.FOLLOWER, Step.STOP_AND_RELEASE, null,
+                    "hold the leader lock but may not lead", "releasing");
         }
 
         @Test
-        void standbyHoldingTheLockOutsideTheSyncSetReleasesIt() {
-            FactsBuilder f = facts().lock().record(record(5, EU)).db(standbyDb(5));
-            assertDecision(decide(US, Role.FOLLOWER, f), Role.FOLLOWER, Step.STOP_AND_RELEASE, null,
-                    "hold the leader lock but may not lead", "sync set", "releasing");
+        void theRecordedLeadersOwnPrimaryThatLacksTheKeepersWalNeverLeads() {
+            // eu's database was restored without the keeper's WAL: the keeper holds acknowledged writes it lacks.
+            FactsBuilder f = facts().lock().record(record(5, EU, KEEPER).withTakeover(EU)).db(primaryDb(5))
+                    .keeper(keeperFencedFor(EU, 5, Lsn.parse("0/6000000")));
+            assertDecision(decide(EU, Role.TAKING_OVER, f), Role.FOLLOWER, Step.STOP_AND_RELEASE, null,
+                    "lacks acknowledged writes", "must not lead", "restore it with the keeper's WAL");
         }
 
         @Test
-        void standbyHoldingTheLockInTheSyncSetPromotesAndLeads() {
-            FactsBuilder f = facts().lock().record(record(5, EU, US)).db(standbyDb(5));
-            assertDecision(decide(US, Role.FOLLOWER, f), Role.LEADER, Step.TAKE_OVER, null, "hold the leader lock",
-                    "synchronous standby", "promoting my database", "new term");
+        void theRecordedLeaderRestartingWithItsPrimaryLeadsAgainWithTheSameSets() {
+            FactsBuilder f = facts().lock().record(record(5, EU, US, KEEPER).withTakeover(EU)).db(primaryDb(5))
+                    .keeper(keeperFencedFor(EU, 5, Lsn.parse("0/5000000")));
+            assertDecision(decide(EU, Role.FENCED, f), Role.LEADER, Step.TAKE_OVER, null, "recorded leader");
+            assertThat(machine(EU).newTermSyncSet(record(5, EU, US, KEEPER))).containsExactly(US, KEEPER);
+        }
+
+        @Test
+        void afterAFailoverTheKeeperIsTheNewLeadersSecondSiteFromItsFirstCommit() {
+            assertThat(machine(US).newTermSyncSet(record(5, EU, US, KEEPER))).containsExactly(KEEPER);
+            assertThat(machine(US).newTermCommitSet(record(5, EU, US, KEEPER))).containsExactly(KEEPER);
         }
 
         @Test
         void databaseDownNeverTriesTheLock() {
-            FactsBuilder f = facts().record(record(5, EU, US)).db(downDb());
-            assertDecision(decide(US, Role.FOLLOWER, f), Role.FOLLOWER, Step.NONE, null, "my database does not answer",
-                    "connection refused");
-        }
-
-        @Test
-        void databaseDownWhileHoldingTheLockReleasesIt() {
-            FactsBuilder f = facts().lock().record(record(5, EU, US)).db(downDb());
-            assertDecision(decide(US, Role.FENCED, f), Role.FENCED, Step.STOP_AND_RELEASE, null, "does not answer", "releasing");
+            assertDecision(decide(US, Role.FOLLOWER, usFollows().db(downDb())), Role.FOLLOWER, Step.NONE, null,
+                    "my database does not answer", "connection refused");
         }
 
         @Test
         void waitsWhileTheCpGroupDoesNotAnswer() {
-            FactsBuilder f = facts().cpError("no quorum").record(record(5, EU, US)).db(standbyDb(5));
+            FactsBuilder f = usFollows().cpError("no quorum");
             assertDecision(decide(US, Role.STARTING, f), Role.FOLLOWER, Step.NONE, null, "waiting for the CP group", "no quorum");
-            assertDecision(decide(US, Role.FENCED, f), Role.FENCED, Step.NONE, null, "CP group");
-            assertDecision(decide(US, Role.DEMOTED, f), Role.DEMOTED, Step.NONE, null, "CP group");
+            assertDecision(decide(US, Role.TAKING_OVER, f), Role.FOLLOWER, Step.NONE, null, "CP group");
         }
 
         @Test
-        void fencedRecordedLeaderWithItsPrimaryMayRetakeTheLock() {
-            FactsBuilder f = facts().record(record(5, EU, US)).db(primaryDb(5, streaming(US)));
-            assertDecision(decide(EU, Role.FENCED, f), Role.FENCED, Step.TRY_LOCK, null, "recorded leader", "lock");
+        void aFollowerDeposesALeaderWhoseProcessIsProvablyGone() {
+            Decision d = decide(US, Role.FOLLOWER, usFollows().leaderGone());
+            assertDecision(d, Role.FOLLOWER, Step.DEPOSE, EU, "process is gone", "refuses connections",
+                    "instead of waiting for it to expire");
+        }
+
+        @Test
+        void aLeaderThatIsOnlySlowOrCutOffIsNotDeposedEarly() {
+            // No proof of death (its address still accepts, or cannot be reached): wait for its session as before.
+            assertThat(decide(US, Role.FOLLOWER, usFollows()).step()).isEqualTo(Step.TRY_LOCK);
+        }
+
+        @Test
+        void aFollowerThatMayNotLeadNeverDeposesAnybody() {
+            FactsBuilder f = facts().record(record(5, EU)).db(standbyDb(5)).leaderGone();
+            assertThat(decide(US, Role.FOLLOWER, f).step()).isEqualTo(Step.NONE);
+        }
+
+        @Test
+        void aStandbyLeftDetachedByATakeoverThatDidNotHappenStreamsFromTheLeaderAgain() {
+            FactsBuilder f = facts().record(record(6, EU, US, KEEPER)).db(fetchingDb(6, WAL));
+            assertDecision(decide(US, Role.FOLLOWER, f), Role.FOLLOWER, Step.REATTACH, EU, "detached", "streaming from eu again");
         }
     }
 
@@ -512,21 +703,34 @@ class FailoverStateMachineTest {
     class FormerPrimary {
 
         @Test
-        void primaryThatIsNotTheRecordedLeaderIsDemoted() {
-            FactsBuilder f = facts().record(record(6, US)).db(primaryDb(5));
-            for (Role r : List.of(Role.STARTING, Role.FOLLOWER, Role.FENCED)) {
-                Decision d = decide(EU, r, f);
-                assertThat(d.step()).as("%s: %s", r, d.explanation()).isEqualTo(Step.NONE);
-                assertDecision(d, Role.DEMOTED, Step.NONE, null, "my database is a primary but us is the recorded leader",
-                        "former primary");
+        void aFormerPrimaryRejoinsAsAStandbyByItself() {
+            FactsBuilder f = facts().record(record(6, US, KEEPER)).db(primaryDb(5));
+            for (Role r : List.of(Role.STARTING, Role.FOLLOWER, Role.FENCED, Role.DEMOTED)) {
+                assertDecision(decide(EU, r, f), Role.DEMOTED, Step.REJOIN, US, "former primary", "us leads (epoch 6)",
+                        "never acknowledged", "rejoins as us's standby by itself");
             }
         }
 
         @Test
-        void demotedFormerPrimaryWaitsForAFailback() {
-            FactsBuilder f = facts().record(record(6, US)).db(primaryDb(5));
-            assertDecision(decide(EU, Role.DEMOTED, f), Role.DEMOTED, Step.NONE, null, "former primary", "us leads (epoch 6)",
-                    "never acknowledged", "rejoin as a standby", "./ledger failback");
+        void whileItsRejoinRunsItWaits() {
+            FactsBuilder f = facts().record(record(6, US, KEEPER)).db(downDb()).rejoin(new RejoinStatus(true, "", 0));
+            assertDecision(decide(EU, Role.DEMOTED, f), Role.DEMOTED, Step.NONE, null, "rejoining as a standby of us");
+        }
+
+        @Test
+        void aFailedRejoinIsRetriedLater() {
+            RejoinStatus failed = new RejoinStatus(false, "pg_rewind: could not connect", NOW - 1_000);
+            FactsBuilder f = facts().record(record(6, US, KEEPER)).db(primaryDb(5)).rejoin(failed);
+            assertDecision(decide(EU, Role.DEMOTED, f), Role.DEMOTED, Step.NONE, null, "failed", "could not connect", "retrying in 9 s");
+            RejoinStatus longAgo = new RejoinStatus(false, "pg_rewind: could not connect", NOW - FailoverStateMachine.REJOIN_RETRY_MS - 1);
+            assertThat(decide(EU, Role.DEMOTED, f.rejoin(longAgo)).step()).isEqualTo(Step.REJOIN);
+        }
+
+        @Test
+        void aFormerPrimaryWhoseEpochIsNotBelowTheRecordsIsLeftToAnOperator() {
+            FactsBuilder f = facts().record(record(6, US, KEEPER)).db(primaryDb(6));
+            assertDecision(decide(EU, Role.FOLLOWER, f), Role.DEMOTED, Step.NONE, null, "not below the recorded one",
+                    "operator must decide");
         }
 
         @Test
@@ -537,17 +741,20 @@ class FailoverStateMachineTest {
         }
 
         @Test
-        void demotedWhoseDatabaseIsAStandbyAgainFollows() {
-            FactsBuilder f = facts().record(record(6, US)).db(standbyDb(6));
-            assertDecision(decide(EU, Role.DEMOTED, f), Role.FOLLOWER, Step.NONE, null, "follows again", "standby of us");
+        void aRegionWhoseTakeoverFailedAfterPromotionMayFinishIt() {
+            // us fenced the keeper, promoted its database, and failed before recording its term.
+            FactsBuilder f = facts().record(record(5, EU, US, KEEPER).withTakeover(US)).db(primaryDb(5))
+                    .keeper(keeperFencedFor(US, 5, WAL));
+            assertThat(decide(US, Role.FOLLOWER, f).step()).isEqualTo(Step.TRY_LOCK);
+            assertThat(decide(US, Role.FOLLOWER, f.lock()).step()).isEqualTo(Step.TAKE_OVER);
         }
 
         @Test
-        void afterFailbackItIsNotEligibleUntilAddedToTheSyncSet() {
-            FactsBuilder f = facts().record(record(6, US)).db(standbyDb(6));
-            assertDecision(decide(EU, Role.FOLLOWER, f), Role.FOLLOWER, Step.NONE, null, "sync set");
-            assertThat(decide(EU, Role.FOLLOWER, facts().record(record(6, US, EU)).db(standbyDb(6))).step())
-                    .isEqualTo(Step.TRY_LOCK);
+        void rejoinedItFollowsAndIsEligibleOnceInTheSyncSet() {
+            FactsBuilder f = facts().record(record(6, US, KEEPER)).db(standbyDb(6));
+            assertThat(decide(EU, Role.DEMOTED, f).step()).as("the keeper holds every write: eligible").isEqualTo(Step.TRY_LOCK);
+            assertThat(decide(EU, Role.DEMOTED, facts().record(record(6, US)).db(standbyDb(6))).step())
+                    .as("written alone (DEGRADE): never").isEqualTo(Step.NONE);
         }
     }
 
@@ -564,125 +771,74 @@ class FailoverStateMachineTest {
 
         @Test
         void drainingWaitsForTheInFlightBatch() {
-            Decision d = decide(EU, Role.DRAINING, healthyLeader().switchoverTo(US).writerBusy());
+            Decision d = decide(EU, Role.DRAINING, healthyLeader().switchoverTo(US).writerBusy().drainingSince(NOW - 100));
             assertDecision(d, Role.DRAINING, Step.NONE, US, "draining for switchover to us", "in-flight batch");
         }
 
         @Test
         void drainingWaitsForALaggingTarget() {
-            FactsBuilder f = healthyLeader().switchoverTo(US).db(primaryDb(5, lagging(US, 4096)));
+            FactsBuilder f = healthyLeader().switchoverTo(US).db(primaryDb(5, lagging(US, 4096), streaming(KEEPER)))
+                    .drainingSince(NOW - 100);
             assertDecision(decide(EU, Role.DRAINING, f), Role.DRAINING, Step.NONE, US, "waiting for its database",
                     "4096 bytes behind");
         }
 
         @Test
-        void drainingWaitsForADisconnectedTarget() {
-            FactsBuilder f = healthyLeader().switchoverTo(US).db(primaryDb(5));
-            assertDecision(decide(EU, Role.DRAINING, f), Role.DRAINING, Step.NONE, US, "not connected");
+        void aSwitchoverWhoseTargetDoesNotCatchUpInTimeIsAbandonedAndTheLeaderServesAgain() {
+            FactsBuilder f = healthyLeader().switchoverTo(US).db(primaryDb(5, List.of(US, KEEPER), streaming(KEEPER)))
+                    .drainingSince(NOW - FailoverStateMachine.SWITCHOVER_DRAIN_DEADLINE_MS - 1);
+            assertDecision(decide(EU, Role.DRAINING, f), Role.LEADER, Step.RESUME, US, "switchover to us abandoned after 10 s",
+                    "not connected", "serving again");
+            assertThat(decide(EU, Role.DRAINING, f.drainingSince(NOW - 2_000)).step()).as("within the deadline").isEqualTo(Step.NONE);
         }
 
         @Test
-        void caughtUpTargetOutsideTheSyncSetIsMadeSynchronousFirst() {
-            FactsBuilder f = healthyLeader().switchoverTo(US).record(record(5, EU));
-            assertDecision(decide(EU, Role.DRAINING, f), Role.DRAINING, Step.ADD_SYNC, US, "recording it as synchronous",
-                    "may be promoted");
-        }
-
-        @Test
-        void caughtUpSynchronousTargetGetsTheHandover() {
-            Decision d = decide(EU, Role.DRAINING, healthyLeader().switchoverTo(US));
+        void caughtUpTargetGetsTheHandover() {
+            Decision d = decide(EU, Role.DRAINING, healthyLeader().switchoverTo(US).drainingSince(NOW - 300));
             assertDecision(d, Role.DEMOTED, Step.HAND_OVER, US, "handing over to us", "all our WAL", "releasing the lock");
         }
 
-        @Test
-        void drainingWithoutAnExplicitTargetHandsOverToTheOtherRegion() {
-            Decision d = decide(EU, Role.DRAINING, healthyLeader());
-            assertDecision(d, Role.DEMOTED, Step.HAND_OVER, US, "handing over to us");
-        }
-
         FactsBuilder handoverInProgressTo(String target, PgProbe.State db) {
-            return facts().record(record(5, EU, US).withHandoverTo(target)).db(db);
+            return facts().record(record(5, EU, US, KEEPER).withHandoverTo(target)).db(db);
         }
 
         @Test
         void duringTheHandoverTheOldLeaderNeverTriesTheLock() {
-            Decision demoted = decide(EU, Role.DEMOTED, handoverInProgressTo(US, primaryDb(5, streaming(US)))
-                    .stoppedLeadingAt(NOW - 500));
+            Decision demoted = decide(EU, Role.DEMOTED, handoverInProgressTo(US, downDb()).stoppedLeadingAt(NOW - 500));
             assertDecision(demoted, Role.DEMOTED, Step.NONE, null, "handed over to us", "waiting for it to lead");
-
-            // Restarted agent (role STARTING, no memory of the handover): still not a candidate.
             for (Role r : List.of(Role.STARTING, Role.FOLLOWER, Role.FENCED)) {
                 Decision d = decide(EU, r, handoverInProgressTo(US, primaryDb(5, streaming(US))));
                 assertThat(d.step()).as("%s: %s", r, d.explanation()).isEqualTo(Step.NONE);
-                assertReadable(d.explanation(), "switchover to us is in progress");
             }
         }
 
         @Test
-        void duringTheHandoverTheOldLeaderHoldingTheLockReleasesIt() {
-            Decision d = decide(EU, Role.FENCED, handoverInProgressTo(US, primaryDb(5, streaming(US))).lock());
-            assertDecision(d, Role.FENCED, Step.STOP_AND_RELEASE, null, "switchover to us is in progress", "releasing");
-        }
-
-        @Test
-        void duringTheHandoverTheTargetTriesTheLockAndTakesOver() {
+        void theTargetTakesOverWithoutWaitingForTheKeeper() {
+            // It had all of the old leader's WAL when the handover was recorded (the leader checked).
             Decision tries = decide(US, Role.FOLLOWER, handoverInProgressTo(US, standbyDb(5)));
             assertDecision(tries, Role.FOLLOWER, Step.TRY_LOCK, null, "planned handover to me", "lock");
-
             Decision takes = decide(US, Role.FOLLOWER, handoverInProgressTo(US, standbyDb(5)).lock());
             assertDecision(takes, Role.LEADER, Step.TAKE_OVER, null, "planned handover to me", "promoting my database");
         }
 
         @Test
-        void aHandoverToAnotherRegionKeepsAStandbyFromTryingTheLock() {
-            // A handover recorded to eu (e.g. an operator's choice) keeps us, a sync standby, from racing for the lock.
-            Decision d = decide(US, Role.FOLLOWER, handoverInProgressTo(EU, standbyDb(5)));
-            assertDecision(d, Role.FOLLOWER, Step.NONE, null, "switchover to eu is in progress");
+        void theNewLeaderCommitsWithTheKeeperWhileTheOldOneRejoins() {
+            ClusterRecord handover = record(5, EU, US, KEEPER).withHandoverTo(US);
+            assertThat(machine(US).newTermSyncSet(handover)).containsExactly(KEEPER, EU);
+            assertThat(machine(US).newTermCommitSet(handover)).containsExactly(KEEPER, EU);
         }
 
         @Test
         void afterTheHandoverTheOldLeaderRejoinsTheNewOne() {
-            FactsBuilder f = facts().record(record(6, US, EU)).db(primaryDb(5)).stoppedLeadingAt(NOW - 2_000);
+            FactsBuilder f = facts().record(record(6, US, KEEPER, EU)).db(downDb()).stoppedLeadingAt(NOW - 2_000);
             assertDecision(decide(EU, Role.DEMOTED, f), Role.DEMOTED, Step.REJOIN, US, "switchover done", "us leads (epoch 6)",
                     "rejoining as its standby");
         }
 
         @Test
-        void afterTheHandoverTheOldLeaderWithItsDatabaseStoppedRejoinsTheNewOne() {
-            // HAND_OVER stops the old primary; the rejoin does not wait for it to answer.
-            FactsBuilder f = facts().record(record(6, US, EU)).db(downDb()).stoppedLeadingAt(NOW - 2_000);
-            assertDecision(decide(EU, Role.DEMOTED, f), Role.DEMOTED, Step.REJOIN, US, "switchover done", "rejoining");
-        }
-
-        @Test
-        void whileTheTargetHasNotTakenOverTheStoppedOldLeaderWaits() {
-            FactsBuilder f = handoverInProgressTo(US, downDb()).stoppedLeadingAt(NOW - 500);
-            assertDecision(decide(EU, Role.DEMOTED, f), Role.DEMOTED, Step.NONE, null, "handed over to us", "waiting for it to lead");
-        }
-
-        @Test
-        void afterRejoiningTheOldLeaderFollowsAndIsEligibleAsSyncStandby() {
-            // The agent resets stoppedLeadingAtMs to 0 once REJOIN succeeded.
-            FactsBuilder f = facts().record(record(6, US, EU)).db(standbyDb(6));
-            assertDecision(decide(EU, Role.DEMOTED, f), Role.FOLLOWER, Step.NONE, null, "follows again", "standby of us");
-            assertThat(decide(EU, Role.FOLLOWER, facts().record(record(6, US, EU)).db(standbyDb(6))).step())
-                    .isEqualTo(Step.TRY_LOCK);
-        }
-
-        @Test
-        void aHandoverTargetWhoseTakeoverFailedAfterPromotionMayFinishIt() {
-            // Handover to eu recorded; eu promoted its database, then the takeover failed before recording the term.
-            FactsBuilder f = facts().record(record(6, US, EU).withHandoverTo(EU)).db(primaryDb(6));
-            Decision d = decide(EU, Role.DEMOTED, f);
-            assertThat(d.step()).as(d.explanation()).isEqualTo(Step.TRY_LOCK);
-            assertThat(decide(EU, Role.FOLLOWER, f.lock()).step()).isEqualTo(Step.TAKE_OVER);
-        }
-
-        @Test
-        void aSyncStandbyWhoseTakeoverFailedAfterPromotionMayFinishIt() {
-            FactsBuilder f = facts().record(record(6, US, EU)).db(primaryDb(6));
-            Decision d = decide(EU, Role.DEMOTED, f);
-            assertThat(d.step()).as(d.explanation()).isEqualTo(Step.TRY_LOCK);
+        void aHandoverToAnotherRegionKeepsAStandbyFromTryingTheLock() {
+            Decision d = decide(US, Role.FOLLOWER, handoverInProgressTo(EU, standbyDb(5)));
+            assertDecision(d, Role.FOLLOWER, Step.NONE, null, "switchover to eu is in progress");
         }
     }
 }
