@@ -148,7 +148,8 @@ public final class PgBenchComparison {
             while (System.nanoTime() - deadline < 0) {
                 try (ResultSet rs = st.executeQuery("select sync_state from pg_stat_replication where application_name = '"
                         + standby + "'")) {
-                    if (rs.next() && "sync".equals(rs.getString(1))) {
+                    // "quorum" under ANY 1 (...) (PgProbe.syncNames), "sync" under a plain list: both wait for it.
+                    if (rs.next() && ("sync".equals(rs.getString(1)) || "quorum".equals(rs.getString(1)))) {
                         return;
                     }
                 }
