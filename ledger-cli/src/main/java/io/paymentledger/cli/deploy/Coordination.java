@@ -24,6 +24,6 @@ public final class Coordination {
         java.util.List<String> names = new java.util.ArrayList<>(t.regions().keySet());
         names.add("witness");
         return new HazelcastCoordinator.Settings(t.clusterName(), member, "127.0.0.1", port, t.hazelcastMembers(), names,
-                SESSION_TTL_SECONDS, HEARTBEAT_SECONDS, 0, CALL_TIMEOUT, member.equals("witness") ? 10 : 0);
+                SESSION_TTL_SECONDS, HEARTBEAT_SECONDS, 0, CALL_TIMEOUT, 0);
     }
 }

@@ -83,9 +83,9 @@ public final class HazelcastCoordinator implements Coordinator {
      * @param heartbeatSeconds        CP session heartbeat interval (< TTL)
      * @param missingMemberRemovalSeconds  a CP member gone this long is removed from the group (>= TTL)
      * @param callTimeout             watchdog on every CP call
-     * @param leadershipPriority      Raft leadership preference; the witness gets the highest, so the CP group's
-     *                                Raft leader is not in the region that holds the ledger's leadership and a
-     *                                region's death does not also cost a Raft election
+     * @param leadershipPriority      Raft leadership preference; 0 everywhere in our deployments (see the note in
+     *                                {@link #config}: a preferred member that dies becomes a transfer target that
+     *                                freezes the group until its old incarnation is removed)
      */
     public record Settings(String clusterName, String memberName, String host, int port, List<String> members,
             List<String> memberNames,
@@ -144,9 +144,11 @@ public final class HazelcastCoordinator implements Coordinator {
         // A member that stops answering is declared gone quickly (default is 60 s).
         c.setProperty("hazelcast.max.no.heartbeat.seconds", "10");
         c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
-        // Raft leadership moves to the highest-priority CP member (the witness) on Hazelcast's own period (60 s). A
-        // shorter one (5 s was tried) made it transfer leadership to a witness that had just died, freezing the group
-        // 3 s per attempt, and once wedged a membership change for good: losing the witness must not cost that.
+        // No member is preferred as Raft leader. With the witness preferred (priority 10), Hazelcast's rebalance
+        // (every 60 s) transferred leadership to the witness's dead incarnation, which stays in the CP member list
+        // until the restarted witness removes it: the group froze for seconds, the leader's CP session expired and
+        // a healthy leader was deposed (CI run of 2026-11-28, drill kill_witness). Equal priorities never transfer
+        // (one 'default' group), so losing any one member costs at most one Raft election (~1.5 s), never a failover.
         NetworkConfig n = c.getNetworkConfig().setPort(s.port()).setPortAutoIncrement(false);
         n.getInterfaces().setEnabled(true).addInterface(s.host());
         n.getJoin().getMulticastConfig().setEnabled(false);
