@@ -60,6 +60,8 @@ public final class RegionRouter implements AutoCloseable {
     private final Vertx vertx;
     private final RouterConfig config;
     private final Counters counters = new Counters();
+    /** Spans of forwarded calls, exported over OTLP when configured (see Telemetry). */
+    private final io.paymentledger.telemetry.Telemetry telemetry = io.paymentledger.telemetry.Telemetry.fromEnvironment("ledger-router");
     private final HoldQueue hold;
     private final MerchantLimiter merchants;
     private final List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -174,7 +176,7 @@ public final class RegionRouter implements AutoCloseable {
         for (String id : ids) {
             chain = chain.compose(v -> vertx.undeploy(id));
         }
-        return chain;
+        return chain.andThen(ignored -> telemetry.close());
     }
 
     @Override
@@ -232,7 +234,7 @@ public final class RegionRouter implements AutoCloseable {
                     .with(new GrpcClientOptions().setMaxMessageSize(config.maxMessageBytes()).setScheduleDeadlineAutomatically(false))
                     .with(http2(config.upstreamClientOptions(), config.upstreamConnectTimeoutMs()))
                     .build();
-            Forwarder forwarder = new Forwarder(vertx, config, upstreamClient, hold, merchants, counters);
+            Forwarder forwarder = new Forwarder(vertx, config, upstreamClient, hold, merchants, counters, telemetry);
             forwarder.tracker(tracker);
 
             GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()

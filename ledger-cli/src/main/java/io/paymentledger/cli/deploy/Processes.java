@@ -54,6 +54,15 @@ public final class Processes {
                 cmd.add("--enable-native-access=ALL-UNNAMED");
             }
             cmd.addAll(jvmOptions);
+            // Tracing configured on this JVM (a test, or `ledger -Dotel.exporter.otlp.endpoint=...`) reaches the
+            // processes it starts; the environment variable OTEL_EXPORTER_OTLP_ENDPOINT is inherited anyway.
+            for (String property : List.of(io.paymentledger.telemetry.Telemetry.ENDPOINT_PROPERTY,
+                    io.paymentledger.telemetry.Telemetry.RATIO_PROPERTY)) {
+                String value = System.getProperty(property);
+                if (value != null) {
+                    cmd.add("-D" + property + "=" + value);
+                }
+            }
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS));
             cmd.addAll(args);
             Path log = logFile(t, name);

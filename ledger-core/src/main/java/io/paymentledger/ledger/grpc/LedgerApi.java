@@ -33,7 +33,6 @@ import io.paymentledger.ledger.transfer.TransferStatus;
 import io.paymentledger.ledger.transfer.TransferValidator;
 import io.paymentledger.ledger.validation.Ids;
 import io.paymentledger.ledger.write.AccountResult;
-import io.paymentledger.ledger.write.BatchWriter;
 import io.paymentledger.ledger.write.TransferResult;
 import io.paymentledger.ledger.write.WriteCommand;
 import io.vertx.core.Future;
@@ -49,13 +48,13 @@ import java.util.concurrent.CompletableFuture;
 /** ledger.v1.LedgerService: request validation, then the writer (writes) or the reader (reads). */
 public final class LedgerApi {
 
-    private final BatchWriter writer;
     private final LedgerReader reader;
     private final ReadGate gate;
+    private final WriteTracing writes;
     private final Blocking blocking;
 
-    public LedgerApi(BatchWriter writer, LedgerReader reader, ReadGate gate, Blocking blocking) {
-        this.writer = writer;
+    public LedgerApi(WriteTracing writes, LedgerReader reader, ReadGate gate, Blocking blocking) {
+        this.writes = writes;
         this.reader = reader;
         this.gate = gate;
         this.blocking = blocking;
@@ -93,7 +92,7 @@ public final class LedgerApi {
                     : AccountValidator.check(spec);
         }
         CompletableFuture<List<AccountResult>> done = new CompletableFuture<>();
-        writer.submit(new WriteCommand.CreateAccounts(ctx.caller(), specs, pre, ctx.deadlineNanos(), done));
+        writes.submit(ctx, new WriteCommand.CreateAccounts(ctx.caller(), specs, pre, ctx.deadlineNanos(), done), done);
         return Future.fromCompletionStage(done, blocking.context()).map(results -> {
             CreateAccountsResponse.Builder out = CreateAccountsResponse.newBuilder();
             for (AccountResult r : results) {
@@ -115,7 +114,7 @@ public final class LedgerApi {
             pre[i] = t.getTimestampNs() != 0 ? TransferStatus.TIMESTAMP_MUST_BE_ZERO : TransferValidator.check(spec);
         }
         CompletableFuture<List<TransferResult>> done = new CompletableFuture<>();
-        writer.submit(new WriteCommand.CreateTransfers(ctx.caller(), specs, pre, ctx.deadlineNanos(), done));
+        writes.submit(ctx, new WriteCommand.CreateTransfers(ctx.caller(), specs, pre, ctx.deadlineNanos(), done), done);
         return Future.fromCompletionStage(done, blocking.context()).map(results -> {
             CreateTransfersResponse.Builder out = CreateTransfersResponse.newBuilder();
             for (TransferResult r : results) {

@@ -18,7 +18,6 @@ import io.paymentledger.ledger.transfer.TransferSpec;
 import io.paymentledger.ledger.validation.Currencies;
 import io.paymentledger.ledger.validation.Ids;
 import io.paymentledger.ledger.validation.Metadata;
-import io.paymentledger.ledger.write.BatchWriter;
 import io.paymentledger.ledger.write.PaymentOutcome;
 import io.paymentledger.ledger.write.WriteCommand;
 import io.vertx.core.Future;
@@ -33,13 +32,13 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class PaymentsApi {
 
-    private final BatchWriter writer;
     private final LedgerReader reader;
     private final ReadGate gate;
+    private final WriteTracing writes;
     private final Blocking blocking;
 
-    public PaymentsApi(BatchWriter writer, LedgerReader reader, ReadGate gate, Blocking blocking) {
-        this.writer = writer;
+    public PaymentsApi(WriteTracing writes, LedgerReader reader, ReadGate gate, Blocking blocking) {
+        this.writes = writes;
         this.reader = reader;
         this.gate = gate;
         this.blocking = blocking;
@@ -154,7 +153,7 @@ public final class PaymentsApi {
 
     private Future<PaymentResponse> submit(CallContext ctx, PaymentRole role, TransferSpec spec) {
         CompletableFuture<PaymentOutcome> done = new CompletableFuture<>();
-        writer.submit(new WriteCommand.Payment(ctx.caller(), role, spec, ctx.deadlineNanos(), done));
+        writes.submit(ctx, new WriteCommand.Payment(ctx.caller(), role, spec, ctx.deadlineNanos(), done), done);
         return Future.fromCompletionStage(done, blocking.context()).map(o -> {
             PaymentResponse.Builder out = PaymentResponse.newBuilder().setResult(Protos.proto(o.code())).setTimestampNs(o.timestampNs());
             if (o.payment() != null) {

@@ -2,7 +2,9 @@ package io.paymentledger.ledger.grpc;
 
 import io.paymentledger.ledger.Caller;
 import io.paymentledger.ledger.write.WriteRejected;
+import io.opentelemetry.api.trace.Span;
 import io.paymentledger.security.identity.Identities;
+import io.paymentledger.telemetry.Telemetry;
 import io.vertx.core.Future;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
@@ -30,24 +32,27 @@ public final class Unary {
 
     private final GrpcServer server;
     private final CallerResolver callers;
+    private final Telemetry telemetry;
 
-    public Unary(GrpcServer server, CallerResolver callers) {
+    public Unary(GrpcServer server, CallerResolver callers, Telemetry telemetry) {
         this.server = server;
         this.callers = callers;
+        this.telemetry = telemetry;
     }
 
     public <Req, Resp> void bind(ServiceMethod<Req, Resp> method, Handler<Req, Resp> handler) {
         server.callHandler(method, call -> {
             String requestId = requestId(call);
             call.response().headers().set(REQUEST_ID, requestId);
-            call.invalidMessageHandler(invalid -> fail(call, requestId,
+            Span span = telemetry.serverSpan(call.fullMethodName(), telemetry.extract(call.headers()), requestId);
+            call.invalidMessageHandler(invalid -> fail(call, requestId, span,
                     new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed or oversized request message: " + invalid.getMessage())));
             call.last().onComplete(ar -> {
                 if (ar.failed()) {
                     // The request could not be read: undecodable bytes, no message, or more than one.
                     Throwable cause = ar.cause() instanceof StatusException ? ar.cause()
                             : new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed request message: " + ar.cause().getMessage());
-                    fail(call, requestId, cause);
+                    fail(call, requestId, span, cause);
                     return;
                 }
                 long deadline = call.timeout() > 0 ? System.nanoTime() + call.timeout() * 1_000_000L : 0;
@@ -57,7 +62,7 @@ public final class Unary {
                         call.response().headers().set(Identities.CALLER_HEADER, caller.merchantId());
                     }
                     try {
-                        return handler.handle(new CallContext(caller, requestId, deadline), ar.result());
+                        return handler.handle(new CallContext(caller, requestId, deadline, span), ar.result());
                     } catch (RuntimeException e) {
                         return Future.failedFuture(e);
                     }
@@ -65,8 +70,9 @@ public final class Unary {
                 answer.onComplete(done -> {
                     if (done.succeeded()) {
                         call.response().end(done.result());
+                        Telemetry.end(span, GrpcStatus.OK.code, null);
                     } else {
-                        fail(call, requestId, done.cause());
+                        fail(call, requestId, span, done.cause());
                     }
                 });
             });
@@ -90,7 +96,7 @@ public final class Unary {
         return id;
     }
 
-    private static void fail(GrpcServerRequest<?, ?> call, String requestId, Throwable cause) {
+    private static void fail(GrpcServerRequest<?, ?> call, String requestId, Span span, Throwable cause) {
         GrpcServerResponse<?, ?> response = call.response();
         GrpcStatus status;
         String message;
@@ -107,11 +113,12 @@ public final class Unary {
         } else {
             status = GrpcStatus.INTERNAL;
             message = "internal error (request " + requestId + ")";
-            LOG.log(Level.SEVERE, "request " + requestId + " " + call.fullMethodName() + " failed", cause);
+            LOG.log(Level.SEVERE, "request " + requestId + Telemetry.logTag(span) + " " + call.fullMethodName() + " failed", cause);
         }
         if (status != GrpcStatus.INTERNAL) {
-            LOG.fine(() -> "request " + requestId + " " + call.fullMethodName() + " -> " + status + ": " + message);
+            LOG.fine(() -> "request " + requestId + Telemetry.logTag(span) + " " + call.fullMethodName() + " -> " + status + ": " + message);
         }
+        Telemetry.end(span, status.code, message);
         try {
             response.status(status).statusMessage(message).end();
         } catch (IllegalStateException alreadyEnded) {

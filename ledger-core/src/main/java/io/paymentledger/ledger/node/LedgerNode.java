@@ -58,6 +58,9 @@ public final class LedgerNode implements AutoCloseable {
     private final BatchWriter writer;
     private final LedgerReader reader;
     private final Blocking blocking;
+    /** Spans of the calls this node serves (no-op unless an OTLP endpoint is configured). */
+    private final io.paymentledger.telemetry.Telemetry telemetry;
+    private final io.paymentledger.ledger.grpc.WriteTracing writes;
     private final NodeControl control;
     private final CallerResolver callers;
     private final java.util.List<HttpServer> httpServers = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -73,6 +76,8 @@ public final class LedgerNode implements AutoCloseable {
         this.writer = new BatchWriter(database, config.region(), config.writer(), LedgerNode::wallClockNanos,
                 (reason, cause) -> control.onWriteFault(reason));
         this.reader = new LedgerReader(database);
+        this.telemetry = io.paymentledger.telemetry.Telemetry.fromEnvironment("ledger-node-" + config.region());
+        this.writes = new io.paymentledger.ledger.grpc.WriteTracing(writer, telemetry);
         this.blocking = new Blocking(vertx);
         // Instances of one deployment share the listening socket of an explicit port (with port 0 each would get its
         // own): a port asked as 0 (tests) is chosen free first.
@@ -115,9 +120,9 @@ public final class LedgerNode implements AutoCloseable {
         public io.vertx.core.Future<?> start() {
             GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
                     .setMaxMessageSize(Limits.MESSAGE_BYTES_MAX).setScheduleDeadlineAutomatically(true));
-            Unary unary = new Unary(grpc, callers);
-            new LedgerApi(writer, reader, control, blocking).bind(unary);
-            new PaymentsApi(writer, reader, control, blocking).bind(unary);
+            Unary unary = new Unary(grpc, callers, telemetry);
+            new LedgerApi(writes, reader, control, blocking).bind(unary);
+            new PaymentsApi(writes, reader, control, blocking).bind(unary);
             new NodeApi(control, config.apiKeys(), blocking).bind(vertx, grpc, unary);
             return vertx.createHttpServer(options).requestHandler(req -> {
                 if (req.method() == io.vertx.core.http.HttpMethod.GET && "/metrics".equals(req.path())) {
@@ -236,6 +241,7 @@ public final class LedgerNode implements AutoCloseable {
         }
         blocking.close();
         vertx.close().await();
+        telemetry.close();
         database.close();
     }
 }

@@ -77,6 +77,25 @@ public final class BatchWriter implements AutoCloseable {
     }
 
     /** Told when a commit fails in a way that leaves the database's state uncertain. */
+    /**
+     * What each stage took, for tracing: called on the writer's own threads (applier, committer), so it must be quick
+     * and must not call back into the writer. Only set when tracing is on.
+     */
+    public interface Stages {
+        /** {@code commands} were applied in memory between the two instants ({@link System#nanoTime()} scale). */
+        void applied(List<WriteCommand> commands, long startNanos, long endNanos);
+
+        /** {@code commands}' batch was committed (COPY, journal, COMMIT incl. the synchronous wait) between the two. */
+        void committed(List<WriteCommand> commands, long startNanos, long endNanos);
+    }
+
+    private volatile Stages stages;
+
+    /** Reports each stage to {@code s} from now on (tracing). */
+    public void stages(Stages s) {
+        this.stages = s;
+    }
+
     public interface FaultListener {
         void onWriteFault(String reason, Throwable cause);
     }
@@ -538,6 +557,10 @@ public final class BatchWriter implements AutoCloseable {
             open.answers.add(answer);
             b.items += c.size();
         }
+        Stages s = stages;
+        if (s != null) {
+            s.applied(live, now, System.nanoTime());
+        }
     }
 
     /** Asserts, freezes and hands the open batch to the committer (which is free), or answers it if it writes nothing. */
@@ -706,12 +729,14 @@ public final class BatchWriter implements AutoCloseable {
     /** Writes one sealed batch, then answers its callers; false when it was not committed (or may not have been). */
     private boolean commit(Handover h) {
         Batch.Sealed b = h.sealed();
+        long commitStartNanos = 0;
         try {
             if (!leaseValid() || b.epoch() != epoch || !leading) {
                 // Never commit after the lease ran out: another region may be taking over by now.
                 failAll(h.commands(), notLeader("lease expired before commit"));
                 return false;
             }
+            commitStartNanos = System.nanoTime();
             commits.commit(b);
         } catch (WriterStore.DuplicateTransferIds duplicate) {
             // Nothing was written (the transaction rolled back): hand the commands back to be applied again with
@@ -747,6 +772,10 @@ public final class BatchWriter implements AutoCloseable {
         memory.committed(b.seq());
         committedBatches.incrementAndGet();
         committedTransfers.addAndGet(b.transfers().size());
+        Stages s = stages;
+        if (s != null) {
+            s.committed(h.commands(), commitStartNanos, System.nanoTime());
+        }
         for (int i = 0; i < h.answers().length; i++) {
             complete(h.commands().get(i), h.answers()[i]);
         }

@@ -31,11 +31,14 @@ public final class Forwarder {
     final HoldQueue hold;
     final MerchantLimiter merchants;
     final Counters counters;
+    /** Tracing (no-op unless an OTLP endpoint is configured). */
+    final io.paymentledger.telemetry.Telemetry telemetry;
     private LeaderTracker tracker;
 
     public Forwarder(Vertx vertx, RouterConfig config, GrpcClient client, HoldQueue hold, MerchantLimiter merchants,
-            Counters counters) {
+            Counters counters, io.paymentledger.telemetry.Telemetry telemetry) {
         this.vertx = vertx;
+        this.telemetry = telemetry;
         this.config = config;
         this.routes = new RouteTable(config.services(), config.nonIdempotentMethods());
         this.client = client;

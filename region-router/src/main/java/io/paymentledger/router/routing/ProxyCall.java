@@ -5,6 +5,7 @@ import io.paymentledger.router.health.Breaker;
 import io.paymentledger.router.health.Upstream;
 import io.paymentledger.router.limits.HoldQueue;
 import io.paymentledger.router.limits.MerchantResolver;
+import io.paymentledger.telemetry.Telemetry;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
@@ -65,6 +66,8 @@ final class ProxyCall {
     private final boolean clientDeadline;
     private final long holdUntilNanos;
     private final Set<Upstream> avoid = new HashSet<>(2);
+    /** The router's span of this call (a child of the client's traceparent); invalid when not traced. */
+    private final io.opentelemetry.api.trace.Span span;
 
     private State state = State.RECEIVING;
     private GrpcMessage request;
@@ -94,6 +97,7 @@ final class ProxyCall {
         this.clientDeadline = timeoutMs > 0;
         this.deadlineNanos = arrivedNanos + TimeUnit.MILLISECONDS.toNanos(clientDeadline ? timeoutMs : cfg.upstreamCallTimeoutMs());
         this.holdUntilNanos = Math.min(deadlineNanos, arrivedNanos + TimeUnit.MILLISECONDS.toNanos(cfg.holdTimeMs()));
+        this.span = f.telemetry.serverSpan("router " + route.fullMethodName(), f.telemetry.extract(in.headers()), requestId);
     }
 
     /** A parked call in the hold queue; woken when the leadership view changes. */
@@ -343,6 +347,8 @@ final class ProxyCall {
             out.fullMethodName(in.fullMethodName());
             Metadata.copy(in.headers(), out.headers(), Set.of());
             out.headers().set(Metadata.REQUEST_ID, requestId);
+            // The node's span is a child of the router's (the client's traceparent was copied above; replaced here).
+            f.telemetry.inject(io.opentelemetry.context.Context.root().with(span), out.headers());
             out.headers().remove(MerchantResolver.HEADER);
             if (MerchantResolver.vouches(merchant)) {
                 out.headers().set(MerchantResolver.HEADER, merchant);
@@ -685,10 +691,17 @@ final class ProxyCall {
         if (status == GrpcStatus.OK) {
             f.counters.completedOk.increment();
         }
+        if (span.isRecording()) {
+            span.setAttribute("ledger.attempts", attempts);
+            if (!servedBy.isEmpty()) {
+                span.setAttribute("ledger.region", servedBy);
+            }
+            Telemetry.end(span, status.code, message);
+        }
         Level level = status == GrpcStatus.OK || servedBy.length() > 0 || status == GrpcStatus.CANCELLED ? Level.FINE : Level.INFO;
         if (LOG.isLoggable(level)) {
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - arrivedNanos);
-            LOG.log(level, "request " + requestId + " " + route.fullMethodName() + " merchant=" + merchant + " -> " + status
+            LOG.log(level, "request " + requestId + Telemetry.logTag(span) + " " + route.fullMethodName() + " merchant=" + merchant + " -> " + status
                     + (servedBy.isEmpty() ? "" : " from " + servedBy) + " in " + ms + " ms, " + attempts + " attempt(s)"
                     + (message == null || status == GrpcStatus.OK ? "" : ": " + message));
         }
