@@ -193,6 +193,34 @@ class PipelinedWriterTest {
     }
 
     @Test
+    void aLeaderThatWakesPastItsLeaseNeitherHoldsItNorCommits() throws Exception {
+        try (TestLedger own = TestLedger.start()) {
+            String a = id("za"), b = id("zb");
+            own.ledger.createAccounts(CreateAccountsRequest.newBuilder().addAccounts(account(a, "EUR")).addAccounts(account(b, "EUR"))
+                    .build()).await();
+            BatchWriter w = own.node.writer();
+            w.lead(own.node.claimNextEpoch(), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300));
+            assertThat(w.isLeading()).isTrue();
+            // A pause (GC, SIGSTOP, frozen VM) longer than the lease, during which no agent tick ran.
+            Thread.sleep(500);
+            assertThat(w.isLeading()).as("outside its lease, by the clock (no tick needed): reads refuse too").isFalse();
+            String zombie = id("zombie");
+            CompletableFuture<List<TransferResult>> write = new CompletableFuture<>();
+            w.submit(new WriteCommand.CreateTransfers(Caller.OPERATOR, List.of(new TransferSpec(zombie, a, b, 5, "EUR", 1, 0, "",
+                    0, Map.of(), null)), new TransferStatus[1], 0, write));
+            Throwable failure = org.assertj.core.api.Assertions.catchThrowable(() -> write.get(10, TimeUnit.SECONDS));
+            assertThat(failure).isInstanceOf(ExecutionException.class);
+            assertThat(failure.getCause()).isInstanceOf(WriteRejected.class).hasMessageContaining("not the leader");
+            assertThat(((WriteRejected) failure.getCause()).reason()).isEqualTo(WriteRejected.Reason.UNAVAILABLE);
+            try (Connection c = own.sql(); Statement st = c.createStatement();
+                    var rs = st.executeQuery("select count(*) from transfer where id = '" + zombie + "'")) {
+                rs.next();
+                assertThat(rs.getLong(1)).as("nothing committed after the lease").isZero();
+            }
+        }
+    }
+
+    @Test
     void aNewLeadersEpochFencesTheCommitUnderWayAndTheBatchAppliedOnTopOfIt() throws Exception {
         try (TestLedger own = TestLedger.start()) {
             String a = id("fa"), b = id("fb");

@@ -136,7 +136,7 @@ public final class LedgerApi {
         checkBatchSize(req.getIdsCount(), "ids");
         gate.check(req.getRead());
         List<String> valid = req.getIdsList().stream().filter(Ids::isValid).toList();
-        return blocking.run(() -> {
+        return gate.confirm(req.getRead(), blocking.run(() -> {
             Map<String, AccountState> found = valid.isEmpty() ? Map.of() : reader.accounts(valid);
             LookupAccountsResponse.Builder out = LookupAccountsResponse.newBuilder();
             for (String id : req.getIdsList()) {
@@ -153,14 +153,14 @@ public final class LedgerApi {
                 out.addResults(r);
             }
             return out.build();
-        });
+        }));
     }
 
     Future<LookupTransfersResponse> lookupTransfers(CallContext ctx, LookupTransfersRequest req) throws StatusException {
         checkBatchSize(req.getIdsCount(), "ids");
         gate.check(req.getRead());
         List<String> valid = req.getIdsList().stream().filter(Ids::isValidTransferLookup).toList();
-        return blocking.run(() -> {
+        return gate.confirm(req.getRead(), blocking.run(() -> {
             Map<String, LedgerReader.TransferView> found = valid.isEmpty() ? Map.of() : reader.transfers(valid);
             LookupTransfersResponse.Builder out = LookupTransfersResponse.newBuilder();
             for (String id : req.getIdsList()) {
@@ -177,7 +177,7 @@ public final class LedgerApi {
                 out.addResults(r);
             }
             return out.build();
-        });
+        }));
     }
 
     Future<GetAccountTransfersResponse> getAccountTransfers(CallContext ctx, GetAccountTransfersRequest req) throws StatusException {
@@ -194,14 +194,14 @@ public final class LedgerApi {
                 req.getPageSize(), req.getAccountId(), req.getPageToken());
         gate.check(req.getRead());
         Long code = req.hasCode() ? Protos.code(req.getCode()) : null;
-        return blocking.run(() -> {
+        return gate.confirm(req.getRead(), blocking.run(() -> {
             requireReadableAccount(ctx.caller(), req.getAccountId());
             LedgerReader.Page<io.paymentledger.ledger.transfer.TransferRow> page =
                     reader.accountTransfers(req.getAccountId(), direction, code, range);
             GetAccountTransfersResponse.Builder out = GetAccountTransfersResponse.newBuilder();
             page.items().forEach(t -> out.addTransfers(Protos.proto(t)));
             return out.setNextPageToken(token(req.getAccountId(), page.continueAfterNs())).build();
-        });
+        }));
     }
 
     Future<GetAccountBalancesResponse> getAccountBalances(CallContext ctx, GetAccountBalancesRequest req) throws StatusException {
@@ -214,7 +214,7 @@ public final class LedgerApi {
         LedgerReader.Range range = range(req.getTimestampMinNs(), req.getTimestampMaxNs(), req.getReversed(),
                 req.getPageSize(), req.getAccountId(), req.getPageToken());
         gate.check(req.getRead());
-        return blocking.run(() -> {
+        return gate.confirm(req.getRead(), blocking.run(() -> {
             requireReadableAccount(ctx.caller(), req.getAccountId());
             GetAccountBalancesResponse.Builder out = GetAccountBalancesResponse.newBuilder();
             if (req.hasAtTimestampNs()) {
@@ -224,7 +224,7 @@ public final class LedgerApi {
             LedgerReader.Page<LedgerReader.BalancePoint> page = reader.balanceHistory(req.getAccountId(), range);
             page.items().forEach(p -> out.addBalances(balance(p)));
             return out.setNextPageToken(token(req.getAccountId(), page.continueAfterNs())).build();
-        });
+        }));
     }
 
     /** NOT_FOUND, with one message, for an account that does not exist and for one the caller may not read. */

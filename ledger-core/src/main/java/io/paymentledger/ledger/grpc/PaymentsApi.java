@@ -132,7 +132,7 @@ public final class PaymentsApi {
     Future<PaymentResponse> getPayment(CallContext ctx, GetPaymentRequest req) throws StatusException {
         requireId("payment_id", req.getPaymentId());
         gate.check(req.getRead());
-        return blocking.run(() -> {
+        return gate.confirm(req.getRead(), blocking.run(() -> {
             PaymentView p = reader.payment(req.getPaymentId()).orElse(null);
             if (p == null || !visible(ctx, p)) {
                 // Missing and not the caller's to see are one answer.
@@ -140,7 +140,7 @@ public final class PaymentsApi {
             }
             return PaymentResponse.newBuilder().setResult(PaymentResult.PAYMENT_RESULT_OK).setPayment(Protos.proto(p))
                     .setTimestampNs(p.authorizedAtNs()).build();
-        });
+        }));
     }
 
     private boolean visible(CallContext ctx, PaymentView p) throws java.sql.SQLException {

@@ -3,6 +3,7 @@ package io.paymentledger.ledger.grpc;
 import io.paymentledger.api.v1.ReadConsistency;
 import io.paymentledger.api.v1.ReadOptions;
 import io.paymentledger.ledger.Limits;
+import io.vertx.core.Future;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.StatusException;
 
@@ -20,6 +21,22 @@ public interface ReadGate {
 
     /** How far this node's data may be behind the leader's, in ms (Long.MAX_VALUE when unknown). */
     long stalenessMs();
+
+    /**
+     * The second half of a linearizable read, after its query: a node that stopped leading while the query ran (its
+     * lease ran out during a pause, a cut-off, a failover) may have read state a new leader has moved past, so the
+     * answer is refused (UNAVAILABLE; the client or the router retries at the leader) rather than returned. Checking
+     * only before the query let a deposed leader answer after its lease.
+     */
+    default <T> Future<T> confirm(ReadOptions options, Future<T> answer) {
+        if (options.getConsistency() == ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS) {
+            return answer;
+        }
+        return answer.compose(result -> leads() ? Future.succeededFuture(result)
+                : Future.failedFuture(new StatusException(GrpcStatus.UNAVAILABLE, "not the leader any more ("
+                        + notLeadingReason() + "): this node's lease ended while the read ran; linearizable reads are served"
+                        + " by the leader only")));
+    }
 
     /** Throws UNAVAILABLE (or INVALID_ARGUMENT for bad options) when this node may not serve the read. */
     default void check(ReadOptions options) throws StatusException {
