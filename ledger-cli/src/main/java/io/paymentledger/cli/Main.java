@@ -1,6 +1,7 @@
 package io.paymentledger.cli;
 
 import io.paymentledger.cli.command.BenchCommand;
+import io.paymentledger.cli.command.ChaosCommand;
 import io.paymentledger.cli.command.DestroyCommand;
 import io.paymentledger.cli.command.DownCommand;
 import io.paymentledger.cli.command.DrillCommand;
@@ -23,7 +24,7 @@ import picocli.CommandLine.Command;
 @Command(name = "ledger", mixinStandardHelpOptions = true, version = "ledger 0.1.0",
         description = "Global payment ledger: run the local multi-region deployment and operate it.",
         subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, DestroyCommand.class,
-                SwitchoverCommand.class, FailbackCommand.class, RestoreCommand.class, KillCommand.class, DrillCommand.class, BenchCommand.class, PkiCommand.class, MerchantCommand.class,
+                SwitchoverCommand.class, FailbackCommand.class, RestoreCommand.class, KillCommand.class, ChaosCommand.class, DrillCommand.class, BenchCommand.class, PkiCommand.class, MerchantCommand.class,
                 NodeCommand.class, WitnessCommand.class, RouterCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -145,7 +145,24 @@ class FailoverDrillsTest {
     }
 
     @Test
-    @Order(9)
+    @Order(10)
+    void aLeaderNodePausedPastItsSessionIsReplacedAndWakesWithoutServing() throws Exception {
+        // SIGSTOP, not SIGKILL: the paused node's sockets stay open, so nothing proves it dead; its CP session has to
+        // expire. When it wakes (6 s later) it must neither commit nor answer as leader, and it rejoins by itself.
+        Drills.Result r = drills.run(Drills.Scenario.PAUSE_LEADER_NODE);
+        assertSound(r);
+    }
+
+    @Test
+    @Order(11)
+    void aLeadersPostgresPausedIsHandedOverNotWaitedOut() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.PAUSE_LEADER_POSTGRES);
+        assertSound(r);
+        assertThat(r.detail()).as("b took over while a's database was frozen").contains("region b leads");
+    }
+
+    @Test
+    @Order(20)
     void losingTwoOfThreeCpMembersStopsWritesAndSaysWhy() throws Exception {
         drills.normalise();
         io.paymentledger.cli.command.KillCommand.kill(deployment, LocalDeployment.WITNESS);

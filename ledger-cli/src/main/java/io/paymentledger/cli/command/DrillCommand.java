@@ -23,7 +23,8 @@ public final class DrillCommand implements Callable<Integer> {
     DeploymentOptions deployment;
 
     @Parameters(index = "0", defaultValue = "all", description = "kill_leader_node | kill_leader_postgres | kill_leader_region"
-            + " | kill_passive_region | kill_witness | switchover | lose_two (or lose-two) | all")
+            + " | kill_passive_region | kill_witness | switchover | lose_two (or lose-two) | pause_leader_node"
+            + " | pause_leader_postgres | all")
     String scenario;
 
     @Option(names = "--runs", defaultValue = "1", description = "Runs per scenario (min/median/max are printed).")

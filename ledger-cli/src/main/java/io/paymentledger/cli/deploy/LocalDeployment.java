@@ -168,11 +168,22 @@ public final class LocalDeployment {
         long deadline = System.nanoTime() + timeout.toNanos();
         try (Clients clients = Clients.operator(topology)) {
             while (System.nanoTime() < deadline) {
+                // A node that just woke from a pause may still call itself leader of an older epoch than the one
+                // others already follow: the leader is the one whose epoch nobody has seen exceeded.
+                NodeStatus leader = null;
+                long newest = 0;
                 for (Topology.Region r : topology.regions().values()) {
                     Optional<NodeStatus> st = clients.nodeStatus(r.grpcPort());
-                    if (st.isPresent() && st.get().getRole() == NodeRole.NODE_ROLE_LEADER) {
-                        return st.get();
+                    if (st.isEmpty()) {
+                        continue;
                     }
+                    newest = Math.max(newest, st.get().getEpoch());
+                    if (st.get().getRole() == NodeRole.NODE_ROLE_LEADER && (leader == null || st.get().getEpoch() > leader.getEpoch())) {
+                        leader = st.get();
+                    }
+                }
+                if (leader != null && leader.getEpoch() >= newest) {
+                    return leader;
                 }
                 sleep(250);
             }

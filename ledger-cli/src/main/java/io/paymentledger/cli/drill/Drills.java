@@ -50,8 +50,19 @@ public final class Drills implements AutoCloseable {
     public enum Scenario {
         KILL_LEADER_NODE, KILL_LEADER_POSTGRES, KILL_LEADER_REGION, KILL_PASSIVE_REGION, KILL_WITNESS, SWITCHOVER,
         /** The active region dies; after the failover and more writes, the new leader's region dies with its data. */
-        LOSE_TWO
+        LOSE_TWO,
+        /**
+         * The leader's node is paused (SIGSTOP) for {@link #PAUSE}, longer than its CP session TTL: the zombie leader.
+         * Its peers see silence, not a refused connection, so b takes over only when the session expires; when a
+         * wakes, it must neither answer nor commit, and it rejoins as b's standby by itself.
+         */
+        PAUSE_LEADER_NODE,
+        /** The leader's PostgreSQL is paused for {@link #PAUSE}: its node must stop and hand over, not hang. */
+        PAUSE_LEADER_POSTGRES
     }
+
+    /** How long a paused process stays paused: twice the CP session TTL. */
+    static final Duration PAUSE = Duration.ofSeconds(6);
 
     /**
      * @param outageMs     what clients felt: for a fault in the leading region, the time from the fault to the first
@@ -99,6 +110,7 @@ public final class Drills implements AutoCloseable {
      * in its commit quorum; all three CP members alive.
      */
     public void normalise() throws Exception {
+        new io.paymentledger.cli.chaos.Faults(d).heal();
         d.up();
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
         String other = d.topology().otherRegion(leader.getRegion());
@@ -171,7 +183,8 @@ public final class Drills implements AutoCloseable {
             watch.stop();
             long firstAck = w.firstAckAfter(fault);
             boolean fromFault = scenario == Scenario.KILL_LEADER_NODE || scenario == Scenario.KILL_LEADER_POSTGRES
-                    || scenario == Scenario.KILL_LEADER_REGION || scenario == Scenario.LOSE_TWO;
+                    || scenario == Scenario.KILL_LEADER_REGION || scenario == Scenario.LOSE_TWO
+                    || scenario == Scenario.PAUSE_LEADER_NODE || scenario == Scenario.PAUSE_LEADER_POSTGRES;
             long outageMs = !fromFault ? w.longestGapMsAfter(t0 - 500_000_000L) : firstAck < 0 ? -1 : (firstAck - fault) / 1_000_000;
             List<String> problems = new ArrayList<>(w.verify());
             if (firstAck < 0) {
@@ -192,6 +205,20 @@ public final class Drills implements AutoCloseable {
             case KILL_LEADER_NODE -> KillCommand.kill(d, "node-a");
             case KILL_LEADER_POSTGRES -> KillCommand.kill(d, "postgres-a");
             case KILL_LEADER_REGION -> KillCommand.kill(d, "region-a");
+            case PAUSE_LEADER_NODE, PAUSE_LEADER_POSTGRES -> {
+                String process = (scenario == Scenario.PAUSE_LEADER_NODE ? "node-" : "postgres-") + LocalDeployment.FIRST_PRIMARY;
+                io.paymentledger.cli.chaos.Faults faults = new io.paymentledger.cli.chaos.Faults(d);
+                long from = System.nanoTime();
+                faults.pause(process);
+                try {
+                    LocalDeployment.sleep(PAUSE.toMillis());
+                } finally {
+                    faults.resume(process);
+                }
+                NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
+                return new Injected(process + " paused " + PAUSE.toSeconds() + " s; region " + leader.getRegion()
+                        + " leads with epoch " + leader.getEpoch() + ": " + leader.getLastFailoverReason(), from, 0, 0);
+            }
             case KILL_WITNESS -> {
                 long from = System.nanoTime();
                 KillCommand.kill(d, LocalDeployment.WITNESS);

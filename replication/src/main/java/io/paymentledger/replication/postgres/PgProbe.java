@@ -109,9 +109,15 @@ public final class PgProbe {
         return names.isEmpty() ? "" : "ANY 1 (" + String.join(", ", names.stream().map(n -> "\"" + n + "\"").toList()) + ")";
     }
 
+    /** Seconds a probe waits for the server's answer before calling it down (statement_timeout + 1 s). */
+    static final int PROBE_SOCKET_TIMEOUT_S = 3;
+
     private Connection connect(String db) throws SQLException {
-        // A database that does not answer within seconds is down as far as failover is concerned.
-        Connection c = pg.connect(db, 5);
+        // A database that does not answer within seconds is down as far as failover is concerned. The server bounds
+        // each probe query with statement_timeout (2 s); the socket timeout, one second more, is what catches a server
+        // that cannot enforce it because it is frozen (SIGSTOP, a stalled disk, a paused VM): with 5 s, a leader
+        // whose PostgreSQL froze held the lock, writing nothing, for the whole freeze (drill pause_leader_postgres).
+        Connection c = pg.connect(db, PROBE_SOCKET_TIMEOUT_S);
         try (Statement st = c.createStatement()) {
             st.execute("set statement_timeout = '2s'");
         }
