@@ -290,7 +290,8 @@ public final class WalKeeper implements AutoCloseable {
                     lastError = line.replaceFirst("^pg_receivewal: ", "");
                     // Its last segment is not on the leader's history (it kept WAL of a primary that was replaced
                     // without fencing it): continuing is impossible; after a few tries it starts afresh.
-                    if (line.contains("not in this server's history") || line.contains("ahead of the WAL flush position")) {
+                    if (line.contains("not in this server's history") || line.contains("ahead of the WAL flush position")
+                            || timelineEndsWhereWeStart(line)) {
                         divergedExit = true;
                     }
                 }
@@ -300,6 +301,17 @@ public final class WalKeeper implements AutoCloseable {
         } finally {
             streaming = false;
         }
+    }
+
+    /**
+     * pg_receivewal (PostgreSQL 15) asks for its old timeline at the end of its last complete segment; when the new
+     * leader's timeline forked exactly there (the promoted standby had replayed up to a segment boundary), the server
+     * answers with the next timeline instead of streaming, and pg_receivewal reports this error with an empty message
+     * and tries the same again forever (seen in FailoverDrillsTest: history "1 0/5000000", keeper at 0/5000000 on
+     * timeline 1). Nothing of it can continue: like a diverged directory, it starts afresh (a base backup follows).
+     */
+    static boolean timelineEndsWhereWeStart(String line) {
+        return line.stripTrailing().endsWith("could not send replication command \"START_REPLICATION\":");
     }
 
     /** Stops pg_receivewal (it flushes and keeps its .partial); idempotent. */
