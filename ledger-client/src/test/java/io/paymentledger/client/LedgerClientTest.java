@@ -130,8 +130,11 @@ class LedgerClientTest {
         // Attempts of 300 ms; the commit of the first is held for 1.5 s (the writer reads the epoch row FOR SHARE).
         LedgerClient.Limits limits = new LedgerClient.Limits(300, 20_000, 20, 200, d.batchTransfersMax(), d.batchesInFlightMax(),
                 d.queuedTransfersMax(), 1);
+        try (LedgerClient setup = client(d)) {
+            // With the default attempt time: a 300 ms attempt could time out on a busy machine and be answered EXISTS.
+            accounts(setup, "to-payer", "to-shop");
+        }
         try (LedgerClient c = client(limits); Connection blocker = ledger.sql()) {
-            accounts(c, "to-payer", "to-shop");
             blocker.setAutoCommit(false);
             CountDownLatch locked = new CountDownLatch(1);
             Thread holder = Thread.ofVirtual().start(() -> {
