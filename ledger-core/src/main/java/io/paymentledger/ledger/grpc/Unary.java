@@ -3,6 +3,7 @@ package io.paymentledger.ledger.grpc;
 import io.paymentledger.ledger.Caller;
 import io.paymentledger.ledger.write.WriteRejected;
 import io.paymentledger.security.identity.Identities;
+import io.paymentledger.security.observability.RequestMetrics;
 import io.vertx.core.Future;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
@@ -30,24 +31,30 @@ public final class Unary {
 
     private final GrpcServer server;
     private final CallerResolver callers;
+    private final RequestMetrics requests;
 
-    public Unary(GrpcServer server, CallerResolver callers) {
+    /** @param requests where every call's method, status and latency are recorded */
+    public Unary(GrpcServer server, CallerResolver callers, RequestMetrics requests) {
         this.server = server;
         this.callers = callers;
+        this.requests = requests;
     }
 
     public <Req, Resp> void bind(ServiceMethod<Req, Resp> method, Handler<Req, Resp> handler) {
+        RequestMetrics.Method timers = requests.method(method.fullMethodName());
         server.callHandler(method, call -> {
+            long startNanos = System.nanoTime();
             String requestId = requestId(call);
             call.response().headers().set(REQUEST_ID, requestId);
-            call.invalidMessageHandler(invalid -> fail(call, requestId,
-                    new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed or oversized request message: " + invalid.getMessage())));
+            call.invalidMessageHandler(invalid -> timers.record(fail(call, requestId,
+                    new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed or oversized request message: " + invalid.getMessage())),
+                    startNanos));
             call.last().onComplete(ar -> {
                 if (ar.failed()) {
                     // The request could not be read: undecodable bytes, no message, or more than one.
                     Throwable cause = ar.cause() instanceof StatusException ? ar.cause()
                             : new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed request message: " + ar.cause().getMessage());
-                    fail(call, requestId, cause);
+                    timers.record(fail(call, requestId, cause), startNanos);
                     return;
                 }
                 long deadline = call.timeout() > 0 ? System.nanoTime() + call.timeout() * 1_000_000L : 0;
@@ -65,8 +72,9 @@ public final class Unary {
                 answer.onComplete(done -> {
                     if (done.succeeded()) {
                         call.response().end(done.result());
+                        timers.record(GrpcStatus.OK, startNanos);
                     } else {
-                        fail(call, requestId, done.cause());
+                        timers.record(fail(call, requestId, done.cause()), startNanos);
                     }
                 });
             });
@@ -90,7 +98,8 @@ public final class Unary {
         return id;
     }
 
-    private static void fail(GrpcServerRequest<?, ?> call, String requestId, Throwable cause) {
+    /** Answers the call with the status {@code cause} maps to; returns that status. */
+    private static GrpcStatus fail(GrpcServerRequest<?, ?> call, String requestId, Throwable cause) {
         GrpcServerResponse<?, ?> response = call.response();
         GrpcStatus status;
         String message;
@@ -117,6 +126,7 @@ public final class Unary {
         } catch (IllegalStateException alreadyEnded) {
             // the deadline already ended the call: nothing more to send
         }
+        return status;
     }
 
     /** INVALID_ARGUMENT for the whole request. */

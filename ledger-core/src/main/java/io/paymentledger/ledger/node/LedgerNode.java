@@ -12,6 +12,8 @@ import io.paymentledger.ledger.grpc.Unary;
 import io.paymentledger.ledger.read.LedgerReader;
 import io.paymentledger.ledger.store.Database;
 import io.paymentledger.ledger.write.BatchWriter;
+import io.paymentledger.security.observability.ProcessMetrics;
+import io.paymentledger.security.observability.RequestMetrics;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
@@ -63,6 +65,8 @@ public final class LedgerNode implements AutoCloseable {
     private final java.util.List<HttpServer> httpServers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final int port;
     private volatile java.util.function.Supplier<String> secretsHealth = () -> "LIVE: no secret store configured";
+    private final ProcessMetrics metrics;
+    private final RequestMetrics requests;
 
     private LedgerNode(Config config, NodeControl control, CallerResolver callers) {
         this.config = config;
@@ -70,8 +74,12 @@ public final class LedgerNode implements AutoCloseable {
         this.callers = callers;
         this.database = config.database();
         this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(SERVER_INSTANCES).setPreferNativeTransport(true));
+        this.metrics = new ProcessMetrics("node-" + config.region(), "region", config.region());
+        this.requests = new RequestMetrics(metrics.registry(), "ledger_request", "gRPC calls this node answered, by method and status");
         this.writer = new BatchWriter(database, config.region(), config.writer(), LedgerNode::wallClockNanos,
-                (reason, cause) -> control.onWriteFault(reason));
+                (reason, cause) -> control.onWriteFault(reason), metrics.registry());
+        Metrics state = new Metrics(metrics, control, writer, () -> secretsHealth.get());
+        metrics.beforeScrape(state::refresh);
         this.reader = new LedgerReader(database);
         this.blocking = new Blocking(vertx);
         // Instances of one deployment share the listening socket of an explicit port (with port 0 each would get its
@@ -115,15 +123,12 @@ public final class LedgerNode implements AutoCloseable {
         public io.vertx.core.Future<?> start() {
             GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
                     .setMaxMessageSize(Limits.MESSAGE_BYTES_MAX).setScheduleDeadlineAutomatically(true));
-            Unary unary = new Unary(grpc, callers);
+            Unary unary = new Unary(grpc, callers, requests);
             new LedgerApi(writer, reader, control, blocking).bind(unary);
             new PaymentsApi(writer, reader, control, blocking).bind(unary);
             new NodeApi(control, config.apiKeys(), blocking).bind(vertx, grpc, unary);
             return vertx.createHttpServer(options).requestHandler(req -> {
-                if (req.method() == io.vertx.core.http.HttpMethod.GET && "/metrics".equals(req.path())) {
-                    req.response().putHeader("content-type", "text/plain; version=0.0.4")
-                            .end(Metrics.render(control.status(), writer, secretsHealth.get()));
-                } else {
+                if (!metrics.handle(req, callers::mayReadMetrics)) {
                     grpc.handle(req);
                 }
             }).listen().onSuccess(httpServers::add);
@@ -170,6 +175,11 @@ public final class LedgerNode implements AutoCloseable {
 
     public NodeControl control() {
         return control;
+    }
+
+    /** This node's metrics (served at /metrics on its gRPC port); the process adds its certificates' expiry. */
+    public ProcessMetrics metrics() {
+        return metrics;
     }
 
     /** Where the secrets health (in /metrics) comes from, e.g. the secret store's {@code health()}. */
