@@ -95,7 +95,7 @@ final class Metrics {
     }
 
     private void gauge(MeterRegistry r, String name, String help, ToDoubleFunction<NodeStatus> value) {
-        Gauge.builder(name, this, m -> value.applyAsDouble(m.status)).description(help).register(r);
+        Gauge.builder(name, this, m -> value.applyAsDouble(m.status)).description(help).strongReference(true).register(r);
     }
 
     private void standbyGauge(MeterRegistry r, String name, String help, Function<ReplicationStatus, Double> value) {

@@ -2,6 +2,9 @@ package io.paymentledger.security.observability;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.paymentledger.security.identity.Identities;
@@ -40,6 +43,11 @@ public final class ProcessMetrics {
     public ProcessMetrics(String process, String... moreTags) {
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("process", process).commonTags(moreTags);
+        // The JVM underneath: heap, threads, CPU (what a slow process shows first). Not GC pauses: that binder keeps
+        // listeners that outlive a registry, and tests start many nodes in one JVM.
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
     }
 
     /** Runs before every scrape: gauges that read one snapshot of a status refresh it here, once per scrape. */
@@ -62,10 +70,12 @@ public final class ProcessMetrics {
      * renewed, read at every scrape) and the CA's expire. The LedgerCertificateExpiring alert watches it.
      */
     public void certificateExpiry(Supplier<IssuedCert> service, java.security.cert.X509Certificate ca) {
+        // Strong references: Micrometer holds a gauge's object weakly, and a method reference passed here is held by
+        // nothing else (the gauge would read NaN after the next GC).
         Gauge.builder("ledger_certificate_expiry_timestamp_seconds", service, s -> s.get().notAfter().getEpochSecond())
-                .description("when the certificate expires (Unix time)").tag("certificate", "service").register(registry);
+                .description("when the certificate expires (Unix time)").tag("certificate", "service").strongReference(true).register(registry);
         Gauge.builder("ledger_certificate_expiry_timestamp_seconds", ca, c -> c.getNotAfter().toInstant().getEpochSecond())
-                .description("when the certificate expires (Unix time)").tag("certificate", "ca").register(registry);
+                .description("when the certificate expires (Unix time)").tag("certificate", "ca").strongReference(true).register(registry);
     }
 
     /**
