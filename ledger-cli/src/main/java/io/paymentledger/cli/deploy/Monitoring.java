@@ -73,6 +73,11 @@ public final class Monitoring {
         return Optional.empty();
     }
 
+    /** Whether {@code program} is on the PATH. */
+    public static boolean installed(String program) {
+        return onPath(program).isPresent();
+    }
+
     /** Starts what is installed and not running: the exporters first (Prometheus' first scrape finds them up). */
     public void up() {
         Optional<Path> prometheus = onPath(PROMETHEUS_BINARY);
