@@ -1,5 +1,6 @@
 package io.paymentledger.cli.deploy;
 
+import io.paymentledger.replication.net.Ports;
 import io.paymentledger.replication.postgres.PgCluster;
 import io.paymentledger.security.pki.IssuedCert;
 import java.io.IOException;
@@ -101,6 +102,11 @@ public final class Monitoring {
         if (Processes.running(t, PROMETHEUS).isPresent()) {
             return;
         }
+        if (Ports.isListening(t.monitoring().prometheusPort())) {
+            out.println("prometheus: not started, " + prometheusAddress(t) + " is taken by another program (change"
+                    + " monitoring.prometheusPort in " + t.dir().resolve(Topology.FILE) + ", then ./ledger up)");
+            return;
+        }
         writeConfig(scraper, exporter.isPresent());
         List<String> cmd = List.of(prometheus.get().toString(),
                 "--config.file=" + Processes.externalConfig(t, PROMETHEUS),
@@ -108,7 +114,7 @@ public final class Monitoring {
                 "--storage.tsdb.retention.time=" + RETENTION.toDays() + "d",
                 "--web.listen-address=" + prometheusAddress(t));
         long pid = Processes.startExternal(t, PROMETHEUS, cmd, Map.of());
-        boolean ready = awaitReady(READY_TIMEOUT);
+        boolean ready = awaitReady(READY_TIMEOUT) && Processes.running(t, PROMETHEUS).isPresent();
         out.println("prometheus: http://" + prometheusAddress(t) + (ready ? "" : " (not ready yet)") + " (pid " + pid
                 + ", scraping nodes, router" + (exporter.isPresent() ? ", PostgreSQL exporters" : "") + " over mTLS every "
                 + SCRAPE_INTERVAL.toSeconds() + " s; alert rules " + t.prometheusDir().resolve("alerts.yml") + "; log "
@@ -141,6 +147,11 @@ public final class Monitoring {
         }
         Topology.Region r = t.region(region);
         int port = t.monitoring().pgExporterPorts().get(region);
+        if (Ports.isListening(port)) {
+            out.println("postgres exporter " + region + ": not started, 127.0.0.1:" + port + " is taken by another program"
+                    + " (change monitoring.pgExporterPorts in " + t.dir().resolve(Topology.FILE) + ", then ./ledger up)");
+            return;
+        }
         // It serves its metrics over TLS with the region's PostgreSQL certificate (same site) to Prometheus' certificate.
         IssuedCert server = security.postgres(region);
         write(Processes.externalConfig(t, name), "# Written by ./ledger up (Monitoring.java) at every start.\n"
