@@ -247,6 +247,10 @@ class DeploymentSecurityTest {
         IssuedCert node = security.node("b");
         assertThat(lookup(Tls.clientOptions(node.certFile(), node.keyFile(), security.caFile()), direct, m1Account,
                 Map.of("x-merchant-id", M1)).status()).isEqualTo(GrpcStatus.PERMISSION_DENIED);
+        // Nor is the metrics scraper's: it may read /metrics, and call nothing.
+        IssuedCert scraper = security.prometheus();
+        assertThat(lookup(Tls.clientOptions(scraper.certFile(), scraper.keyFile(), security.caFile()), direct, m1Account,
+                Map.of()).status()).isEqualTo(GrpcStatus.PERMISSION_DENIED);
     }
 
     @Test

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.paymentledger.api.v1.NodeRole;
 import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.deploy.Monitoring;
+import io.paymentledger.cli.observability.LivePrometheus;
 import io.paymentledger.cli.deploy.Processes;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -48,12 +50,17 @@ class LocalDeploymentTest {
             assertThat(keeper.getJsonObject("stream").getBoolean("connected")).as("the leader sees the keeper stream").isTrue();
             assertThat(keeper.getInteger("baseBackups")).isPositive();
             assertThat(Path.of(keeper.getString("walDir"))).isDirectory();
+            // Prometheus: started by up, named by status, every target up, alert rules loaded, the dashboard's queries answer.
+            assertThat(printed.toString()).contains("prometheus: http://" + Monitoring.prometheusAddress(d.topology()));
+            assertThat(status.getJsonObject("prometheus").getString("address")).isEqualTo(Monitoring.prometheusAddress(d.topology()));
+            new LivePrometheus(d.topology()).assertServesEverything();
             // up again is a no-op while running
             d.up();
             assertThat(d.awaitLeader(Duration.ofSeconds(5)).getEpoch()).isEqualTo(leader.getEpoch());
             d.down();
             assertThat(Processes.running(d.topology(), LocalDeployment.nodeName(leader.getRegion()))).isEmpty();
             assertThat(d.postgres(leader.getRegion()).isRunning()).isFalse();
+            assertThat(Processes.running(d.topology(), Monitoring.PROMETHEUS)).as("prometheus after down").isEmpty();
         } finally {
             d.destroy();
         }

@@ -89,9 +89,21 @@ class NodeTest {
             try {
                 String body = http.request(io.vertx.core.http.HttpMethod.GET, t.node.grpcPort(), "127.0.0.1", "/metrics")
                         .compose(req -> req.send()).compose(resp -> resp.body()).await().toString();
-                assertThat(body).contains("ledger_leader{region=\"a\"} 1", "ledger_epoch{region=\"a\"} 1",
-                        "# TYPE ledger_committed_transfers_total counter", "ledger_write_queue_depth{region=\"a\"} 0");
-                assertThat(body).containsPattern("ledger_committed_transfers_total\\{region=\"a\"\\} [1-9]");
+                String labels = "process=\"node-a\",region=\"a\"";
+                assertThat(body).contains("ledger_leader{" + labels + "} 1", "ledger_epoch{" + labels + "} 1",
+                        "# TYPE ledger_committed_transfers_total counter", "ledger_write_queue_depth{" + labels + "} 0",
+                        "ledger_write_queue_capacity{" + labels + "} 4096");
+                assertThat(body).containsPattern("ledger_committed_transfers_total\\{" + labels + "\\} [1-9]");
+                // Every answered call by method and status, with its latency; the writer's stages of the same writes.
+                assertThat(body).containsPattern("ledger_request_seconds_count\\{method=\"ledger.v1.LedgerService/CreateTransfers\","
+                        + labels + ",status=\"OK\"\\} 1\\b");
+                assertThat(body).containsPattern("ledger_request_seconds_bucket\\{method=\"ledger.v1.LedgerService/CreateAccounts\","
+                        + labels + ",status=\"OK\",le=\"15\\.0\"\\} 1\\b");
+                assertThat(body).containsPattern("ledger_writer_commit_seconds_count\\{" + labels + "\\} [1-9]");
+                assertThat(body).containsPattern("ledger_writer_commit_wait_seconds_count\\{" + labels + "\\} [1-9]");
+                assertThat(body).containsPattern("ledger_writer_queue_wait_seconds_count\\{" + labels + "\\} [1-9]");
+                assertThat(body).containsPattern("ledger_writer_batch_items_count\\{" + labels + "\\} [1-9]");
+                assertThat(body).containsPattern("ledger_failovers_total\\{" + labels + "\\} 1\\b");
             } finally {
                 http.close().await();
             }

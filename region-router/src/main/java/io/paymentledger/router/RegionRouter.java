@@ -8,6 +8,9 @@ import io.paymentledger.router.limits.MerchantLimiter;
 import io.paymentledger.router.routing.Forwarder;
 import io.paymentledger.router.routing.HoldWaker;
 import io.paymentledger.router.routing.Metadata;
+import io.micrometer.core.instrument.Gauge;
+import io.paymentledger.security.observability.ProcessMetrics;
+import io.paymentledger.security.observability.RequestMetrics;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -59,7 +62,10 @@ public final class RegionRouter implements AutoCloseable {
 
     private final Vertx vertx;
     private final RouterConfig config;
-    private final Counters counters = new Counters();
+    private final ProcessMetrics metrics = new ProcessMetrics("router");
+    private final Counters counters = new Counters(metrics.registry());
+    private final RequestMetrics requests = new RequestMetrics(metrics.registry(), "ledger_router_request",
+            "calls the router answered, by method and status (router time: holds and retries included)");
     /** Spans of forwarded calls, exported over OTLP when configured (see Telemetry). */
     private final io.paymentledger.telemetry.Telemetry telemetry = io.paymentledger.telemetry.Telemetry.fromEnvironment("ledger-router");
     private final HoldQueue hold;
@@ -74,6 +80,28 @@ public final class RegionRouter implements AutoCloseable {
         this.config = config;
         this.hold = new HoldQueue(config.holdQueueCalls(), config.holdQueueBytes());
         this.merchants = new MerchantLimiter(config.merchantConcurrentCalls(), config.unverifiedConcurrentCalls());
+        Gauge.builder("ledger_router_hold_queue_depth", hold, HoldQueue::depth)
+                .description("calls waiting in the router for a leader or their next retry").register(metrics.registry());
+        Gauge.builder("ledger_router_hold_queue_bytes", hold, HoldQueue::bytes)
+                .description("request bytes the waiting calls buffer").register(metrics.registry());
+        Gauge.builder("ledger_router_hold_queue_capacity", hold, HoldQueue::maxCalls)
+                .description("calls the hold queue takes at most (beyond: UNAVAILABLE)").register(metrics.registry());
+        Gauge.builder("ledger_router_leader_usable", this, r -> r.startedView() != null && leaderUsable(r.startedView()) ? 1 : 0)
+                .description("1 while the router knows a usable leader (writes flow; its health is SERVING)").register(metrics.registry());
+        Gauge.builder("ledger_router_leader_epoch", this, r -> r.startedView() == null || r.startedView().leader() == null ? 0
+                        : r.startedView().leader().epoch())
+                .description("epoch of the leader the router routes writes to (0: none)").register(metrics.registry());
+    }
+
+    /** The leadership view, or null before the health checks started. */
+    private LeaderTracker.View startedView() {
+        HealthVerticle h = health;
+        return h == null || h.tracker == null ? null : h.tracker.view();
+    }
+
+    /** The router's metrics (served at /metrics on its port); the process adds its certificates' expiry. */
+    public ProcessMetrics metrics() {
+        return metrics;
     }
 
     /** Starts a router and waits until it listens. Not on an event loop (use {@link #startAsync} there). */
@@ -234,7 +262,7 @@ public final class RegionRouter implements AutoCloseable {
                     .with(new GrpcClientOptions().setMaxMessageSize(config.maxMessageBytes()).setScheduleDeadlineAutomatically(false))
                     .with(http2(config.upstreamClientOptions(), config.upstreamConnectTimeoutMs()))
                     .build();
-            Forwarder forwarder = new Forwarder(vertx, config, upstreamClient, hold, merchants, counters, telemetry);
+            Forwarder forwarder = new Forwarder(vertx, config, upstreamClient, hold, merchants, counters, requests, telemetry);
             forwarder.tracker(tracker);
 
             GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
@@ -261,7 +289,11 @@ public final class RegionRouter implements AutoCloseable {
                         ? HealthCheckResponse.ServingStatus.SERVING : HealthCheckResponse.ServingStatus.NOT_SERVING).build());
             }));
             grpc.callHandler(forwarder::handle);
-            return vertx.createHttpServer(options).requestHandler(grpc).listen().onSuccess(s -> {
+            return vertx.createHttpServer(options).requestHandler(req -> {
+                if (!metrics.handle(req, config.metricsReaders())) {
+                    grpc.handle(req);
+                }
+            }).listen().onSuccess(s -> {
                 server = s;
                 servers.add(s);
             });

@@ -49,6 +49,8 @@ import java.util.regex.Pattern;
  *                                   {@link MerchantResolver#anonymous()}, vouches for nobody
  * @param services                   the proto files whose services are forwarded
  * @param nonIdempotentMethods       full method names ("pkg.Service/Method") that are never replayed once sent
+ * @param metricsReaders             who may read {@code GET /metrics} on the merchant port; the default lets only
+ *                                   plain-HTTP (test) callers read, a TLS deployment names its Prometheus and operator
  */
 public record RouterConfig(
         List<UpstreamConfig> upstreams,
@@ -75,7 +77,8 @@ public record RouterConfig(
         int upstreamInFlightCalls,
         MerchantResolver merchantResolver,
         List<FileDescriptor> services,
-        Set<String> nonIdempotentMethods) {
+        Set<String> nonIdempotentMethods,
+        java.util.function.Predicate<io.vertx.core.http.HttpServerRequest> metricsReaders) {
 
     private static final Pattern REGION = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
@@ -98,6 +101,7 @@ public record RouterConfig(
         Objects.requireNonNull(serverOptions, "serverOptions");
         Objects.requireNonNull(upstreamClientOptions, "upstreamClientOptions");
         Objects.requireNonNull(merchantResolver, "merchantResolver");
+        Objects.requireNonNull(metricsReaders, "metricsReaders");
         List<String> problems = new ArrayList<>();
         if (upstreams.isEmpty()) {
             problems.add("upstreams: at least one ledger node is needed");
@@ -190,6 +194,7 @@ public record RouterConfig(
         b.merchantResolver = merchantResolver;
         b.services = new ArrayList<>(services);
         b.nonIdempotentMethods = new HashSet<>(nonIdempotentMethods);
+        b.metricsReaders = metricsReaders;
         return b;
     }
 
@@ -218,6 +223,7 @@ public record RouterConfig(
         private long outlierEjectionMaxMs = 30_000;
         private int upstreamInFlightCalls = 8192;
         private MerchantResolver merchantResolver = MerchantResolver.anonymous();
+        private java.util.function.Predicate<io.vertx.core.http.HttpServerRequest> metricsReaders = req -> !req.isSSL();
         private List<FileDescriptor> services = new ArrayList<>(ledgerServices());
         private Set<String> nonIdempotentMethods = new HashSet<>(Set.of("ledger.v1.NodeService/Switchover"));
 
@@ -255,6 +261,7 @@ public record RouterConfig(
         public Builder outlierEjectionMaxMs(long v) { outlierEjectionMaxMs = v; return this; }
         public Builder upstreamInFlightCalls(int v) { upstreamInFlightCalls = v; return this; }
         public Builder merchantResolver(MerchantResolver v) { merchantResolver = v; return this; }
+        public Builder metricsReaders(java.util.function.Predicate<io.vertx.core.http.HttpServerRequest> v) { metricsReaders = v; return this; }
 
         /** Forwards the services of these proto files too (besides the ledger's). */
         public Builder addServices(FileDescriptor file) {
@@ -273,7 +280,8 @@ public record RouterConfig(
                     retryAfterMs, retryBackoffInitialMs, retryBackoffMaxMs, retryAttempts, merchantConcurrentCalls,
                     unverifiedConcurrentCalls,
                     upstreamConnectTimeoutMs, upstreamCallTimeoutMs, outlierFailures, outlierEjectionMs,
-                    outlierEjectionMaxMs, upstreamInFlightCalls, merchantResolver, services, nonIdempotentMethods);
+                    outlierEjectionMaxMs, upstreamInFlightCalls, merchantResolver, services, nonIdempotentMethods,
+                    metricsReaders);
         }
     }
 }

@@ -90,6 +90,8 @@ class HoldTest {
         Future<Reply<Buffer>> first = write(20_000);
         Future<Reply<Buffer>> second = write(20_000);
         RouterTesting.await(() -> router.status().holdQueueDepth() == 2, 5000, () -> "not held: " + router.status());
+        assertThat(router.metrics().scrape()).as("what Prometheus sees of the hold queue")
+                .contains("ledger_router_hold_queue_depth{process=\"router\"} 2");
 
         Reply<Buffer> third = Calls.await(write(20_000));
         assertThat(third.status()).isEqualTo(GrpcStatus.UNAVAILABLE);
@@ -107,6 +109,13 @@ class HoldTest {
         assertThat(st.counters().held()).isEqualTo(2);
         assertThat(st.holdQueueDepth()).isZero();
         assertThat(st.holdQueueBytes()).isZero();
+        String metrics = router.metrics().scrape();
+        assertThat(metrics).contains("ledger_router_hold_queue_depth{process=\"router\"} 0",
+                "ledger_router_rejected_total{process=\"router\",reason=\"hold_queue_full\"} 1",
+                "ledger_router_calls_held_total{process=\"router\"} 2");
+        // Each answer by method and status: the refused one as UNAVAILABLE, the held ones OK once forwarded.
+        assertThat(metrics).containsPattern("ledger_router_request_seconds_count\\{method=\"[^\"]+\",process=\"router\",status=\"UNAVAILABLE\"\\} 1\n");
+        assertThat(metrics).containsPattern("ledger_router_request_seconds_count\\{method=\"[^\"]+\",process=\"router\",status=\"OK\"\\} 2\n");
     }
 
     @Test

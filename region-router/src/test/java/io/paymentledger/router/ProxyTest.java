@@ -203,6 +203,9 @@ class ProxyTest {
                     List.of(Buffer.buffer()), Map.of(), 10_000);
             assertThat(unknown.status()).isEqualTo(GrpcStatus.UNIMPLEMENTED);
             assertThat(unknown.message()).contains("does not forward");
+            // Labels come from a closed set: the client's method name never becomes one.
+            assertThat(router.metrics().scrape()).contains("method=\"unknown\",process=\"router\",status=\"UNIMPLEMENTED\"")
+                    .doesNotContain("DropAllTables");
             Reply<Buffer> badMerchant = Calls.raw(client, routerAddress, "ledger.v1.LedgerService/LookupAccounts",
                     List.of(Buffer.buffer()), Map.of("x-merchant-id", "no spaces allowed"), 10_000);
             assertThat(badMerchant.status()).isEqualTo(GrpcStatus.INVALID_ARGUMENT);

@@ -108,7 +108,8 @@ public final class StatusCommand implements Callable<Integer> {
         pki.put("nodeCertificates", nodeCerts).put("routerCertificate", pkiDir.resolve("router.crt").toString());
         return new JsonObject().put("deployed", true).put("dir", t.dir().toString()).put("leader", leader)
                 .put("epoch", epoch).put("syncCopies", syncCopies).put("router", router).put("witness", witness)
-                .put("walKeeper", walKeeper(t, leaderView)).put("pki", pki).put("regions", regions);
+                .put("walKeeper", walKeeper(t, leaderView)).put("pki", pki).put("regions", regions)
+                .put("prometheus", new JsonObject().put("address", io.paymentledger.cli.deploy.Monitoring.prometheusAddress(t)));
     }
 
     /**

@@ -113,6 +113,14 @@ public final class DeploymentSecurity {
         return current("operator", () -> pki.issueOperator(OPERATOR_VALIDITY));
     }
 
+    /**
+     * The deployment's Prometheus (and its PostgreSQL exporters' client side): reads /metrics, calls nothing. Long-lived
+     * like the operator's, as Prometheus does not renew it; {@code ./ledger up} reissues it when a third is left.
+     */
+    public IssuedCert prometheus() {
+        return current("prometheus", () -> pki.issuePrometheus(OPERATOR_VALIDITY));
+    }
+
     public IssuedCert merchant(String merchantId) {
         return current("merchant-" + merchantId, () -> pki.issueMerchant(merchantId, MERCHANT_VALIDITY));
     }
@@ -126,6 +134,7 @@ public final class DeploymentSecurity {
         router();
         walKeeper();
         operator();
+        prometheus();
         merchant(LOAD_MERCHANT);
     }
 

@@ -107,6 +107,7 @@ public final class LocalDeployment {
         NodeStatus leader = awaitLeader(START_TIMEOUT);
         awaitRouter(START_TIMEOUT);
         out.println("leader: region " + leader.getRegion() + " (epoch " + leader.getEpoch() + "): " + leader.getExplanation());
+        new Monitoring(topology, security, out).up();
         out.println("ledger up: gRPC API for merchants at 127.0.0.1:" + topology.routerPort()
                 + " (the region router)  (./ledger status for everything; logs: " + topology.logs() + ")");
     }
@@ -194,6 +195,8 @@ public final class LocalDeployment {
 
     /** Stops every process of the deployment (nodes first, then the witness, then PostgreSQL). */
     public void down() {
+        // Monitoring first: it would only report the rest going down as an outage.
+        new Monitoring(topology, security(), out).down();
         // Followers first: a leader that stops while its standby's node still runs would hand it a failover.
         List<String> order = new java.util.ArrayList<>(topology.regions().keySet());
         String leader = currentLeaderRegion();

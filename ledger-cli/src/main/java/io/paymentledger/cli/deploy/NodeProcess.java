@@ -68,6 +68,7 @@ public final class NodeProcess {
             LOG.info(() -> "node " + regionName + ": certificate renewed, valid until " + renewed.notAfter());
         });
         renewer.start(node.vertx(), Duration.ofMinutes(5));
+        node.metrics().certificateExpiry(renewer::current, security.pki().caCertificate());
         // A revocation (./ledger merchant revoke) rewrites the CRL: serve it to new connections within seconds.
         CrlWatcher.watch(node.vertx(), security.crlFile(), () -> node.updateSsl(Tls.serverSslOptions(renewer.current().certFile(),
                 renewer.current().keyFile(), security.caFile(), security.crlFile(), ClientAuth.REQUIRED)));

@@ -12,8 +12,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * The local deployment's Java processes (ledger nodes, witness, router): started detached in their own
- * session ({@code setsid}) with a pid file and a log file, stopped by that PID only.
+ * The local deployment's processes: its Java processes (ledger nodes, witness, router) and the external programs
+ * that watch them (Prometheus, PostgreSQL exporters), started detached in their own session ({@code setsid}) with a
+ * pid file and a log file, stopped by that PID only.
  */
 public final class Processes {
 
@@ -26,6 +27,18 @@ public final class Processes {
      */
     static String marker(String name) {
         return "-Dledger.process=" + name;
+    }
+
+    /**
+     * An external program of ours is recognised by its configuration file, named after the process in this
+     * deployment's directory ({@code <dir>/prometheus/<name>.yml}), which its command line names.
+     */
+    public static Path externalConfig(Topology t, String name) {
+        return t.prometheusDir().resolve(name + ".yml");
+    }
+
+    private static boolean ours(Topology t, String name, String commandLine) {
+        return commandLine.contains(marker(name) + " ") || commandLine.contains(externalConfig(t, name).toString());
     }
 
     private Processes() {}
@@ -77,6 +90,33 @@ public final class Processes {
         }
     }
 
+    /**
+     * Starts an external program as the detached process {@code name}; its command must name
+     * {@link #externalConfig} (that is how {@link #running} knows it later). Returns its PID.
+     */
+    public static long startExternal(Topology t, String name, List<String> command, java.util.Map<String, String> env) {
+        String config = externalConfig(t, name).toString();
+        if (command.stream().noneMatch(arg -> arg.contains(config))) {
+            throw new IllegalArgumentException(name + ": the command must name " + config);
+        }
+        try {
+            Files.createDirectories(t.run());
+            Files.createDirectories(t.logs());
+            List<String> cmd = new ArrayList<>(List.of("setsid"));
+            cmd.addAll(command);
+            Path log = logFile(t, name);
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            pb.environment().putAll(env);
+            Process p = pb.start();
+            Files.writeString(pidFile(t, name), Long.toString(p.pid()));
+            return p.pid();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + name, e);
+        }
+    }
+
     /** The running process recorded for {@code name}, if it is alive and still ours. */
     public static Optional<ProcessHandle> running(Topology t, String name) {
         Path pidFile = pidFile(t, name);
@@ -86,7 +126,7 @@ public final class Processes {
             }
             long pid = Long.parseLong(Files.readString(pidFile).trim());
             return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
-                    .filter(h -> h.info().commandLine().map(c -> c.contains(marker(name) + " ")).orElse(false));
+                    .filter(h -> h.info().commandLine().map(c -> ours(t, name, c)).orElse(false));
         } catch (IOException | NumberFormatException e) {
             return Optional.empty();
         }

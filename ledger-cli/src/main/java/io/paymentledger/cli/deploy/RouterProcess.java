@@ -4,6 +4,7 @@ import io.paymentledger.router.RegionRouter;
 import io.paymentledger.router.RouterConfig;
 import io.paymentledger.router.limits.MerchantResolver;
 import io.paymentledger.security.pki.CertificateRenewer;
+import io.paymentledger.security.observability.ProcessMetrics;
 import io.paymentledger.security.pki.IssuedCert;
 import io.paymentledger.security.tls.Tls;
 import io.vertx.core.Vertx;
@@ -33,7 +34,8 @@ public final class RouterProcess {
                 .serverOptions(Tls.serverOptions(cert.certFile(), cert.keyFile(), security.caFile(), security.crlFile(),
                         ClientAuth.REQUEST).setHost("127.0.0.1").setPort(t.routerPort()))
                 .upstreamClientOptions(Tls.clientOptions(cert.certFile(), cert.keyFile(), security.caFile()))
-                .merchantResolver(resolver);
+                .merchantResolver(resolver)
+                .metricsReaders(req -> ProcessMetrics.peerMayRead(req, security.trustDomain()));
         for (Topology.Region r : t.regions().values()) {
             b.upstream(r.name(), "127.0.0.1", r.grpcPort());
         }
@@ -53,6 +55,7 @@ public final class RouterProcess {
                     + " nodes keep the previous one, valid until " + cert.notAfter() + ": restart the router before then");
         });
         renewer.start(vertx, Duration.ofMinutes(5));
+        router.metrics().certificateExpiry(renewer::current, security.pki().caCertificate());
         CrlWatcher.watch(vertx, security.crlFile(), () -> router.updateServerSsl(Tls.serverSslOptions(renewer.current().certFile(),
                 renewer.current().keyFile(), security.caFile(), security.crlFile(), ClientAuth.REQUEST)));
         CountDownLatch stopped = new CountDownLatch(1);

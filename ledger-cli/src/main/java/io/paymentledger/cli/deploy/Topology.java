@@ -15,9 +15,41 @@ import java.util.Map;
  * kept in {@code <dir>/topology.json}, so ports stay the same across restarts.
  */
 public record Topology(Path dir, Map<String, Region> regions, int witnessHazelcastPort, int routerPort,
-        String trustDomain, Path witnessDir) {
+        String trustDomain, Path witnessDir, MonitoringPorts monitoring) {
 
     public static final String FILE = "topology.json";
+
+    /**
+     * Where the deployment's Prometheus listens (HTTP, 127.0.0.1 only) and where each region's PostgreSQL exporter
+     * does (HTTPS, client certificate required), by region.
+     */
+    public record MonitoringPorts(int prometheusPort, Map<String, Integer> pgExporterPorts) {
+        public MonitoringPorts {
+            pgExporterPorts = Map.copyOf(pgExporterPorts);
+        }
+
+        /** Preferred ports when free: Prometheus 7490, the exporters from 7491 in region order. */
+        static MonitoringPorts create(java.util.Collection<String> regions) {
+            Map<String, Integer> exporters = new LinkedHashMap<>();
+            int preferred = 7491;
+            for (String r : regions) {
+                exporters.put(r, port(preferred++));
+            }
+            return new MonitoringPorts(port(7490), exporters);
+        }
+
+        JsonObject toJson() {
+            JsonObject ex = new JsonObject();
+            pgExporterPorts.forEach(ex::put);
+            return new JsonObject().put("prometheusPort", prometheusPort).put("pgExporterPorts", ex);
+        }
+
+        static MonitoringPorts fromJson(JsonObject j) {
+            Map<String, Integer> ex = new LinkedHashMap<>();
+            j.getJsonObject("pgExporterPorts").forEach(e -> ex.put(e.getKey(), ((Number) e.getValue()).intValue()));
+            return new MonitoringPorts(j.getInteger("prometheusPort"), ex);
+        }
+    }
 
     /** One region: its PostgreSQL and its ledger node (which embeds the region's Hazelcast CP member). */
     public record Region(String name, int pgPort, Path pgDir, int grpcPort, int hazelcastPort) {}
@@ -28,7 +60,7 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         regions.put("a", new Region("a", port(7432), PgDirectories.choose(dir, "pg-a"), port(7401), port(7501)));
         regions.put("b", new Region("b", port(7433), PgDirectories.choose(dir, "pg-b"), port(7402), port(7502)));
         return new Topology(dir.toAbsolutePath(), regions, port(7503), port(7400), "ledger.local",
-                PgDirectories.choose(dir, "witness"));
+                PgDirectories.choose(dir, "witness"), MonitoringPorts.create(regions.keySet()));
     }
 
     private static int port(int preferred) {
@@ -70,6 +102,11 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         return dir.resolve("logs");
     }
 
+    /** The deployment's Prometheus: configuration, rules and its time-series database. */
+    public Path prometheusDir() {
+        return dir.resolve("prometheus");
+    }
+
     public Path run() {
         return dir.resolve("run");
     }
@@ -91,8 +128,11 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
             Path d = Path.of(j.getString("dir"));
             // Deployments made before the WAL keeper existed get its directory where a new one would.
             Path witness = j.containsKey("witnessDir") ? Path.of(j.getString("witnessDir")) : PgDirectories.choose(d, "witness");
+            // Deployments made before Prometheus came with it get its ports now (kept from then on).
+            MonitoringPorts monitoring = j.containsKey("monitoring") ? MonitoringPorts.fromJson(j.getJsonObject("monitoring"))
+                    : MonitoringPorts.create(regions.keySet());
             return new Topology(d, regions, j.getInteger("witnessHazelcastPort"), j.getInteger("routerPort"),
-                    j.getString("trustDomain"), witness);
+                    j.getString("trustDomain"), witness, monitoring);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + dir.resolve(FILE) + "; run ./ledger up first", e);
         }
@@ -104,7 +144,7 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
                 .put("grpcPort", r.grpcPort()).put("hazelcastPort", r.hazelcastPort())));
         JsonObject j = new JsonObject().put("dir", dir.toString()).put("regions", rs)
                 .put("witnessHazelcastPort", witnessHazelcastPort).put("routerPort", routerPort).put("trustDomain", trustDomain)
-                .put("witnessDir", witnessDir.toString());
+                .put("witnessDir", witnessDir.toString()).put("monitoring", monitoring.toJson());
         try {
             Files.createDirectories(dir);
             Files.writeString(dir.resolve(FILE), j.encodePrettily());

@@ -49,7 +49,13 @@ public final class CertificateCallerResolver implements CallerResolver {
             case Principal.Merchant m -> Future.succeededFuture(Caller.merchant(m.id()));
             case Principal.Service s when s.component().equals("router") -> viaRouter(request);
             case Principal.Service s -> refuse(GrpcStatus.PERMISSION_DENIED, "service " + s.path() + " may not call the ledger API");
+            case Principal.Prometheus p -> refuse(GrpcStatus.PERMISSION_DENIED, "the metrics scraper may not call the ledger API");
         };
+    }
+
+    @Override
+    public boolean mayReadMetrics(io.vertx.core.http.HttpServerRequest request) {
+        return io.paymentledger.security.observability.ProcessMetrics.peerMayRead(request, trustDomain);
     }
 
     private Future<Caller> viaRouter(GrpcServerRequest<?, ?> request) {

@@ -15,6 +15,14 @@ public interface CallerResolver {
 
     Future<Caller> resolve(GrpcServerRequest<?, ?> request);
 
+    /**
+     * May this HTTP request read the node's {@code /metrics}? By default only without TLS (a test node on loopback);
+     * a resolver that knows certificates says whom it trusts ({@link io.paymentledger.security.observability.ProcessMetrics#peerMayRead}).
+     */
+    default boolean mayReadMetrics(io.vertx.core.http.HttpServerRequest request) {
+        return !request.isSSL();
+    }
+
     /** Everyone is the operator: only for a node that listens without TLS on loopback in tests. */
     CallerResolver TRUST_ALL_AS_OPERATOR = request -> Future.succeededFuture(Caller.OPERATOR);
 }

@@ -5,6 +5,7 @@ import io.paymentledger.ledger.write.WriteRejected;
 import io.opentelemetry.api.trace.Span;
 import io.paymentledger.security.identity.Identities;
 import io.paymentledger.telemetry.Telemetry;
+import io.paymentledger.security.observability.RequestMetrics;
 import io.vertx.core.Future;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
@@ -33,26 +34,32 @@ public final class Unary {
     private final GrpcServer server;
     private final CallerResolver callers;
     private final Telemetry telemetry;
+    private final RequestMetrics requests;
 
-    public Unary(GrpcServer server, CallerResolver callers, Telemetry telemetry) {
+    /** @param requests where every call's method, status and latency are recorded */
+    public Unary(GrpcServer server, CallerResolver callers, RequestMetrics requests, Telemetry telemetry) {
         this.server = server;
         this.callers = callers;
+        this.requests = requests;
         this.telemetry = telemetry;
     }
 
     public <Req, Resp> void bind(ServiceMethod<Req, Resp> method, Handler<Req, Resp> handler) {
+        RequestMetrics.Method timers = requests.method(method.fullMethodName());
         server.callHandler(method, call -> {
+            long startNanos = System.nanoTime();
             String requestId = requestId(call);
             call.response().headers().set(REQUEST_ID, requestId);
             Span span = telemetry.serverSpan(call.fullMethodName(), telemetry.extract(call.headers()), requestId);
-            call.invalidMessageHandler(invalid -> fail(call, requestId, span,
-                    new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed or oversized request message: " + invalid.getMessage())));
+            call.invalidMessageHandler(invalid -> timers.record(fail(call, requestId, span,
+                    new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed or oversized request message: " + invalid.getMessage())),
+                    startNanos));
             call.last().onComplete(ar -> {
                 if (ar.failed()) {
                     // The request could not be read: undecodable bytes, no message, or more than one.
                     Throwable cause = ar.cause() instanceof StatusException ? ar.cause()
                             : new StatusException(GrpcStatus.INVALID_ARGUMENT, "malformed request message: " + ar.cause().getMessage());
-                    fail(call, requestId, span, cause);
+                    timers.record(fail(call, requestId, span, cause), startNanos);
                     return;
                 }
                 long deadline = call.timeout() > 0 ? System.nanoTime() + call.timeout() * 1_000_000L : 0;
@@ -70,9 +77,10 @@ public final class Unary {
                 answer.onComplete(done -> {
                     if (done.succeeded()) {
                         call.response().end(done.result());
+                        timers.record(GrpcStatus.OK, startNanos);
                         Telemetry.end(span, GrpcStatus.OK.code, null);
                     } else {
-                        fail(call, requestId, span, done.cause());
+                        timers.record(fail(call, requestId, span, done.cause()), startNanos);
                     }
                 });
             });
@@ -96,7 +104,8 @@ public final class Unary {
         return id;
     }
 
-    private static void fail(GrpcServerRequest<?, ?> call, String requestId, Span span, Throwable cause) {
+    /** Answers the call with the status {@code cause} maps to; returns that status. */
+    private static GrpcStatus fail(GrpcServerRequest<?, ?> call, String requestId, Span span, Throwable cause) {
         GrpcServerResponse<?, ?> response = call.response();
         GrpcStatus status;
         String message;
@@ -124,6 +133,7 @@ public final class Unary {
         } catch (IllegalStateException alreadyEnded) {
             // the deadline already ended the call: nothing more to send
         }
+        return status;
     }
 
     /** INVALID_ARGUMENT for the whole request. */

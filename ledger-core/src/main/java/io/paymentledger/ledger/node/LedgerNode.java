@@ -12,6 +12,8 @@ import io.paymentledger.ledger.grpc.Unary;
 import io.paymentledger.ledger.read.LedgerReader;
 import io.paymentledger.ledger.store.Database;
 import io.paymentledger.ledger.write.BatchWriter;
+import io.paymentledger.security.observability.ProcessMetrics;
+import io.paymentledger.security.observability.RequestMetrics;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
@@ -66,6 +68,8 @@ public final class LedgerNode implements AutoCloseable {
     private final java.util.List<HttpServer> httpServers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final int port;
     private volatile java.util.function.Supplier<String> secretsHealth = () -> "LIVE: no secret store configured";
+    private final ProcessMetrics metrics;
+    private final RequestMetrics requests;
 
     private LedgerNode(Config config, NodeControl control, CallerResolver callers) {
         this.config = config;
@@ -73,8 +77,12 @@ public final class LedgerNode implements AutoCloseable {
         this.callers = callers;
         this.database = config.database();
         this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(SERVER_INSTANCES).setPreferNativeTransport(true));
+        this.metrics = new ProcessMetrics("node-" + config.region(), "region", config.region());
+        this.requests = new RequestMetrics(metrics.registry(), "ledger_request", "gRPC calls this node answered, by method and status");
         this.writer = new BatchWriter(database, config.region(), config.writer(), LedgerNode::wallClockNanos,
-                (reason, cause) -> control.onWriteFault(reason));
+                (reason, cause) -> control.onWriteFault(reason), metrics.registry());
+        Metrics state = new Metrics(metrics, control, writer, () -> secretsHealth.get());
+        metrics.beforeScrape(state::refresh);
         this.reader = new LedgerReader(database);
         this.telemetry = io.paymentledger.telemetry.Telemetry.fromEnvironment("ledger-node-" + config.region());
         this.writes = new io.paymentledger.ledger.grpc.WriteTracing(writer, telemetry);
@@ -120,15 +128,12 @@ public final class LedgerNode implements AutoCloseable {
         public io.vertx.core.Future<?> start() {
             GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
                     .setMaxMessageSize(Limits.MESSAGE_BYTES_MAX).setScheduleDeadlineAutomatically(true));
-            Unary unary = new Unary(grpc, callers, telemetry);
+            Unary unary = new Unary(grpc, callers, requests, telemetry);
             new LedgerApi(writes, reader, control, blocking).bind(unary);
             new PaymentsApi(writes, reader, control, blocking).bind(unary);
             new NodeApi(control, config.apiKeys(), blocking).bind(vertx, grpc, unary);
             return vertx.createHttpServer(options).requestHandler(req -> {
-                if (req.method() == io.vertx.core.http.HttpMethod.GET && "/metrics".equals(req.path())) {
-                    req.response().putHeader("content-type", "text/plain; version=0.0.4")
-                            .end(Metrics.render(control.status(), writer, secretsHealth.get()));
-                } else {
+                if (!metrics.handle(req, callers::mayReadMetrics)) {
                     grpc.handle(req);
                 }
             }).listen().onSuccess(httpServers::add);
@@ -175,6 +180,11 @@ public final class LedgerNode implements AutoCloseable {
 
     public NodeControl control() {
         return control;
+    }
+
+    /** This node's metrics (served at /metrics on its gRPC port); the process adds its certificates' expiry. */
+    public ProcessMetrics metrics() {
+        return metrics;
     }
 
     /** Where the secrets health (in /metrics) comes from, e.g. the secret store's {@code health()}. */

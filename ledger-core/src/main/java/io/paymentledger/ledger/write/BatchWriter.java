@@ -126,6 +126,15 @@ public final class BatchWriter implements AutoCloseable {
     /** The committer's wake-up: a batch was handed over, or the writer closes. */
     private final Condition committerWake = lock.newCondition();
     private final ArrayDeque<WriteCommand> queue = new ArrayDeque<>();
+    /**
+     * When each queued command arrived (System.nanoTime), a ring parallel to {@link #queue} (same order, same size,
+     * under the lock): the queue-wait histogram without a field in every command.
+     */
+    private final long[] queuedAtNanos;
+    private int queuedAtHead;
+    /** The waits of the commands just taken, recorded after the lock is released (applier thread only). */
+    private final long[] queueWaits;
+    private final WriterMetrics metrics;
     /** The batch handed to the committer, until it is answered; null when the committer is free. */
     private Handover committing;
     /** A commit failed: the applier must drop its open batch's state and rebuild before going on. */
@@ -163,6 +172,15 @@ public final class BatchWriter implements AutoCloseable {
     static final long DUPLICATE_CHECK_MS = 1_000;
 
     public BatchWriter(Database database, String region, Config config, LongSupplier wallClockNanos, FaultListener faults) {
+        this(database, region, config, wallClockNanos, faults, null);
+    }
+
+    /** @param meters where the writer's meters go (queue wait, apply, commit, batch size: {@link WriterMetrics}); null for none */
+    public BatchWriter(Database database, String region, Config config, LongSupplier wallClockNanos, FaultListener faults,
+            io.micrometer.core.instrument.MeterRegistry meters) {
+        this.metrics = meters == null ? WriterMetrics.none() : new WriterMetrics(meters);
+        this.queuedAtNanos = new long[config.queueCommandsMax()];
+        this.queueWaits = new long[config.queueCommandsMax()];
         this.reads = new WriterStore(database, region, WriterStore.Role.READS);
         this.commits = new WriterStore(database, region, WriterStore.Role.COMMITS);
         this.config = config;
@@ -193,6 +211,7 @@ public final class BatchWriter implements AutoCloseable {
         this.leaseUntilNanos = leaseUntilNanos;
         if (newEpoch != epoch) {
             newTerm = true;
+            metrics.failovers.increment();
         }
         this.epoch = newEpoch;
         this.leading = true;
@@ -253,6 +272,11 @@ public final class BatchWriter implements AutoCloseable {
         return committedTransfers.get();
     }
 
+    /** Requests the queue takes at most (beyond: RESOURCE_EXHAUSTED). */
+    public int queueCapacity() {
+        return config.queueCommandsMax();
+    }
+
     public int queueDepth() {
         lock.lock();
         try {
@@ -275,6 +299,7 @@ public final class BatchWriter implements AutoCloseable {
                         "write queue full (" + config.queueCommandsMax() + " requests); retry after a short pause"));
                 return;
             }
+            queuedAtNanos[(queuedAtHead + queue.size()) % queuedAtNanos.length] = System.nanoTime();
             queue.add(cmd);
             applierWake.signal();
         } finally {
@@ -318,6 +343,7 @@ public final class BatchWriter implements AutoCloseable {
             List<WriteCommand> returned = List.of();
             boolean committerFree;
             boolean scanDue;
+            int waits = 0;
             lock.lock();
             try {
                 while (!closed && !work(open)) {
@@ -334,7 +360,7 @@ public final class BatchWriter implements AutoCloseable {
                 } else if (!rebuildWaitsForCommitter(open)) {
                     int room = config.batchItemsMax() - (open == null ? 0 : open.batch.items);
                     room = take(again, chunk, room);
-                    take(queue, chunk, room);
+                    waits = takeQueued(chunk, room);
                 }
                 committerFree = committing == null;
                 scanDue = leading && open == null && System.nanoTime() - nextExpiryScanNanos >= 0;
@@ -344,6 +370,9 @@ public final class BatchWriter implements AutoCloseable {
                 break;
             } finally {
                 lock.unlock();
+            }
+            for (int i = 0; i < waits; i++) {
+                WriterMetrics.record(metrics.queueWait, queueWaits[i]);
             }
             try {
                 if (poison) {
@@ -379,7 +408,9 @@ public final class BatchWriter implements AutoCloseable {
                         }
                         open = new Open(new Batch(journalSeq + 1, epoch));
                     }
+                    long applyStart = System.nanoTime();
                     apply(open, chunk, scanDue);
+                    WriterMetrics.record(metrics.apply, System.nanoTime() - applyStart);
                 }
                 if (open != null && committerFree) {
                     Open sealing = open;
@@ -477,6 +508,23 @@ public final class BatchWriter implements AutoCloseable {
             room -= next.size();
         }
         return room;
+    }
+
+    /**
+     * {@link #take} from {@link #queue}, noting each command's wait in {@link #queueWaits} (under the lock); returns
+     * how many waits were noted.
+     */
+    private int takeQueued(List<WriteCommand> to, int room) {
+        long now = System.nanoTime();
+        int taken = 0;
+        WriteCommand next;
+        while ((next = queue.peek()) != null && next.size() <= room) {
+            to.add(queue.poll());
+            queueWaits[taken++] = now - queuedAtNanos[queuedAtHead];
+            queuedAtHead = (queuedAtHead + 1) % queuedAtNanos.length;
+            room -= next.size();
+        }
+        return taken;
     }
 
     private void reapplyFirst(List<WriteCommand> commands) {
@@ -738,6 +786,9 @@ public final class BatchWriter implements AutoCloseable {
             }
             commitStartNanos = System.nanoTime();
             commits.commit(b);
+            WriterMetrics.record(metrics.commit, System.nanoTime() - commitStartNanos);
+            WriterMetrics.record(metrics.commitWait, commits.lastCommitStatementNanos());
+            metrics.batchItems.record(items(h.commands()));
         } catch (WriterStore.DuplicateTransferIds duplicate) {
             // Nothing was written (the transaction rolled back): hand the commands back to be applied again with
             // lookups, which answers the existing ids EXISTS; no caller sees this.
@@ -806,6 +857,7 @@ public final class BatchWriter implements AutoCloseable {
         lock.lock();
         try {
             all = drain(queue);
+            queuedAtHead = 0;
         } finally {
             lock.unlock();
         }

@@ -368,6 +368,8 @@ final class WriterStore implements AutoCloseable {
      * Writes the sealed batch in one transaction and commits it (synchronous commit: returns once the standby has
      * it). On any exception nothing of the batch may be assumed written, or not written: the caller resets.
      */
+    private long lastCommitStatementNanos;
+
     void commit(Batch.Sealed b) throws SQLException, Fenced, DuplicateTransferIds {
         DSLContext dsl = dsl();
         boolean done = false;
@@ -424,7 +426,17 @@ final class WriterStore implements AutoCloseable {
                             checkpoint.signature(), checkpoint.certificate())
                     .execute();
         }
+        long commitStart = System.nanoTime();
         connection.commit();
+        lastCommitStatementNanos = System.nanoTime() - commitStart;
+    }
+
+    /**
+     * How long the last batch's COMMIT statement took: the WAL flush here plus the wait for a second site (quorum
+     * commit). Read by the committer right after {@link #commit} returned.
+     */
+    long lastCommitStatementNanos() {
+        return lastCommitStatementNanos;
     }
 
 

@@ -63,6 +63,8 @@ public interface MerchantResolver {
                 case Principal.Merchant m -> m.id();
                 case Principal.Operator o -> "operator";
                 case Principal.Service s -> "service:" + s.region() + "/" + s.component();
+                // Not a merchant: the node refuses it (only /metrics is its business, answered by the router itself).
+                case Principal.Prometheus scraper -> "service:prometheus";
             };
         };
     }

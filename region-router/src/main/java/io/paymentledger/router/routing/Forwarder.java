@@ -1,6 +1,7 @@
 package io.paymentledger.router.routing;
 
 import io.paymentledger.router.Counters;
+import io.paymentledger.security.observability.RequestMetrics;
 import io.paymentledger.router.RouterConfig;
 import io.paymentledger.router.health.LeaderTracker;
 import io.paymentledger.router.health.Upstream;
@@ -31,12 +32,14 @@ public final class Forwarder {
     final HoldQueue hold;
     final MerchantLimiter merchants;
     final Counters counters;
+    final RequestMetrics requests;
     /** Tracing (no-op unless an OTLP endpoint is configured). */
     final io.paymentledger.telemetry.Telemetry telemetry;
     private LeaderTracker tracker;
 
     public Forwarder(Vertx vertx, RouterConfig config, GrpcClient client, HoldQueue hold, MerchantLimiter merchants,
-            Counters counters, io.paymentledger.telemetry.Telemetry telemetry) {
+            Counters counters, RequestMetrics requests, io.paymentledger.telemetry.Telemetry telemetry) {
+        this.requests = requests;
         this.vertx = vertx;
         this.telemetry = telemetry;
         this.config = config;
@@ -61,6 +64,7 @@ public final class Forwarder {
 
     /** Handles one incoming call (on the server's context). */
     public void handle(GrpcServerRequest<Buffer, Buffer> in) {
+        long arrivedNanos = System.nanoTime();
         counters.received.increment();
         String requestId = Metadata.requestId(in.headers());
         GrpcServerResponse<Buffer, Buffer> response = in.response();
@@ -68,6 +72,7 @@ public final class Forwarder {
         Route route = routes.route(in.fullMethodName());
         if (route == null) {
             counters.rejectedUnknownMethod.increment();
+            requests.method(RequestMetrics.UNKNOWN_METHOD).record(GrpcStatus.UNIMPLEMENTED, arrivedNanos);
             reject(in, GrpcStatus.UNIMPLEMENTED, "the ledger router does not forward " + in.fullMethodName()
                     + " (request " + requestId + ")", false);
             LOG.info(() -> "request " + requestId + " " + in.fullMethodName() + ": unknown method, UNIMPLEMENTED");
@@ -78,12 +83,14 @@ public final class Forwarder {
             merchant = config.merchantResolver().resolve(in);
         } catch (StatusException e) {
             counters.rejectedInvalid.increment();
+            requests.method(route.fullMethodName()).record(e.status(), arrivedNanos);
             reject(in, e.status(), e.message() + " (request " + requestId + ")", false);
             LOG.info(() -> "request " + requestId + " " + in.fullMethodName() + ": " + e.status() + ": " + e.message());
             return;
         }
         if (!merchants.tryAcquire(merchant)) {
             counters.rejectedMerchantLimit.increment();
+            requests.method(route.fullMethodName()).record(GrpcStatus.RESOURCE_EXHAUSTED, arrivedNanos);
             reject(in, GrpcStatus.RESOURCE_EXHAUSTED, "merchant " + merchant + " already has "
                     + merchants.limitFor(merchant) + " calls in the router, its limit (" + merchants.limitName(merchant) + "); retry when one"
                     + " of them completes (request " + requestId + ")", true);

@@ -688,6 +688,7 @@ final class ProxyCall {
         request = null;
         f.merchants.release(merchant);
         f.counters.completed.increment();
+        f.requests.method(route.fullMethodName()).record(status, arrivedNanos);
         if (status == GrpcStatus.OK) {
             f.counters.completedOk.increment();
         }

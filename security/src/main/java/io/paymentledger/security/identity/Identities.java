@@ -82,6 +82,9 @@ public final class Identities {
             if (seg.length == 1 && seg[0].equals("operator")) {
                 return Optional.of(new Principal.Operator());
             }
+            if (seg.length == 1 && seg[0].equals("prometheus")) {
+                return Optional.of(new Principal.Prometheus());
+            }
             if (seg.length == 2 && seg[0].equals("merchant")) {
                 return Optional.of(new Principal.Merchant(seg[1]));
             }

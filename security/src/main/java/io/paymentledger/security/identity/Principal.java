@@ -10,11 +10,12 @@ import java.util.regex.Pattern;
  *   <li>{@link Operator}: {@code /operator}</li>
  *   <li>{@link Merchant}: {@code /merchant/<id>}</li>
  *   <li>{@link Service}: {@code /region/<region>/<component>}, component one of {@link #COMPONENTS}</li>
+ *   <li>{@link Prometheus}: {@code /prometheus}, the metrics scraper (reads /metrics, nothing else)</li>
  * </ul>
  * Use with pattern matching: {@code switch (p) { case Principal.Merchant m -> ...; case Principal.Service s -> ...;
  * case Principal.Operator o -> ...; }}.
  */
-public sealed interface Principal permits Principal.Operator, Principal.Merchant, Principal.Service {
+public sealed interface Principal permits Principal.Operator, Principal.Merchant, Principal.Service, Principal.Prometheus {
 
     /** The service components that may hold a service identity. */
     Set<String> COMPONENTS = Set.of("ledger", "router", "witness", "agent", "postgres");
@@ -38,6 +39,17 @@ public sealed interface Principal permits Principal.Operator, Principal.Merchant
         @Override
         public String path() {
             return "operator";
+        }
+    }
+
+    /**
+     * The deployment's Prometheus: may scrape every process's {@code /metrics} and call nothing else (a metrics
+     * reader that could move money would make the monitoring host a payments host).
+     */
+    record Prometheus() implements Principal {
+        @Override
+        public String path() {
+            return "prometheus";
         }
     }
 

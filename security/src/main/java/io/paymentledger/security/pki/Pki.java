@@ -258,6 +258,11 @@ public final class Pki {
         return issue(CertRequest.client("operator", new Principal.Operator().path(), validity));
     }
 
+    /** The metrics scraper's client certificate ({@code spiffe://<td>/prometheus}, clientAuth), file stem {@code prometheus}. */
+    public IssuedCert issuePrometheus(Duration validity) {
+        return issue(CertRequest.client("prometheus", new Principal.Prometheus().path(), validity));
+    }
+
     /** Loads {@code <name>.crt} / {@code <name>.key} issued earlier. */
     public IssuedCert load(String name) {
         Path certFile = dir.resolve(name + ".crt");
