@@ -22,6 +22,8 @@ import java.util.logging.Logger;
 public final class RouterProcess {
 
     private static final Logger LOG = Logger.getLogger(RouterProcess.class.getName());
+    /** Where the router serves its status page (HTTPS on the merchants' port, to the operator certificate only). */
+    public static final String STATUS_PAGE_PATH = "/status";
 
     private RouterProcess() {}
 
