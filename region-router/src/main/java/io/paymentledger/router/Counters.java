@@ -8,6 +8,8 @@ public final class Counters {
     public final LongAdder received = new LongAdder();
     public final LongAdder completed = new LongAdder();
     public final LongAdder completedOk = new LongAdder();
+    /** Writes (ledger.v1 methods without read options) answered OK: the status page's live write rate. */
+    public final LongAdder writesOk = new LongAdder();
     public final LongAdder attempts = new LongAdder();
     public final LongAdder retries = new LongAdder();
     public final LongAdder held = new LongAdder();
@@ -30,6 +32,6 @@ public final class Counters {
                 retries.sum(), held.sum(), cut.sum(), boundedReadsToStandby.sum(), rejectedHoldQueueFull.sum(),
                 rejectedHoldTimeout.sum(), rejectedRetriesExhausted.sum(), rejectedMerchantLimit.sum(),
                 rejectedUpstreamLimit.sum(), rejectedInvalid.sum(), rejectedTooLarge.sum(),
-                rejectedUnknownMethod.sum(), deadlineExceeded.sum(), clientCancelled.sum(), leaderChanges.sum());
+                rejectedUnknownMethod.sum(), deadlineExceeded.sum(), clientCancelled.sum(), leaderChanges.sum(), writesOk.sum());
     }
 }

@@ -60,6 +60,9 @@ public final class RegionRouter implements AutoCloseable {
     private final Vertx vertx;
     private final RouterConfig config;
     private final Counters counters = new Counters();
+    private final io.paymentledger.router.health.LeadershipLog leadership = new io.paymentledger.router.health.LeadershipLog();
+    /** GET requests on the merchants' port (the status page); null: every request is gRPC. */
+    private volatile io.vertx.core.Handler<io.vertx.core.http.HttpServerRequest> httpPages;
     private final HoldQueue hold;
     private final MerchantLimiter merchants;
     private final List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -139,6 +142,24 @@ public final class RegionRouter implements AutoCloseable {
         return Future.all(updates).map(all -> updates.stream().allMatch(Future::result));
     }
 
+    /** Leadership changes as this router saw them (newest first, bounded). */
+    public java.util.List<io.paymentledger.router.health.LeadershipLog.Change> leadershipChanges() {
+        return leadership.changes();
+    }
+
+    /**
+     * Serves plain HTTP GET requests on the merchants' port with {@code handler} (the status page); gRPC calls are
+     * POSTs and never reach it. The handler decides who may see what (the port asks for, but does not require, a
+     * client certificate).
+     */
+    public void serveHttp(io.vertx.core.Handler<io.vertx.core.http.HttpServerRequest> handler) {
+        httpPages = handler;
+    }
+
+    public Vertx vertx() {
+        return vertx;
+    }
+
     /** A snapshot for {@code ./ledger status}. */
     public RouterStatus status() {
         HealthVerticle v = health;
@@ -203,7 +224,8 @@ public final class RegionRouter implements AutoCloseable {
                 upstreams.add(new Upstream(u, new Breaker(config.outlierFailures(), config.outlierEjectionMs(),
                         config.outlierEjectionMaxMs()), config.upstreamInFlightCalls()));
             }
-            tracker = new LeaderTracker(vertx, context, healthClient, upstreams, config, new HoldWaker(hold, counters));
+            tracker = new LeaderTracker(vertx, context, healthClient, upstreams, config,
+                    LeaderTracker.Listener.both(new HoldWaker(hold, counters), leadership));
             tracker.start();
             return Future.succeededFuture();
         }
@@ -259,7 +281,14 @@ public final class RegionRouter implements AutoCloseable {
                         ? HealthCheckResponse.ServingStatus.SERVING : HealthCheckResponse.ServingStatus.NOT_SERVING).build());
             }));
             grpc.callHandler(forwarder::handle);
-            return vertx.createHttpServer(options).requestHandler(grpc).listen().onSuccess(s -> {
+            return vertx.createHttpServer(options).requestHandler(req -> {
+                var pages = httpPages;
+                if (pages != null && req.method() == io.vertx.core.http.HttpMethod.GET) {
+                    pages.handle(req);
+                } else {
+                    grpc.handle(req);
+                }
+            }).listen().onSuccess(s -> {
                 server = s;
                 servers.add(s);
             });

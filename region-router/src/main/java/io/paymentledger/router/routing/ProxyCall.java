@@ -684,6 +684,9 @@ final class ProxyCall {
         f.counters.completed.increment();
         if (status == GrpcStatus.OK) {
             f.counters.completedOk.increment();
+            if (route.write()) {
+                f.counters.writesOk.increment();
+            }
         }
         Level level = status == GrpcStatus.OK || servedBy.length() > 0 || status == GrpcStatus.CANCELLED ? Level.FINE : Level.INFO;
         if (LOG.isLoggable(level)) {
