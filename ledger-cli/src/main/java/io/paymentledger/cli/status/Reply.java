@@ -49,23 +49,35 @@ public sealed interface Reply<T> {
         };
     }
 
-    /** The reply for a failure: the exception's cause chain decides which kind it is. */
+    /**
+     * The reply for a failure: the whole cause chain decides which kind it is (Vert.x wraps a TLS handshake timeout
+     * in "Failed to create SSL connection", so a timeout anywhere in the chain is a missing answer, not a TLS error).
+     */
     static <T> Reply<T> of(Throwable failure, String address, String pendingPhase, long budgetMs) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof ConnectException) {
-                return new Refused<>(address);
-            }
-            if (t instanceof SSLException || t.getClass().getName().contains("SslHandshakeTimeout")) {
-                if (t.getClass().getName().contains("Timeout") || String.valueOf(t.getMessage()).contains("timed out")) {
-                    return new NoAnswer<>("TLS handshake", budgetMs);
-                }
-                return new TlsFailed<>(message(t));
+        java.util.List<Throwable> chain = new java.util.ArrayList<>();
+        for (Throwable t = failure; t != null && !chain.contains(t); t = t.getCause()) {
+            chain.add(t);
+        }
+        for (Throwable t : chain) {
+            if (t instanceof io.netty.handler.ssl.SslHandshakeTimeoutException) {
+                return new NoAnswer<>("TLS handshake", budgetMs);
             }
             if (t instanceof TimeoutException || t instanceof io.netty.channel.ConnectTimeoutException) {
                 return new NoAnswer<>(pendingPhase, budgetMs);
             }
         }
-        return new Failed<>(message(failure));
+        for (Throwable t : chain) {
+            if (t instanceof ConnectException) {
+                return new Refused<>(address);
+            }
+        }
+        Throwable tls = null;
+        for (Throwable t : chain) {
+            if (t instanceof SSLException) {
+                tls = t;
+            }
+        }
+        return tls != null ? new TlsFailed<>(message(tls)) : new Failed<>(message(failure));
     }
 
     private static String message(Throwable t) {
