@@ -185,7 +185,7 @@ public final class StatusCommand implements Callable<Integer> {
         };
         JsonObject j = new JsonObject().put("state", state).put("detail", Verdict.process(pid, reply));
         if (reply instanceof Reply.Answered<?> a) {
-            j.put("ms", a.ms());
+            j.put("ms", a.ms()).put("connectMs", a.connectMs());
         }
         return j;
     }
@@ -219,6 +219,12 @@ public final class StatusCommand implements Callable<Integer> {
         return k.put("stream", stream);
     }
 
+    /** "pid 42", or "no PID" when no process of ours runs. */
+    private static String pid(JsonObject process) {
+        Object pid = process.getValue("pid");
+        return pid == null ? "no PID" : "pid " + pid;
+    }
+
     static void print(JsonObject r) {
         System.out.println("deployment: " + r.getString("dir"));
         String leader = r.getString("leader");
@@ -230,13 +236,13 @@ public final class StatusCommand implements Callable<Integer> {
                 + r.getJsonObject("budgets").getLong("answerMs") + " ms to answer); exit code " + r.getInteger("exitCode"));
         JsonObject router = r.getJsonObject("router");
         JsonObject routesTo = router.getJsonObject("routesTo");
-        System.out.println("router:     " + router.getString("address") + " pid " + router.getValue("pid") + ": "
+        System.out.println("router:     " + router.getString("address") + " " + pid(router) + ": "
                 + router.getJsonObject("answer").getString("detail") + (routesTo == null ? ""
                 : router.getBoolean("serving") ? "; serving, routes writes to region " + routesTo.getString("region") + " (epoch "
                 + routesTo.getLong("epoch") + ")" : "; NOT serving (knows no usable leader: calls wait)"));
         System.out.println("            status page (operator certificate): " + router.getString("statusPage"));
         JsonObject witness = r.getJsonObject("witness");
-        System.out.println("witness:    " + witness.getString("hazelcast") + " pid " + witness.getValue("pid") + ": "
+        System.out.println("witness:    " + witness.getString("hazelcast") + " " + pid(witness) + ": "
                 + (witness.getJsonObject("answer").getString("state").equals("answered")
                         ? "its CP port accepts connections (" + witness.getJsonObject("answer").getLong("ms") + " ms)"
                         : witness.getJsonObject("answer").getString("detail")));
@@ -259,9 +265,11 @@ public final class StatusCommand implements Callable<Integer> {
                 + r.getJsonObject("pki").getString("operatorCertificate") + " / " + r.getJsonObject("pki").getString("operatorKey"));
         for (Object o : r.getJsonArray("regions")) {
             JsonObject g = (JsonObject) o;
-            System.out.printf("region %s: %-8s node %s pid %s | postgres %s pid %s%n", g.getString("region"), g.getString("role"),
-                    g.getJsonObject("node").getString("grpcAddress"), g.getJsonObject("node").getValue("pid"),
-                    g.getJsonObject("postgres").getString("address"), g.getJsonObject("postgres").getValue("pid"));
+            JsonObject nodeAnswer = g.getJsonObject("node").getJsonObject("answer");
+            System.out.printf("region %s: %-8s node %s %s%s | postgres %s %s%n", g.getString("region"), g.getString("role"),
+                    g.getJsonObject("node").getString("grpcAddress"), pid(g.getJsonObject("node")),
+                    nodeAnswer.containsKey("ms") ? " (" + nodeAnswer.getString("detail") + ")" : "",
+                    g.getJsonObject("postgres").getString("address"), pid(g.getJsonObject("postgres")));
             if (!g.getJsonObject("node").getJsonObject("answer").getString("state").equals("answered")) {
                 System.out.println("          node: " + g.getJsonObject("node").getJsonObject("answer").getString("detail"));
             }
