@@ -25,6 +25,7 @@ public final class Clients implements AutoCloseable {
 
     private final Vertx vertx;
     private final GrpcClient grpc;
+    private final HttpClientOptions options;
 
     /** Plaintext clients (only for servers without TLS, e.g. in tests of the engine alone). */
     public Clients() {
@@ -32,6 +33,7 @@ public final class Clients implements AutoCloseable {
     }
 
     public Clients(HttpClientOptions options) {
+        this.options = new HttpClientOptions(options);
         this.vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
         this.grpc = GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(64 * 1024 * 1024),
                 new HttpClientOptions(options).setConnectTimeout(CONNECT_BUDGET_MS)
@@ -63,6 +65,11 @@ public final class Clients implements AutoCloseable {
             return operator(t);
         }
         return new Clients(io.paymentledger.security.tls.Tls.clientOptions(crt, key, ca));
+    }
+
+    /** The client certificate these clients present (null without one). */
+    public io.vertx.core.net.KeyCertOptions keyCertOptions() {
+        return options.getKeyCertOptions();
     }
 
     public GrpcClient grpc() {

@@ -48,6 +48,9 @@ public final class StatusProbe implements AutoCloseable {
      */
     static final long QUESTION_MAX_MS = SETUP_ALLOWANCE_MS + 2 * Clients.CONNECT_BUDGET_MS + ANSWER_BUDGET_MS;
 
+    /** Longest the warm-up may take (it is skipped beyond that). */
+    static final long WARM_UP_MAX_MS = 3_000;
+
     private final Topology topology;
     private final Clients clients;
     private final NetClient tcp;
@@ -58,9 +61,37 @@ public final class StatusProbe implements AutoCloseable {
         this.tcp = clients.vertx().createNetClient(new NetClientOptions().setConnectTimeout(Clients.CONNECT_BUDGET_MS));
     }
 
-    /** Builds the operator's TLS clients for the deployment (before any budget starts). */
+    /** Builds the operator's TLS clients for the deployment and warms them up (before any budget starts). */
     public static StatusProbe open(Topology t) {
-        return new StatusProbe(t, Clients.operatorAsIs(t));
+        StatusProbe probe = new StatusProbe(t, Clients.operatorAsIs(t));
+        probe.warmUp();
+        return probe;
+    }
+
+    /**
+     * Makes the client build its TLS context and run one TLS handshake before any process is timed: a cold JVM on a
+     * busy machine can spend more than a second on its first handshake, which a process's budget must not pay.
+     * The handshake is with a throw-away server in this JVM that shows the client's own certificate (a client
+     * certificate, so the client refuses it: only the work is wanted, never the connection).
+     */
+    private void warmUp() {
+        if (clients.keyCertOptions() == null) {
+            return;
+        }
+        Vertx vertx = clients.vertx();
+        io.vertx.core.http.HttpServer server = vertx.createHttpServer(new io.vertx.core.http.HttpServerOptions()
+                .setHost("127.0.0.1").setPort(0).setSsl(true).setUseAlpn(true).setKeyCertOptions(clients.keyCertOptions())
+                .setSslEngineOptions(io.paymentledger.security.tls.Tls.engine()))
+                .requestHandler(req -> req.response().setStatusCode(404).end());
+        try {
+            int port = server.listen().await(WARM_UP_MAX_MS, TimeUnit.MILLISECONDS).actualPort();
+            clients.grpc().request(Clients.loopback(port), Clients.HEALTH_CHECK)
+                    .transform(ignored -> Future.succeededFuture()).await(WARM_UP_MAX_MS, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            // Only a warm-up: the questions that follow work (slower) without it.
+        } finally {
+            server.close();
+        }
     }
 
     /** What every process answered, asked in parallel, and how long the whole round took. */
