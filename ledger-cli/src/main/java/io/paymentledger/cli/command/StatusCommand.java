@@ -121,20 +121,7 @@ public final class StatusCommand implements Callable<Integer> {
                             .put("answer", answer(n.pid(), n.reply())));
             NodeStatus s = n.reply().value();
             if (s != null) {
-                JsonArray replication = new JsonArray();
-                s.getReplicationList().forEach(rep -> replication.add(new JsonObject().put("standby", rep.getStandbyName())
-                        .put("state", rep.getState()).put("syncState", rep.getSyncState()).put("lagBytes", rep.getLagBytes())
-                        .put("lagSeconds", rep.getLagSeconds()).put("flushLsn", rep.getFlushLsn())));
-                region.put("role", s.getRole().name().replace("NODE_ROLE_", "").toLowerCase())
-                        .put("epoch", s.getEpoch()).put("explanation", s.getExplanation())
-                        .put("leaderRegion", s.getLeaderRegion())
-                        .put("databasePrimary", s.getDatabasePrimary()).put("replication", replication)
-                        .put("standbyReplayLagBytes", s.getStandbyReplayLagBytes())
-                        .put("syncStandbys", new JsonArray(s.getSyncStandbysList()))
-                        .put("commitSet", new JsonArray(s.getCommitSetList())).put("syncCopies", s.getSyncCopies())
-                        .put("lastFailover", new JsonObject().put("reason", s.getLastFailoverReason())
-                                .put("durationMs", s.getLastFailoverDurationMs()))
-                        .put("cpMembersAlive", s.getCpMembersAlive());
+                region.mergeIn(io.paymentledger.router.page.NodeStatusJson.fields(s));
                 if (verdict.confirmed() && r.name().equals(verdict.leader())) {
                     syncCopies = s.getSyncCopies();
                     leaderView = s;

@@ -1,9 +1,7 @@
 package io.paymentledger.router.page;
 
 import io.paymentledger.api.v1.GetNodeStatusRequest;
-import io.paymentledger.api.v1.NodeRole;
 import io.paymentledger.api.v1.NodeServiceGrpcClient;
-import io.paymentledger.api.v1.NodeStatus;
 import io.paymentledger.router.RegionRouter;
 import io.paymentledger.router.RouterConfig;
 import io.paymentledger.router.RouterStatus;
@@ -223,29 +221,11 @@ public final class StatusPage implements Handler<HttpServerRequest>, AutoCloseab
                                     : String.valueOf(err.getMessage()))));
                 })
                 .timeout(NODE_ANSWER_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-                .map(s -> node(base, s).put("answered", true)
+                .map(s -> base.mergeIn(NodeStatusJson.fields(s)).put("answered", true)
                         .put("answerMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)))
                 .otherwise(err -> base.put("answered", false).put("role", "unknown").put("error",
                         err instanceof java.util.concurrent.TimeoutException
                                 ? "no answer in " + NODE_ANSWER_TIMEOUT_MS + " ms" : String.valueOf(err.getMessage())));
-    }
-
-    private static JsonObject node(JsonObject base, NodeStatus s) {
-        JsonArray replication = new JsonArray();
-        s.getReplicationList().forEach(r -> replication.add(new JsonObject().put("standby", r.getStandbyName())
-                .put("state", r.getState()).put("syncState", r.getSyncState()).put("lagBytes", r.getLagBytes())
-                .put("lagSeconds", r.getLagSeconds())));
-        return base.put("role", roleName(s.getRole())).put("epoch", s.getEpoch()).put("leaderRegion", s.getLeaderRegion())
-                .put("databasePrimary", s.getDatabasePrimary()).put("syncCopies", s.getSyncCopies())
-                .put("syncStandbys", new JsonArray(s.getSyncStandbysList())).put("commitSet", new JsonArray(s.getCommitSetList()))
-                .put("replication", replication).put("standbyReplayLagBytes", s.getStandbyReplayLagBytes())
-                .put("cpMembersAlive", s.getCpMembersAlive()).put("explanation", s.getExplanation())
-                .put("lastFailover", new JsonObject().put("reason", s.getLastFailoverReason())
-                        .put("durationMs", s.getLastFailoverDurationMs()));
-    }
-
-    private static String roleName(NodeRole role) {
-        return role.name().replace("NODE_ROLE_", "").toLowerCase(java.util.Locale.ROOT);
     }
 
     private static String resource(String name) {
