@@ -54,9 +54,14 @@ class LocalDeploymentTest {
             assertThat(keeper.getJsonObject("stream").getBoolean("connected")).as("the leader sees the keeper stream").isTrue();
             assertThat(keeper.getInteger("baseBackups")).isPositive();
             assertThat(Path.of(keeper.getString("walDir"))).isDirectory();
+            long statusChecksStarted = System.nanoTime();
             statusTellsWhyAProcessDoesNotAnswer(d, leader.getRegion());
             statusWatchRedrawsBounded(d, leader.getRegion());
+            long pageChecksStarted = System.nanoTime();
             statusPageShowsTheLeaderToTheOperatorOnly(d, dir, leader.getRegion(), leader.getEpoch());
+            // What these checks cost the suite (issue #13's budget: 45 s for all of them).
+            System.err.printf("LocalDeploymentTest: status checks %d ms, status page checks %d ms%n",
+                    (pageChecksStarted - statusChecksStarted) / 1_000_000, (System.nanoTime() - pageChecksStarted) / 1_000_000);
             // up again is a no-op while running
             d.up();
             assertThat(d.awaitLeader(Duration.ofSeconds(5)).getEpoch()).isEqualTo(leader.getEpoch());

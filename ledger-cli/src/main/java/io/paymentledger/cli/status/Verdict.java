@@ -74,7 +74,7 @@ public record Verdict(String leader, long epoch, boolean confirmed, String sourc
             return new Verdict(r.leaderRegion(), r.leaderEpoch(), false, "the router (its last health check of "
                     + r.leaderRegion() + ")", Exit.UNCONFIRMED);
         }
-        return new Verdict("", 0, false, allKnown ? "every node answered: none leads" : "no node that answered leads or names"
+        return new Verdict("", 0, false, allKnown ? "no node leads: each answered so or is not running" : "no node that answered leads or names"
                 + " a leader, and some did not answer", notConfirmed);
     }
 
