@@ -138,6 +138,16 @@ class LocalDeploymentTest {
         var security = d.security();
         String origin = "https://127.0.0.1:" + d.topology().routerPort();
         String url = origin + io.paymentledger.cli.deploy.RouterProcess.STATUS_PAGE_PATH;
+        // One write through the router, so the page's write counter has something real to count.
+        var shop = security.merchant(io.paymentledger.cli.deploy.DeploymentSecurity.LOAD_MERCHANT);
+        try (var client = io.paymentledger.client.LedgerClient.builder().address("127.0.0.1", d.topology().routerPort())
+                .trustCa(security.caFile()).clientCertificate(shop.certFile(), shop.keyFile()).build()) {
+            var created = client.createAccounts(io.paymentledger.api.v1.CreateAccountsRequest.newBuilder()
+                    .addAccounts(io.paymentledger.api.v1.Account.newBuilder().setId("status-page-" + System.nanoTime())
+                            .setCurrency("EUR").setCode(1).setOwner(io.paymentledger.cli.deploy.DeploymentSecurity.LOAD_MERCHANT))
+                    .build()).get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(created.getResults(0).getStatus().name()).isEqualTo("CREATE_ACCOUNT_CREATED");
+        }
         var operator = HeadlessChromium.withClientCertificate(dir.resolve("browser-operator"), security.operator(),
                 security.caFile(), origin);
         String dom = operator.dumpDom(url);
@@ -145,6 +155,8 @@ class LocalDeploymentTest {
         assertThat(HeadlessChromium.text(dom, "leader-epoch")).isEqualTo(Long.toString(epoch));
         assertThat(HeadlessChromium.text(dom, "sync-copies")).isEqualTo("3");
         assertThat(dom).contains("id=\"region-a\"").contains("id=\"region-b\"");
+        assertThat(HeadlessChromium.text(dom, "write-window")).as("writes through the router since it started")
+                .matches("\\(average over 5 s; [1-9][0-9]* since the router started\\)");
 
         var merchant = HeadlessChromium.withClientCertificate(dir.resolve("browser-merchant"),
                 security.merchant(io.paymentledger.cli.deploy.DeploymentSecurity.LOAD_MERCHANT), security.caFile(), origin);
