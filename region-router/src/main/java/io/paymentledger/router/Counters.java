@@ -13,6 +13,8 @@ public final class Counters {
     public final Counter received;
     public final Counter completed;
     public final Counter completedOk;
+    /** Writes (ledger.v1 methods without read options) answered OK: the status page's live write rate. */
+    public final Counter writesOk;
     public final Counter attempts;
     public final Counter retries;
     public final Counter held;
@@ -34,6 +36,7 @@ public final class Counters {
         received = counter(r, "ledger_router_calls_received", "calls that reached the router");
         completed = counter(r, "ledger_router_calls_completed", "calls the router answered (any status)");
         completedOk = counter(r, "ledger_router_calls_ok", "calls answered OK");
+        writesOk = counter(r, "ledger_router_writes_ok", "write calls answered OK");
         attempts = counter(r, "ledger_router_attempts", "attempts sent to a region (a retried call counts each)");
         retries = counter(r, "ledger_router_retries", "calls sent again after an attempt failed before it could apply");
         held = counter(r, "ledger_router_calls_held", "calls that waited in the hold queue for a leader");
@@ -65,7 +68,7 @@ public final class Counters {
         return new RouterStatus.Counters(n(received), n(completed), n(completedOk), n(attempts), n(retries), n(held), n(cut),
                 n(boundedReadsToStandby), n(rejectedHoldQueueFull), n(rejectedHoldTimeout), n(rejectedRetriesExhausted),
                 n(rejectedMerchantLimit), n(rejectedUpstreamLimit), n(rejectedInvalid), n(rejectedTooLarge),
-                n(rejectedUnknownMethod), n(deadlineExceeded), n(clientCancelled), n(leaderChanges));
+                n(rejectedUnknownMethod), n(deadlineExceeded), n(clientCancelled), n(leaderChanges), n(writesOk));
     }
 
     private static long n(Counter c) {

@@ -68,6 +68,9 @@ public final class RegionRouter implements AutoCloseable {
             "calls the router answered, by method and status (router time: holds and retries included)");
     /** Spans of forwarded calls, exported over OTLP when configured (see Telemetry). */
     private final io.paymentledger.telemetry.Telemetry telemetry = io.paymentledger.telemetry.Telemetry.fromEnvironment("ledger-router");
+    private final io.paymentledger.router.health.LeadershipLog leadership = new io.paymentledger.router.health.LeadershipLog();
+    /** GET requests on the merchants' port (the status page); null: every request is gRPC. */
+    private volatile io.vertx.core.Handler<io.vertx.core.http.HttpServerRequest> httpPages;
     private final HoldQueue hold;
     private final MerchantLimiter merchants;
     private final List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -169,6 +172,24 @@ public final class RegionRouter implements AutoCloseable {
         return Future.all(updates).map(all -> updates.stream().allMatch(Future::result));
     }
 
+    /** Leadership changes as this router saw them (newest first, bounded). */
+    public java.util.List<io.paymentledger.router.health.LeadershipLog.Change> leadershipChanges() {
+        return leadership.changes();
+    }
+
+    /**
+     * Serves plain HTTP GET requests on the merchants' port with {@code handler} (the status page); gRPC calls are
+     * POSTs and never reach it. The handler decides who may see what (the port asks for, but does not require, a
+     * client certificate).
+     */
+    public void serveHttp(io.vertx.core.Handler<io.vertx.core.http.HttpServerRequest> handler) {
+        httpPages = handler;
+    }
+
+    public Vertx vertx() {
+        return vertx;
+    }
+
     /** A snapshot for {@code ./ledger status}. */
     public RouterStatus status() {
         HealthVerticle v = health;
@@ -233,7 +254,8 @@ public final class RegionRouter implements AutoCloseable {
                 upstreams.add(new Upstream(u, new Breaker(config.outlierFailures(), config.outlierEjectionMs(),
                         config.outlierEjectionMaxMs()), config.upstreamInFlightCalls()));
             }
-            tracker = new LeaderTracker(vertx, context, healthClient, upstreams, config, new HoldWaker(hold, counters));
+            tracker = new LeaderTracker(vertx, context, healthClient, upstreams, config,
+                    LeaderTracker.Listener.both(new HoldWaker(hold, counters), leadership));
             tracker.start();
             return Future.succeededFuture();
         }
@@ -290,7 +312,13 @@ public final class RegionRouter implements AutoCloseable {
             }));
             grpc.callHandler(forwarder::handle);
             return vertx.createHttpServer(options).requestHandler(req -> {
-                if (!metrics.handle(req, config.metricsReaders())) {
+                var pages = httpPages;
+                if (metrics.handle(req, config.metricsReaders())) {
+                    return;
+                }
+                if (pages != null && req.method() == io.vertx.core.http.HttpMethod.GET) {
+                    pages.handle(req);
+                } else {
                     grpc.handle(req);
                 }
             }).listen().onSuccess(s -> {

@@ -67,5 +67,5 @@ public record RouterStatus(String leaderRegion, long leaderEpoch, long highestEp
             long cut, long boundedReadsToStandby, long rejectedHoldQueueFull, long rejectedHoldTimeout,
             long rejectedRetriesExhausted, long rejectedMerchantLimit, long rejectedUpstreamLimit, long rejectedInvalid,
             long rejectedTooLarge, long rejectedUnknownMethod, long deadlineExceeded, long clientCancelled,
-            long leaderChanges) {}
+            long leaderChanges, long writesOk) {}
 }

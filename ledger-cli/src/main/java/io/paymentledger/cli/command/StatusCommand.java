@@ -4,6 +4,10 @@ import io.paymentledger.api.v1.NodeStatus;
 import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.paymentledger.cli.deploy.Processes;
+import io.paymentledger.cli.deploy.RouterProcess;
+import io.paymentledger.cli.status.Reply;
+import io.paymentledger.cli.status.StatusProbe;
+import io.paymentledger.cli.status.Verdict;
 import io.paymentledger.cli.deploy.Topology;
 import io.paymentledger.cli.deploy.WitnessProcess;
 import io.paymentledger.replication.walkeeper.WalKeeper;
@@ -11,92 +15,135 @@ import io.paymentledger.replication.postgres.PgCluster;
 import io.paymentledger.security.logging.LogSetup;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.logging.Level;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "status", description = "Show the local deployment: regions, roles, epoch, replication, endpoints, PIDs.")
+@Command(name = "status", sortOptions = false, mixinStandardHelpOptions = true,
+        description = {"Show the local deployment: who leads, every region's role and why, replication, the WAL keeper,"
+                + " endpoints, PIDs.",
+                "Asks every process (both nodes, the router, the witness) at once; each gets "
+                        + Clients.CONNECT_BUDGET_MS + " ms to connect and " + StatusProbe.ANSWER_BUDGET_MS + " ms to answer,"
+                        + " counted after the CLI's own start-up. A process that does not answer is reported as such (no"
+                        + " answer in N ms, connection refused, TLS error), never as a bare 'down'; 'not running (no PID)'"
+                        + " means no process of ours is alive."},
+        exitCodeListHeading = "%nExit codes (of the last round with --watch):%n",
+        exitCodeList = {"0:a node said it leads (named on the 'leader:' line): writes are served",
+                "1:the command itself failed (a message says why)",
+                "2:no leader: every node answered or is not running, and none leads",
+                "3:nothing deployed in the directory",
+                "4:leader not confirmed: some node did not answer and none said it leads (a leader named by another node"
+                        + " or the router is shown, marked UNCONFIRMED)"})
 public final class StatusCommand implements Callable<Integer> {
+
+    /** --watch redraws this often. */
+    static final long WATCH_INTERVAL_MS = 1_000;
 
     @Mixin
     DeploymentOptions deployment;
 
-    @Option(names = "--json", description = "Machine-readable output.")
+    @Option(names = "--json", description = "Machine-readable output (with --watch: one JSON object per line and round).")
     boolean json;
+
+    @Option(names = "--watch", description = "Redraw every second until Ctrl-C (or --count rounds).")
+    boolean watch;
+
+    @Option(names = "--count", paramLabel = "N", description = "With --watch: stop after N rounds (0: until Ctrl-C; default).")
+    int count;
 
     @Override
     public Integer call() {
         LogSetup.install("ledger-status", Level.SEVERE);
+        if (count < 0) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--count must be 0 or more, not " + count);
+        }
         if (!Topology.exists(deployment.dir())) {
             System.out.println(json ? new JsonObject().put("deployed", false).encodePrettily()
                     : "ledger status: nothing deployed in " + deployment.dir() + " (run ./ledger up)");
-            return 3;
+            return Verdict.Exit.NOT_DEPLOYED.code;
         }
-        JsonObject report = report(Topology.load(deployment.dir()));
-        if (json) {
-            System.out.println(report.encodePrettily());
-        } else {
-            print(report);
+        Topology t = Topology.load(deployment.dir());
+        boolean rounds = watch || count > 0;
+        boolean terminal = System.console() != null;
+        try (StatusProbe probe = StatusProbe.open(t)) {
+            int exit = 0;
+            long start = System.nanoTime();
+            for (int round = 1; !rounds || count == 0 || round <= count; round++) {
+                JsonObject report = report(t, probe);
+                exit = report.getInteger("exitCode");
+                if (json) {
+                    System.out.println(rounds ? report.encode() : report.encodePrettily());
+                } else {
+                    if (rounds) {
+                        // On a terminal: redraw in place; into a file or pipe: one block per round.
+                        System.out.print(terminal ? "\033[H\033[2J" : "");
+                        System.out.println("--- " + java.time.LocalTime.now().withNano(0) + " (round " + round
+                                + (count > 0 ? " of " + count : "; Ctrl-C stops") + ")");
+                    }
+                    print(report);
+                }
+                System.out.flush();
+                if (!rounds || (count > 0 && round == count)) {
+                    break;
+                }
+                long next = start + round * WATCH_INTERVAL_MS * 1_000_000L;
+                LocalDeployment.sleep(Math.max(0, (next - System.nanoTime()) / 1_000_000L));
+            }
+            return exit;
         }
-        return report.getString("leader", "").isEmpty() ? 2 : 0;
     }
 
+    /** One round of asking, with clients built just for it (tests, and callers that ask once). */
     public static JsonObject report(Topology t) {
-        LocalDeployment d = new LocalDeployment(t, System.out);
+        try (StatusProbe probe = StatusProbe.open(t)) {
+            return report(t, probe);
+        }
+    }
+
+    public static JsonObject report(Topology t, StatusProbe probe) {
+        StatusProbe.Snapshot snap = probe.ask();
+        Verdict verdict = snap.verdict();
         JsonArray regions = new JsonArray();
-        String leader = "";
-        long epoch = 0;
-        int syncCopies = 0;
         NodeStatus leaderView = null;
-        try (Clients clients = Clients.operator(t)) {
-            for (Topology.Region r : t.regions().values()) {
-                PgCluster pg = d.postgres(r.name());
-                JsonObject region = new JsonObject().put("region", r.name())
-                        .put("postgres", new JsonObject().put("address", "127.0.0.1:" + r.pgPort())
-                                .put("pid", pg.postmasterPid().orElse(null)).put("dataDir", pg.dataDir().toString()))
-                        .put("node", new JsonObject().put("grpcAddress", "127.0.0.1:" + r.grpcPort())
-                                .put("pid", Processes.running(t, LocalDeployment.nodeName(r.name())).map(ProcessHandle::pid).orElse(null))
-                                .put("log", Processes.logFile(t, LocalDeployment.nodeName(r.name())).toString()));
-                Optional<NodeStatus> st = clients.nodeStatus(r.grpcPort());
-                if (st.isPresent()) {
-                    NodeStatus s = st.get();
-                    JsonArray replication = new JsonArray();
-                    s.getReplicationList().forEach(rep -> replication.add(new JsonObject().put("standby", rep.getStandbyName())
-                            .put("state", rep.getState()).put("syncState", rep.getSyncState()).put("lagBytes", rep.getLagBytes())
-                            .put("lagSeconds", rep.getLagSeconds()).put("flushLsn", rep.getFlushLsn())));
-                    region.put("role", s.getRole().name().replace("NODE_ROLE_", "").toLowerCase())
-                            .put("epoch", s.getEpoch()).put("explanation", s.getExplanation())
-                            .put("databasePrimary", s.getDatabasePrimary()).put("replication", replication)
-                            .put("standbyReplayLagBytes", s.getStandbyReplayLagBytes())
-                            .put("syncStandbys", new JsonArray(s.getSyncStandbysList()))
-                            .put("commitSet", new JsonArray(s.getCommitSetList())).put("syncCopies", s.getSyncCopies())
-                            .put("lastFailover", new JsonObject().put("reason", s.getLastFailoverReason())
-                                    .put("durationMs", s.getLastFailoverDurationMs()))
-                            .put("cpMembersAlive", s.getCpMembersAlive());
-                    if (s.getRole() == io.paymentledger.api.v1.NodeRole.NODE_ROLE_LEADER && s.getEpoch() >= epoch) {
-                        leader = r.name();
-                        epoch = s.getEpoch();
-                        syncCopies = s.getSyncCopies();
-                        leaderView = s;
-                    }
-                } else {
-                    region.put("role", "down");
+        int syncCopies = 0;
+        for (Topology.Region r : t.regions().values()) {
+            Verdict.Node n = snap.byRegion().get(r.name());
+            // Only its data directory is read (postmaster.pid): no TLS material needed.
+            PgCluster pg = new PgCluster(PgCluster.Options.of(r.name(), r.pgDir(), r.pgPort()));
+            JsonObject region = new JsonObject().put("region", r.name())
+                    .put("postgres", new JsonObject().put("address", "127.0.0.1:" + r.pgPort())
+                            .put("pid", pg.postmasterPid().orElse(null)).put("dataDir", pg.dataDir().toString()))
+                    .put("node", new JsonObject().put("grpcAddress", "127.0.0.1:" + r.grpcPort())
+                            .put("pid", n.pid().orElse(null))
+                            .put("log", Processes.logFile(t, LocalDeployment.nodeName(r.name())).toString())
+                            .put("answer", answer(n.pid(), n.reply())));
+            NodeStatus s = n.reply().value();
+            if (s != null) {
+                region.mergeIn(io.paymentledger.router.page.NodeStatusJson.fields(s));
+                if (verdict.confirmed() && r.name().equals(verdict.leader())) {
+                    syncCopies = s.getSyncCopies();
+                    leaderView = s;
                 }
-                regions.add(region);
+            } else {
+                // "down" only when provably so; otherwise what is known: it runs but did not answer.
+                region.put("role", n.pid().isEmpty() && n.reply() instanceof Reply.Refused<?> ? "down" : "unknown");
             }
+            regions.add(region);
         }
+        Verdict.RouterView rv = snap.router().value();
         JsonObject router = new JsonObject().put("address", "127.0.0.1:" + t.routerPort())
-                .put("pid", Processes.running(t, LocalDeployment.ROUTER).map(ProcessHandle::pid).orElse(null))
-                .put("log", Processes.logFile(t, LocalDeployment.ROUTER).toString());
+                .put("pid", snap.routerPid().orElse(null))
+                .put("log", Processes.logFile(t, LocalDeployment.ROUTER).toString())
+                .put("serving", rv != null && rv.serving())
+                .put("routesTo", rv == null ? null : new JsonObject().put("region", rv.leaderRegion()).put("epoch", rv.leaderEpoch()))
+                .put("statusPage", "https://127.0.0.1:" + t.routerPort() + RouterProcess.STATUS_PAGE_PATH)
+                .put("answer", answer(snap.routerPid(), snap.router()));
         JsonObject witness = new JsonObject().put("hazelcast", "127.0.0.1:" + t.witnessHazelcastPort())
-                .put("pid", Processes.running(t, LocalDeployment.WITNESS).map(ProcessHandle::pid).orElse(null))
-                .put("log", Processes.logFile(t, LocalDeployment.WITNESS).toString());
-        try (Clients clients = Clients.operator(t)) {
-            router.put("serving", clients.serving(t.routerPort()));
-        }
+                .put("pid", snap.witnessPid().orElse(null))
+                .put("log", Processes.logFile(t, LocalDeployment.WITNESS).toString())
+                .put("answer", answer(snap.witnessPid(), snap.witnessCpPort()));
         java.nio.file.Path pkiDir = t.dir().resolve("pki");
         JsonObject pki = new JsonObject().put("dir", pkiDir.toString()).put("ca", pkiDir.resolve("ca.crt").toString())
                 .put("crl", pkiDir.resolve("ca.crl").toString())
@@ -106,10 +153,29 @@ public final class StatusCommand implements Callable<Integer> {
         JsonObject nodeCerts = new JsonObject();
         t.regions().keySet().forEach(r -> nodeCerts.put(r, pkiDir.resolve("node-" + r + ".crt").toString()));
         pki.put("nodeCertificates", nodeCerts).put("routerCertificate", pkiDir.resolve("router.crt").toString());
-        return new JsonObject().put("deployed", true).put("dir", t.dir().toString()).put("leader", leader)
-                .put("epoch", epoch).put("syncCopies", syncCopies).put("router", router).put("witness", witness)
+        return new JsonObject().put("deployed", true).put("dir", t.dir().toString()).put("leader", verdict.leader())
+                .put("epoch", verdict.epoch()).put("leaderConfirmed", verdict.confirmed()).put("leaderSource", verdict.source())
+                .put("exitCode", verdict.exit().code).put("askedInMs", snap.roundMs())
+                .put("budgets", new JsonObject().put("connectMs", Clients.CONNECT_BUDGET_MS).put("answerMs", StatusProbe.ANSWER_BUDGET_MS))
+                .put("syncCopies", syncCopies).put("router", router).put("witness", witness)
                 .put("walKeeper", walKeeper(t, leaderView)).put("pki", pki).put("regions", regions)
                 .put("prometheus", new JsonObject().put("address", io.paymentledger.cli.deploy.Monitoring.prometheusAddress(t)));
+    }
+
+    /** A process's reply: its kind, how long it took, and a sentence ("running (pid 42) but no answer in 1500 ms"). */
+    private static JsonObject answer(java.util.Optional<Long> pid, Reply<?> reply) {
+        String state = switch (reply) {
+            case Reply.Answered<?> a -> "answered";
+            case Reply.NoAnswer<?> n -> "no-answer";
+            case Reply.Refused<?> r -> pid.isEmpty() ? "not-running" : "refused";
+            case Reply.TlsFailed<?> f -> "tls-error";
+            case Reply.Failed<?> f -> "error";
+        };
+        JsonObject j = new JsonObject().put("state", state).put("detail", Verdict.process(pid, reply));
+        if (reply instanceof Reply.Answered<?> a) {
+            j.put("ms", a.ms()).put("connectMs", a.connectMs());
+        }
+        return j;
     }
 
     /**
@@ -141,15 +207,33 @@ public final class StatusCommand implements Callable<Integer> {
         return k.put("stream", stream);
     }
 
+    /** "pid 42", or "no PID" when no process of ours runs. */
+    private static String pid(JsonObject process) {
+        Object pid = process.getValue("pid");
+        return pid == null ? "no PID" : "pid " + pid;
+    }
+
     static void print(JsonObject r) {
         System.out.println("deployment: " + r.getString("dir"));
-        System.out.println("leader:     " + (r.getString("leader").isEmpty() ? "NONE (writes are not served)" : "region "
-                + r.getString("leader") + " (epoch " + r.getLong("epoch") + ")"));
+        String leader = r.getString("leader");
+        System.out.println("leader:     " + (leader.isEmpty() ? "NONE (" + r.getString("leaderSource") + ")"
+                : "region " + leader + " (epoch " + r.getLong("epoch") + ")" + (r.getBoolean("leaderConfirmed")
+                        ? ", says " + r.getString("leaderSource") : " UNCONFIRMED, named by " + r.getString("leaderSource"))));
+        System.out.println("asked:      every process at once, " + r.getLong("askedInMs") + " ms in all (each: "
+                + r.getJsonObject("budgets").getInteger("connectMs") + " ms to connect, "
+                + r.getJsonObject("budgets").getLong("answerMs") + " ms to answer); exit code " + r.getInteger("exitCode"));
         JsonObject router = r.getJsonObject("router");
-        System.out.println("router:     " + router.getString("address") + " pid " + router.getValue("pid") + " ("
-                + (router.getBoolean("serving") ? "serving, routes to region " + r.getString("leader") : "NOT serving") + ")");
-        System.out.println("witness:    " + r.getJsonObject("witness").getString("hazelcast") + " pid "
-                + r.getJsonObject("witness").getValue("pid"));
+        JsonObject routesTo = router.getJsonObject("routesTo");
+        System.out.println("router:     " + router.getString("address") + " " + pid(router) + ": "
+                + router.getJsonObject("answer").getString("detail") + (routesTo == null ? ""
+                : router.getBoolean("serving") ? "; serving, routes writes to region " + routesTo.getString("region") + " (epoch "
+                + routesTo.getLong("epoch") + ")" : "; NOT serving (knows no usable leader: calls wait)"));
+        System.out.println("            status page (operator certificate): " + router.getString("statusPage"));
+        JsonObject witness = r.getJsonObject("witness");
+        System.out.println("witness:    " + witness.getString("hazelcast") + " " + pid(witness) + ": "
+                + (witness.getJsonObject("answer").getString("state").equals("answered")
+                        ? "its CP port accepts connections (" + witness.getJsonObject("answer").getLong("ms") + " ms)"
+                        : witness.getJsonObject("answer").getString("detail")));
         JsonObject k = r.getJsonObject("walKeeper");
         JsonObject stream = k.getJsonObject("stream");
         System.out.println("wal keeper: " + k.getString("state", "UNKNOWN") + " — " + k.getString("detail", "")
@@ -162,16 +246,21 @@ public final class StatusCommand implements Callable<Integer> {
                 + backups.getJsonObject(0).getString("source") + ", starts at " + backups.getJsonObject(0).getString("start") + ")")
                 + "; WAL in " + k.getString("walDir", k.getString("dir")));
         int copies = r.getInteger("syncCopies");
-        System.out.println("sync copies: " + copies + (r.getString("leader").isEmpty() ? " (no leader: nobody can count them)"
+        System.out.println("sync copies: " + copies + (!r.getBoolean("leaderConfirmed") ? " (no confirmed leader: nobody can count them)"
                 : copies >= 2 ? " (every acknowledged write is on the leader and " + (copies - 1) + " more site" + (copies > 2 ? "s" : "") + ")"
                 : " (acknowledged writes are on the leader only as far as it can see: see its explanation)"));
         System.out.println("pki:        CA " + r.getJsonObject("pki").getString("ca") + "; operator "
                 + r.getJsonObject("pki").getString("operatorCertificate") + " / " + r.getJsonObject("pki").getString("operatorKey"));
         for (Object o : r.getJsonArray("regions")) {
             JsonObject g = (JsonObject) o;
-            System.out.printf("region %s: %-8s node %s pid %s | postgres %s pid %s%n", g.getString("region"), g.getString("role"),
-                    g.getJsonObject("node").getString("grpcAddress"), g.getJsonObject("node").getValue("pid"),
-                    g.getJsonObject("postgres").getString("address"), g.getJsonObject("postgres").getValue("pid"));
+            JsonObject nodeAnswer = g.getJsonObject("node").getJsonObject("answer");
+            System.out.printf("region %s: %-8s node %s %s%s | postgres %s %s%n", g.getString("region"), g.getString("role"),
+                    g.getJsonObject("node").getString("grpcAddress"), pid(g.getJsonObject("node")),
+                    nodeAnswer.containsKey("ms") ? " (" + nodeAnswer.getString("detail") + ")" : "",
+                    g.getJsonObject("postgres").getString("address"), pid(g.getJsonObject("postgres")));
+            if (!g.getJsonObject("node").getJsonObject("answer").getString("state").equals("answered")) {
+                System.out.println("          node: " + g.getJsonObject("node").getJsonObject("answer").getString("detail"));
+            }
             if (g.containsKey("explanation")) {
                 System.out.println("          " + g.getString("explanation"));
                 for (Object rep : g.getJsonArray("replication")) {

@@ -15,8 +15,17 @@ import java.util.concurrent.TimeUnit;
 /** gRPC clients the operator tools use to talk to the deployment's processes. */
 public final class Clients implements AutoCloseable {
 
+    /**
+     * How long connecting to a process of the deployment may take: TCP connect, then the TLS handshake, each
+     * bounded by this (loopback: a healthy process needs a few ms; a frozen one accepts TCP but never shakes hands).
+     */
+    public static final int CONNECT_BUDGET_MS = 1_500;
+    /** How long the operator tools wait for one answer (connection included) where they only need yes or no. */
+    public static final long ANSWER_WAIT_MS = 2_000;
+
     private final Vertx vertx;
     private final GrpcClient grpc;
+    private final HttpClientOptions options;
 
     /** Plaintext clients (only for servers without TLS, e.g. in tests of the engine alone). */
     public Clients() {
@@ -24,9 +33,11 @@ public final class Clients implements AutoCloseable {
     }
 
     public Clients(HttpClientOptions options) {
+        this.options = new HttpClientOptions(options);
         this.vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
         this.grpc = GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(64 * 1024 * 1024),
-                new HttpClientOptions(options).setConnectTimeout(2000));
+                new HttpClientOptions(options).setConnectTimeout(CONNECT_BUDGET_MS)
+                        .setSslHandshakeTimeout(CONNECT_BUDGET_MS).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS));
     }
 
     /** Mutual TLS with the given certificate of the deployment's PKI. */
@@ -38,6 +49,27 @@ public final class Clients implements AutoCloseable {
     public static Clients operator(Topology t) {
         DeploymentSecurity security = DeploymentSecurity.open(t);
         return tls(security, security.operator());
+    }
+
+    /**
+     * The operator's clients from the certificate files as they are: no PKI opened, nothing issued or renewed (the
+     * other operator commands do that), so a read-only command such as {@code status} starts quickly. Falls back to
+     * {@link #operator} when a file is missing.
+     */
+    public static Clients operatorAsIs(Topology t) {
+        java.nio.file.Path pki = t.dir().resolve("pki");
+        java.nio.file.Path crt = pki.resolve("operator.crt");
+        java.nio.file.Path key = pki.resolve("operator.key");
+        java.nio.file.Path ca = pki.resolve("ca.crt");
+        if (!java.nio.file.Files.exists(crt) || !java.nio.file.Files.exists(key) || !java.nio.file.Files.exists(ca)) {
+            return operator(t);
+        }
+        return new Clients(io.paymentledger.security.tls.Tls.clientOptions(crt, key, ca));
+    }
+
+    /** The client certificate these clients present (null without one). */
+    public io.vertx.core.net.KeyCertOptions keyCertOptions() {
+        return options.getKeyCertOptions();
     }
 
     public GrpcClient grpc() {
@@ -52,30 +84,31 @@ public final class Clients implements AutoCloseable {
         return SocketAddress.inetSocketAddress(port, "127.0.0.1");
     }
 
-    /** The node's own account of itself, or empty when it does not answer within 2 s. */
+    /** The node's own account of itself, or empty when it does not answer within {@link #ANSWER_WAIT_MS}. */
     public Optional<NodeStatus> nodeStatus(int port) {
         try {
             return Optional.of(NodeServiceGrpcClient.create(grpc, loopback(port))
-                    .getNodeStatus(GetNodeStatusRequest.getDefaultInstance()).await(2, TimeUnit.SECONDS));
+                    .getNodeStatus(GetNodeStatusRequest.getDefaultInstance()).await(ANSWER_WAIT_MS, TimeUnit.MILLISECONDS));
         } catch (Exception e) {
             // Not listening, not answering in time, or not a ledger node: all mean "no status".
             return Optional.empty();
         }
     }
 
-    private static final io.vertx.grpc.common.ServiceMethod<io.vertx.grpc.health.v1.HealthCheckResponse,
+    /** grpc.health.v1.Health/Check, called with the request API (its answer's headers carry the leader). */
+    public static final io.vertx.grpc.common.ServiceMethod<io.vertx.grpc.health.v1.HealthCheckResponse,
             io.vertx.grpc.health.v1.HealthCheckRequest> HEALTH_CHECK = io.vertx.grpc.common.ServiceMethod.client(
             io.vertx.grpc.common.ServiceName.create("grpc.health.v1", "Health"), "Check",
             io.vertx.grpc.common.GrpcMessageEncoder.encoder(),
             io.vertx.grpc.common.GrpcMessageDecoder.decoder(io.vertx.grpc.health.v1.HealthCheckResponse.newBuilder()));
 
-    /** Does the gRPC server on this port answer Health/Check with SERVING (within 2 s)? */
+    /** Does the gRPC server on this port answer Health/Check with SERVING (within {@link #ANSWER_WAIT_MS})? */
     public boolean serving(int port) {
         try {
             return grpc.request(loopback(port), HEALTH_CHECK).compose(req -> {
                 req.end(io.vertx.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
                 return req.response().compose(r -> r.last());
-            }).await(2, TimeUnit.SECONDS).getStatus() == io.vertx.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING;
+            }).await(ANSWER_WAIT_MS, TimeUnit.MILLISECONDS).getStatus() == io.vertx.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING;
         } catch (Exception e) {
             return false;
         }

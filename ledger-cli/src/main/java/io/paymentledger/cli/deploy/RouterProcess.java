@@ -23,6 +23,8 @@ import java.util.logging.Logger;
 public final class RouterProcess {
 
     private static final Logger LOG = Logger.getLogger(RouterProcess.class.getName());
+    /** Where the router serves its status page (HTTPS on the merchants' port, to the operator certificate only). */
+    public static final String STATUS_PAGE_PATH = io.paymentledger.router.page.StatusPage.PATH;
 
     private RouterProcess() {}
 
@@ -46,8 +48,11 @@ public final class RouterProcess {
         DeploymentSecurity security = DeploymentSecurity.open(t);
         IssuedCert cert = security.router();
         Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
-        RegionRouter router = RegionRouter.start(vertx, config(t, security, cert));
-        LOG.info(() -> "router: listening on 127.0.0.1:" + router.port() + " (TLS 1.3; merchants by certificate or API key)");
+        RouterConfig config = config(t, security, cert);
+        RegionRouter router = RegionRouter.start(vertx, config);
+        io.paymentledger.router.page.StatusPage.serve(router, security.trustDomain(), config.upstreamClientOptions());
+        LOG.info(() -> "router: listening on 127.0.0.1:" + router.port() + " (TLS 1.3; merchants by certificate or API key);"
+                + " status page for the operator certificate at https://127.0.0.1:" + router.port() + STATUS_PAGE_PATH);
         CertificateRenewer renewer = CertificateRenewer.forPki(security.pki(), cert, Clock.systemUTC(), renewed -> {
             router.updateServerSsl(Tls.serverSslOptions(renewed.certFile(), renewed.keyFile(), security.caFile(),
                     security.crlFile(), ClientAuth.REQUEST));

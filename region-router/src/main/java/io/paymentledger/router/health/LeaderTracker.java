@@ -51,6 +51,23 @@ public final class LeaderTracker {
         void onViewChanged(View previous, View current);
 
         void onLeaderChanged(Upstream previous, Upstream current, long epoch, String reason);
+
+        /** Both listeners, {@code first} first. */
+        static Listener both(Listener first, Listener second) {
+            return new Listener() {
+                @Override
+                public void onViewChanged(View previous, View current) {
+                    first.onViewChanged(previous, current);
+                    second.onViewChanged(previous, current);
+                }
+
+                @Override
+                public void onLeaderChanged(Upstream previous, Upstream current, long epoch, String reason) {
+                    first.onLeaderChanged(previous, current, epoch, reason);
+                    second.onLeaderChanged(previous, current, epoch, reason);
+                }
+            };
+        }
     }
 
     private final Vertx vertx;

@@ -19,6 +19,8 @@ public interface MerchantResolver {
 
     /** The header a verified merchant id travels in, router to node (a client's own is removed). */
     String HEADER = "x-merchant-id";
+    /** The key (and vouched identity) of the operator's certificate; the node maps it to its operator caller. */
+    String OPERATOR = "operator";
     /** The key of calls that name no merchant. */
     String ANONYMOUS = "anonymous";
     /**
@@ -61,7 +63,7 @@ public interface MerchantResolver {
             }
             return switch (p.get()) {
                 case Principal.Merchant m -> m.id();
-                case Principal.Operator o -> "operator";
+                case Principal.Operator o -> OPERATOR;
                 case Principal.Service s -> "service:" + s.region() + "/" + s.component();
                 // Not a merchant: the node refuses it (only /metrics is its business, answered by the router itself).
                 case Principal.Prometheus scraper -> "service:prometheus";

@@ -691,6 +691,9 @@ final class ProxyCall {
         f.requests.method(route.fullMethodName()).record(status, arrivedNanos);
         if (status == GrpcStatus.OK) {
             f.counters.completedOk.increment();
+            if (route.write()) {
+                f.counters.writesOk.increment();
+            }
         }
         if (span.isRecording()) {
             span.setAttribute("ledger.attempts", attempts);

@@ -27,4 +27,12 @@ public record Route(String fullMethodName, boolean clientStreaming, boolean serv
     public boolean read() {
         return readOptionsField > 0;
     }
+
+    /** A call that changes the ledger: a ledger or payments method without read options (not NodeService). */
+    public boolean write() {
+        return !read() && !fullMethodName.startsWith(OPERATOR_SERVICE);
+    }
+
+    /** The operator's service (status, switchover, API keys): neither a merchant's read nor a ledger write. */
+    static final String OPERATOR_SERVICE = "ledger.v1.NodeService/";
 }
