@@ -408,9 +408,7 @@ public final class BatchWriter implements AutoCloseable {
                         }
                         open = new Open(new Batch(journalSeq + 1, epoch));
                     }
-                    long applyStart = System.nanoTime();
                     apply(open, chunk, scanDue);
-                    WriterMetrics.record(metrics.apply, System.nanoTime() - applyStart);
                 }
                 if (open != null && committerFree) {
                     Open sealing = open;
@@ -605,9 +603,11 @@ public final class BatchWriter implements AutoCloseable {
             open.answers.add(answer);
             b.items += c.size();
         }
+        long end = System.nanoTime();
+        WriterMetrics.record(metrics.apply, end - now);
         Stages s = stages;
         if (s != null) {
-            s.applied(live, now, System.nanoTime());
+            s.applied(live, now, end);
         }
     }
 
@@ -778,6 +778,7 @@ public final class BatchWriter implements AutoCloseable {
     private boolean commit(Handover h) {
         Batch.Sealed b = h.sealed();
         long commitStartNanos = 0;
+        long commitEndNanos;
         try {
             if (!leaseValid() || b.epoch() != epoch || !leading) {
                 // Never commit after the lease ran out: another region may be taking over by now.
@@ -786,7 +787,8 @@ public final class BatchWriter implements AutoCloseable {
             }
             commitStartNanos = System.nanoTime();
             commits.commit(b);
-            WriterMetrics.record(metrics.commit, System.nanoTime() - commitStartNanos);
+            commitEndNanos = System.nanoTime();
+            WriterMetrics.record(metrics.commit, commitEndNanos - commitStartNanos);
             WriterMetrics.record(metrics.commitWait, commits.lastCommitStatementNanos());
             metrics.batchItems.record(items(h.commands()));
         } catch (WriterStore.DuplicateTransferIds duplicate) {
@@ -825,7 +827,7 @@ public final class BatchWriter implements AutoCloseable {
         committedTransfers.addAndGet(b.transfers().size());
         Stages s = stages;
         if (s != null) {
-            s.committed(h.commands(), commitStartNanos, System.nanoTime());
+            s.committed(h.commands(), commitStartNanos, commitEndNanos);
         }
         for (int i = 0; i < h.answers().length; i++) {
             complete(h.commands().get(i), h.answers()[i]);
