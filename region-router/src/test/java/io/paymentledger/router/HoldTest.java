@@ -1,50 +1,28 @@
 package io.paymentledger.router;
 
+import io.paymentledger.router.support.RouterFixture;
+
 import io.paymentledger.router.support.ClientHeader;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.paymentledger.ledger.support.TestLedger;
 import io.paymentledger.router.support.Calls;
 import io.paymentledger.router.support.Calls.Reply;
 import io.paymentledger.router.support.FakeRegion;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.net.SocketAddress;
-import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.common.GrpcStatus;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** While no region leads, calls wait in the router, bounded in number and in time; then they go, or fail clearly. */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
-class HoldTest {
+class HoldTest extends RouterFixture {
 
     static final String WRITE = "ledger.v1.LedgerService/CreateTransfers";
-
-    Vertx vertx;
-    GrpcClient client;
-    RegionRouter router;
-
-    @BeforeEach
-    void start() {
-        vertx = Vertx.vertx();
-        client = TestLedger.newClient(vertx);
-    }
-
-    @AfterEach
-    void stop() {
-        if (router != null) {
-            router.close();
-        }
-        vertx.close().await();
-    }
 
     RouterConfig.Builder config(FakeRegion... regions) {
         RouterConfig.Builder b = RouterConfig.builder().merchantResolver(ClientHeader.resolver()).healthCheckIntervalMs(50).healthCheckTimeoutMs(200);
@@ -52,10 +30,6 @@ class HoldTest {
             b.upstream(r.region, "127.0.0.1", r.port());
         }
         return b;
-    }
-
-    SocketAddress via() {
-        return SocketAddress.inetSocketAddress(router.port(), "127.0.0.1");
     }
 
     Future<Reply<Buffer>> write(long timeoutMs) {

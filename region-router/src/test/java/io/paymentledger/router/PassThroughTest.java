@@ -1,5 +1,7 @@
 package io.paymentledger.router;
 
+import io.paymentledger.router.support.RouterFixture;
+
 import io.paymentledger.router.support.ClientHeader;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -10,7 +12,6 @@ import com.google.protobuf.DescriptorProtos.FileDescriptorProto;
 import com.google.protobuf.DescriptorProtos.MethodDescriptorProto;
 import com.google.protobuf.DescriptorProtos.ServiceDescriptorProto;
 import com.google.protobuf.Descriptors.FileDescriptor;
-import io.paymentledger.ledger.support.TestLedger;
 import io.paymentledger.router.limits.MerchantResolver;
 import io.paymentledger.router.support.Calls;
 import io.paymentledger.router.support.Calls.Reply;
@@ -19,7 +20,6 @@ import io.paymentledger.security.pki.IssuedCert;
 import io.paymentledger.security.pki.Pki;
 import io.paymentledger.security.tls.Tls;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpServerOptions;
@@ -43,41 +43,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** Metadata, trailers, streams, TLS, cutting, and the router's own health and configuration checks. */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
-class PassThroughTest {
+class PassThroughTest extends RouterFixture {
 
     static final String WRITE = "ledger.v1.LedgerService/CreateTransfers";
 
     /** A test service with streaming methods, declared in code: test.v1.Echo {Chat (bidi), Count, Hang (server stream)}. */
     static final FileDescriptor ECHO = echoProto();
-
-    Vertx vertx;
-    GrpcClient client;
-    RegionRouter router;
-
-    @BeforeEach
-    void start() {
-        vertx = Vertx.vertx();
-        client = TestLedger.newClient(vertx);
-    }
-
-    @AfterEach
-    void stop() {
-        if (router != null) {
-            router.close();
-        }
-        vertx.close().await();
-    }
-
-    SocketAddress via() {
-        return SocketAddress.inetSocketAddress(router.port(), "127.0.0.1");
-    }
 
     RouterConfig.Builder config(FakeRegion... regions) {
         RouterConfig.Builder b = RouterConfig.builder().merchantResolver(ClientHeader.resolver()).healthCheckIntervalMs(50).healthCheckTimeoutMs(200).addServices(ECHO);

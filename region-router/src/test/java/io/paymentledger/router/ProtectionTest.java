@@ -1,56 +1,30 @@
 package io.paymentledger.router;
 
+import io.paymentledger.router.support.RouterFixture;
+
 import io.paymentledger.router.support.ClientHeader;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.paymentledger.ledger.support.TestLedger;
 import io.paymentledger.router.support.Calls;
 import io.paymentledger.router.support.Calls.Reply;
 import io.paymentledger.router.support.FakeRegion;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.net.SocketAddress;
-import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.common.GrpcStatus;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** What protects the regions and the merchants from each other. */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
-class ProtectionTest {
+class ProtectionTest extends RouterFixture {
 
     static final String WRITE = "ledger.v1.LedgerService/CreateTransfers";
     static final String READ = "ledger.v1.LedgerService/LookupAccounts";
-
-    Vertx vertx;
-    GrpcClient client;
-    RegionRouter router;
-
-    @BeforeEach
-    void start() {
-        vertx = Vertx.vertx();
-        client = TestLedger.newClient(vertx);
-    }
-
-    @AfterEach
-    void stop() {
-        if (router != null) {
-            router.close();
-        }
-        vertx.close().await();
-    }
-
-    SocketAddress via() {
-        return SocketAddress.inetSocketAddress(router.port(), "127.0.0.1");
-    }
 
     Future<Reply<Buffer>> call(String method, String merchant) {
         return Calls.rawAsync(client, via(), method, List.of(Buffer.buffer()),

@@ -1,8 +1,9 @@
 package io.paymentledger.router;
 
+import io.paymentledger.router.support.RouterFixture;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.paymentledger.ledger.support.TestLedger;
 import io.paymentledger.router.limits.MerchantResolver;
 import io.paymentledger.router.support.Calls;
 import io.paymentledger.router.support.Calls.Reply;
@@ -10,17 +11,12 @@ import io.paymentledger.router.support.FakeRegion;
 import io.paymentledger.security.identity.Identities;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.net.SocketAddress;
-import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.common.GrpcStatus;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -30,34 +26,12 @@ import org.junit.jupiter.api.Timeout;
  * here plays the ledger node's part: it "verifies" exactly one key and says so in {@link Identities#CALLER_HEADER}.
  */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
-class VerifiedApiKeysTest {
+class VerifiedApiKeysTest extends RouterFixture {
 
     static final String READ = "ledger.v1.LedgerService/LookupAccounts";
     static final String REAL_KEY = "lk_shop-1_0123456789abcdef_" + "A".repeat(43);
     /** Well formed, names the same merchant and key id, wrong secret: not the merchant's key. */
     static final String FORGED_KEY = "lk_shop-1_0123456789abcdef_" + "B".repeat(43);
-
-    Vertx vertx;
-    GrpcClient client;
-    RegionRouter router;
-
-    @BeforeEach
-    void start() {
-        vertx = Vertx.vertx();
-        client = TestLedger.newClient(vertx);
-    }
-
-    @AfterEach
-    void stop() {
-        if (router != null) {
-            router.close();
-        }
-        vertx.close().await();
-    }
-
-    SocketAddress via() {
-        return SocketAddress.inetSocketAddress(router.port(), "127.0.0.1");
-    }
 
     Future<Reply<Buffer>> call(Map<String, String> headers) {
         return Calls.rawAsync(client, via(), READ, List.of(Buffer.buffer()), headers, 15_000);
