@@ -143,6 +143,9 @@ class NodeTest {
                 });
                 GrpcStatus lateStatus = lateCall.await();
                 assertThat(lateStatus).isEqualTo(GrpcStatus.DEADLINE_EXCEEDED);
+                // The node's deadline started when the call arrived, a moment after the client's: let it pass too
+                // before the blocked commit may finish (else the late write can still be, correctly, in time there).
+                Thread.sleep(200);
                 blocker.rollback();
                 assertThat(first.get(10, TimeUnit.SECONDS).getResults(0).getStatus())
                         .isEqualTo(io.paymentledger.api.v1.CreateTransferStatus.CREATE_TRANSFER_CREATED);
