@@ -83,7 +83,10 @@ public final class Faults {
         return pids;
     }
 
-    /** Resumes everything still recorded as paused; returns the names resumed. */
+    /**
+     * Undoes every fault still in place: resumes what is recorded as paused and, in a netns deployment, removes every
+     * cut link. Returns what was undone (process names, cut descriptions).
+     */
     public List<String> heal() {
         Map<String, List<Long>> paused = readPaused();
         List<String> names = new ArrayList<>(paused.keySet());
@@ -91,6 +94,9 @@ public final class Faults {
             signal("CONT", e.getValue());
         }
         writePaused(Map.of());
+        if (d.topology().sites().netns()) {
+            names.addAll(new NetworkFaults(d.topology()).heal());
+        }
         return names;
     }
 

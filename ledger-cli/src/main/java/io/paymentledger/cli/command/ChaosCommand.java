@@ -1,6 +1,7 @@
 package io.paymentledger.cli.command;
 
 import io.paymentledger.cli.chaos.Faults;
+import io.paymentledger.cli.chaos.NetworkFaults;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.paymentledger.cli.deploy.Topology;
 import io.paymentledger.security.logging.LogSetup;
@@ -14,9 +15,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "chaos", description = "Fault injection on the running deployment (the drills use the same): pause"
-        + " (SIGSTOP: a GC, a frozen VM), resume, heal (resume everything), kill. Each says what it did and how to undo it."
-        + " Processes: node-a, postgres-a, witness, router (or b).",
-        subcommands = {ChaosCommand.Pause.class, ChaosCommand.Resume.class, ChaosCommand.Heal.class, ChaosCommand.Kill.class})
+        + " (SIGSTOP: a GC, a frozen VM), resume, kill; with --sites netns also isolate (cut every link of a site) and"
+        + " partition (cut the link between two sites, or one direction of it); heal undoes everything. Each says what it"
+        + " did and how to undo it. Processes: node-a, postgres-a, witness, router (or b); sites: a, b, witness.",
+        subcommands = {ChaosCommand.Pause.class, ChaosCommand.Resume.class, ChaosCommand.Heal.class, ChaosCommand.Kill.class,
+                ChaosCommand.Isolate.class, ChaosCommand.Partition.class})
 public final class ChaosCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -87,7 +90,49 @@ public final class ChaosCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             List<String> names = new Faults(open(deployment)).heal();
-            System.out.println(names.isEmpty() ? "chaos: nothing to heal" : "chaos: resumed " + String.join(", ", names));
+            System.out.println(names.isEmpty() ? "chaos: nothing to heal" : "chaos: undone: " + String.join("; ", names));
+            return 0;
+        }
+    }
+
+    @Command(name = "isolate", description = "Cut every link of a site (netns layout): its processes hear nobody and nobody"
+            + " hears them; packets are dropped silently, as a dead link does.")
+    static final class Isolate implements Callable<Integer> {
+        @Mixin
+        DeploymentOptions deployment;
+
+        @Parameters(index = "0", description = "a | b | witness")
+        String site;
+
+        @Override
+        public Integer call() {
+            String done = new NetworkFaults(open(deployment).topology()).isolate(site);
+            System.out.println("chaos: " + done);
+            System.out.println("chaos: undo with ./ledger chaos heal");
+            return 0;
+        }
+    }
+
+    @Command(name = "partition", description = "Cut the link between two sites (netns layout), both ways or, with"
+            + " --one-way, only what the first sends to the second. Everything else still talks.")
+    static final class Partition implements Callable<Integer> {
+        @Mixin
+        DeploymentOptions deployment;
+
+        @Parameters(index = "0", description = "a | b | witness")
+        String from;
+
+        @Parameters(index = "1", description = "a | b | witness")
+        String to;
+
+        @Option(names = "--one-way", description = "Drop only packets from the first site to the second.")
+        boolean oneWay;
+
+        @Override
+        public Integer call() {
+            NetworkFaults n = new NetworkFaults(open(deployment).topology());
+            System.out.println("chaos: " + (oneWay ? n.cut(from, to) : n.partition(from, to)));
+            System.out.println("chaos: undo with ./ledger chaos heal");
             return 0;
         }
     }

@@ -39,7 +39,7 @@ public final class MerchantCommand implements Runnable {
 
     static NodeServiceGrpcClient leader(LocalDeployment d, Clients clients) {
         var leader = d.awaitLeader(Duration.ofSeconds(30));
-        return NodeServiceGrpcClient.create(clients.grpc(), Clients.loopback(d.topology().region(leader.getRegion()).grpcPort()));
+        return NodeServiceGrpcClient.create(clients.grpc(), clients.address(d.topology().region(leader.getRegion()).grpcPort()));
     }
 
     @Command(name = "create", description = "Issue a client certificate for a merchant (and, with --api-key, an API key).")

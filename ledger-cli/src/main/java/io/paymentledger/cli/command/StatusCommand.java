@@ -113,9 +113,9 @@ public final class StatusCommand implements Callable<Integer> {
             // Only its data directory is read (postmaster.pid): no TLS material needed.
             PgCluster pg = new PgCluster(PgCluster.Options.of(r.name(), r.pgDir(), r.pgPort()));
             JsonObject region = new JsonObject().put("region", r.name())
-                    .put("postgres", new JsonObject().put("address", "127.0.0.1:" + r.pgPort())
+                    .put("postgres", new JsonObject().put("address", t.host(r.name()) + ":" + r.pgPort())
                             .put("pid", pg.postmasterPid().orElse(null)).put("dataDir", pg.dataDir().toString()))
-                    .put("node", new JsonObject().put("grpcAddress", "127.0.0.1:" + r.grpcPort())
+                    .put("node", new JsonObject().put("grpcAddress", t.host(r.name()) + ":" + r.grpcPort())
                             .put("pid", n.pid().orElse(null))
                             .put("log", Processes.logFile(t, LocalDeployment.nodeName(r.name())).toString())
                             .put("answer", answer(n.pid(), n.reply())));
@@ -140,7 +140,7 @@ public final class StatusCommand implements Callable<Integer> {
                 .put("routesTo", rv == null ? null : new JsonObject().put("region", rv.leaderRegion()).put("epoch", rv.leaderEpoch()))
                 .put("statusPage", "https://127.0.0.1:" + t.routerPort() + RouterProcess.STATUS_PAGE_PATH)
                 .put("answer", answer(snap.routerPid(), snap.router()));
-        JsonObject witness = new JsonObject().put("hazelcast", "127.0.0.1:" + t.witnessHazelcastPort())
+        JsonObject witness = new JsonObject().put("hazelcast", t.host(Topology.WITNESS_SITE) + ":" + t.witnessHazelcastPort())
                 .put("pid", snap.witnessPid().orElse(null))
                 .put("log", Processes.logFile(t, LocalDeployment.WITNESS).toString())
                 .put("answer", answer(snap.witnessPid(), snap.witnessCpPort()));

@@ -47,7 +47,7 @@ public final class SwitchoverCommand implements Callable<Integer> {
         try (Clients clients = Clients.operator(d.topology())) {
             // The request API, not the generated client: that one drops the status message, which here says why
             // (e.g. "switchover to b abandoned after 10 s (...): serving again as a").
-            return clients.grpc().request(Clients.loopback(d.topology().region(leader.getRegion()).grpcPort()),
+            return clients.grpc().request(clients.address(d.topology().region(leader.getRegion()).grpcPort()),
                     NodeServiceGrpcClient.Switchover).compose(req -> {
                         req.timeout(CALL_TIMEOUT_SECONDS, TimeUnit.SECONDS);
                         req.end(SwitchoverRequest.newBuilder().setToRegion(to).build());

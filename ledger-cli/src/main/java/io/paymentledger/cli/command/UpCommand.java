@@ -1,6 +1,7 @@
 package io.paymentledger.cli.command;
 
 import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.deploy.Sites;
 import io.paymentledger.security.logging.LogSetup;
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.Level;
@@ -18,10 +19,16 @@ public final class UpCommand implements Runnable {
     @Option(names = "--detach", description = "Return once the deployment serves; stop it with ./ledger down.")
     boolean detach;
 
+    @Option(names = "--sites", paramLabel = "loopback|netns", description = "Where the sites (region a, region b, the"
+            + " witness) live, chosen at the first up: loopback (default: every process on 127.0.0.1) or netns (each site"
+            + " a network namespace with its own address, so ./ledger chaos can cut its links; needs root and iproute2).")
+    String sites;
+
     @Override
     public void run() {
         LogSetup.install("ledger-up", Level.WARNING);
-        LocalDeployment d = LocalDeployment.open(deployment.dir(), System.out);
+        LocalDeployment d = sites == null ? LocalDeployment.open(deployment.dir(), System.out)
+                : LocalDeployment.open(deployment.dir(), System.out, layout(sites));
         d.up();
         if (detach) {
             System.out.println("ledger up: running in the background; ./ledger status to look, ./ledger down to stop.");
@@ -38,5 +45,14 @@ public final class UpCommand implements Runnable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    private Sites.Layout layout(String value) {
+        return switch (value) {
+            case "loopback" -> Sites.Layout.LOOPBACK;
+            case "netns" -> Sites.Layout.NETNS;
+            default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--sites must be loopback or netns, not '" + value + "'");
+        };
     }
 }

@@ -26,6 +26,8 @@ public final class Clients implements AutoCloseable {
     private final Vertx vertx;
     private final GrpcClient grpc;
     private final HttpClientOptions options;
+    /** The deployment whose processes these clients talk to (where each port lives), or null: all on 127.0.0.1. */
+    private Topology topology;
 
     /** Plaintext clients (only for servers without TLS, e.g. in tests of the engine alone). */
     public Clients() {
@@ -48,7 +50,13 @@ public final class Clients implements AutoCloseable {
     /** The operator's clients for a deployment (status, switchover, API keys). */
     public static Clients operator(Topology t) {
         DeploymentSecurity security = DeploymentSecurity.open(t);
-        return tls(security, security.operator());
+        return tls(security, security.operator()).of(t);
+    }
+
+    /** These clients talk to {@code t}'s processes (each port at its site's address). */
+    public Clients of(Topology t) {
+        this.topology = t;
+        return this;
     }
 
     /**
@@ -64,7 +72,7 @@ public final class Clients implements AutoCloseable {
         if (!java.nio.file.Files.exists(crt) || !java.nio.file.Files.exists(key) || !java.nio.file.Files.exists(ca)) {
             return operator(t);
         }
-        return new Clients(io.paymentledger.security.tls.Tls.clientOptions(crt, key, ca));
+        return new Clients(io.paymentledger.security.tls.Tls.clientOptions(crt, key, ca)).of(t);
     }
 
     /** The client certificate these clients present (null without one). */
@@ -84,10 +92,15 @@ public final class Clients implements AutoCloseable {
         return SocketAddress.inetSocketAddress(port, "127.0.0.1");
     }
 
+    /** Where the deployment's process on {@code port} is reached: its site's address (127.0.0.1 on loopback). */
+    public SocketAddress address(int port) {
+        return topology == null ? loopback(port) : SocketAddress.inetSocketAddress(port, topology.hostOfPort(port));
+    }
+
     /** The node's own account of itself, or empty when it does not answer within {@link #ANSWER_WAIT_MS}. */
     public Optional<NodeStatus> nodeStatus(int port) {
         try {
-            return Optional.of(NodeServiceGrpcClient.create(grpc, loopback(port))
+            return Optional.of(NodeServiceGrpcClient.create(grpc, address(port))
                     .getNodeStatus(GetNodeStatusRequest.getDefaultInstance()).await(ANSWER_WAIT_MS, TimeUnit.MILLISECONDS));
         } catch (Exception e) {
             // Not listening, not answering in time, or not a ledger node: all mean "no status".
@@ -105,7 +118,7 @@ public final class Clients implements AutoCloseable {
     /** Does the gRPC server on this port answer Health/Check with SERVING (within {@link #ANSWER_WAIT_MS})? */
     public boolean serving(int port) {
         try {
-            return grpc.request(loopback(port), HEALTH_CHECK).compose(req -> {
+            return grpc.request(address(port), HEALTH_CHECK).compose(req -> {
                 req.end(io.vertx.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
                 return req.response().compose(r -> r.last());
             }).await(ANSWER_WAIT_MS, TimeUnit.MILLISECONDS).getStatus() == io.vertx.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING;

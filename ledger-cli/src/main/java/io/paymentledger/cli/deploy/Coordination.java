@@ -21,9 +21,8 @@ public final class Coordination {
     private Coordination() {}
 
     public static HazelcastCoordinator.Settings settings(Topology t, String member, int port) {
-        java.util.List<String> names = new java.util.ArrayList<>(t.regions().keySet());
-        names.add("witness");
-        return new HazelcastCoordinator.Settings(t.clusterName(), member, "127.0.0.1", port, t.hazelcastMembers(), names,
+        java.util.List<String> names = t.siteNames();
+        return new HazelcastCoordinator.Settings(t.clusterName(), member, t.host(member), port, t.hazelcastMembers(), names,
                 SESSION_TTL_SECONDS, HEARTBEAT_SECONDS, 0, CALL_TIMEOUT, 0);
     }
 }

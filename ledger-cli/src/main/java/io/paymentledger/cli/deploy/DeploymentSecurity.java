@@ -86,7 +86,13 @@ public final class DeploymentSecurity {
     }
 
     public IssuedCert node(String region) {
-        return current("node-" + region, () -> pki.issueService("node-" + region, region, "ledger", SERVICE_VALIDITY));
+        return current("node-" + region, () -> pki.issueService("node-" + region, region, "ledger", SERVICE_VALIDITY, ips(region)));
+    }
+
+    /** The addresses a site's servers are reached at: 127.0.0.1, and the site's own in the netns layout. */
+    private java.util.List<String> ips(String site) {
+        String host = topology.host(site);
+        return host.equals(Sites.LOOPBACK_HOST) ? java.util.List.of(host) : java.util.List.of(Sites.LOOPBACK_HOST, host);
     }
 
     public IssuedCert router() {
@@ -95,7 +101,7 @@ public final class DeploymentSecurity {
     }
 
     public IssuedCert postgres(String region) {
-        return current("postgres-" + region, () -> pki.issueService("postgres-" + region, region, "postgres", Duration.ofDays(365)));
+        return current("postgres-" + region, () -> pki.issueService("postgres-" + region, region, "postgres", Duration.ofDays(365), ips(region)));
     }
 
     /** The WAL keeper's client certificate (it streams WAL from the leader's PostgreSQL like a standby). */

@@ -36,6 +36,30 @@ public final class LocalDeployment {
         return new LocalDeployment(t, out);
     }
 
+    /**
+     * Opens the deployment in {@code dir}, creating it with its sites laid out as {@code layout} on first use. The
+     * layout is chosen once: asking an existing deployment for another one is refused (destroy it first).
+     */
+    public static LocalDeployment open(Path dir, PrintStream out, Sites.Layout layout) {
+        if (Topology.exists(dir)) {
+            Topology t = Topology.load(dir);
+            if (t.sites().layout() != layout) {
+                throw new IllegalArgumentException("the deployment in " + dir + " has its sites on "
+                        + t.sites().layout().name().toLowerCase(java.util.Locale.ROOT) + " (chosen at its first up); to use "
+                        + layout.name().toLowerCase(java.util.Locale.ROOT) + ", ./ledger destroy --dir " + dir + " first");
+            }
+            return new LocalDeployment(t, out);
+        }
+        if (layout == Sites.Layout.LOOPBACK) {
+            return open(dir, out);
+        }
+        SiteNetwork.requireSupported();
+        Topology t = Topology.create(dir, SiteNetwork.choose(java.util.List.of("a", "b", Topology.WITNESS_SITE),
+                dir.toAbsolutePath().toString()));
+        t.save();
+        return new LocalDeployment(t, out);
+    }
+
     public Topology topology() {
         return topology;
     }
@@ -47,7 +71,9 @@ public final class LocalDeployment {
     /** PostgreSQL of {@code region}, secured with the deployment's PKI (TLS 1.3, client certificate, password). */
     public static PgCluster postgres(Topology topology, DeploymentSecurity security, String region) {
         Topology.Region r = topology.region(region);
-        return new PgCluster(PgCluster.Options.of(region, r.pgDir(), r.pgPort()).withSecurity(security.postgresSecurity(region)));
+        Sites sites = topology.sites();
+        return new PgCluster(PgCluster.Options.of(region, r.pgDir(), r.pgPort()).withSecurity(security.postgresSecurity(region))
+                .withNetwork(new PgCluster.Network(sites.host(region), sites.clientCidr(), sites.launcher(region))));
     }
 
     public DeploymentSecurity security() {
@@ -66,6 +92,11 @@ public final class LocalDeployment {
      * (its streaming standby, cloned with pg_basebackup) on first use, the witness, both ledger nodes.
      */
     public void up() {
+        if (topology.sites().netns()) {
+            new SiteNetwork(topology.sites()).up();
+            out.println("sites: network namespaces " + topology.sites().namespaces() + " on bridge " + topology.sites().bridge()
+                    + " (" + topology.sites().clientCidr() + "); cut links with ./ledger chaos isolate|partition, undo with heal");
+        }
         DeploymentSecurity security = security();
         security.issueAll();
         out.println("pki: " + security.pki().dir() + " (CA " + security.caFile().getFileName() + ", trust domain "
@@ -118,7 +149,7 @@ public final class LocalDeployment {
             out.println("postgres " + pg.name() + ": being rejoined as a standby by its node (left to it)");
             return;
         }
-        out.println("postgres " + pg.name() + ": 127.0.0.1:" + pg.port() + " (pid " + pg.postmasterPid().orElse(-1L) + ")");
+        out.println("postgres " + pg.name() + ": " + pg.host() + ":" + pg.port() + " (pid " + pg.postmasterPid().orElse(-1L) + ")");
     }
 
     public void startWitness() {
@@ -127,7 +158,8 @@ public final class LocalDeployment {
         }
         long pid = Processes.startJava(topology, WITNESS, List.of("-Xmx128m", "-XX:+UseSerialGC"),
                 List.of("witness", "--dir", topology.dir().toString()));
-        out.println("witness: starting (pid " + pid + ", CP member on 127.0.0.1:" + topology.witnessHazelcastPort() + ")");
+        out.println("witness: starting (pid " + pid + ", CP member on "
+                + topology.host(Topology.WITNESS_SITE) + ":" + topology.witnessHazelcastPort() + ")");
     }
 
     public void startRouter() {
@@ -218,6 +250,11 @@ public final class LocalDeployment {
                 pg.stop();
                 out.println("postgres " + region + ": stopped");
             }
+        }
+        if (topology.sites().netns()) {
+            // Nothing runs in the sites any more: their namespaces go (and every link cut in them with it).
+            new SiteNetwork(topology.sites()).down();
+            out.println("sites: network namespaces removed");
         }
     }
 

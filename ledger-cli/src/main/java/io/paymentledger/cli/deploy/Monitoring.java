@@ -135,7 +135,7 @@ public final class Monitoring {
 
     private String metricsEndpoints() {
         List<String> urls = new ArrayList<>();
-        t.regions().values().forEach(r -> urls.add("https://127.0.0.1:" + r.grpcPort() + "/metrics"));
+        t.regions().values().forEach(r -> urls.add("https://" + t.host(r.name()) + ":" + r.grpcPort() + "/metrics"));
         urls.add("https://127.0.0.1:" + t.routerPort() + "/metrics");
         return String.join(", ", urls);
     }
@@ -165,7 +165,7 @@ public final class Monitoring {
         writeSecret(passFile, security.postgresPassword());
         // It connects like the tools do: TLS verified against the CA, a client certificate, the superuser's password
         // (from a 0600 file, not the environment). A pg_monitor role of its own is left for later (see the README).
-        String uri = "127.0.0.1:" + r.pgPort() + "/postgres?sslmode=verify-full&sslrootcert=" + security.caFile()
+        String uri = t.host(region) + ":" + r.pgPort() + "/postgres?sslmode=verify-full&sslrootcert=" + security.caFile()
                 + "&sslcert=" + scraper.certFile() + "&sslkey=" + scraper.keyFile();
         long pid = Processes.startExternal(t, name, List.of(binary.toString(),
                 "--web.listen-address=127.0.0.1:" + port,
@@ -191,7 +191,7 @@ public final class Monitoring {
         y.append("scrape_configs:\n");
         // Nodes label their own metrics with region and process: no target labels, which would clash.
         y.append("  - job_name: ledger-node\n    scheme: https\n").append(tls).append("    static_configs:\n      - targets:\n");
-        t.regions().values().forEach(r -> y.append("          - 127.0.0.1:").append(r.grpcPort()).append('\n'));
+        t.regions().values().forEach(r -> y.append("          - ").append(t.host(r.name())).append(':').append(r.grpcPort()).append('\n'));
         y.append("  - job_name: ledger-router\n    scheme: https\n").append(tls)
                 .append("    static_configs:\n      - targets:\n          - 127.0.0.1:").append(t.routerPort()).append('\n');
         if (exporters) {

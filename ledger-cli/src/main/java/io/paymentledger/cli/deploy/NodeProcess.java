@@ -52,11 +52,11 @@ public final class NodeProcess {
                 Coordination.LEASE_MS, policy, WalKeeper.restoreCommand(t.walKeeperWal())), coordinator);
         // A commit waits for the synchronous standby as long as it takes; it is never cancelled (that would
         // leave it committed locally but not replicated), so no socket timeout on the writer.
-        Database database = new Database("jdbc:postgresql://127.0.0.1:" + region.pgPort() + "/ledger",
+        Database database = new Database(databases.get(regionName).jdbcUrl("ledger"),
                 PgCluster.clientProperties(security.postgresSecurity(regionName), cert.certFile(), cert.keyFile()), 16);
         ApiKeyStore apiKeys = new ApiKeyStore(database, ApiKeys.fromBase64Pepper(security.apiKeyPepper()));
         HttpServerOptions server = Tls.serverOptions(cert.certFile(), cert.keyFile(), security.caFile(), security.crlFile(),
-                ClientAuth.REQUIRED).setHost("127.0.0.1").setPort(region.grpcPort());
+                ClientAuth.REQUIRED).setHost(t.host(regionName)).setPort(region.grpcPort());
         LedgerNode node = LedgerNode.start(new LedgerNode.Config(regionName, server, database, 16, BatchWriter.Config.defaults(),
                 apiKeys), control, new CertificateCallerResolver(security.trustDomain(), apiKeys));
         node.writer().checkpointSigner(signer(cert));

@@ -57,7 +57,11 @@ public final class Processes {
             Files.createDirectories(t.run());
             Files.createDirectories(t.logs());
             String java = ProcessHandle.current().info().command().orElse("java");
-            List<String> cmd = new ArrayList<>(List.of("setsid", java, marker(name)));
+            List<String> cmd = new ArrayList<>(List.of("setsid"));
+            // A site's process lives in its site's network namespace (netns layout); `ip netns exec` execs in place,
+            // so the recorded PID is the JVM's.
+            t.siteOf(name).ifPresent(site -> cmd.addAll(t.sites().launcher(site)));
+            cmd.addAll(List.of(java, marker(name)));
             if (Runtime.version().feature() >= 23) {
                 // protobuf still uses sun.misc.Unsafe; JDK 23+ warns about it on every start.
                 cmd.add("--sun-misc-unsafe-memory-access=allow");

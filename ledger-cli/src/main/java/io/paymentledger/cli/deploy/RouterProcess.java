@@ -39,7 +39,7 @@ public final class RouterProcess {
                 .merchantResolver(resolver)
                 .metricsReaders(req -> ProcessMetrics.peerMayRead(req, security.trustDomain()));
         for (Topology.Region r : t.regions().values()) {
-            b.upstream(r.name(), "127.0.0.1", r.grpcPort());
+            b.upstream(r.name(), t.host(r.name()), r.grpcPort());
         }
         return b.build();
     }

@@ -15,7 +15,7 @@ import java.util.Map;
  * kept in {@code <dir>/topology.json}, so ports stay the same across restarts.
  */
 public record Topology(Path dir, Map<String, Region> regions, int witnessHazelcastPort, int routerPort,
-        String trustDomain, Path witnessDir, MonitoringPorts monitoring) {
+        String trustDomain, Path witnessDir, MonitoringPorts monitoring, Sites sites) {
 
     public static final String FILE = "topology.json";
 
@@ -54,13 +54,59 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
     /** One region: its PostgreSQL and its ledger node (which embeds the region's Hazelcast CP member). */
     public record Region(String name, int pgPort, Path pgDir, int grpcPort, int hazelcastPort) {}
 
-    /** Creates a fresh two-region topology (a, b) with preferred ports when free, others when not. */
+    /** Creates a fresh two-region topology (a, b) with preferred ports when free, others when not, on loopback. */
     public static Topology create(Path dir) {
+        return create(dir, Sites.LOOPBACK);
+    }
+
+    /** Creates a fresh two-region topology (a, b) whose sites are laid out as {@code sites} says. */
+    public static Topology create(Path dir, Sites sites) {
         Map<String, Region> regions = new LinkedHashMap<>();
         regions.put("a", new Region("a", port(7432), PgDirectories.choose(dir, "pg-a"), port(7401), port(7501)));
         regions.put("b", new Region("b", port(7433), PgDirectories.choose(dir, "pg-b"), port(7402), port(7502)));
         return new Topology(dir.toAbsolutePath(), regions, port(7503), port(7400), "ledger.local",
-                PgDirectories.choose(dir, "witness"), MonitoringPorts.create(regions.keySet()));
+                PgDirectories.choose(dir, "witness"), MonitoringPorts.create(regions.keySet()), sites);
+    }
+
+    /** The site name of the witness (the regions' sites are named after the regions). */
+    public static final String WITNESS_SITE = "witness";
+
+    /** The address the processes of {@code site} (a region's name, or {@link #WITNESS_SITE}) listen on. */
+    public String host(String site) {
+        return sites.host(site);
+    }
+
+    /**
+     * The address of whatever of this deployment listens on {@code port}: a region's PostgreSQL, node or CP member,
+     * or the witness's CP member live at their site; the router and monitoring listen on 127.0.0.1.
+     */
+    public String hostOfPort(int port) {
+        for (Region r : regions.values()) {
+            if (r.pgPort() == port || r.grpcPort() == port || r.hazelcastPort() == port) {
+                return host(r.name());
+            }
+        }
+        return port == witnessHazelcastPort ? host(WITNESS_SITE) : Sites.LOOPBACK_HOST;
+    }
+
+    /**
+     * The site a process of the deployment runs at ({@code node-a}, {@code postgres-a} → a; {@code witness} →
+     * witness), or empty for the ones that run beside the operator (router, monitoring).
+     */
+    public java.util.Optional<String> siteOf(String process) {
+        for (String r : regions.keySet()) {
+            if (process.equals("node-" + r) || process.equals("postgres-" + r) || process.equals("region-" + r)) {
+                return java.util.Optional.of(r);
+            }
+        }
+        return process.equals(WITNESS_SITE) ? java.util.Optional.of(WITNESS_SITE) : java.util.Optional.empty();
+    }
+
+    /** Every site: the regions, then the witness. */
+    public java.util.List<String> siteNames() {
+        java.util.List<String> names = new java.util.ArrayList<>(regions.keySet());
+        names.add(WITNESS_SITE);
+        return names;
     }
 
     private static int port(int preferred) {
@@ -88,8 +134,8 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
     /** host:port of every Hazelcast member (the two regions' nodes and the witness). */
     public java.util.List<String> hazelcastMembers() {
         java.util.List<String> members = new java.util.ArrayList<>();
-        regions.values().forEach(r -> members.add("127.0.0.1:" + r.hazelcastPort()));
-        members.add("127.0.0.1:" + witnessHazelcastPort);
+        regions.values().forEach(r -> members.add(host(r.name()) + ":" + r.hazelcastPort()));
+        members.add(host(WITNESS_SITE) + ":" + witnessHazelcastPort);
         return members;
     }
 
@@ -131,8 +177,10 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
             // Deployments made before Prometheus came with it get its ports now (kept from then on).
             MonitoringPorts monitoring = j.containsKey("monitoring") ? MonitoringPorts.fromJson(j.getJsonObject("monitoring"))
                     : MonitoringPorts.create(regions.keySet());
+            // Deployments made before sites could be network namespaces are on loopback.
+            Sites sites = j.containsKey("sites") ? Sites.fromJson(j.getJsonObject("sites")) : Sites.LOOPBACK;
             return new Topology(d, regions, j.getInteger("witnessHazelcastPort"), j.getInteger("routerPort"),
-                    j.getString("trustDomain"), witness, monitoring);
+                    j.getString("trustDomain"), witness, monitoring, sites);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + dir.resolve(FILE) + "; run ./ledger up first", e);
         }
@@ -144,7 +192,7 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
                 .put("grpcPort", r.grpcPort()).put("hazelcastPort", r.hazelcastPort())));
         JsonObject j = new JsonObject().put("dir", dir.toString()).put("regions", rs)
                 .put("witnessHazelcastPort", witnessHazelcastPort).put("routerPort", routerPort).put("trustDomain", trustDomain)
-                .put("witnessDir", witnessDir.toString()).put("monitoring", monitoring.toJson());
+                .put("witnessDir", witnessDir.toString()).put("monitoring", monitoring.toJson()).put("sites", sites.toJson());
         try {
             Files.createDirectories(dir);
             Files.writeString(dir.resolve(FILE), j.encodePrettily());

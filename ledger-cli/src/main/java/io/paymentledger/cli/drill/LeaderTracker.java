@@ -23,7 +23,7 @@ public final class LeaderTracker implements Supplier<SocketAddress>, AutoCloseab
         this.topology = topology;
         this.clients = clients;
         Topology.Region first = topology.regions().values().iterator().next();
-        this.leader = Clients.loopback(first.grpcPort());
+        this.leader = clients.address(first.grpcPort());
         this.thread = Thread.ofPlatform().name("leader-tracker").daemon(true).start(this::poll);
     }
 
@@ -32,7 +32,7 @@ public final class LeaderTracker implements Supplier<SocketAddress>, AutoCloseab
             for (Topology.Region r : topology.regions().values()) {
                 var st = clients.nodeStatus(r.grpcPort());
                 if (st.isPresent() && st.get().getRole() == NodeRole.NODE_ROLE_LEADER) {
-                    leader = Clients.loopback(r.grpcPort());
+                    leader = clients.address(r.grpcPort());
                     leaderRegion = r.name();
                 }
             }

@@ -85,7 +85,7 @@ public final class StatusProbe implements AutoCloseable {
                 .requestHandler(req -> req.response().setStatusCode(404).end());
         try {
             int port = server.listen().await(WARM_UP_MAX_MS, TimeUnit.MILLISECONDS).actualPort();
-            clients.grpc().request(Clients.loopback(port), Clients.HEALTH_CHECK)
+            clients.grpc().request(clients.address(port), Clients.HEALTH_CHECK)
                     .transform(ignored -> Future.succeededFuture()).await(WARM_UP_MAX_MS, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             // Only a warm-up: the questions that follow work (slower) without it.
@@ -161,11 +161,11 @@ public final class StatusProbe implements AutoCloseable {
     private <Req, Resp, T> Future<Reply<T>> ask(int port, io.vertx.grpc.common.ServiceMethod<Resp, Req> method, Req request,
             Reader<Resp, T> reader) {
         Vertx vertx = clients.vertx();
-        String address = "127.0.0.1:" + port;
+        String address = topology.hostOfPort(port) + ":" + port;
         Promise<Reply<T>> result = Promise.promise();
         long started = System.nanoTime();
         long guard = vertx.setTimer(QUESTION_MAX_MS, id -> result.tryComplete(new Reply.NoAnswer<>("connection set-up", QUESTION_MAX_MS)));
-        clients.grpc().request(Clients.loopback(port), method).onComplete(ready -> {
+        clients.grpc().request(clients.address(port), method).onComplete(ready -> {
             if (ready.failed()) {
                 result.tryComplete(Reply.of(ready.cause(), address, "TCP connect", Clients.CONNECT_BUDGET_MS));
                 return;
@@ -196,8 +196,9 @@ public final class StatusProbe implements AutoCloseable {
     /** Does anything accept TCP connections on {@code port} (the witness's CP member: Hazelcast, not gRPC)? */
     private Future<Reply<Long>> tcpConnect(int port) {
         long started = System.nanoTime();
-        String address = "127.0.0.1:" + port;
-        return tcp.connect(port, "127.0.0.1").<Reply<Long>>map(socket -> {
+        String host = topology.hostOfPort(port);
+        String address = host + ":" + port;
+        return tcp.connect(port, host).<Reply<Long>>map(socket -> {
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
             socket.close();
             return new Reply.Answered<>(ms, ms, ms);

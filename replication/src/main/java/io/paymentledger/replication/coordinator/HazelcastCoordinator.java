@@ -133,6 +133,9 @@ public final class HazelcastCoordinator implements Coordinator {
         return new HazelcastCoordinator(settings);
     }
 
+    /** How often a member looks for the rest of its cluster after a partition (split-brain merge check). */
+    static final int MERGE_CHECK_SECONDS = 5;
+
     static Config config(Settings s) {
         Config c = new Config().setClusterName(s.clusterName()).setInstanceName("ledger-" + s.memberName());
         c.setProperty("hazelcast.phone.home.enabled", "false");
@@ -144,6 +147,11 @@ public final class HazelcastCoordinator implements Coordinator {
         // A member that stops answering is declared gone quickly (default is 60 s).
         c.setProperty("hazelcast.max.no.heartbeat.seconds", "10");
         c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
+        // A member cut off from the others (a partition, not a crash) forms a cluster of its own; once the link is back,
+        // Hazelcast merges the clusters only when its split-brain check runs: by default 300 s after start, then every
+        // 120 s — minutes during which the healed region can neither lead nor stand by. Check every few seconds.
+        c.setProperty("hazelcast.merge.first.run.delay.seconds", Integer.toString(MERGE_CHECK_SECONDS));
+        c.setProperty("hazelcast.merge.next.run.delay.seconds", Integer.toString(MERGE_CHECK_SECONDS));
         // No member is preferred as Raft leader. With the witness preferred (priority 10), Hazelcast's rebalance
         // (every 60 s) transferred leadership to the witness's dead incarnation, which stays in the CP member list
         // until the restarted witness removes it: the group froze for seconds, the leader's CP session expired and

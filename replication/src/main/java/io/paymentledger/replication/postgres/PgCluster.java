@@ -45,14 +45,15 @@ public final class PgCluster {
      *
      * @param name      a short name used in logs and as the standby's application_name (e.g. "a")
      * @param dir       where its data, socket and log live
-     * @param port      TCP port on 127.0.0.1
+     * @param port      TCP port on {@code network.host()} (127.0.0.1 unless the sites are network namespaces)
      * @param durable   false only for throw-away test clusters: fsync off
      * @param settings  extra postgresql.conf settings, shared by every member of a replication pair
      * @param hbaLines  pg_hba.conf lines; empty means the defaults for {@code security}
      * @param security  TLS files and the superuser's password; null = no TLS, trust on 127.0.0.1 (tests only)
+     * @param network   where it listens, whom it admits, and how its server is launched
      */
     public record Options(String name, Path dir, int port, boolean durable, Map<String, String> settings,
-            List<String> hbaLines, Security security) {
+            List<String> hbaLines, Security security, Network network) {
 
         public Options {
             settings = Map.copyOf(settings);
@@ -60,26 +61,51 @@ public final class PgCluster {
         }
 
         public static Options of(String name, Path dir, int port) {
-            return new Options(name, dir, port, true, Map.of(), List.of(), null);
+            return new Options(name, dir, port, true, Map.of(), List.of(), null, Network.LOOPBACK);
         }
 
         public Options throwAway() {
-            return new Options(name, dir, port, false, settings, hbaLines, security);
+            return new Options(name, dir, port, false, settings, hbaLines, security, network);
         }
 
         public Options withSettings(Map<String, String> extra) {
             Map<String, String> merged = new LinkedHashMap<>(settings);
             merged.putAll(extra);
-            return new Options(name, dir, port, durable, merged, hbaLines, security);
+            return new Options(name, dir, port, durable, merged, hbaLines, security, network);
         }
 
         public Options withHba(List<String> lines) {
-            return new Options(name, dir, port, durable, settings, lines, security);
+            return new Options(name, dir, port, durable, settings, lines, security, network);
         }
 
         public Options withSecurity(Security s) {
-            return new Options(name, dir, port, durable, settings, hbaLines, s);
+            return new Options(name, dir, port, durable, settings, hbaLines, s, network);
         }
+
+        public Options withNetwork(Network n) {
+            return new Options(name, dir, port, durable, settings, hbaLines, security, n);
+        }
+    }
+
+    /**
+     * The server's place on the network.
+     *
+     * @param host         the one address it listens on and is reached at
+     * @param clientCidr   the addresses its clients (and standbys) connect from, admitted by pg_hba.conf
+     * @param launcher     a prefix for the command that starts the server (e.g. {@code ip netns exec <site>}, so the
+     *                     postmaster lives in its site's network namespace); empty on loopback
+     */
+    public record Network(String host, String clientCidr, List<String> launcher) {
+        public static final Network LOOPBACK = new Network("127.0.0.1", "127.0.0.1/32", List.of());
+
+        public Network {
+            launcher = List.copyOf(launcher);
+        }
+    }
+
+    /** The address this server listens on and is reached at. */
+    public String host() {
+        return options.network().host();
     }
 
     /**
@@ -232,7 +258,7 @@ public final class PgCluster {
     }
 
     public String conninfoFor(PgClient client) {
-        String conninfo = "host=127.0.0.1 port=" + port() + " user=" + SUPERUSER + " application_name=" + client.applicationName()
+        String conninfo = "host=" + host() + " port=" + port() + " user=" + SUPERUSER + " application_name=" + client.applicationName()
                 + " connect_timeout=5";
         if (client.tlsDir() != null) {
             Path tls = client.tlsDir();
@@ -256,7 +282,7 @@ public final class PgCluster {
 
     private void writeConfiguration() {
         Map<String, String> conf = new LinkedHashMap<>();
-        conf.put("listen_addresses", "'127.0.0.1'");
+        conf.put("listen_addresses", "'" + host() + "'");
         conf.put("max_connections", "100");
         conf.put("wal_level", "replica");
         conf.put("max_wal_senders", "10");
@@ -297,16 +323,17 @@ public final class PgCluster {
             throw new UncheckedIOException(e);
         }
         writeAsServerUser(dataDir().resolve("ledger.conf"), sb.toString());
+        String clients = options.network().clientCidr();
         List<String> hba = !options.hbaLines().isEmpty() ? options.hbaLines()
                 : secured() ? List.of(
                         // TLS only, a client certificate from our CA AND the password; everything else refused.
-                        "hostssl all " + SUPERUSER + " 127.0.0.1/32 scram-sha-256 clientcert=verify-ca",
-                        "hostssl replication " + SUPERUSER + " 127.0.0.1/32 scram-sha-256 clientcert=verify-ca",
+                        "hostssl all " + SUPERUSER + " " + clients + " scram-sha-256 clientcert=verify-ca",
+                        "hostssl replication " + SUPERUSER + " " + clients + " scram-sha-256 clientcert=verify-ca",
                         "host all all 0.0.0.0/0 reject",
                         "host replication all 0.0.0.0/0 reject",
                         "local all all reject")
-                : List.of("local all all trust", "host all " + SUPERUSER + " 127.0.0.1/32 trust",
-                        "host replication " + SUPERUSER + " 127.0.0.1/32 trust");
+                : List.of("local all all trust", "host all " + SUPERUSER + " " + clients + " trust",
+                        "host replication " + SUPERUSER + " " + clients + " trust");
         writeAsServerUser(dataDir().resolve("pg_hba.conf"), "# Written by the ledger tooling.\n" + String.join("\n", hba) + "\n");
     }
 
@@ -364,9 +391,11 @@ public final class PgCluster {
             opts += " -c ssl=on -c ssl_min_protocol_version=TLSv1.3 -c ssl_cert_file=" + tls.resolve("server.crt")
                     + " -c ssl_key_file=" + tls.resolve("server.key") + " -c ssl_ca_file=" + tls.resolve("ca.crt");
         }
-        ProcessRunner.run(bin.command("pg_ctl", List.of("-D", dataDir().toString(), "-l", logFile().toString(),
-                "-o", opts, "-w", "-t", "60", "start")), TOOL_TIMEOUT_SECONDS, null, Map.of(), true);
-        LOG.info(() -> "postgres " + name() + ": started on 127.0.0.1:" + port() + " (pid " + postmasterPid().orElse(-1L) + ")");
+        List<String> command = new ArrayList<>(options.network().launcher());
+        command.addAll(bin.command("pg_ctl", List.of("-D", dataDir().toString(), "-l", logFile().toString(),
+                "-o", opts, "-w", "-t", "60", "start")));
+        ProcessRunner.run(command, TOOL_TIMEOUT_SECONDS, null, Map.of(), true);
+        LOG.info(() -> "postgres " + name() + ": started on " + host() + ":" + port() + " (pid " + postmasterPid().orElse(-1L) + ")");
     }
 
     /** Stops the server: fast mode (disconnects clients, shuts down cleanly, as pg_rewind needs). */
@@ -555,7 +584,7 @@ public final class PgCluster {
     }
 
     public String jdbcUrl(String database) {
-        return "jdbc:postgresql://127.0.0.1:" + port() + "/" + database;
+        return "jdbc:postgresql://" + host() + ":" + port() + "/" + database;
     }
 
     /**
@@ -657,6 +686,6 @@ public final class PgCluster {
 
     @Override
     public String toString() {
-        return "postgres " + name() + " (127.0.0.1:" + port() + ", " + dataDir() + ")";
+        return "postgres " + name() + " (" + host() + ":" + port() + ", " + dataDir() + ")";
     }
 }

@@ -248,6 +248,11 @@ public final class Pki {
         return issue(CertRequest.service(name, new Principal.Service(region, component).path(), validity));
     }
 
+    /** As {@link #issueService(String, String, String, Duration)}, reached at {@code ipAddresses} (its IP SANs). */
+    public IssuedCert issueService(String name, String region, String component, Duration validity, List<String> ipAddresses) {
+        return issue(CertRequest.service(name, new Principal.Service(region, component).path(), validity).withIpAddresses(ipAddresses));
+    }
+
     /** A merchant client certificate ({@code spiffe://<td>/merchant/<id>}, clientAuth), file stem {@code merchant-<id>}. */
     public IssuedCert issueMerchant(String merchantId, Duration validity) {
         return issue(CertRequest.client("merchant-" + merchantId, new Principal.Merchant(merchantId).path(), validity));
