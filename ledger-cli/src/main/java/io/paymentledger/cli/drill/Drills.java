@@ -58,8 +58,29 @@ public final class Drills implements AutoCloseable {
          */
         PAUSE_LEADER_NODE,
         /** The leader's PostgreSQL is paused for {@link #PAUSE}: its node must stop and hand over, not hang. */
-        PAUSE_LEADER_POSTGRES
+        PAUSE_LEADER_POSTGRES,
+        /**
+         * Every link of the leader's region is cut for {@link #CUT} (sites in network namespaces only): its node must
+         * stop within its lease and never acknowledge what it could not replicate; b takes over; once the links are
+         * back a rejoins as b's standby by itself.
+         */
+        ISOLATE_LEADER_REGION,
+        /** The link between the two regions is cut both ways for {@link #CUT}; both still reach the witness. */
+        PARTITION_LEADER_STANDBY,
+        /** Only what the leader's region sends to the standby's is dropped, for {@link #CUT}. */
+        CUT_LEADER_TO_STANDBY,
+        /** Every link of the witness is cut for {@link #CUT}: the regions carry on between them. */
+        ISOLATE_WITNESS;
+
+        /** Does the drill cut links between sites (it needs `./ledger up --sites netns`)? */
+        public boolean cutsLinks() {
+            return this == ISOLATE_LEADER_REGION || this == PARTITION_LEADER_STANDBY || this == CUT_LEADER_TO_STANDBY
+                    || this == ISOLATE_WITNESS;
+        }
     }
+
+    /** How long a network fault stays in place: twice the CP session TTL. */
+    static final Duration CUT = Duration.ofSeconds(6);
 
     /** How long a paused process stays paused: twice the CP session TTL. */
     static final Duration PAUSE = Duration.ofSeconds(6);
@@ -184,7 +205,8 @@ public final class Drills implements AutoCloseable {
             long firstAck = w.firstAckAfter(fault);
             boolean fromFault = scenario == Scenario.KILL_LEADER_NODE || scenario == Scenario.KILL_LEADER_POSTGRES
                     || scenario == Scenario.KILL_LEADER_REGION || scenario == Scenario.LOSE_TWO
-                    || scenario == Scenario.PAUSE_LEADER_NODE || scenario == Scenario.PAUSE_LEADER_POSTGRES;
+                    || scenario == Scenario.PAUSE_LEADER_NODE || scenario == Scenario.PAUSE_LEADER_POSTGRES
+                    || scenario == Scenario.ISOLATE_LEADER_REGION;
             long outageMs = !fromFault ? w.longestGapMsAfter(t0 - 500_000_000L) : firstAck < 0 ? -1 : (firstAck - fault) / 1_000_000;
             List<String> problems = new ArrayList<>(w.verify());
             if (firstAck < 0) {
@@ -219,6 +241,9 @@ public final class Drills implements AutoCloseable {
                 return new Injected(process + " paused " + PAUSE.toSeconds() + " s; region " + leader.getRegion()
                         + " leads with epoch " + leader.getEpoch() + ": " + leader.getLastFailoverReason(), from, 0, 0);
             }
+            case ISOLATE_LEADER_REGION, PARTITION_LEADER_STANDBY, CUT_LEADER_TO_STANDBY, ISOLATE_WITNESS -> {
+                return cutLinks(scenario);
+            }
             case KILL_WITNESS -> {
                 long from = System.nanoTime();
                 KillCommand.kill(d, LocalDeployment.WITNESS);
@@ -248,6 +273,35 @@ public final class Drills implements AutoCloseable {
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
         return new Injected("region " + leader.getRegion() + " leads with epoch " + leader.getEpoch() + ": "
                 + leader.getLastFailoverReason(), 0, 0, 0);
+    }
+
+    /**
+     * Cuts links for {@link #CUT}, then heals them. The leader is a (normalised). When the leader's region is isolated
+     * the write gap counts from the cut; otherwise writes must go on throughout (the window is the cut).
+     */
+    private Injected cutLinks(Scenario scenario) {
+        io.paymentledger.cli.chaos.NetworkFaults net = new io.paymentledger.cli.chaos.NetworkFaults(d.topology());
+        String a = LocalDeployment.FIRST_PRIMARY;
+        String b = d.topology().otherRegion(a);
+        String what = switch (scenario) {
+            case ISOLATE_LEADER_REGION -> net.isolate(a);
+            case PARTITION_LEADER_STANDBY -> net.partition(a, b);
+            case CUT_LEADER_TO_STANDBY -> net.cut(a, b);
+            case ISOLATE_WITNESS -> net.isolate(io.paymentledger.cli.deploy.Topology.WITNESS_SITE);
+            default -> throw new IllegalArgumentException(scenario + " cuts no link");
+        };
+        // The fault is complete once its last rule is in (each takes a few ms to add): the clock starts then.
+        long from = System.nanoTime();
+        try {
+            LocalDeployment.sleep(CUT.toMillis());
+        } finally {
+            net.heal();
+        }
+        long to = System.nanoTime();
+        NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
+        boolean leaderCut = scenario == Scenario.ISOLATE_LEADER_REGION;
+        return new Injected(what + ", for " + CUT.toSeconds() + " s; region " + leader.getRegion() + " leads with epoch "
+                + leader.getEpoch() + ": " + leader.getLastFailoverReason(), from, leaderCut ? 0 : from, leaderCut ? 0 : to);
     }
 
     /**
