@@ -1,0 +1,130 @@
+package io.paymentledger.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.paymentledger.cli.chaos.NetworkFaults;
+import io.paymentledger.cli.deploy.Clients;
+import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.deploy.Sites;
+import io.paymentledger.cli.deploy.Topology;
+import io.paymentledger.cli.drill.Drills;
+import io.paymentledger.replication.postgres.ProcessRunner;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The deployment with its sites as network hosts (`./ledger up --sites netns`): region a, region b and the witness
+ * each in a network namespace of its own, the router on 127.0.0.1. Links are cut with nftables drops (silence, as a
+ * dead link gives) under the drills' workload through the router, and each drill proves what FailoverDrillsTest's
+ * do: every acknowledged transfer present exactly once, every ledger sums to zero, balances equal the transfers, no
+ * client error through the router, no leader serving with nobody else in its commit quorum.
+ * Needs root (network namespaces); CI runs as root. Timings are measured by `./ledger drill` (runbooks/chaos.md).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(value = 10, unit = java.util.concurrent.TimeUnit.MINUTES)
+class SiteNetworkDrillsTest {
+
+    static LocalDeployment deployment;
+    static Drills drills;
+    static final ByteArrayOutputStream printed = new ByteArrayOutputStream();
+
+    @BeforeAll
+    static void up() throws Exception {
+        assumeTrue(ProcessRunner.run(List.of("id", "-u"), 10).output().strip().equals("0"),
+                "network namespaces need root (CI runs as root)");
+        deployment = LocalDeployment.open(Files.createTempDirectory("ledger-netns-"), new PrintStream(printed, true),
+                Sites.Layout.NETNS);
+        deployment.up();
+        drills = new Drills(deployment, true);
+    }
+
+    @AfterAll
+    static void destroy() {
+        if (drills != null) {
+            drills.close();
+        }
+        if (deployment != null) {
+            deployment.destroy();
+            // destroy removes the sites' namespaces and bridge with everything else
+            assertThat(Path.of("/run/netns", deployment.topology().sites().namespace("a").orElseThrow())).doesNotExist();
+        }
+    }
+
+    @Test
+    @Order(1)
+    void eachSiteIsAHostOfItsOwnAndTheRouterServesOnLoopback() throws Exception {
+        Topology t = deployment.topology();
+        Sites sites = t.sites();
+        assertThat(sites.netns()).isTrue();
+        assertThat(List.of(t.host("a"), t.host("b"), t.host(Topology.WITNESS_SITE))).doesNotHaveDuplicates()
+                .allSatisfy(h -> assertThat(h).startsWith("10.").isNotEqualTo("127.0.0.1"));
+        for (String region : t.regions().keySet()) {
+            Topology.Region r = t.region(region);
+            // PostgreSQL and the node listen on their site's address, reached from here over the bridge...
+            assertThat(connects(t.host(region), r.pgPort())).as("postgres " + region + " at its site").isTrue();
+            assertThat(connects(t.host(region), r.grpcPort())).as("node " + region + " at its site").isTrue();
+            // ...and nowhere else: this namespace's loopback has neither.
+            assertThat(connects("127.0.0.1", r.grpcPort())).as("node " + region + " on the operator's loopback").isFalse();
+        }
+        assertThat(connects(t.host(Topology.WITNESS_SITE), t.witnessHazelcastPort())).isTrue();
+        try (Clients c = Clients.operator(t)) {
+            assertThat(c.serving(t.routerPort())).as("the router on 127.0.0.1").isTrue();
+        }
+        assertThat(printed.toString()).contains("sites: network namespaces");
+    }
+
+    @Test
+    @Order(2)
+    void isolatingTheLeadersRegionFailsOverAndItRejoinsOnceTheLinksAreBack() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.ISOLATE_LEADER_REGION);
+        FailoverDrillsTest.assertSound(r);
+        assertThat(r.detail()).contains("isolate a");
+    }
+
+    @Test
+    @Order(3)
+    void partitioningTheRegionsFromEachOtherDoesNotStopWrites() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.PARTITION_LEADER_STANDBY);
+        FailoverDrillsTest.assertSound(r);
+        assertThat(r.acknowledgedDuringFault()).as("writes acknowledged (confirmed by the WAL keeper) while a and b"
+                + " could not reach each other").isPositive();
+    }
+
+    @Test
+    @Order(4)
+    void aOneWayCutFromLeaderToStandbyDoesNotStopWrites() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.CUT_LEADER_TO_STANDBY);
+        FailoverDrillsTest.assertSound(r);
+        assertThat(r.acknowledgedDuringFault()).isPositive();
+    }
+
+    @Test
+    @Order(5)
+    void isolatingTheWitnessLosesNothing() throws Exception {
+        Drills.Result r = drills.run(Drills.Scenario.ISOLATE_WITNESS);
+        FailoverDrillsTest.assertSound(r);
+        assertThat(new NetworkFaults(deployment.topology()).inPlace()).as("every cut healed after the drill").isEmpty();
+    }
+
+    private static boolean connects(String host, int port) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress(host, port), 1_000);
+            return true;
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+}
