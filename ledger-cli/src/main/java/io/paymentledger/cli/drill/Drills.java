@@ -194,7 +194,9 @@ public final class Drills implements AutoCloseable {
             long fault = inj.faultNanos() == 0 ? t0 : inj.faultNanos();
             // Let the workload run on the new leader for a while before stopping it.
             long deadline = System.nanoTime() + (scenario == Scenario.LOSE_TWO ? LOSE_TWO_RESUME_TIMEOUT : RESUME_TIMEOUT).toNanos();
-            while (w.firstAckAfter(fault) < 0 || (System.nanoTime() - w.firstAckAfter(fault)) < AFTER_RECOVERY.toNanos()) {
+            // ...and until a leader reports every acknowledged write in two sites again (what the drill measures).
+            while (w.firstAckAfter(fault) < 0 || (System.nanoTime() - w.firstAckAfter(fault)) < AFTER_RECOVERY.toNanos()
+                    || watch.backToTwoMsAfter(fault) < 0) {
                 if (System.nanoTime() > deadline) {
                     break;
                 }
