@@ -4,6 +4,7 @@ import io.paymentledger.cli.chaos.Faults;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.paymentledger.cli.deploy.Topology;
 import io.paymentledger.security.logging.LogSetup;
+import java.io.PrintStream;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.logging.Level;
@@ -16,7 +17,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "chaos", description = "Fault injection on the running deployment (the drills use the same): pause"
         + " (SIGSTOP: a GC, a frozen VM), resume, heal (resume everything), kill. Each says what it did and how to undo it."
         + " Processes: node-a, postgres-a, witness, router (or b).",
-        subcommands = {ChaosCommand.Pause.class, ChaosCommand.Resume.class, ChaosCommand.Heal.class, ChaosCommand.Kill.class})
+        subcommands = {ChaosCommand.Pause.class, ChaosCommand.Resume.class, ChaosCommand.Heal.class, ChaosCommand.Kill.class,
+                ChaosCommand.Run.class})
 public final class ChaosCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -107,4 +109,86 @@ public final class ChaosCommand implements Callable<Integer> {
             return 0;
         }
     }
+
+    @Command(name = "run", description = "A merchant's workload through the router (transfers retried with the same ids,"
+            + " linearizable reads) under a seeded random schedule of faults on whichever node leads; afterwards everything"
+            + " is healed and the history is checked against the ledger. Exit 0 sound, 1 anomaly (or no leader), 2 bad"
+            + " usage or no deployment running.")
+    static final class Run implements Callable<Integer> {
+        @Mixin
+        DeploymentOptions deployment;
+
+        @Option(names = "--duration", defaultValue = "" + io.paymentledger.cli.chaos.ChaosRun.DURATION_DEFAULT_S,
+                description = "Seconds of workload and faults (${DEFAULT-VALUE}; 10..1800); the settling afterwards is bounded too.")
+        int duration;
+
+        @Option(names = "--seed", description = "Seed of the fault schedule (default: random, printed; the same seed replays it).")
+        Long seed;
+
+        @Option(names = "--faults", defaultValue = "all", description = "Fault classes, in turn, comma-separated, or all: "
+                + "pause_leader_node, pause_leader_postgres, pause_witness, kill_leader_node, kill_leader_postgres.")
+        String faults;
+
+        @Option(names = "--json", description = "Also write the report as JSON to this file (- for standard output; the"
+                + " human text then goes to standard error).")
+        String json;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            io.paymentledger.cli.chaos.ChaosRun.Options options;
+            try {
+                options = new io.paymentledger.cli.chaos.ChaosRun.Options(duration,
+                        seed != null ? seed : new java.security.SecureRandom().nextLong(),
+                        io.paymentledger.cli.chaos.FaultClass.parse(faults));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            boolean jsonToStdout = "-".equals(json);
+            PrintStream stdout = System.out;
+            PrintStream text = jsonToStdout ? System.err : System.out;
+            java.nio.file.Path dir = deployment.dir();
+            if (!Topology.exists(dir)) {
+                text.println("chaos run: no deployment in " + dir + "; start one with ./ledger up --detach");
+                return 2;
+            }
+            LocalDeployment d = open(deployment);
+            try {
+                d.awaitLeader(NOT_RUNNING_WAIT);
+            } catch (IllegalStateException e) {
+                text.println("chaos run: the deployment in " + dir + " has no leader (" + e.getMessage()
+                        + "); start it with ./ledger up --detach");
+                return 2;
+            }
+            text.println("chaos run: seed " + options.seed() + ", " + options.durationS() + " s, faults "
+                    + options.faults().stream().map(io.paymentledger.cli.chaos.FaultClass::cliName).toList()
+                    + "; workload through the router at 127.0.0.1:" + d.topology().routerPort());
+            io.paymentledger.cli.chaos.RunReport report;
+            // Kills print through ./ledger kill's code to standard output: keep it for the JSON when that is asked for.
+            if (jsonToStdout) {
+                System.setOut(System.err);
+            }
+            try {
+                report = new io.paymentledger.cli.chaos.ChaosRun(d, options, text).run();
+            } finally {
+                System.setOut(stdout);
+            }
+            report.print(text);
+            if (json != null) {
+                String encoded = report.toJson().encodePrettily();
+                if (jsonToStdout) {
+                    stdout.println(encoded);
+                } else {
+                    java.nio.file.Files.writeString(java.nio.file.Path.of(json), encoded + "\n");
+                    text.println("chaos run: report written to " + json);
+                }
+            }
+            return report.exitCode();
+        }
+    }
+
+    /** How long `chaos run` waits for a leader before it says the deployment is not running. */
+    static final java.time.Duration NOT_RUNNING_WAIT = java.time.Duration.ofSeconds(10);
 }
