@@ -21,12 +21,13 @@ public record RunReport(long seed, int durationS, List<String> faultsChosen, Lis
      * One fault of the schedule.
      *
      * @param injectedAtMs     from the start of the workload
-     * @param heldMs           from injection to heal
-     * @param outageMs         the longest window without an acknowledged write overlapping the fault
+     * @param heldMs           from injection until the heal began
+     * @param healMs           how long the heal took (a SIGCONT: ~0; a restart by ./ledger up: seconds)
+     * @param outageMs         the longest window without an acknowledged write overlapping the fault (until healed)
      * @param recoveredAfterMs from heal until the deployment was whole again (-1: not before the next step)
      */
     public record Fault(String faultClass, String target, boolean injected, String done, String error, long injectedAtMs,
-            long heldMs, long outageMs, long recoveredAfterMs) {}
+            long heldMs, long healMs, long outageMs, long recoveredAfterMs) {}
 
     /** Operations recorded: writes by outcome (one per transfer), answered reads by kind, and reads with no answer. */
     public record Counts(long writesAcked, long writesRefused, long writesUnknown, long transferReads, long balanceReads,
@@ -55,7 +56,7 @@ public record RunReport(long seed, int durationS, List<String> faultsChosen, Lis
         JsonArray fs = new JsonArray();
         faults.forEach(f -> fs.add(new JsonObject().put("class", f.faultClass()).put("target", f.target())
                 .put("injected", f.injected()).put("done", f.done()).put("error", f.error())
-                .put("injectedAtMs", f.injectedAtMs()).put("heldMs", f.heldMs()).put("outageMs", f.outageMs())
+                .put("injectedAtMs", f.injectedAtMs()).put("heldMs", f.heldMs()).put("healMs", f.healMs()).put("outageMs", f.outageMs())
                 .put("recoveredAfterMs", f.recoveredAfterMs())));
         JsonObject anomalies = new JsonObject();
         JsonArray examples = new JsonArray();
@@ -90,15 +91,15 @@ public record RunReport(long seed, int durationS, List<String> faultsChosen, Lis
         out.printf("chaos run: seed %d (replay with --seed %d), %d s, faults %s%n", seed, seed, durationS, String.join(",", faultsChosen));
         for (Fault f : faults) {
             if (f.injected()) {
-                out.printf("  +%6.1f s  %-22s %-12s held %5d ms  outage %5d ms  whole again %s%n", f.injectedAtMs() / 1000.0,
-                        f.faultClass(), f.target(), f.heldMs(), f.outageMs(),
+                out.printf("  +%6.1f s  %-22s %-12s held %5d ms  healed in %5d ms  outage %5d ms  whole again %s%n",
+                        f.injectedAtMs() / 1000.0, f.faultClass(), f.target(), f.heldMs(), f.healMs(), f.outageMs(),
                         f.recoveredAfterMs() < 0 ? "not before the next step" : "after " + f.recoveredAfterMs() + " ms");
             } else {
                 out.printf("  +%6.1f s  %-22s NOT injected: %s%n", f.injectedAtMs() / 1000.0, f.faultClass(), f.error());
             }
         }
         out.printf("  writes: %d acknowledged, %d refused, %d unknown; reads: %d transfer lookups, %d balance reads"
-                + " (%d got no answer); client errors (retried) %s%n", ops.writesAcked(), ops.writesRefused(), ops.writesUnknown(),
+                + " (%d got no answer); writers' call errors (retried with the same ids) %s%n", ops.writesAcked(), ops.writesRefused(), ops.writesUnknown(),
                 ops.transferReads(), ops.balanceReads(), ops.readsFailed(), new TreeMap<>(clientErrors));
         switch (result()) {
             case SOUND -> out.println("chaos run: SOUND — no anomaly (every acknowledged write present once, no refused write"

@@ -190,5 +190,5 @@ public final class ChaosCommand implements Callable<Integer> {
     }
 
     /** How long `chaos run` waits for a leader before it says the deployment is not running. */
-    static final java.time.Duration NOT_RUNNING_WAIT = java.time.Duration.ofSeconds(10);
+    static final java.time.Duration NOT_RUNNING_WAIT = java.time.Duration.ofSeconds(30);
 }

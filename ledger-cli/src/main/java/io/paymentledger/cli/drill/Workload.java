@@ -33,6 +33,15 @@ public final class Workload implements AutoCloseable {
     private static final int PAYERS = 16;
     /** With a wallet, one transfer in this many involves it. */
     static final int WALLET_SHARE = 4;
+    /**
+     * Amounts into the wallet are drawn from 1..this, amounts out of it from 1..{@link #AMOUNT_MAX}: its balance drifts
+     * down to zero and stays there, so spending from it is refused again and again (EXCEEDS_CREDITS).
+     */
+    static final int WALLET_FUNDING_MAX = 50;
+    /** Transfer amounts are drawn from 1..this (minor units). */
+    static final int AMOUNT_MAX = 100;
+    /** How {@link #errors()} names the ledger's refusal of one item, followed by its status. */
+    public static final String ITEM_REFUSED_PREFIX = "item ";
     /** A request is retried (same ids) for at most this long before it is given up as unknown. */
     static final long GIVE_UP_MS = 60_000;
     /** The client waits this much longer than a call's deadline for its answer (the server's own end of it). */
@@ -158,16 +167,18 @@ public final class Workload implements AutoCloseable {
             for (int k = 0; k < n; k++) {
                 String debit = payer(random.nextInt(PAYERS));
                 String credit = merchant();
+                int amountMax = AMOUNT_MAX;
                 if (wallet && random.nextInt(WALLET_SHARE) == 0) {
                     if (random.nextBoolean()) {
                         credit = wallet();
+                        amountMax = WALLET_FUNDING_MAX;
                     } else {
                         debit = wallet();
                     }
                 }
                 req.addTransfers(Transfer.newBuilder().setId(runId + "-" + worker + "-" + (seq++))
                         .setDebitAccountId(debit).setCreditAccountId(credit)
-                        .setAmount(1 + random.nextInt(100)).setCurrency(CURRENCY).setCode(7));
+                        .setAmount(1 + random.nextInt(amountMax)).setCurrency(CURRENCY).setCode(7));
             }
             CreateTransfersRequest request = req.build();
             Observer o = observer;
@@ -191,7 +202,7 @@ public final class Workload implements AutoCloseable {
                         || r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_EXISTS) {
                     acknowledged.put(r.getId(), request.getTransfers(r.getIndex()).getAmount());
                 } else {
-                    errors.merge("item " + r.getStatus().name(), 1L, Long::sum);
+                    errors.merge(ITEM_REFUSED_PREFIX + r.getStatus().name(), 1L, Long::sum);
                 }
             }
             acks.add(new Ack(attemptStart, now));
