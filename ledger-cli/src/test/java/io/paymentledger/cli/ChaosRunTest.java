@@ -31,9 +31,13 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 5, unit = java.util.concurrent.TimeUnit.MINUTES)
 class ChaosRunTest {
 
-    /** Long enough for the three faults of seed {@link #SEED} (the first at ~3 s, the last at ~30 s) to be healed. */
+    /**
+     * Seed 1695 draws short quiet gaps and holds (2.0 s + 3.2 s, 2.3 s + 3.2 s, 3.3 s + 3.5 s): with the waits until the
+     * deployment is whole again (measured 7 s and 14 s after the two pauses on a loaded machine) the kill is injected at
+     * ~35 s and fits in {@link #DURATION_S} with room to spare.
+     */
+    static final long SEED = 1695;
     static final int DURATION_S = 50;
-    static final long SEED = 42;
     static final List<String> FAULTS = List.of("pause_leader_node", "pause_leader_postgres", "kill_leader_node");
 
     static LocalDeployment deployment;
