@@ -97,8 +97,10 @@ public final class ChaosRun {
         Random random = new Random(options.seed());
         List<Ran> ran = new ArrayList<>();
         Injection[] active = new Injection[1];
+        java.util.concurrent.atomic.AtomicBoolean exiting = new java.util.concurrent.atomic.AtomicBoolean();
         // Ctrl-C (or a kill of this command) must not leave a process frozen: resume whatever is paused.
         Thread hook = new Thread(() -> {
+            exiting.set(true);
             List<String> resumed = at.healPauses();
             if (!resumed.isEmpty()) {
                 System.err.println("chaos run: interrupted; resumed " + resumed);
@@ -131,6 +133,9 @@ public final class ChaosRun {
                         break;
                     }
                     LocalDeployment.sleep(quiet);
+                    if (exiting.get()) {
+                        break; // no new fault once the exit hook has healed
+                    }
                     long injected = System.nanoTime();
                     Injection inj;
                     try {
