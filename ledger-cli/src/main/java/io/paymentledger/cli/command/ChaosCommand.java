@@ -5,6 +5,7 @@ import io.paymentledger.cli.chaos.NetworkFaults;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.paymentledger.cli.deploy.Topology;
 import io.paymentledger.security.logging.LogSetup;
+import java.io.PrintStream;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.logging.Level;
@@ -16,10 +17,11 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "chaos", description = "Fault injection on the running deployment (the drills use the same): pause"
         + " (SIGSTOP: a GC, a frozen VM), resume, kill; with --sites netns also isolate (cut every link of a site) and"
-        + " partition (cut the link between two sites, or one direction of it); heal undoes everything. Each says what it"
-        + " did and how to undo it. Processes: node-a, postgres-a, witness, router (or b); sites: a, b, witness.",
+        + " partition (cut the link between two sites, or one direction of it); heal undoes everything; run: a workload"
+        + " under a seeded schedule of faults, checked afterwards. Each says what it did and how to undo it."
+        + " Processes: node-a, postgres-a, witness, router (or b); sites: a, b, witness.",
         subcommands = {ChaosCommand.Pause.class, ChaosCommand.Resume.class, ChaosCommand.Heal.class, ChaosCommand.Kill.class,
-                ChaosCommand.Isolate.class, ChaosCommand.Partition.class})
+                ChaosCommand.Isolate.class, ChaosCommand.Partition.class, ChaosCommand.Run.class})
 public final class ChaosCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -152,4 +154,89 @@ public final class ChaosCommand implements Callable<Integer> {
             return 0;
         }
     }
+
+    @Command(name = "run", description = "A merchant's workload through the router (transfers retried with the same ids,"
+            + " linearizable reads) under a seeded random schedule of faults on whichever node leads; afterwards everything"
+            + " is healed and the history is checked against the ledger. Exit 0 sound, 1 anomaly (or no leader), 2 bad"
+            + " usage or no deployment running.")
+    static final class Run implements Callable<Integer> {
+        @Mixin
+        DeploymentOptions deployment;
+
+        @Option(names = "--duration", defaultValue = "" + io.paymentledger.cli.chaos.ChaosRun.DURATION_DEFAULT_S,
+                description = "Seconds of workload and faults (${DEFAULT-VALUE}; 10..1800); the settling afterwards is bounded too.")
+        int duration;
+
+        @Option(names = "--seed", description = "Seed of the fault schedule (default: random, printed; the same seed replays it).")
+        Long seed;
+
+        @Option(names = "--faults", defaultValue = "all", description = "Fault classes, in turn, comma-separated, or all: "
+                + "pause_leader_node, pause_leader_postgres, pause_witness, kill_leader_node, kill_leader_postgres; with"
+                + " --sites netns also isolate_leader_region, partition_leader_standby, cut_leader_to_standby,"
+                + " cut_standby_to_leader, isolate_witness (all = every class the deployment can suffer).")
+        String faults;
+
+        @Option(names = "--json", description = "Also write the report as JSON to this file (- for standard output; the"
+                + " human text then goes to standard error).")
+        String json;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            io.paymentledger.cli.chaos.ChaosRun.Options options;
+            try {
+                options = new io.paymentledger.cli.chaos.ChaosRun.Options(duration,
+                        seed != null ? seed : new java.security.SecureRandom().nextLong(),
+                        io.paymentledger.cli.chaos.FaultClass.parse(faults, Topology.exists(deployment.dir())
+                                && Topology.load(deployment.dir()).sites().netns()));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            boolean jsonToStdout = "-".equals(json);
+            PrintStream stdout = System.out;
+            PrintStream text = jsonToStdout ? System.err : System.out;
+            java.nio.file.Path dir = deployment.dir();
+            if (!Topology.exists(dir)) {
+                text.println("chaos run: no deployment in " + dir + "; start one with ./ledger up --detach");
+                return 2;
+            }
+            LocalDeployment d = open(deployment);
+            try {
+                d.awaitLeader(NOT_RUNNING_WAIT);
+            } catch (IllegalStateException e) {
+                text.println("chaos run: the deployment in " + dir + " has no leader (" + e.getMessage()
+                        + "); start it with ./ledger up --detach");
+                return 2;
+            }
+            text.println("chaos run: seed " + options.seed() + ", " + options.durationS() + " s, faults "
+                    + options.faults().stream().map(io.paymentledger.cli.chaos.FaultClass::cliName).toList()
+                    + "; workload through the router at 127.0.0.1:" + d.topology().routerPort());
+            io.paymentledger.cli.chaos.RunReport report;
+            // Kills print through ./ledger kill's code to standard output: keep it for the JSON when that is asked for.
+            if (jsonToStdout) {
+                System.setOut(System.err);
+            }
+            try {
+                report = new io.paymentledger.cli.chaos.ChaosRun(d, options, text).run();
+            } finally {
+                System.setOut(stdout);
+            }
+            report.print(text);
+            if (json != null) {
+                String encoded = report.toJson().encodePrettily();
+                if (jsonToStdout) {
+                    stdout.println(encoded);
+                } else {
+                    java.nio.file.Files.writeString(java.nio.file.Path.of(json), encoded + "\n");
+                    text.println("chaos run: report written to " + json);
+                }
+            }
+            return report.exitCode();
+        }
+    }
+
+    /** How long `chaos run` waits for a leader before it says the deployment is not running. */
+    static final java.time.Duration NOT_RUNNING_WAIT = java.time.Duration.ofSeconds(30);
 }

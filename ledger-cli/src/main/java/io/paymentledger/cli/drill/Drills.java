@@ -166,9 +166,7 @@ public final class Drills implements AutoCloseable {
             var st = clients.nodeStatus(d.topology().region(leader).grpcPort());
             if (st.isPresent()) {
                 last = st.get().getExplanation();
-                boolean streams = st.get().getReplicationList().stream()
-                        .anyMatch(r -> r.getStandbyName().equals(site) && "streaming".equals(r.getState()));
-                if (streams && st.get().getCommitSetList().contains(site)) {
+                if (inQuorum(st.get(), site)) {
                     return;
                 }
             }
@@ -176,6 +174,13 @@ public final class Drills implements AutoCloseable {
         }
         throw new IllegalStateException(site + " did not join the commit quorum of " + leader + " within " + timeout.toSeconds()
                 + " s (a former primary rejoins by itself: see its node's log); " + leader + " says: " + last);
+    }
+
+    /** By the leader's own status: {@code site} streams to it and is in its recorded commit quorum. */
+    public static boolean inQuorum(NodeStatus leader, String site) {
+        boolean streams = leader.getReplicationList().stream()
+                .anyMatch(r -> r.getStandbyName().equals(site) && "streaming".equals(r.getState()));
+        return streams && leader.getCommitSetList().contains(site);
     }
 
     public Result run(Scenario scenario) throws Exception {

@@ -31,6 +31,23 @@ public final class Workload implements AutoCloseable {
 
     public static final String CURRENCY = "EUR";
     private static final int PAYERS = 16;
+    /** With a wallet, one transfer in this many involves it. */
+    static final int WALLET_SHARE = 4;
+    /**
+     * Amounts into the wallet are drawn from 1..this, amounts out of it from 1..{@link #AMOUNT_MAX}: its balance drifts
+     * down to zero and stays there, so spending from it is refused again and again (EXCEEDS_CREDITS).
+     */
+    static final int WALLET_FUNDING_MAX = 50;
+    /** Transfer amounts are drawn from 1..this (minor units). */
+    static final int AMOUNT_MAX = 100;
+    /** How {@link #errors()} names the ledger's refusal of one item, followed by its status. */
+    public static final String ITEM_REFUSED_PREFIX = "item ";
+    /** A request is retried (same ids) for at most this long before it is given up as unknown. */
+    static final long GIVE_UP_MS = 60_000;
+    /** The client waits this much longer than a call's deadline for its answer (the server's own end of it). */
+    static final long CALL_WAIT_MARGIN_MS = 2_000;
+    /** Slack for a worker to record its last answer after its last call. */
+    static final long JOIN_MARGIN_MS = 1_000;
 
     private final GrpcClient grpc;
     private final Supplier<SocketAddress> target;
@@ -47,7 +64,29 @@ public final class Workload implements AutoCloseable {
 
     private final ConcurrentLinkedQueue<Ack> acks = new ConcurrentLinkedQueue<>();
     private final ThreadLocal<long[]> lastAttemptStart = ThreadLocal.withInitial(() -> new long[1]);
+    private final ThreadLocal<String[]> lastError = ThreadLocal.withInitial(() -> new String[1]);
     private final Map<String, Long> errors = new ConcurrentHashMap<>();
+    /** Told about every request sent and how it ended (a chaos run records its history through it); may be null. */
+    private volatile Observer observer;
+    /** With a wallet: some transfers fund it and some spend from it, so the ledger refuses some (EXCEEDS_CREDITS). */
+    private boolean wallet;
+    /** Once stopping: retries give up at this nanoTime (0 = the normal 60 s per request). */
+    private volatile long giveUpAtNanos;
+
+    /**
+     * What the workload tells its observer: when a request's first attempt is sent (its ids are in flight from then
+     * on), and how it ended, with the first-attempt time kept (retries keep the ids, so any attempt may have written).
+     */
+    public interface Observer {
+        void sending(CreateTransfersRequest request, long invokeNanos);
+
+        /**
+         * The request was answered ({@code results} per item) or given up on ({@code results} null: every item is
+         * unknown; {@code lastError} says what the last attempt got).
+         */
+        void completed(CreateTransfersRequest request, long invokeNanos, long completeNanos, List<CreateTransferResult> results,
+                String lastError);
+    }
 
     /**
      * @param target  where to send each attempt (the router, or whichever node leads right now)
@@ -68,8 +107,28 @@ public final class Workload implements AutoCloseable {
         return runId + "-payer-" + i;
     }
 
-    String merchant() {
+    public String merchant() {
         return runId + "-merchant";
+    }
+
+    /** The account that may not go below zero (only with {@link #withWallet}). */
+    public String wallet() {
+        return runId + "-wallet";
+    }
+
+    /** Reports every request to {@code o} (call before {@link #start}). */
+    public Workload observedBy(Observer o) {
+        this.observer = o;
+        return this;
+    }
+
+    /**
+     * Adds a wallet (debits must not exceed credits): one transfer in {@link #WALLET_SHARE} funds it from a payer or
+     * spends from it to the merchant, so some are refused. Call before {@link #setUp}.
+     */
+    public Workload withWallet() {
+        this.wallet = true;
+        return this;
     }
 
     /** Creates the workload's accounts (idempotent). */
@@ -78,6 +137,10 @@ public final class Workload implements AutoCloseable {
                 .addAccounts(Account.newBuilder().setId(merchant()).setCurrency(CURRENCY).setCode(2).setOwner(owner));
         for (int i = 0; i < PAYERS; i++) {
             req.addAccounts(Account.newBuilder().setId(payer(i)).setCurrency(CURRENCY).setCode(1).setOwner(owner));
+        }
+        if (wallet) {
+            req.addAccounts(Account.newBuilder().setId(wallet()).setCurrency(CURRENCY).setCode(1).setOwner(owner)
+                    .setFlags(io.paymentledger.api.v1.AccountFlags.newBuilder().setDebitsMustNotExceedCredits(true)));
         }
         retrying(() -> client().createAccounts(req.build()).await(5, TimeUnit.SECONDS), 60_000);
     }
@@ -102,25 +165,44 @@ public final class Workload implements AutoCloseable {
             CreateTransfersRequest.Builder req = CreateTransfersRequest.newBuilder();
             int n = 1 + random.nextInt(5);
             for (int k = 0; k < n; k++) {
+                String debit = payer(random.nextInt(PAYERS));
+                String credit = merchant();
+                int amountMax = AMOUNT_MAX;
+                if (wallet && random.nextInt(WALLET_SHARE) == 0) {
+                    if (random.nextBoolean()) {
+                        credit = wallet();
+                        amountMax = WALLET_FUNDING_MAX;
+                    } else {
+                        debit = wallet();
+                    }
+                }
                 req.addTransfers(Transfer.newBuilder().setId(runId + "-" + worker + "-" + (seq++))
-                        .setDebitAccountId(payer(random.nextInt(PAYERS))).setCreditAccountId(merchant())
-                        .setAmount(1 + random.nextInt(100)).setCurrency(CURRENCY).setCode(7));
+                        .setDebitAccountId(debit).setCreditAccountId(credit)
+                        .setAmount(1 + random.nextInt(amountMax)).setCurrency(CURRENCY).setCode(7));
             }
             CreateTransfersRequest request = req.build();
+            Observer o = observer;
+            long invoked = System.nanoTime();
+            if (o != null) {
+                o.sending(request, invoked);
+            }
             // Keep retrying the same request (same ids) until it is acknowledged; give up only when stopping
             // and a generous grace period has passed.
-            var results = retrying(() -> createTransfers(request).getResultsList(), 60_000);
+            var results = retrying(() -> createTransfers(request).getResultsList(), GIVE_UP_MS);
+            long now = System.nanoTime();
+            if (o != null) {
+                o.completed(request, invoked, now, results, lastError.get()[0]);
+            }
             if (results == null) {
                 continue;
             }
-            long now = System.nanoTime();
             long attemptStart = lastAttemptStart.get()[0];
             for (CreateTransferResult r : results) {
                 if (r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_CREATED
                         || r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_EXISTS) {
                     acknowledged.put(r.getId(), request.getTransfers(r.getIndex()).getAmount());
                 } else {
-                    errors.merge("item " + r.getStatus().name(), 1L, Long::sum);
+                    errors.merge(ITEM_REFUSED_PREFIX + r.getStatus().name(), 1L, Long::sum);
                 }
             }
             acks.add(new Ack(attemptStart, now));
@@ -135,7 +217,7 @@ public final class Workload implements AutoCloseable {
             return req.response().compose(resp -> resp.last().recover(err -> io.vertx.core.Future.failedFuture(
                     resp.status() != null && resp.status() != io.vertx.grpc.common.GrpcStatus.OK
                             ? new StatusFailure(resp.status().name()) : err)));
-        }).await(callTimeoutMs + 2_000, TimeUnit.MILLISECONDS);
+        }).await(callTimeoutMs + CALL_WAIT_MARGIN_MS, TimeUnit.MILLISECONDS);
     }
 
     /** A call that ended with a non-OK gRPC status. */
@@ -153,13 +235,17 @@ public final class Workload implements AutoCloseable {
     private <T> T retrying(Attempt<T> attempt, long giveUpAfterMs) {
         long deadline = System.nanoTime() + giveUpAfterMs * 1_000_000L;
         long backoffMs = 20;
+        lastError.get()[0] = null;
         while (true) {
             try {
                 lastAttemptStart.get()[0] = System.nanoTime();
                 return attempt.run();
             } catch (Exception e) {
-                errors.merge(describe(e), 1L, Long::sum);
-                if (System.nanoTime() > deadline) {
+                String error = describe(e);
+                lastError.get()[0] = error;
+                errors.merge(error, 1L, Long::sum);
+                long giveUpAt = giveUpAtNanos;
+                if (System.nanoTime() - deadline > 0 || (giveUpAt != 0 && System.nanoTime() - giveUpAt > 0)) {
                     return null;
                 }
                 try {
@@ -193,6 +279,24 @@ public final class Workload implements AutoCloseable {
         for (Thread t : threads) {
             try {
                 t.join(90_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * Stops sending and gives in-flight requests at most {@code settle} more to be acknowledged (retrying with the same
+     * ids); what is still unanswered then is given up (the observer hears it as unknown). Returns within
+     * {@code settle} plus one call's deadline.
+     */
+    public void stop(java.time.Duration settle) {
+        giveUpAtNanos = System.nanoTime() + settle.toNanos();
+        running.set(false);
+        long joinBy = System.nanoTime() + settle.toNanos() + (callTimeoutMs + CALL_WAIT_MARGIN_MS + JOIN_MARGIN_MS) * 1_000_000L;
+        for (Thread t : threads) {
+            try {
+                t.join(Math.max(1, (joinBy - System.nanoTime()) / 1_000_000));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
