@@ -83,7 +83,10 @@ public final class Faults {
         return pids;
     }
 
-    /** Resumes everything still recorded as paused; returns the names resumed. */
+    /**
+     * Resumes everything still recorded as paused and sets every jumped clock back to real time ({@link ClockFaults});
+     * returns what it healed (process names; "node-a's clock (was +30s)").
+     */
     public List<String> heal() {
         Map<String, List<Long>> paused = readPaused();
         List<String> names = new ArrayList<>(paused.keySet());
@@ -91,6 +94,7 @@ public final class Faults {
             signal("CONT", e.getValue());
         }
         writePaused(Map.of());
+        names.addAll(new ClockFaults(d.topology()).heal());
         return names;
     }
 

@@ -1,5 +1,6 @@
 package io.paymentledger.cli.command;
 
+import io.paymentledger.cli.chaos.ClockFaults;
 import io.paymentledger.cli.chaos.Faults;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.paymentledger.cli.deploy.Topology;
@@ -14,9 +15,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "chaos", description = "Fault injection on the running deployment (the drills use the same): pause"
-        + " (SIGSTOP: a GC, a frozen VM), resume, heal (resume everything), kill. Each says what it did and how to undo it."
-        + " Processes: node-a, postgres-a, witness, router (or b).",
-        subcommands = {ChaosCommand.Pause.class, ChaosCommand.Resume.class, ChaosCommand.Heal.class, ChaosCommand.Kill.class})
+        + " (SIGSTOP: a GC, a frozen VM), resume, clock (a wall-clock jump), heal (undo everything), kill. Each says what it"
+        + " did and how to undo it. Processes: node-a, postgres-a, witness, router (or b).",
+        subcommands = {ChaosCommand.Pause.class, ChaosCommand.Resume.class, ChaosCommand.Clock.class, ChaosCommand.Heal.class,
+                ChaosCommand.Kill.class})
 public final class ChaosCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -79,7 +81,33 @@ public final class ChaosCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "heal", description = "Undo every fault still in place (resume every paused process).")
+    @Command(name = "clock", description = "Set a process's wall clock this many seconds off real time (e.g. +30, -30; 0"
+            + " is real time again); its monotonic clock stays real. Needs a deployment started with ./ledger up --clock-faults.")
+    static final class Clock implements Callable<Integer> {
+        @Mixin
+        DeploymentOptions deployment;
+
+        @Parameters(index = "0", description = "node-a | node-b | witness")
+        String process;
+
+        @Parameters(index = "1", description = "seconds off real time, -3600..+3600 (+30: ahead, -30: behind, 0: real)")
+        int seconds;
+
+        @Override
+        public Integer call() {
+            LocalDeployment d = open(deployment);
+            ClockFaults clocks = new ClockFaults(d.topology());
+            String before = clocks.offset(process);
+            java.nio.file.Path file = clocks.jump(process, seconds);
+            System.out.println("chaos: " + process + "'s wall clock is now " + clocks.offset(process) + " off real time (was "
+                    + before + "; wrote " + file + ", read by libfaketime within " + ClockFaults.RECHECK_SECONDS + " s)");
+            System.out.println("chaos: undo with ./ledger chaos clock " + process + " 0 (or ./ledger chaos heal)");
+            return 0;
+        }
+    }
+
+    @Command(name = "heal", description = "Undo every fault still in place: resume every paused process, set every"
+            + " jumped clock back to real time.")
     static final class Heal implements Callable<Integer> {
         @Mixin
         DeploymentOptions deployment;
@@ -87,7 +115,7 @@ public final class ChaosCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             List<String> names = new Faults(open(deployment)).heal();
-            System.out.println(names.isEmpty() ? "chaos: nothing to heal" : "chaos: resumed " + String.join(", ", names));
+            System.out.println(names.isEmpty() ? "chaos: nothing to heal" : "chaos: healed " + String.join(", ", names));
             return 0;
         }
     }

@@ -1,5 +1,6 @@
 package io.paymentledger.cli.command;
 
+import io.paymentledger.cli.chaos.ClockFaults;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.paymentledger.security.logging.LogSetup;
 import java.util.concurrent.CountDownLatch;
@@ -18,10 +19,20 @@ public final class UpCommand implements Runnable {
     @Option(names = "--detach", description = "Return once the deployment serves; stop it with ./ledger down.")
     boolean detach;
 
+    @Option(names = "--clock-faults", description = "Start the ledger nodes and the witness under libfaketime (Debian's"
+            + " faketime) so that ./ledger chaos clock can make their wall clocks jump; kept until ./ledger destroy.")
+    boolean clockFaults;
+
     @Override
     public void run() {
         LogSetup.install("ledger-up", Level.WARNING);
         LocalDeployment d = LocalDeployment.open(deployment.dir(), System.out);
+        if (clockFaults) {
+            ClockFaults clocks = new ClockFaults(d.topology());
+            clocks.enable();
+            System.out.println("clock faults: on for " + String.join(", ", ClockFaults.PROCESSES) + " (libfaketime; offsets in "
+                    + d.topology().run() + "/clock-<process>); jump with ./ledger chaos clock <process> <±seconds>");
+        }
         d.up();
         if (detach) {
             System.out.println("ledger up: running in the background; ./ledger status to look, ./ledger down to stop.");
