@@ -95,7 +95,10 @@ public final class ClockFaults {
         }
         return Map.of("LD_PRELOAD", requireLibrary().toString(), "FAKETIME_TIMESTAMP_FILE", file.toString(),
                 // System.nanoTime (leases, CP heartbeats, timeouts) stays real: a clock step does not touch it either.
-                "FAKETIME_DONT_FAKE_MONOTONIC", "1", "FAKETIME_CACHE_DURATION", Integer.toString(RECHECK_SECONDS));
+                "FAKETIME_DONT_FAKE_MONOTONIC", "1", "FAKETIME_CACHE_DURATION", Integer.toString(RECHECK_SECONDS),
+                // Its "monotonic fix" (on by default with this glibc) makes every timed wait of a JVM return at once
+                // (LockSupport.parkNanos(1 s) took 2 µs, measured): Hazelcast then spins and loses its CP heartbeats.
+                "FAKETIME_FORCE_MONOTONIC_FIX", "0");
     }
 
     /** Sets {@code process}'s clock {@code seconds} off real time (0: real time again); returns the file written. */
