@@ -24,7 +24,7 @@ public final class DrillCommand implements Callable<Integer> {
 
     @Parameters(index = "0", defaultValue = "all", description = "kill_leader_node | kill_leader_postgres | kill_leader_region"
             + " | kill_passive_region | kill_witness | switchover | lose_two (or lose-two) | pause_leader_node"
-            + " | pause_leader_postgres | all")
+            + " | pause_leader_postgres | clock_jump_leader (needs ./ledger up --clock-faults) | all")
     String scenario;
 
     @Option(names = "--runs", defaultValue = "1", description = "Runs per scenario (min/median/max are printed).")
@@ -40,10 +40,12 @@ public final class DrillCommand implements Callable<Integer> {
         if (runs < 1) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--runs must be at least 1");
         }
-        List<Drills.Scenario> scenarios = scenario.equalsIgnoreCase("all") ? Arrays.asList(Drills.Scenario.values())
+        LocalDeployment d = new LocalDeployment(Topology.load(deployment.dir()), System.out);
+        boolean clockFaults = new io.paymentledger.cli.chaos.ClockFaults(d.topology()).enabled();
+        List<Drills.Scenario> scenarios = scenario.equalsIgnoreCase("all")
+                ? Arrays.stream(Drills.Scenario.values()).filter(s -> clockFaults || !s.needsClockFaults()).toList()
                 : List.of(Drills.Scenario.valueOf(scenario.toUpperCase().replace('-', '_')));
         boolean ok = true;
-        LocalDeployment d = new LocalDeployment(Topology.load(deployment.dir()), System.out);
         try (Drills drills = new Drills(d, !direct)) {
             for (Drills.Scenario s : scenarios) {
                 List<Long> outage = new ArrayList<>();

@@ -108,7 +108,7 @@ public final class BatchWriter implements AutoCloseable {
     private final Config config;
     private final LedgerRules rules;
     /** Ledger time for timestamps and hold expiry: immune to steps of the wall clock. */
-    private final LedgerClock clock;
+    private final io.paymentledger.replication.time.SteadyClock clock;
     private final WriterMemory memory;
     private final FaultListener faults;
     private volatile CheckpointSigner signer = CheckpointSigner.NONE;
@@ -186,7 +186,7 @@ public final class BatchWriter implements AutoCloseable {
         this.reads = new WriterStore(database, region, WriterStore.Role.READS);
         this.commits = new WriterStore(database, region, WriterStore.Role.COMMITS);
         this.config = config;
-        this.clock = new LedgerClock(wallClockNanos, System::nanoTime);
+        this.clock = new io.paymentledger.replication.time.SteadyClock(wallClockNanos, System::nanoTime);
         this.rules = new LedgerRules(clock::nowNs);
         int perBatch = config.batchItemsMax() + config.expiryBatchMax();
         this.memory = new WriterMemory(config.accountCacheMax(), config.recentTransfersMax(), Math.max(perBatch, config.recentTransfersMax() / 2),

@@ -1,4 +1,4 @@
-package io.paymentledger.ledger.write;
+package io.paymentledger.replication.time;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -8,14 +8,14 @@ import org.junit.jupiter.api.Test;
  * Ledger time under steps of the host's wall clock, on injected clocks: a step moves neither transfer timestamps nor
  * hold expiry at once (the chaos drill `./ledger chaos clock node-a +30` proves the same on a real deployment).
  */
-class LedgerClockTest {
+class SteadyClockTest {
 
     static final long S = 1_000_000_000L;
     static final long START_NS = 1_800_000_000L * S;
 
     long wall = START_NS;
     long mono = 77 * S;
-    final LedgerClock clock = new LedgerClock(() -> wall, () -> mono);
+    final SteadyClock clock = new SteadyClock(() -> wall, () -> mono);
 
     void pass(long ns) {
         wall += ns;
@@ -31,7 +31,7 @@ class LedgerClockTest {
         pass(30 * S);
         // 35 s after the hold was made: it must still be held (reading the wall clock said 65 s)
         assertThat(clock.nowNs()).isLessThan(expiresAt);
-        assertThat(clock.nowNs() - created).isBetween(35 * S, 35 * S + 35 * S * LedgerClock.SLEW_MAX_PPM / 1_000_000);
+        assertThat(clock.nowNs() - created).isBetween(35 * S, 35 * S + 35 * S * SteadyClock.SLEW_MAX_PPM / 1_000_000);
     }
 
     @Test
@@ -42,7 +42,7 @@ class LedgerClockTest {
         long after = clock.nowNs();
         // Reading the wall clock directly froze time for 30 s (timestamps crept 1 ns per transfer, holds outlived
         // their timeout); ledger time went on by the 2 s that passed, less at most the slew.
-        assertThat(after - before).isBetween(2 * S - 2 * S * LedgerClock.SLEW_MAX_PPM / 1_000_000, 2 * S);
+        assertThat(after - before).isBetween(2 * S - 2 * S * SteadyClock.SLEW_MAX_PPM / 1_000_000, 2 * S);
     }
 
     @Test
@@ -54,7 +54,7 @@ class LedgerClockTest {
             clock.nowNs();
         }
         long slewed = clock.nowNs() - before - 1_000 * S;
-        assertThat(slewed).isEqualTo(1_000 * S * LedgerClock.SLEW_MAX_PPM / 1_000_000);
+        assertThat(slewed).isEqualTo(1_000 * S * SteadyClock.SLEW_MAX_PPM / 1_000_000);
         // and it never overshoots: once caught up it sits on the wall clock
         for (int i = 0; i < 70; i++) {
             pass(1_000 * S);
