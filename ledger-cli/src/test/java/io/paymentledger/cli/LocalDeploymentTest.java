@@ -68,6 +68,12 @@ class LocalDeploymentTest {
             // What these checks cost the suite (issue #13's budget: 45 s for all of them).
             System.err.printf("LocalDeploymentTest: status checks %d ms, status page checks %d ms%n",
                     (pageChecksStarted - statusChecksStarted) / 1_000_000, (System.nanoTime() - pageChecksStarted) / 1_000_000);
+            // Without --clock-faults no process runs under libfaketime and a clock jump is refused, saying how.
+            long nodePid = Processes.running(d.topology(), LocalDeployment.nodeName(leader.getRegion())).orElseThrow().pid();
+            assertThat(Files.readString(Path.of("/proc", Long.toString(nodePid), "environ"),
+                    java.nio.charset.StandardCharsets.ISO_8859_1)).doesNotContain("faketime");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> new io.paymentledger.cli.chaos.ClockFaults(d.topology())
+                    .jump(LocalDeployment.nodeName(leader.getRegion()), 30)).hasMessageContaining("./ledger up --clock-faults");
             // up again is a no-op while running
             d.up();
             assertThat(d.awaitLeader(Duration.ofSeconds(5)).getEpoch()).isEqualTo(leader.getEpoch());

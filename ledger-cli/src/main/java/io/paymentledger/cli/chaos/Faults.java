@@ -84,8 +84,9 @@ public final class Faults {
     }
 
     /**
-     * Undoes every fault still in place: resumes what is recorded as paused and, in a netns deployment, removes every
-     * cut link. Returns what was undone (process names, cut descriptions).
+     * Undoes every fault still in place: resumes what is recorded as paused, sets every jumped clock back to real time
+     * ({@link ClockFaults}) and, in a netns deployment, removes every cut link. Returns what was undone (process names,
+     * "node-a's clock (was +30s)", cut descriptions).
      */
     public List<String> heal() {
         Map<String, List<Long>> paused = readPaused();
@@ -94,6 +95,7 @@ public final class Faults {
             signal("CONT", e.getValue());
         }
         writePaused(Map.of());
+        names.addAll(new ClockFaults(d.topology()).heal());
         if (d.topology().sites().netns()) {
             names.addAll(new NetworkFaults(d.topology()).heal());
         }

@@ -1,5 +1,6 @@
 package io.paymentledger.cli.command;
 
+import io.paymentledger.cli.chaos.ClockFaults;
 import io.paymentledger.cli.chaos.Faults;
 import io.paymentledger.cli.chaos.NetworkFaults;
 import io.paymentledger.cli.deploy.LocalDeployment;
@@ -16,12 +17,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "chaos", description = "Fault injection on the running deployment (the drills use the same): pause"
-        + " (SIGSTOP: a GC, a frozen VM), resume, kill; with --sites netns also isolate (cut every link of a site) and"
-        + " partition (cut the link between two sites, or one direction of it); heal undoes everything; run: a workload"
-        + " under a seeded schedule of faults, checked afterwards. Each says what it did and how to undo it."
-        + " Processes: node-a, postgres-a, witness, router (or b); sites: a, b, witness.",
-        subcommands = {ChaosCommand.Pause.class, ChaosCommand.Resume.class, ChaosCommand.Heal.class, ChaosCommand.Kill.class,
-                ChaosCommand.Isolate.class, ChaosCommand.Partition.class, ChaosCommand.Run.class})
+        + " (SIGSTOP: a GC, a frozen VM), resume, kill, clock (a wall-clock jump; ./ledger up --clock-faults); with --sites"
+        + " netns also isolate (cut every link of a site) and partition (cut the link between two sites, or one direction"
+        + " of it); heal undoes everything; run: a workload under a seeded schedule of faults, checked afterwards. Each says"
+        + " what it did and how to undo it. Processes: node-a, postgres-a, witness, router (or b); sites: a, b, witness.",
+        subcommands = {ChaosCommand.Pause.class, ChaosCommand.Resume.class, ChaosCommand.Clock.class, ChaosCommand.Heal.class,
+                ChaosCommand.Kill.class, ChaosCommand.Isolate.class, ChaosCommand.Partition.class, ChaosCommand.Run.class})
 public final class ChaosCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -84,7 +85,33 @@ public final class ChaosCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "heal", description = "Undo every fault still in place (resume every paused process).")
+    @Command(name = "clock", description = "Set a process's wall clock this many seconds off real time (e.g. +30, -30; 0"
+            + " is real time again); its monotonic clock stays real. Needs a deployment started with ./ledger up --clock-faults.")
+    static final class Clock implements Callable<Integer> {
+        @Mixin
+        DeploymentOptions deployment;
+
+        @Parameters(index = "0", description = "node-a | node-b | witness")
+        String process;
+
+        @Parameters(index = "1", description = "seconds off real time, -3600..+3600 (+30: ahead, -30: behind, 0: real)")
+        int seconds;
+
+        @Override
+        public Integer call() {
+            LocalDeployment d = open(deployment);
+            ClockFaults clocks = new ClockFaults(d.topology());
+            String before = clocks.offset(process);
+            java.nio.file.Path file = clocks.jump(process, seconds);
+            System.out.println("chaos: " + process + "'s wall clock is now " + clocks.offset(process) + " off real time (was "
+                    + before + "; wrote " + file + ", read by libfaketime within " + ClockFaults.RECHECK_SECONDS + " s)");
+            System.out.println("chaos: undo with ./ledger chaos clock " + process + " 0 (or ./ledger chaos heal)");
+            return 0;
+        }
+    }
+
+    @Command(name = "heal", description = "Undo every fault still in place: resume every paused process, set every"
+            + " jumped clock back to real time.")
     static final class Heal implements Callable<Integer> {
         @Mixin
         DeploymentOptions deployment;

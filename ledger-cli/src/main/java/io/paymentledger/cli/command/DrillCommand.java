@@ -25,7 +25,8 @@ public final class DrillCommand implements Callable<Integer> {
     @Parameters(index = "0", defaultValue = "all", description = "kill_leader_node | kill_leader_postgres | kill_leader_region"
             + " | kill_passive_region | kill_witness | switchover | lose_two (or lose-two) | pause_leader_node"
             + " | pause_leader_postgres | isolate_leader_region | partition_leader_standby | cut_leader_to_standby"
-            + " | isolate_witness (these four need ./ledger up --sites netns) | all (the network drills only with netns)")
+            + " | isolate_witness (these four need ./ledger up --sites netns) | clock_jump_leader (needs ./ledger up"
+            + " --clock-faults) | all (the drills the deployment can run)")
     String scenario;
 
     @Option(names = "--runs", defaultValue = "1", description = "Runs per scenario (min/median/max are printed).")
@@ -42,8 +43,10 @@ public final class DrillCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--runs must be at least 1");
         }
         LocalDeployment d = new LocalDeployment(Topology.load(deployment.dir()), System.out);
+        boolean clockFaults = new io.paymentledger.cli.chaos.ClockFaults(d.topology()).enabled();
         List<Drills.Scenario> scenarios = scenario.equalsIgnoreCase("all") ? Arrays.stream(Drills.Scenario.values())
-                .filter(s -> !s.cutsLinks() || d.topology().sites().netns()).toList()
+                .filter(s -> !s.cutsLinks() || d.topology().sites().netns())
+                .filter(s -> clockFaults || !s.needsClockFaults()).toList()
                 : List.of(Drills.Scenario.valueOf(scenario.toUpperCase().replace('-', '_')));
         boolean ok = true;
         try (Drills drills = new Drills(d, !direct)) {

@@ -1,5 +1,6 @@
 package io.paymentledger.cli.command;
 
+import io.paymentledger.cli.chaos.ClockFaults;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.paymentledger.cli.deploy.Sites;
 import io.paymentledger.security.logging.LogSetup;
@@ -24,11 +25,21 @@ public final class UpCommand implements Runnable {
             + " a network namespace with its own address, so ./ledger chaos can cut its links; needs root and iproute2).")
     String sites;
 
+    @Option(names = "--clock-faults", description = "Start the ledger nodes and the witness under libfaketime (Debian's"
+            + " faketime) so that ./ledger chaos clock can make their wall clocks jump; kept until ./ledger destroy.")
+    boolean clockFaults;
+
     @Override
     public void run() {
         LogSetup.install("ledger-up", Level.WARNING);
         LocalDeployment d = sites == null ? LocalDeployment.open(deployment.dir(), System.out)
                 : LocalDeployment.open(deployment.dir(), System.out, layout(sites));
+        if (clockFaults) {
+            ClockFaults clocks = new ClockFaults(d.topology());
+            clocks.enable();
+            System.out.println("clock faults: on for " + String.join(", ", ClockFaults.PROCESSES) + " (libfaketime; offsets in "
+                    + d.topology().run() + "/clock-<process>); jump with ./ledger chaos clock <process> <±seconds>");
+        }
         d.up();
         if (detach) {
             System.out.println("ledger up: running in the background; ./ledger status to look, ./ledger down to stop.");

@@ -83,9 +83,12 @@ public final class Processes {
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS));
             cmd.addAll(args);
             Path log = logFile(t, name);
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            // `./ledger up --clock-faults`: its wall clock can be made to jump (nothing is added otherwise).
+            pb.environment().putAll(io.paymentledger.cli.chaos.ClockFaults.environment(t, name));
+            Process p = pb.start();
             Files.writeString(pidFile(t, name), Long.toString(p.pid()));
             LOG.fine(() -> "started " + name + " (pid " + p.pid() + "), log " + log);
             return p.pid();

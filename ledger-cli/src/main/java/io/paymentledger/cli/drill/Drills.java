@@ -70,17 +70,40 @@ public final class Drills implements AutoCloseable {
         /** Only what the leader's region sends to the standby's is dropped, for {@link #CUT}. */
         CUT_LEADER_TO_STANDBY,
         /** Every link of the witness is cut for {@link #CUT}: the regions carry on between them. */
-        ISOLATE_WITNESS;
+        ISOLATE_WITNESS,
+        /**
+         * The leader's wall clock jumps {@link #CLOCK_JUMP} ahead, then as far behind real time, then back (libfaketime;
+         * needs `./ledger up --clock-faults`). Nothing may notice but the clock: no failover needed, no client error, a
+         * hold made before the jump does not expire early, ledger time keeps real time's pace while the clock is behind.
+         */
+        CLOCK_JUMP_LEADER;
 
         /** Does the drill cut links between sites (it needs `./ledger up --sites netns`)? */
         public boolean cutsLinks() {
             return this == ISOLATE_LEADER_REGION || this == PARTITION_LEADER_STANDBY || this == CUT_LEADER_TO_STANDBY
                     || this == ISOLATE_WITNESS;
         }
+
+        /** Whether the deployment must have been started with `./ledger up --clock-faults`. */
+        public boolean needsClockFaults() {
+            return this == CLOCK_JUMP_LEADER;
+        }
     }
 
     /** How long a network fault stays in place: twice the CP session TTL. */
     static final Duration CUT = Duration.ofSeconds(6);
+
+    /** How far the leader's wall clock jumps, each way. */
+    static final Duration CLOCK_JUMP = Duration.ofSeconds(30);
+    /** How long the clock stays ahead, then behind, before the next jump. */
+    static final Duration CLOCK_HOLD = Duration.ofSeconds(6);
+    /**
+     * The timeout of the hold made just before the forward jump: less than the jump plus {@link #CLOCK_HOLD}, so a
+     * writer that measured its time on the wall clock would expire it while the clock is ahead.
+     */
+    static final int CLOCK_HOLD_TIMEOUT_S = 20;
+    /** While the leader's clock is behind, ledger time must advance at least this fraction of real time. */
+    static final double LEDGER_PACE_MIN = 0.5;
 
     /** How long a paused process stays paused: twice the CP session TTL. */
     static final Duration PAUSE = Duration.ofSeconds(6);
@@ -185,6 +208,10 @@ public final class Drills implements AutoCloseable {
 
     public Result run(Scenario scenario) throws Exception {
         normalise();
+        if (scenario.needsClockFaults() && !new io.paymentledger.cli.chaos.ClockFaults(d.topology()).enabled()) {
+            throw new IllegalStateException(scenario + " needs a deployment started with ./ledger up --clock-faults");
+        }
+        clockProblems.clear();
         String runId = scenario.name().toLowerCase().replace('_', '-') + "-" + UUID.randomUUID().toString().substring(0, 8);
         java.util.function.Supplier<io.vertx.core.net.SocketAddress> target = viaRouter
                 ? () -> Clients.loopback(d.topology().routerPort()) : tracker;
@@ -213,13 +240,16 @@ public final class Drills implements AutoCloseable {
             boolean fromFault = scenario == Scenario.KILL_LEADER_NODE || scenario == Scenario.KILL_LEADER_POSTGRES
                     || scenario == Scenario.KILL_LEADER_REGION || scenario == Scenario.LOSE_TWO
                     || scenario == Scenario.PAUSE_LEADER_NODE || scenario == Scenario.PAUSE_LEADER_POSTGRES
-                    || scenario == Scenario.ISOLATE_LEADER_REGION;
+                    || scenario == Scenario.ISOLATE_LEADER_REGION || scenario == Scenario.CLOCK_JUMP_LEADER;
             long outageMs = !fromFault ? w.longestGapMsAfter(t0 - 500_000_000L) : firstAck < 0 ? -1 : (firstAck - fault) / 1_000_000;
             List<String> problems = new ArrayList<>(w.verify());
             if (firstAck < 0) {
                 problems.add("no write was acknowledged within " + (scenario == Scenario.LOSE_TWO ? LOSE_TWO_RESUME_TIMEOUT
                         : RESUME_TIMEOUT).toSeconds() + " s after the fault");
             }
+            problems.addAll(w.timestampOrderProblems());
+            problems.addAll(clockProblems);
+            clockProblems.clear();
             problems.addAll(checkLeaderDatabase());
             long duringFault = inj.downFromNanos() == 0 ? 0 : w.acknowledgedBetween(inj.downFromNanos(), inj.downToNanos());
             return new Result(scenario, outageMs, w.longestGapMsAfter(t0), w.acknowledgedCount(), w.errors(), problems,
@@ -275,6 +305,9 @@ public final class Drills implements AutoCloseable {
             }
             case LOSE_TWO -> {
                 return loseTwo(w);
+            }
+            case CLOCK_JUMP_LEADER -> {
+                return clockJump(w);
             }
         }
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
@@ -341,6 +374,63 @@ public final class Drills implements AutoCloseable {
                 + " ms later; " + lost + " rebuilt from the base backup " + r.backup().getFileName() + " and the WAL keeper's WAL"
                 + " (up to " + r.keeperEnd() + ")", second, 0, 0);
     }
+
+    /**
+     * The leader's wall clock {@link #CLOCK_JUMP} ahead for {@link #CLOCK_HOLD}, then as far behind for as long, then
+     * real again. Checks what a writer reading the wall clock got wrong: a hold made just before the forward jump is
+     * still held after it (problem otherwise), and while the clock is behind, commit timestamps advance with real
+     * time (they froze: 1 ns per transfer). The workload's own checks cover loss, duplicates and client errors.
+     */
+    private Injected clockJump(Workload w) {
+        String leader = "node-" + d.awaitLeader(Duration.ofSeconds(10)).getRegion();
+        io.paymentledger.cli.chaos.ClockFaults clocks = new io.paymentledger.cli.chaos.ClockFaults(d.topology());
+        String hold = "clock-hold-" + UUID.randomUUID();
+        w.hold(hold, CLOCK_HOLD_TIMEOUT_S);
+        long from = System.nanoTime();
+        List<String> found = new ArrayList<>();
+        long behindFrom;
+        long behindTo;
+        try {
+            clocks.jump(leader, (int) CLOCK_JUMP.toSeconds());
+            LocalDeployment.sleep(CLOCK_HOLD.toMillis());
+            var state = w.pendingState(hold);
+            if (state != io.paymentledger.api.v1.PendingState.PENDING_STATE_HELD) {
+                found.add("the hold " + hold + " (timeout " + CLOCK_HOLD_TIMEOUT_S + " s) is " + state + " "
+                        + (System.nanoTime() - from) / 1_000_000 + " ms after the leader's clock jumped +" + CLOCK_JUMP.toSeconds() + " s");
+            }
+            clocks.jump(leader, (int) -CLOCK_JUMP.toSeconds());
+            // libfaketime reads the new offset within a second: measure from then on
+            LocalDeployment.sleep(io.paymentledger.cli.chaos.ClockFaults.RECHECK_SECONDS * 1_000L + 500);
+            behindFrom = System.nanoTime();
+            LocalDeployment.sleep(CLOCK_HOLD.toMillis());
+            behindTo = System.nanoTime();
+        } finally {
+            clocks.heal();
+        }
+        List<Workload.Stamped> behind = w.stamped().stream()
+                .filter(a -> a.attemptStartNanos() - behindFrom >= 0 && behindTo - a.ackNanos() >= 0).toList();
+        String pace = "no transfers acknowledged while the clock was behind";
+        if (behind.size() >= 2) {
+            Workload.Stamped first = behind.getFirst();
+            Workload.Stamped last = behind.getLast();
+            double ratio = (double) (last.maxTimestampNs() - first.maxTimestampNs()) / (last.ackNanos() - first.ackNanos());
+            pace = String.format("ledger time ran at %.2f of real time while the clock was behind", ratio);
+            if (ratio < LEDGER_PACE_MIN) {
+                found.add(pace + " (at least " + LEDGER_PACE_MIN + " expected: timestamps froze)");
+            }
+        } else {
+            found.add(pace);
+        }
+        clockProblems.addAll(found);
+        NodeStatus now = d.awaitLeader(Duration.ofSeconds(60));
+        return new Injected(leader + "'s clock +" + CLOCK_JUMP.toSeconds() + " s for " + CLOCK_HOLD.toSeconds() + " s, then -"
+                + CLOCK_JUMP.toSeconds() + " s, then real; the hold made before the jump was " + (found.stream()
+                .anyMatch(f -> f.startsWith("the hold")) ? "released early" : "still held") + "; " + pace + "; region "
+                + now.getRegion() + " leads with epoch " + now.getEpoch(), from, 0, 0);
+    }
+
+    /** What {@link #clockJump} found wrong (reported with the run's other problems). */
+    private final List<String> clockProblems = new ArrayList<>();
 
     /** The witness has a complete base backup (it takes one as soon as it streams from a leader). */
     private void awaitBaseBackup(Duration timeout) {

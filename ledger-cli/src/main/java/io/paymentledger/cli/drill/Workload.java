@@ -63,6 +63,13 @@ public final class Workload implements AutoCloseable {
     private record Ack(long attemptStartNanos, long ackNanos) {}
 
     private final ConcurrentLinkedQueue<Ack> acks = new ConcurrentLinkedQueue<>();
+    /**
+     * Every acknowledgement that created transfers: its attempt's start, its acknowledgement (nanoTime), and the
+     * smallest and largest commit timestamp it reported (ledger time, Unix ns).
+     */
+    public record Stamped(long attemptStartNanos, long ackNanos, long minTimestampNs, long maxTimestampNs) {}
+
+    private final ConcurrentLinkedQueue<Stamped> stamped = new ConcurrentLinkedQueue<>();
     private final ThreadLocal<long[]> lastAttemptStart = ThreadLocal.withInitial(() -> new long[1]);
     private final ThreadLocal<String[]> lastError = ThreadLocal.withInitial(() -> new String[1]);
     private final Map<String, Long> errors = new ConcurrentHashMap<>();
@@ -197,6 +204,8 @@ public final class Workload implements AutoCloseable {
                 continue;
             }
             long attemptStart = lastAttemptStart.get()[0];
+            long minTs = Long.MAX_VALUE;
+            long maxTs = Long.MIN_VALUE;
             for (CreateTransferResult r : results) {
                 if (r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_CREATED
                         || r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_EXISTS) {
@@ -204,8 +213,16 @@ public final class Workload implements AutoCloseable {
                 } else {
                     errors.merge(ITEM_REFUSED_PREFIX + r.getStatus().name(), 1L, Long::sum);
                 }
+                // EXISTS answers with the first attempt's time, from before this attempt started.
+                if (r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_CREATED) {
+                    minTs = Math.min(minTs, r.getTimestampNs());
+                    maxTs = Math.max(maxTs, r.getTimestampNs());
+                }
             }
             acks.add(new Ack(attemptStart, now));
+            if (minTs <= maxTs) {
+                stamped.add(new Stamped(attemptStart, now, minTs, maxTs));
+            }
         }
     }
 
@@ -332,6 +349,63 @@ public final class Workload implements AutoCloseable {
             gap = Math.max(gap, times[i] - times[i - 1]);
         }
         return gap / 1_000_000;
+    }
+
+    /** The acknowledgements that created transfers, in the order they were acknowledged. */
+    public List<Stamped> stamped() {
+        return stamped.stream().sorted(java.util.Comparator.comparingLong(Stamped::ackNanos)).toList();
+    }
+
+    /**
+     * Commit timestamps follow real time: a transfer whose call started after another's was acknowledged has a later
+     * timestamp (also across a failover and a step of the leader's wall clock). Returns the violations.
+     */
+    public List<String> timestampOrderProblems() {
+        List<Stamped> byAck = stamped();
+        long[] ackAt = byAck.stream().mapToLong(Stamped::ackNanos).toArray();
+        long[] maxBefore = new long[byAck.size()];
+        long max = Long.MIN_VALUE;
+        for (int i = 0; i < byAck.size(); i++) {
+            max = Math.max(max, byAck.get(i).maxTimestampNs());
+            maxBefore[i] = max;
+        }
+        List<String> problems = new ArrayList<>();
+        for (Stamped later : byAck) {
+            // the acknowledgements completed before this attempt started
+            int i = java.util.Arrays.binarySearch(ackAt, later.attemptStartNanos());
+            int before = (i >= 0 ? i : -i - 1) - 1;
+            while (before >= 0 && ackAt[before] - later.attemptStartNanos() >= 0) {
+                before--;
+            }
+            if (before >= 0 && maxBefore[before] >= later.minTimestampNs() && problems.size() < 20) {
+                problems.add("a transfer committed at " + later.minTimestampNs() + " ns, after a call acknowledged earlier"
+                        + " reported " + maxBefore[before] + " ns: timestamps went back");
+            }
+        }
+        return problems;
+    }
+
+    /** A pending transfer of 1 from the first payer to the merchant that expires after {@code timeoutSeconds}. */
+    public void hold(String id, int timeoutSeconds) {
+        CreateTransfersRequest req = CreateTransfersRequest.newBuilder().addTransfers(Transfer.newBuilder().setId(id)
+                .setDebitAccountId(payer(0)).setCreditAccountId(merchant()).setAmount(1).setCurrency(CURRENCY).setCode(7)
+                .setFlags(io.paymentledger.api.v1.TransferFlags.newBuilder().setPending(true)).setTimeoutSeconds(timeoutSeconds))
+                .build();
+        var r = retrying(() -> createTransfers(req), 60_000);
+        if (r == null || (r.getResults(0).getStatus() != CreateTransferStatus.CREATE_TRANSFER_CREATED
+                && r.getResults(0).getStatus() != CreateTransferStatus.CREATE_TRANSFER_EXISTS)) {
+            throw new IllegalStateException("could not create the hold " + id + ": " + (r == null ? "no answer" : r.getResults(0).getStatus()));
+        }
+    }
+
+    /** A pending transfer's state now (PENDING_STATE_HELD, _EXPIRED, ...). */
+    public io.paymentledger.api.v1.PendingState pendingState(String id) {
+        var found = retrying(() -> client().lookupTransfers(LookupTransfersRequest.newBuilder().addIds(id).build())
+                .await(10, TimeUnit.SECONDS), 30_000);
+        if (found == null || found.getResults(0).getStatus() != LookupStatus.LOOKUP_FOUND) {
+            throw new IllegalStateException("could not look the hold " + id + " up");
+        }
+        return found.getResults(0).getPendingState();
     }
 
     /**

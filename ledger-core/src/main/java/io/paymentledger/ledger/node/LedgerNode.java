@@ -146,8 +146,7 @@ public final class LedgerNode implements AutoCloseable {
     }
 
     static long wallClockNanos() {
-        java.time.Instant now = java.time.Instant.now();
-        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+        return io.paymentledger.replication.time.SteadyClock.wallClockNanos();
     }
 
     public String region() {

@@ -107,6 +107,8 @@ public final class BatchWriter implements AutoCloseable {
     private final WriterStore commits;
     private final Config config;
     private final LedgerRules rules;
+    /** Ledger time for timestamps and hold expiry: immune to steps of the wall clock. */
+    private final io.paymentledger.replication.time.SteadyClock clock;
     private final WriterMemory memory;
     private final FaultListener faults;
     private volatile CheckpointSigner signer = CheckpointSigner.NONE;
@@ -184,7 +186,8 @@ public final class BatchWriter implements AutoCloseable {
         this.reads = new WriterStore(database, region, WriterStore.Role.READS);
         this.commits = new WriterStore(database, region, WriterStore.Role.COMMITS);
         this.config = config;
-        this.rules = new LedgerRules(wallClockNanos);
+        this.clock = new io.paymentledger.replication.time.SteadyClock(wallClockNanos, System::nanoTime);
+        this.rules = new LedgerRules(clock::nowNs);
         int perBatch = config.batchItemsMax() + config.expiryBatchMax();
         this.memory = new WriterMemory(config.accountCacheMax(), config.recentTransfersMax(), Math.max(perBatch, config.recentTransfersMax() / 2),
                 Math.max(perBatch, config.recentTransfersMax() / 2));
@@ -558,6 +561,7 @@ public final class BatchWriter implements AutoCloseable {
             // e.g. the database was restarted as a standby and promoted since.
             newTerm = false;
             stale = true;
+            clock.anchor();
             reads.reset();
             commits.reset();
         }

@@ -64,6 +64,8 @@ public final class HazelcastCoordinator implements Coordinator {
 
     static {
         TCP_CONNECTION_LOG.setLevel(Level.WARNING);
+        // Before any member starts: a step of the host's wall clock must not cut a member out of the cluster.
+        io.paymentledger.replication.time.HazelcastClock.install();
     }
 
     private static final String WAL_KEEPER_REPORT = "ledger-walkeeper";

@@ -1,0 +1,90 @@
+package io.paymentledger.replication.time;
+
+import java.util.function.LongSupplier;
+import java.util.logging.Logger;
+
+/**
+ * A wall clock that does not step: what transfer timestamps and hold expiry are measured in (the writer's ledger
+ * time), and what Hazelcast reads ({@link HazelcastClock}: heartbeats, CP sessions). Unix nanoseconds. It follows the host's
+ * wall clock, but only as fast as the monotonic clock lets it: between two readings it advances by the monotonic
+ * time that passed, corrected toward the wall clock by at most {@link #SLEW_MAX_PPM} of that. The wall clock is
+ * taken as it is only when the writer starts a term ({@link #anchor}).
+ *
+ * <p>Why: a step of the wall clock (NTP stepping a drifted clock, a restored VM, `date -s`, libfaketime in the chaos
+ * drills) is not time passing. Read directly, a +30 s step expired every hold 30 s early — a merchant's 60 s
+ * authorisation could not be captured 35 s after it was made — and a -30 s step froze ledger time (timestamps crept
+ * by 1 ns per transfer) and let holds outlive their timeout by 30 s; Hazelcast, which stamps its membership heartbeats
+ * with the wall clock, dropped every heartbeat of a member 30 s off and that member never rejoined the CP group (the
+ * cluster failed over and stayed one CP member short). Measured this way a step moves nothing at once;
+ * ledger time drifts toward the stepped wall clock at 500 ppm (30 s take about 17 h), the rate ntpd slews at. The
+ * writer still keeps timestamps strictly increasing on top of this (LedgerRules), also across terms.
+ */
+public final class SteadyClock {
+
+    private static final Logger LOG = Logger.getLogger(SteadyClock.class.getName());
+    /** How much faster or slower than the monotonic clock ledger time may run while it follows the wall clock. */
+    public static final long SLEW_MAX_PPM = 500;
+    /** A wall clock this far from ledger time is reported in the log (again whenever the gap changes this much). */
+    static final long STEP_REPORT_NS = 1_000_000_000L;
+
+    private final LongSupplier wallNanos;
+    private final LongSupplier monotonicNanos;
+    private boolean anchored;
+    private long ledgerNs;
+    private long monotonicAtNs;
+    private long reportedGapNs;
+
+    /**
+     * @param wallNanos      the host's wall clock, Unix nanoseconds
+     * @param monotonicNanos a clock that never steps ({@link System#nanoTime()})
+     */
+    public SteadyClock(LongSupplier wallNanos, LongSupplier monotonicNanos) {
+        this.wallNanos = wallNanos;
+        this.monotonicNanos = monotonicNanos;
+    }
+
+    /** The host's clocks. */
+    public static SteadyClock system() {
+        return new SteadyClock(SteadyClock::wallClockNanos, System::nanoTime);
+    }
+
+    /** The host's wall clock in Unix nanoseconds (as precise as {@link java.time.Instant#now()}). */
+    public static long wallClockNanos() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    }
+
+    /** A new term: steady time is the wall clock again (the timestamps' own order is kept by the caller). */
+    public synchronized void anchor() {
+        ledgerNs = wallNanos.getAsLong();
+        monotonicAtNs = monotonicNanos.getAsLong();
+        anchored = true;
+        reportedGapNs = 0;
+    }
+
+    /** Steady time now; never less than at the previous call. */
+    public synchronized long nowNs() {
+        if (!anchored) {
+            anchor();
+            return ledgerNs;
+        }
+        long mono = monotonicNanos.getAsLong();
+        long elapsed = mono - monotonicAtNs;
+        if (elapsed <= 0) {
+            return ledgerNs;
+        }
+        monotonicAtNs = mono;
+        long advanced = ledgerNs + elapsed;
+        long gap = wallNanos.getAsLong() - advanced;
+        long slewMax = elapsed / 1_000_000 * SLEW_MAX_PPM + elapsed % 1_000_000 * SLEW_MAX_PPM / 1_000_000;
+        ledgerNs = advanced + Math.clamp(gap, -slewMax, slewMax);
+        if (Math.abs(gap - reportedGapNs) >= STEP_REPORT_NS) {
+            reportedGapNs = gap;
+            LOG.warning(() -> Math.abs(gap) < STEP_REPORT_NS ? "steady clock: the wall clock agrees with it again"
+                    : "steady clock: the wall clock is " + (gap / 1_000_000) + " ms from it (a clock step); transfer timestamps,"
+                    + " hold expiry and Hazelcast keep the monotonic clock's pace and follow the wall clock at "
+                    + SLEW_MAX_PPM + " ppm");
+        }
+        return ledgerNs;
+    }
+}
