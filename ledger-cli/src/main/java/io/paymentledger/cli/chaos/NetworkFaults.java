@@ -44,22 +44,21 @@ public final class NetworkFaults {
 
     /** Cuts every link of {@code site}; returns what was done. */
     public String isolate(String site) {
-        String ns = namespace(site);
-        ensureTable(ns);
-        nft(ns, "add", "rule", FAMILY, TABLE, "in", "iifname", "!=", "lo", "drop");
-        nft(ns, "add", "rule", FAMILY, TABLE, "out", "oifname", "!=", "lo", "drop");
-        return record("isolate " + site + ": every packet in or out of " + sites.host(site) + " dropped (namespace " + ns + ")");
+        ensureTable(site);
+        nft(site, "add", "rule", FAMILY, TABLE, "in", "iifname", "!=", "lo", "drop");
+        nft(site, "add", "rule", FAMILY, TABLE, "out", "oifname", "!=", "lo", "drop");
+        return record("isolate " + site + ": every packet in or out of " + sites.host(site) + " dropped (namespace "
+                + namespace(site) + ")");
     }
 
     /** Cuts the link between {@code one} and {@code other}, both ways. */
     public String partition(String one, String other) {
         requireDistinct(one, other);
         for (String[] pair : new String[][] {{one, other}, {other, one}}) {
-            String ns = namespace(pair[0]);
-            ensureTable(ns);
+            ensureTable(pair[0]);
             String peer = sites.host(pair[1]);
-            nft(ns, "add", "rule", FAMILY, TABLE, "out", "ip", "daddr", peer, "drop");
-            nft(ns, "add", "rule", FAMILY, TABLE, "in", "ip", "saddr", peer, "drop");
+            nft(pair[0], "add", "rule", FAMILY, TABLE, "out", "ip", "daddr", peer, "drop");
+            nft(pair[0], "add", "rule", FAMILY, TABLE, "in", "ip", "saddr", peer, "drop");
         }
         return record("partition " + one + " <-> " + other + ": packets between " + sites.host(one) + " and "
                 + sites.host(other) + " dropped both ways");
@@ -68,9 +67,8 @@ public final class NetworkFaults {
     /** Cuts {@code from} → {@code to} only: what {@code from} sends to {@code to} is dropped. */
     public String cut(String from, String to) {
         requireDistinct(from, to);
-        String ns = namespace(from);
-        ensureTable(ns);
-        nft(ns, "add", "rule", FAMILY, TABLE, "out", "ip", "daddr", sites.host(to), "drop");
+        ensureTable(from);
+        nft(from, "add", "rule", FAMILY, TABLE, "out", "ip", "daddr", sites.host(to), "drop");
         return record("cut " + from + " -> " + to + ": packets from " + sites.host(from) + " to " + sites.host(to)
                 + " dropped (the other way still delivers)");
     }
@@ -78,13 +76,13 @@ public final class NetworkFaults {
     /** Removes every cut in every site; returns what was in place. */
     public List<String> heal() {
         List<String> was = inPlace();
+        io.paymentledger.cli.deploy.SiteNetwork network = new io.paymentledger.cli.deploy.SiteNetwork(sites);
         for (String site : sites.namespaces().keySet()) {
-            String ns = namespace(site);
-            if (!Files.exists(Path.of("/run/netns", ns))) {
+            if (!network.exists(site)) {
                 continue;
             }
-            if (ProcessRunner.run(nftCommand(ns, "list", "tables"), NFT_TIMEOUT_SECONDS).output().contains(TABLE)) {
-                nft(ns, "delete", "table", FAMILY, TABLE);
+            if (ProcessRunner.run(nftCommand(site, "list", "tables"), NFT_TIMEOUT_SECONDS).output().contains(TABLE)) {
+                nft(site, "delete", "table", FAMILY, TABLE);
             }
         }
         write(List.of());
@@ -113,21 +111,24 @@ public final class NetworkFaults {
     }
 
     /** The table and its two chains (input and output hooks, accepting what no rule drops); idempotent. */
-    private void ensureTable(String ns) {
-        nft(ns, "add", "table", FAMILY, TABLE);
-        nft(ns, "add", "chain", FAMILY, TABLE, "in", "{ type filter hook input priority 0 ; policy accept ; }");
-        nft(ns, "add", "chain", FAMILY, TABLE, "out", "{ type filter hook output priority 0 ; policy accept ; }");
+    private void ensureTable(String site) {
+        nft(site, "add", "table", FAMILY, TABLE);
+        nft(site, "add", "chain", FAMILY, TABLE, "in", "{ type filter hook input priority 0 ; policy accept ; }");
+        nft(site, "add", "chain", FAMILY, TABLE, "out", "{ type filter hook output priority 0 ; policy accept ; }");
     }
 
-    private static List<String> nftCommand(String ns, String... args) {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns, "nft"));
+    /** nft run inside {@code site}'s namespace. */
+    private List<String> nftCommand(String site, String... args) {
+        namespace(site);
+        List<String> cmd = new ArrayList<>(sites.launcher(site));
+        cmd.add("nft");
         cmd.addAll(List.of(args));
         return cmd;
     }
 
-    private static void nft(String ns, String... args) {
+    private void nft(String site, String... args) {
         try {
-            ProcessRunner.run(nftCommand(ns, args), NFT_TIMEOUT_SECONDS);
+            ProcessRunner.run(nftCommand(site, args), NFT_TIMEOUT_SECONDS);
         } catch (IllegalStateException e) {
             if (e.getMessage() != null && (e.getMessage().contains("cannot start") || e.getMessage().contains("exec of \"nft\""))) {
                 throw new IllegalStateException("nft (nftables) is needed to cut links: apt-get install nftables", e);

@@ -36,13 +36,13 @@ public final class SiteNetwork {
     public static void requireSupported() {
         String uid = ProcessRunner.run(List.of("id", "-u"), IP_TIMEOUT_SECONDS).output().strip();
         if (!uid.equals("0")) {
-            throw new UnsupportedOperationException("--sites netns needs root (network namespaces and links are made"
+            throw new IllegalStateException("--sites netns needs root (network namespaces and links are made"
                     + " with iproute2); this runs as uid " + uid + ": use the default loopback layout (./ledger up).");
         }
         try {
             ProcessRunner.run(List.of("ip", "netns", "list"), IP_TIMEOUT_SECONDS);
         } catch (IllegalStateException e) {
-            throw new UnsupportedOperationException("--sites netns needs iproute2's `ip netns` (Debian: apt-get install"
+            throw new IllegalStateException("--sites netns needs iproute2's `ip netns` (Debian: apt-get install"
                     + " iproute2): " + e.getMessage().lines().findFirst().orElse(""), e);
         }
     }

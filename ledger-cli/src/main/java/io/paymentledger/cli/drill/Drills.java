@@ -2,6 +2,8 @@ package io.paymentledger.cli.drill;
 
 import io.paymentledger.api.v1.NodeRole;
 import io.paymentledger.api.v1.NodeStatus;
+import io.paymentledger.cli.chaos.FaultClass;
+import io.paymentledger.cli.chaos.Injector;
 import io.paymentledger.cli.command.KillCommand;
 import io.paymentledger.cli.command.RestoreCommand;
 import io.paymentledger.cli.command.SwitchoverCommand;
@@ -316,26 +318,19 @@ public final class Drills implements AutoCloseable {
     }
 
     /**
-     * Cuts links for {@link #CUT}, then heals them. The leader is a (normalised). When the leader's region is isolated
-     * the write gap counts from the cut; otherwise writes must go on throughout (the window is the cut).
+     * Cuts links for {@link #CUT}, then heals them: the chaos run's fault class of the same name, on the leader (a,
+     * normalised). When the leader's region is isolated the write gap counts from the cut; otherwise writes must go on
+     * throughout (the window is the cut).
      */
     private Injected cutLinks(Scenario scenario) {
-        io.paymentledger.cli.chaos.NetworkFaults net = new io.paymentledger.cli.chaos.NetworkFaults(d.topology());
-        String a = LocalDeployment.FIRST_PRIMARY;
-        String b = d.topology().otherRegion(a);
-        String what = switch (scenario) {
-            case ISOLATE_LEADER_REGION -> net.isolate(a);
-            case PARTITION_LEADER_STANDBY -> net.partition(a, b);
-            case CUT_LEADER_TO_STANDBY -> net.cut(a, b);
-            case ISOLATE_WITNESS -> net.isolate(io.paymentledger.cli.deploy.Topology.WITNESS_SITE);
-            default -> throw new IllegalArgumentException(scenario + " cuts no link");
-        };
+        FaultClass.Injection cut = FaultClass.valueOf(scenario.name()).inject(new Injector(d));
+        String what = cut.done();
         // The fault is complete once its last rule is in (each takes a few ms to add): the clock starts then.
         long from = System.nanoTime();
         try {
             LocalDeployment.sleep(CUT.toMillis());
         } finally {
-            net.heal();
+            cut.heal();
         }
         long to = System.nanoTime();
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
