@@ -281,7 +281,8 @@ class PipelinedWriterTest {
     @Test
     void theNextBatchsRowsGoInWhileTheBatchBeforeWaitsAndItCommitsAfterIt() throws Exception {
         String[] acc = accounts();
-        String first = id("w1"), second = id("w2");
+        String untouchedByA = accounts()[0];
+        String first = id("w1"), second = id("w2"), third = id("w3");
         List<String> answered = new CopyOnWriteArrayList<>();
         CompletableFuture<List<TransferResult>> a;
         CompletableFuture<List<TransferResult>> b;
@@ -289,10 +290,24 @@ class PipelinedWriterTest {
             a = submit(first, acc[0], acc[1], 5);
             a.thenRun(() -> answered.add("a"));
             awaitCommitWaitingOnLock();
-            // The same two accounts: b's balances wait for a's commit, its transfer row does not.
-            b = submit(second, acc[1], acc[0], 2);
+            // b (one request, one batch): back over a's two accounts — those balances wait for a's commit, its
+            // transfer rows do not — and into an account a did not touch, whose balance need not wait either.
+            b = new CompletableFuture<>();
+            writer().submit(new WriteCommand.CreateTransfers(Caller.OPERATOR, List.of(
+                    new TransferSpec(second, acc[1], acc[0], 2, "EUR", 1, 0, "", 0, Map.of(), null),
+                    new TransferSpec(third, acc[0], untouchedByA, 1, "EUR", 1, 0, "", 0, Map.of(), null)),
+                    new TransferStatus[2], 0, b));
             b.thenRun(() -> answered.add("b"));
             awaitNextBatchRowsWrittenMeanwhile(ledger);
+            try (Connection probe = ledger.sql(); Statement st = probe.createStatement()) {
+                probe.setAutoCommit(false);
+                st.execute("set local lock_timeout = '200ms'");
+                Throwable locked = org.assertj.core.api.Assertions.catchThrowable(() -> st.execute(
+                        "select 1 from account where id = '" + untouchedByA + "' for update"));
+                assertThat(locked).as("b's transaction already updated the balance a did not touch")
+                        .hasMessageContaining("lock timeout");
+                probe.rollback();
+            }
             Thread.sleep(200);
             assertThat(answered).as("neither is answered before its own commit").isEmpty();
             assertThat(rows("select count(*) from transfer where id in ('" + first + "', '" + second + "')"))
@@ -300,8 +315,11 @@ class PipelinedWriterTest {
             blocker.rollback();
         }
         assertThat(a.get(10, TimeUnit.SECONDS).get(0).status()).isEqualTo(TransferStatus.CREATED);
-        assertThat(b.get(10, TimeUnit.SECONDS).get(0).status()).isEqualTo(TransferStatus.CREATED);
+        assertThat(b.get(10, TimeUnit.SECONDS)).extracting(TransferResult::status)
+                .containsExactly(TransferStatus.CREATED, TransferStatus.CREATED);
         assertThat(answered).containsExactly("a", "b");
+        assertThat(rows("select credits_posted from account where id = '" + untouchedByA + "'")).isEqualTo(1);
+        assertThat(rows("select debits_posted from account where id = '" + acc[0] + "'")).isEqualTo(5 + 1);
         assertThat(rows("select batch_seq from transfer where id = '" + second + "'"))
                 .isEqualTo(rows("select batch_seq from transfer where id = '" + first + "'") + 1);
         assertThat(rows("select credits_posted - debits_posted from account where id = '" + acc[1] + "'")).isEqualTo(3);

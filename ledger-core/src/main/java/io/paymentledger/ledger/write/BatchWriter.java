@@ -718,7 +718,19 @@ public final class BatchWriter implements AutoCloseable {
             throw new LedgerBug("batch " + b.seq + " does not follow the journal head " + journalSeq);
         }
         byte[] hash = JournalHash.next(journalHash, b.seq, b.epoch, b.newAccounts, b.newTransferRows);
-        Batch.Sealed sealed = b.seal(journalHash, hash, signer.sign(b.seq, hash), memory);
+        // The balances the batch still committing before this one changed stay locked until its COMMIT returns (and
+        // its new accounts are invisible until then): those are written after it, the others with this batch's rows.
+        Set<String> lockedIds = Set.of();
+        lock.lock();
+        try {
+            Handover before = inFlight.peekLast();
+            if (before != null && before.sealed != null) {
+                lockedIds = before.sealed.accountIds();
+            }
+        } finally {
+            lock.unlock();
+        }
+        Batch.Sealed sealed = b.seal(journalHash, hash, signer.sign(b.seq, hash), memory, lockedIds);
         journalSeq = b.seq;
         journalHash = hash;
         handOver(new Handover(sealed, List.copyOf(open.commands), answers));

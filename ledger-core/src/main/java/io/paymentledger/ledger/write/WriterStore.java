@@ -380,6 +380,9 @@ final class WriterStore implements AutoCloseable {
             TRANSFER_COPY.copy(connection, b.transfers());
             upsertHolds(dsl, b.holds());
             upsertPayments(dsl, b.payments());
+            if (b.freeBalances().size() > 0) {
+                updateBalances(b.freeBalances());
+            }
             done = true;
         } catch (SQLException e) {
             if (isDuplicateTransferId(e)) {
@@ -487,13 +490,10 @@ final class WriterStore implements AutoCloseable {
      * five array binds whatever the number of accounts) and the journal row, in one statement.
      */
     private void epochBalancesJournal(Batch.Sealed b) throws SQLException, Fenced {
-        int n = b.balanceIds().length;
+        Batch.Balances locked = b.lockedBalances();
+        int n = locked.size();
         try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.EPOCH_BALANCES_JOURNAL)) {
-            ps.setArray(1, connection.createArrayOf("varchar", b.balanceIds()));
-            ps.setArray(2, connection.createArrayOf("int8", b.debitsPending()));
-            ps.setArray(3, connection.createArrayOf("int8", b.debitsPosted()));
-            ps.setArray(4, connection.createArrayOf("int8", b.creditsPending()));
-            ps.setArray(5, connection.createArrayOf("int8", b.creditsPosted()));
+            bindBalances(ps, locked);
             ps.setLong(6, b.seq());
             ps.setLong(7, b.epoch());
             ps.setString(8, region);
@@ -514,6 +514,30 @@ final class WriterStore implements AutoCloseable {
                     throw new SQLException("balance update matched " + rs.getLong(2) + " of " + n + " accounts, journal rows "
                             + rs.getLong(3), "XX000");
                 }
+            }
+        }
+    }
+
+    /** The five array binds of {@link Sql#UPDATE_BALANCES}, first in both statements that use it. */
+    private void bindBalances(java.sql.PreparedStatement ps, Batch.Balances balances) throws SQLException {
+        ps.setArray(1, connection.createArrayOf("varchar", balances.ids()));
+        ps.setArray(2, connection.createArrayOf("int8", balances.debitsPending()));
+        ps.setArray(3, connection.createArrayOf("int8", balances.debitsPosted()));
+        ps.setArray(4, connection.createArrayOf("int8", balances.creditsPending()));
+        ps.setArray(5, connection.createArrayOf("int8", balances.creditsPosted()));
+    }
+
+    /**
+     * Writes balances no other open transaction holds (the batch before this one did not touch these accounts), with
+     * the batch's rows, before the batch before it committed.
+     */
+    private void updateBalances(Batch.Balances free) throws SQLException {
+        try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.UPDATE_BALANCES)) {
+            bindBalances(ps, free);
+            int updated = ps.executeUpdate();
+            if (updated != free.size()) {
+                // Every touched account was loaded from this table: a missing row means the state is not what we think.
+                throw new SQLException("balance update matched " + updated + " of " + free.size() + " accounts", "XX000");
             }
         }
     }
