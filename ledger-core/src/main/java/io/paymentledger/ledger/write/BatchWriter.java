@@ -899,6 +899,13 @@ public final class BatchWriter implements AutoCloseable {
                 lane.store.rollbackQuietly();
                 handBack(h.commands, false);
                 ok = false;
+            } else if (h.sealed != null && anyExpired(h.commands)) {
+                // A caller's deadline passed while the batch waited for the one before it (its caller has been told
+                // DEADLINE_EXCEEDED): as at sealing, the batch is not written; its commands are applied again, where
+                // the expired ones fail and the others go into the next batch.
+                lane.store.rollbackQuietly();
+                handBack(h.commands, false);
+                ok = false;
             } else {
                 ok = commit(lane, h, rowsFailed, rowsStartNanos);
             }
@@ -918,6 +925,16 @@ public final class BatchWriter implements AutoCloseable {
                 lock.unlock();
             }
         }
+    }
+
+    private static boolean anyExpired(List<WriteCommand> commands) {
+        long now = System.nanoTime();
+        for (WriteCommand c : commands) {
+            if (c.deadlineNanos() != 0 && now - c.deadlineNanos() >= 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void handBack(List<WriteCommand> commands, boolean duplicate) {
