@@ -91,6 +91,25 @@ class PipelinedWriterTest {
         throw new AssertionError("the writer's commit never waited on the leadership row");
     }
 
+    /**
+     * Waits until the writer has two transactions open that wrote rows (a backend has a transaction id only once its
+     * transaction wrote something): batch N's, waiting in its commit, and N+1's, whose rows went in meanwhile on the
+     * other connection.
+     */
+    private static void awaitNextBatchRowsWrittenMeanwhile(TestLedger on) throws Exception {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < until) {
+            try (Connection c = on.sql()) {
+                if (LedgerAssertions.count(c, "select count(*) from pg_stat_activity where application_name = 'ledger-writer-a'"
+                        + " and backend_xid is not null") == 2) {
+                    return;
+                }
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("the next batch's rows were never written while the batch before it waited for its commit");
+    }
+
     private static long rows(String sql) throws Exception {
         try (Connection c = ledger.sql()) {
             return LedgerAssertions.count(c, sql);
@@ -239,6 +258,7 @@ class PipelinedWriterTest {
                 Thread.sleep(300);
                 w.submit(new WriteCommand.CreateTransfers(Caller.OPERATOR, List.of(new TransferSpec(id("f2"), a, b, 2, "EUR", 1, 0, "",
                         0, Map.of(), null)), new TransferStatus[1], 0, second));
+                awaitNextBatchRowsWrittenMeanwhile(own); // f2's rows are in, in their own transaction
                 Thread.sleep(200);
                 newLeader.commit(); // the new leader's epoch is in: the waiting commit reads it and is fenced
             }
@@ -255,6 +275,93 @@ class PipelinedWriterTest {
             try (Connection c = own.sql()) {
                 assertThat(LedgerAssertions.count(c, "select count(*) from transfer where debit_account_id = '" + a + "'")).isZero();
             }
+        }
+    }
+
+    @Test
+    void theNextBatchsRowsGoInWhileTheBatchBeforeWaitsAndItCommitsAfterIt() throws Exception {
+        String[] acc = accounts();
+        String untouchedByA = accounts()[0];
+        String first = id("w1"), second = id("w2"), third = id("w3");
+        List<String> answered = new CopyOnWriteArrayList<>();
+        CompletableFuture<List<TransferResult>> a;
+        CompletableFuture<List<TransferResult>> b;
+        try (Connection blocker = holdLeadershipRow()) {
+            a = submit(first, acc[0], acc[1], 5);
+            a.thenRun(() -> answered.add("a"));
+            awaitCommitWaitingOnLock();
+            // b (one request, one batch): back over a's two accounts — those balances wait for a's commit, its
+            // transfer rows do not — and into an account a did not touch, whose balance need not wait either.
+            b = new CompletableFuture<>();
+            writer().submit(new WriteCommand.CreateTransfers(Caller.OPERATOR, List.of(
+                    new TransferSpec(second, acc[1], acc[0], 2, "EUR", 1, 0, "", 0, Map.of(), null),
+                    new TransferSpec(third, acc[0], untouchedByA, 1, "EUR", 1, 0, "", 0, Map.of(), null)),
+                    new TransferStatus[2], 0, b));
+            b.thenRun(() -> answered.add("b"));
+            awaitNextBatchRowsWrittenMeanwhile(ledger);
+            try (Connection probe = ledger.sql(); Statement st = probe.createStatement()) {
+                probe.setAutoCommit(false);
+                st.execute("set local lock_timeout = '200ms'");
+                Throwable locked = org.assertj.core.api.Assertions.catchThrowable(() -> st.execute(
+                        "select 1 from account where id = '" + untouchedByA + "' for update"));
+                assertThat(locked).as("b's transaction already updated the balance a did not touch")
+                        .hasMessageContaining("lock timeout");
+                probe.rollback();
+            }
+            Thread.sleep(200);
+            assertThat(answered).as("neither is answered before its own commit").isEmpty();
+            assertThat(rows("select count(*) from transfer where id in ('" + first + "', '" + second + "')"))
+                    .as("nothing is visible before its commit").isZero();
+            blocker.rollback();
+        }
+        assertThat(a.get(10, TimeUnit.SECONDS).get(0).status()).isEqualTo(TransferStatus.CREATED);
+        assertThat(b.get(10, TimeUnit.SECONDS)).extracting(TransferResult::status)
+                .containsExactly(TransferStatus.CREATED, TransferStatus.CREATED);
+        assertThat(answered).containsExactly("a", "b");
+        assertThat(rows("select credits_posted from account where id = '" + untouchedByA + "'")).isEqualTo(1);
+        assertThat(rows("select debits_posted from account where id = '" + acc[0] + "'")).isEqualTo(5 + 1);
+        assertThat(rows("select batch_seq from transfer where id = '" + second + "'"))
+                .isEqualTo(rows("select batch_seq from transfer where id = '" + first + "'") + 1);
+        assertThat(rows("select credits_posted - debits_posted from account where id = '" + acc[1] + "'")).isEqualTo(3);
+        try (Connection c = ledger.sql()) {
+            LedgerAssertions.assertConsistent(c);
+        }
+    }
+
+    @Test
+    void whenTheBatchBeforeFailsTheNextIsRolledBackNotAnsweredAndWrittenAgainOnWhatCommitted() throws Exception {
+        String[] acc = accounts();
+        String lost = id("lost2"), onTop = id("ontop");
+        CompletableFuture<List<TransferResult>> a;
+        CompletableFuture<List<TransferResult>> b;
+        List<String> answered = new CopyOnWriteArrayList<>();
+        try (Connection blocker = holdLeadershipRow()) {
+            a = submit(lost, acc[0], acc[1], 11);
+            awaitCommitWaitingOnLock();
+            b = submit(onTop, acc[0], acc[1], 13);
+            b.whenComplete((r, e) -> answered.add(e == null ? "b" : "b failed"));
+            awaitNextBatchRowsWrittenMeanwhile(ledger);
+            // a's commit fails: only its connection is cut while it waits; b's transaction, with its rows, stays.
+            try (Connection admin = ledger.sql(); Statement st = admin.createStatement()) {
+                st.execute("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'ledger-writer-a'"
+                        + " and wait_event_type = 'Lock'");
+            }
+            Throwable failure = org.assertj.core.api.Assertions.catchThrowable(() -> a.get(10, TimeUnit.SECONDS));
+            assertThat(failure).isInstanceOf(ExecutionException.class);
+            assertThat(failure.getCause()).isInstanceOf(WriteRejected.class);
+            assertThat(((WriteRejected) failure.getCause()).reason()).isEqualTo(WriteRejected.Reason.UNAVAILABLE);
+            assertThat(answered).as("b was written on top of a: not answered from that").isEmpty();
+            blocker.rollback();
+        }
+        assertThat(b.get(10, TimeUnit.SECONDS).get(0).status()).isEqualTo(TransferStatus.CREATED);
+        assertThat(answered).containsExactly("b");
+        assertThat(rows("select count(*) from transfer where id = '" + lost + "'")).isZero();
+        assertThat(rows("select count(*) from transfer where id = '" + onTop + "'")).isOne();
+        // b's balances were computed again from what committed (without a's 11).
+        assertThat(rows("select credits_posted from account where id = '" + acc[1] + "'")).isEqualTo(13);
+        assertThat(rows("select dr_debits_posted from transfer where id = '" + onTop + "'")).isEqualTo(13);
+        try (Connection c = ledger.sql()) {
+            LedgerAssertions.assertConsistent(c);
         }
     }
 }

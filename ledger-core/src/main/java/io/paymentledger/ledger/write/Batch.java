@@ -58,46 +58,69 @@ final class Batch {
     record HoldRow(String id, long remaining, long posted, short state, long expiresAtNs) {}
 
     /**
-     * The batch as it is written, immutable: new accounts (copies), transfer rows, the touched accounts' balances
-     * after the batch ({@code balanceIds[i]} has {@code debitsPending[i]}, ...: the arrays of the one UPDATE), holds
-     * and payments as they were at sealing, and the journal row.
+     * Existing accounts' balances after the batch, as the arrays of one {@code update ... from unnest(...)}:
+     * {@code ids[i]} has {@code debitsPending[i]}, ...
+     */
+    record Balances(Object[] ids, Object[] debitsPending, Object[] debitsPosted, Object[] creditsPending,
+            Object[] creditsPosted) {
+
+        static Balances of(List<AccountState> accounts) {
+            int n = accounts.size();
+            Balances b = new Balances(new Object[n], new Object[n], new Object[n], new Object[n], new Object[n]);
+            for (int i = 0; i < n; i++) {
+                AccountState a = accounts.get(i);
+                Balance bal = a.balance();
+                b.ids[i] = a.id();
+                b.debitsPending[i] = bal.debitsPending();
+                b.debitsPosted[i] = bal.debitsPosted();
+                b.creditsPending[i] = bal.creditsPending();
+                b.creditsPosted[i] = bal.creditsPosted();
+            }
+            return b;
+        }
+
+        int size() {
+            return ids.length;
+        }
+    }
+
+    /**
+     * The batch as it is written, immutable: new accounts (copies), transfer rows, the touched existing accounts'
+     * balances after the batch in two parts — {@code freeBalances}, accounts the batch before it (still committing)
+     * did not touch, written with the rows at once, and {@code lockedBalances}, the ones it did (locked until its
+     * COMMIT returns; its new accounts not even visible before), written after it — holds and payments as they were
+     * at sealing, the journal row, and {@code accountIds}: every account the batch touched (what the batch after it
+     * must leave for later).
      */
     record Sealed(long seq, long epoch, long firstTimestampNs, long lastTimestampNs, List<AccountState> newAccounts,
-            List<TransferRow> transfers, Object[] balanceIds, Object[] debitsPending, Object[] debitsPosted,
-            Object[] creditsPending, Object[] creditsPosted, List<HoldRow> holds, List<PaymentView> payments,
-            byte[] prevHash, byte[] hash, io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint) {}
+            List<TransferRow> transfers, Balances freeBalances, Balances lockedBalances, List<HoldRow> holds,
+            List<PaymentView> payments, byte[] prevHash, byte[] hash,
+            io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint, Set<String> accountIds) {}
 
     /**
      * Freezes what this batch writes and puts everything it created or changed into the writer's memory, stamped
      * with this batch, so the next batch (applied while this one commits) sees it and nothing of it is evicted
      * before the commit.
+     *
+     * @param lockedIds accounts the batch still committing before this one touched (empty when none is)
      */
     Sealed seal(byte[] prevHash, byte[] hash, io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint,
-            WriterMemory memory) {
+            WriterMemory memory, Set<String> lockedIds) {
         java.util.Set<AccountState> created = new java.util.HashSet<>(newAccounts);
         List<AccountState> accountsCopy = new ArrayList<>(newAccounts.size());
         for (AccountState a : newAccounts) {
             accountsCopy.add(a.copy());
         }
-        int n = touchedAccounts.size() - (int) touchedAccounts.stream().filter(created::contains).count();
-        Object[] ids = new Object[n];
-        Object[] dp = new Object[n];
-        Object[] dpo = new Object[n];
-        Object[] cp = new Object[n];
-        Object[] cpo = new Object[n];
-        int i = 0;
+        List<AccountState> free = new ArrayList<>(touchedAccounts.size());
+        List<AccountState> locked = new ArrayList<>();
+        Set<String> accountIds = new java.util.HashSet<>(touchedAccounts.size() * 2);
         for (AccountState a : touchedAccounts) {
             memory.accounts.put(a.id(), a, seq);
+            accountIds.add(a.id());
             if (created.contains(a)) {
                 continue;
             }
-            Balance bal = a.balance();
-            ids[i] = a.id();
-            dp[i] = bal.debitsPending();
-            dpo[i] = bal.debitsPosted();
-            cp[i] = bal.creditsPending();
-            cpo[i] = bal.creditsPosted();
-            i++;
+            (lockedIds.contains(a.id()) ? locked : free).add(a);
         }
         for (TransferRow t : newTransferRows) {
             memory.transfers.put(t.id(), t, seq);
@@ -113,7 +136,7 @@ final class Batch {
             paymentRows.add(p.view());
         }
         return new Sealed(seq, epoch, firstTimestampNs, lastTimestampNs, List.copyOf(accountsCopy), List.copyOf(newTransferRows),
-                ids, dp, dpo, cp, cpo, holdRows, paymentRows, prevHash, hash, checkpoint);
+                Balances.of(free), Balances.of(locked), holdRows, paymentRows, prevHash, hash, checkpoint, accountIds);
     }
 
     /** Items of commands applied into this batch (each command counts its size). */

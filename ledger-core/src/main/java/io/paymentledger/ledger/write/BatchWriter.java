@@ -29,17 +29,22 @@ import java.util.logging.Logger;
  *       {@link WriterMemory}, the database for the rest), applies them in memory ({@link LedgerRules}) into the open
  *       batch, and keeps doing so while the committer is busy; when the committer is free it seals the open batch
  *       (asserts it sums to zero, freezes its rows, chains its journal hash) and hands it over;</li>
- *   <li>the <b>committer</b> writes a sealed batch in ONE transaction with ONE synchronous commit, then answers every
- *       caller of that batch.</li>
+ *   <li>two <b>commit lanes</b>, each a thread with its own connection, take sealed batches in turn and write each in
+ *       ONE transaction with ONE synchronous commit, then answer every caller of that batch. A lane writes its
+ *       batch's new rows (accounts, transfers by COPY, holds, payments) at once, while the other lane's batch may still
+ *       wait for its COMMIT; the rest (epoch check, balances, journal row) and the COMMIT only once the batch before
+ *       it is answered: the balances are the rows the batch before changed, and they stay locked until its COMMIT
+ *       returns.</li>
  * </ol>
  *
- * <p>So batch N+1 is applied while batch N waits for the synchronous standby, and batches grow to whatever arrived
- * meanwhile. What holds, as before: nothing is acknowledged before its batch's commit returned; answers go out in
- * commit order (a batch is sealed only once the previous one is answered, so even a batch that writes nothing, e.g.
- * a retry answered EXISTS from memory, answers after the commit it depends on); every commit checks the epoch in the
+ * <p>So batch N+1 is applied and its rows written while batch N waits for the synchronous standby, and batches grow
+ * to whatever arrived meanwhile. What holds, as before: nothing is acknowledged before its batch's commit returned;
+ * answers go out in commit order (batch N+1 commits only after N was answered; a batch that writes nothing, e.g. a
+ * retry answered EXISTS from memory, waits for the batches sealed before it); every commit checks the epoch in the
  * database (fencing). A failed commit fails ITS callers with UNAVAILABLE (their retries are safe: ids are
- * idempotency keys); the open batch applied on top of it is not failed but re-applied from scratch once the state
- * is rebuilt from the database; the fault listener decides whether this node may go on leading.
+ * idempotency keys); the batch written on top of it is rolled back and, like the open batch, not failed but
+ * re-applied from scratch once the state is rebuilt from the database; the fault listener decides whether this node
+ * may go on leading.
  *
  * <p>It writes only while it holds an epoch ({@link #lead(long)}); {@link #stepDown(String)} stops it at once.
  */
@@ -48,6 +53,8 @@ public final class BatchWriter implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(BatchWriter.class.getName());
     /** The applier looks at the clock (lease, expiry scan) at least this often when idle. */
     private static final long IDLE_WAKE_MS = 100;
+    /** How long close() waits for each of the writer's threads to stop. */
+    private static final long CLOSE_JOIN_MS = 10_000;
 
     /**
      * Limits of the write path.
@@ -85,7 +92,10 @@ public final class BatchWriter implements AutoCloseable {
         /** {@code commands} were applied in memory between the two instants ({@link System#nanoTime()} scale). */
         void applied(List<WriteCommand> commands, long startNanos, long endNanos);
 
-        /** {@code commands}' batch was committed (COPY, journal, COMMIT incl. the synchronous wait) between the two. */
+        /**
+         * {@code commands}' batch was written and committed between the two: its rows (COPY), the wait for the batch
+         * before it, then balances, journal and COMMIT incl. the synchronous wait.
+         */
         void committed(List<WriteCommand> commands, long startNanos, long endNanos);
     }
 
@@ -100,11 +110,42 @@ public final class BatchWriter implements AutoCloseable {
         void onWriteFault(String reason, Throwable cause);
     }
 
-    /** A sealed batch on its way to the committer, with its callers and their answers. */
-    private record Handover(Batch.Sealed sealed, List<WriteCommand> commands, Object[] answers, boolean writes) {}
+    /**
+     * Batches in flight at most (sealed, not yet answered), one per commit lane: N's COMMIT waits for the synchronous
+     * standby while N+1's rows are written. Two, because N+2 could not do more than wait: N+1's balance update waits
+     * for N's row locks, and N+2's for N+1's.
+     */
+    static final int COMMIT_LANES = 2;
+
+    /** A sealed batch on its way to a commit lane, with its callers and their answers. */
+    private static final class Handover {
+        /** What it writes; null for a batch that writes nothing (its answers only wait for the batches before it). */
+        final Batch.Sealed sealed;
+        final List<WriteCommand> commands;
+        final Object[] answers;
+        /** A batch sealed before this one was not committed: this one must not commit (under `lock`). */
+        boolean afterFailure;
+
+        Handover(Batch.Sealed sealed, List<WriteCommand> commands, Object[] answers) {
+            this.sealed = sealed;
+            this.commands = commands;
+            this.answers = answers;
+        }
+    }
+
+    /** A commit lane: its thread, its connection, the batch it writes (under `lock`; null when free). */
+    private static final class Lane {
+        final WriterStore store;
+        Thread thread;
+        Handover batch;
+
+        Lane(WriterStore store) {
+            this.store = store;
+        }
+    }
 
     private final WriterStore reads;
-    private final WriterStore commits;
+    private final Lane[] lanes = new Lane[COMMIT_LANES];
     private final Config config;
     private final LedgerRules rules;
     /** Ledger time for timestamps and hold expiry: immune to steps of the wall clock. */
@@ -113,7 +154,6 @@ public final class BatchWriter implements AutoCloseable {
     private final FaultListener faults;
     private volatile CheckpointSigner signer = CheckpointSigner.NONE;
     private final Thread applier;
-    private final Thread committer;
     private final AtomicLong committedBatches = new AtomicLong();
     private final AtomicLong committedTransfers = new AtomicLong();
 
@@ -125,8 +165,8 @@ public final class BatchWriter implements AutoCloseable {
      * applier asleep until its idle timeout (a 100 ms stall per call for a lone client).
      */
     private final Condition applierWake = lock.newCondition();
-    /** The committer's wake-up: a batch was handed over, or the writer closes. */
-    private final Condition committerWake = lock.newCondition();
+    /** The lanes' wake-up: a batch was handed over or answered, or the writer closes. */
+    private final Condition laneWake = lock.newCondition();
     private final ArrayDeque<WriteCommand> queue = new ArrayDeque<>();
     /**
      * When each queued command arrived (System.nanoTime), a ring parallel to {@link #queue} (same order, same size,
@@ -137,14 +177,21 @@ public final class BatchWriter implements AutoCloseable {
     /** The waits of the commands just taken, recorded after the lock is released (applier thread only). */
     private final long[] queueWaits;
     private final WriterMetrics metrics;
-    /** The batch handed to the committer, until it is answered; null when the committer is free. */
-    private Handover committing;
+    /** The batches handed to the lanes and not yet answered, oldest (the next to commit) first. */
+    private final ArrayDeque<Handover> inFlight = new ArrayDeque<>(COMMIT_LANES);
+    /** Batches handed over so far: batch k goes to lane k % COMMIT_LANES (the applier's, read under `lock`). */
+    private long handedOver;
     /** A commit failed: the applier must drop its open batch's state and rebuild before going on. */
     private boolean poisoned;
     /** The applier holds an open batch (for isIdle). */
     private boolean applying;
-    /** Commands of a batch refused for ids that already existed: the applier applies them again, with lookups. */
-    private List<WriteCommand> handedBack = List.of();
+    /**
+     * Commands of batches that were not written but must not fail: refused for ids that already existed, or written
+     * on top of a batch that failed. The applier applies them again, first, in this order.
+     */
+    private List<WriteCommand> handedBack = new ArrayList<>();
+    /** One of the handed-back batches carried an existing transfer id: look new ids up for a while. */
+    private boolean handedBackDuplicate;
 
     private volatile long epoch;
     private volatile boolean leading;
@@ -184,7 +231,9 @@ public final class BatchWriter implements AutoCloseable {
         this.queuedAtNanos = new long[config.queueCommandsMax()];
         this.queueWaits = new long[config.queueCommandsMax()];
         this.reads = new WriterStore(database, region, WriterStore.Role.READS);
-        this.commits = new WriterStore(database, region, WriterStore.Role.COMMITS);
+        for (int i = 0; i < COMMIT_LANES; i++) {
+            lanes[i] = new Lane(new WriterStore(database, region, WriterStore.Role.COMMITS));
+        }
         this.config = config;
         this.clock = new io.paymentledger.replication.time.SteadyClock(wallClockNanos, System::nanoTime);
         this.rules = new LedgerRules(clock::nowNs);
@@ -193,9 +242,14 @@ public final class BatchWriter implements AutoCloseable {
                 Math.max(perBatch, config.recentTransfersMax() / 2));
         this.faults = faults;
         this.applier = Thread.ofPlatform().name("ledger-writer-" + region).daemon(true).unstarted(this::applyLoop);
-        this.committer = Thread.ofPlatform().name("ledger-committer-" + region).daemon(true).unstarted(this::commitLoop);
+        for (int i = 0; i < COMMIT_LANES; i++) {
+            Lane lane = lanes[i];
+            lane.thread = Thread.ofPlatform().name("ledger-committer-" + region + "-" + i).daemon(true).unstarted(() -> laneLoop(lane));
+        }
         this.applier.start();
-        this.committer.start();
+        for (Lane lane : lanes) {
+            lane.thread.start();
+        }
     }
 
     /** Starts writing under {@code newEpoch}, which must already be stored in the database; no lease limit. */
@@ -240,7 +294,7 @@ public final class BatchWriter implements AutoCloseable {
     public boolean isIdle() {
         lock.lock();
         try {
-            return queue.isEmpty() && !applying && committing == null;
+            return queue.isEmpty() && !applying && inFlight.isEmpty();
         } finally {
             lock.unlock();
         }
@@ -314,7 +368,7 @@ public final class BatchWriter implements AutoCloseable {
         lock.lock();
         try {
             applierWake.signalAll();
-            committerWake.signalAll();
+            laneWake.signalAll();
         } finally {
             lock.unlock();
         }
@@ -344,7 +398,8 @@ public final class BatchWriter implements AutoCloseable {
             chunk.clear();
             boolean poison;
             List<WriteCommand> returned = List.of();
-            boolean committerFree;
+            boolean duplicate = false;
+            boolean laneFree;
             boolean scanDue;
             int waits = 0;
             lock.lock();
@@ -355,17 +410,19 @@ public final class BatchWriter implements AutoCloseable {
                 if (closed) {
                     break;
                 }
-                poison = poisoned && committing == null;
+                poison = poisoned && inFlight.isEmpty();
                 if (poison) {
                     poisoned = false;
                     returned = handedBack;
-                    handedBack = List.of();
+                    handedBack = new ArrayList<>();
+                    duplicate = handedBackDuplicate;
+                    handedBackDuplicate = false;
                 } else if (!rebuildWaitsForCommitter(open)) {
                     int room = config.batchItemsMax() - (open == null ? 0 : open.batch.items);
                     room = take(again, chunk, room);
                     waits = takeQueued(chunk, room);
                 }
-                committerFree = committing == null;
+                laneFree = laneFree();
                 scanDue = leading && open == null && System.nanoTime() - nextExpiryScanNanos >= 0;
                 applying = open != null || !chunk.isEmpty();
             } catch (InterruptedException e) {
@@ -387,7 +444,7 @@ public final class BatchWriter implements AutoCloseable {
                         open = null;
                     }
                     reapplyFirst(returned);
-                    if (!returned.isEmpty()) {
+                    if (duplicate) {
                         checkIdsUntilNanos = System.nanoTime() + DUPLICATE_CHECK_MS * 1_000_000L;
                     }
                     stale = true;
@@ -413,7 +470,7 @@ public final class BatchWriter implements AutoCloseable {
                     }
                     apply(open, chunk, scanDue);
                 }
-                if (open != null && committerFree) {
+                if (open != null && laneFree) {
                     Open sealing = open;
                     open = null;
                     seal(sealing);
@@ -468,13 +525,13 @@ public final class BatchWriter implements AutoCloseable {
      * batch the free committer can take, a failed commit to recover from, an expiry scan, or a step-down to answer.
      */
     private boolean work(Open open) {
-        if (poisoned && committing == null) {
+        if (poisoned && inFlight.isEmpty()) {
             return true;
         }
         if (!leading) {
             return open != null || !again.isEmpty() || !queue.isEmpty();
         }
-        if (open != null && committing == null) {
+        if (open != null && laneFree()) {
             return true;
         }
         if (rebuildWaitsForCommitter(open)) {
@@ -490,7 +547,12 @@ public final class BatchWriter implements AutoCloseable {
 
     /** The state must be rebuilt from the database before a new batch, and a commit is still under way. */
     private boolean rebuildWaitsForCommitter(Open open) {
-        return open == null && (stale || newTerm) && committing != null;
+        return open == null && (stale || newTerm) && !inFlight.isEmpty();
+    }
+
+    /** A lane can take the open batch now (under the lock): one is free and no commit failed under it. */
+    private boolean laneFree() {
+        return inFlight.size() < COMMIT_LANES && !poisoned;
     }
 
     private static int items(List<WriteCommand> commands) {
@@ -543,14 +605,14 @@ public final class BatchWriter implements AutoCloseable {
     /**
      * Makes the in-memory state current before a new batch opens: after a new term or a failed commit it is rebuilt
      * from the database. Called only while no commit is under way ({@link #rebuildWaitsForCommitter}), so the
-     * committer's connection may be replaced too.
+     * lanes' connections may be replaced too.
      */
     private boolean freshState() throws SQLException {
         if (newTerm || stale) {
             lock.lock();
             try {
-                if (committing != null) {
-                    return false; // a term began meanwhile: rebuild once the commit under way is done
+                if (!inFlight.isEmpty()) {
+                    return false; // a term began meanwhile: rebuild once the commits under way are done
                 }
             } finally {
                 lock.unlock();
@@ -563,10 +625,14 @@ public final class BatchWriter implements AutoCloseable {
             stale = true;
             clock.anchor();
             reads.reset();
-            commits.reset();
         }
         if (!stale) {
             return true;
+        }
+        // After a failure, the other lane's connection may be as broken as the one that failed (a restarted or
+        // terminated backend): new ones, rather than failing the next batch on it. No lane is writing now.
+        for (Lane lane : lanes) {
+            lane.store.reset();
         }
         WriterStore.JournalHead head = reads.loadHead();
         journalSeq = head.seq();
@@ -642,10 +708,7 @@ public final class BatchWriter implements AutoCloseable {
         }
         Object[] answers = open.answers.toArray();
         if (!b.hasWrites()) {
-            // Every earlier batch is committed (the committer is free and nothing failed): the answers are final.
-            for (int i = 0; i < answers.length; i++) {
-                complete(open.commands.get(i), answers[i]);
-            }
+            handOver(new Handover(null, List.copyOf(open.commands), answers));
             return;
         }
         b.assertBalanced();
@@ -659,15 +722,57 @@ public final class BatchWriter implements AutoCloseable {
             throw new LedgerBug("batch " + b.seq + " does not follow the journal head " + journalSeq);
         }
         byte[] hash = JournalHash.next(journalHash, b.seq, b.epoch, b.newAccounts, b.newTransferRows);
-        Batch.Sealed sealed = b.seal(journalHash, hash, signer.sign(b.seq, hash), memory);
-        journalSeq = b.seq;
-        journalHash = hash;
+        // The balances the batch still committing before this one changed stay locked until its COMMIT returns (and
+        // its new accounts are invisible until then): those are written after it, the others with this batch's rows.
+        Set<String> lockedIds = Set.of();
         lock.lock();
         try {
-            committing = new Handover(sealed, List.copyOf(open.commands), answers, true);
-            committerWake.signal();
+            Handover before = inFlight.peekLast();
+            if (before != null && before.sealed != null) {
+                lockedIds = before.sealed.accountIds();
+            }
         } finally {
             lock.unlock();
+        }
+        Batch.Sealed sealed = b.seal(journalHash, hash, signer.sign(b.seq, hash), memory, lockedIds);
+        journalSeq = b.seq;
+        journalHash = hash;
+        handOver(new Handover(sealed, List.copyOf(open.commands), answers));
+    }
+
+    /**
+     * Gives a sealed batch to the next lane. A batch that writes nothing is answered at once when nothing is in flight
+     * (every batch before it committed); else it waits in its lane for the batches before it. When a commit failed
+     * since the applier found a lane free, the batch (applied on top of it) is applied again instead.
+     */
+    private void handOver(Handover h) {
+        boolean answerNow = false;
+        lock.lock();
+        try {
+            if (poisoned) {
+                reapplyFirst(h.commands);
+                return;
+            }
+            if (h.sealed == null && inFlight.isEmpty()) {
+                answerNow = true;
+            } else {
+                Lane lane = lanes[(int) (handedOver % COMMIT_LANES)];
+                if (lane.batch != null || inFlight.size() >= COMMIT_LANES) {
+                    throw new LedgerBug("commit lane " + handedOver % COMMIT_LANES + " is busy with a batch while "
+                            + inFlight.size() + " are in flight: batches would commit out of order");
+                }
+                handedOver++;
+                lane.batch = h;
+                inFlight.add(h);
+                laneWake.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (answerNow) {
+            for (int i = 0; i < h.answers.length; i++) {
+                complete(h.commands.get(i), h.answers[i]);
+            }
         }
     }
 
@@ -744,33 +849,81 @@ public final class BatchWriter implements AutoCloseable {
         }
     }
 
-    // ================================================================== the committer
+    // ================================================================== the commit lanes
 
-    private void commitLoop() {
+    private void laneLoop(Lane lane) {
         while (!closed) {
             Handover h;
             lock.lock();
             try {
-                while (!closed && committing == null) {
-                    committerWake.await();
+                while (!closed && lane.batch == null) {
+                    laneWake.await();
                 }
                 if (closed) {
                     break;
                 }
-                h = committing;
+                h = lane.batch;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             } finally {
                 lock.unlock();
             }
-            boolean ok = commit(h);
+            long rowsStartNanos = System.nanoTime();
+            Exception rowsFailed = null;
+            if (h.sealed != null) {
+                // The batch's own new rows: no other transaction touches them, so they go in while the batch before
+                // this one may still wait for its COMMIT. Nothing of it is visible before this batch's own COMMIT.
+                try {
+                    lane.store.writeRows(h.sealed);
+                } catch (SQLException | WriterStore.DuplicateTransferIds | RuntimeException e) {
+                    rowsFailed = e; // reported in commit order, below
+                }
+                WriterMetrics.record(metrics.rows, System.nanoTime() - rowsStartNanos);
+            }
+            boolean afterFailure;
             lock.lock();
             try {
-                committing = null;
+                while (!closed && inFlight.peek() != h) {
+                    laneWake.await();
+                }
+                if (closed) {
+                    break;
+                }
+                afterFailure = h.afterFailure;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } finally {
+                lock.unlock();
+            }
+            boolean ok;
+            if (afterFailure) {
+                // Applied and written on top of a batch that did not commit: roll it back, apply it again later.
+                lane.store.rollbackQuietly();
+                handBack(h.commands, false);
+                ok = false;
+            } else if (h.sealed != null && anyExpired(h.commands)) {
+                // A caller's deadline passed while the batch waited for the one before it (its caller has been told
+                // DEADLINE_EXCEEDED): as at sealing, the batch is not written; its commands are applied again, where
+                // the expired ones fail and the others go into the next batch.
+                lane.store.rollbackQuietly();
+                handBack(h.commands, false);
+                ok = false;
+            } else {
+                ok = commit(lane, h, rowsFailed, rowsStartNanos);
+            }
+            lock.lock();
+            try {
+                inFlight.poll();
+                lane.batch = null;
                 if (!ok) {
                     poisoned = true;
+                    for (Handover later : inFlight) {
+                        later.afterFailure = true;
+                    }
                 }
+                laneWake.signalAll();
                 applierWake.signal();
             } finally {
                 lock.unlock();
@@ -778,52 +931,82 @@ public final class BatchWriter implements AutoCloseable {
         }
     }
 
-    /** Writes one sealed batch, then answers its callers; false when it was not committed (or may not have been). */
-    private boolean commit(Handover h) {
-        Batch.Sealed b = h.sealed();
+    private static boolean anyExpired(List<WriteCommand> commands) {
+        long now = System.nanoTime();
+        for (WriteCommand c : commands) {
+            if (c.deadlineNanos() != 0 && now - c.deadlineNanos() >= 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void handBack(List<WriteCommand> commands, boolean duplicate) {
+        lock.lock();
+        try {
+            handedBack.addAll(commands);
+            handedBackDuplicate |= duplicate;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Finishes a batch whose rows are written (every batch before it is answered), then answers its callers; false
+     * when it was not committed (or may not have been).
+     */
+    private boolean commit(Lane lane, Handover h, Exception rowsFailed, long rowsStartNanos) {
+        Batch.Sealed b = h.sealed;
+        if (b == null) {
+            // Writes nothing; every batch before it committed: the answers are final.
+            for (int i = 0; i < h.answers.length; i++) {
+                complete(h.commands.get(i), h.answers[i]);
+            }
+            return true;
+        }
+        WriterStore commits = lane.store;
         long commitStartNanos = 0;
         long commitEndNanos;
         try {
+            if (rowsFailed != null) {
+                throw rowsFailed;
+            }
             if (!leaseValid() || b.epoch() != epoch || !leading) {
                 // Never commit after the lease ran out: another region may be taking over by now.
-                failAll(h.commands(), notLeader("lease expired before commit"));
+                commits.rollbackQuietly();
+                failAll(h.commands, notLeader("lease expired before commit"));
                 return false;
             }
             commitStartNanos = System.nanoTime();
-            commits.commit(b);
+            commits.finish(b);
             commitEndNanos = System.nanoTime();
             WriterMetrics.record(metrics.commit, commitEndNanos - commitStartNanos);
             WriterMetrics.record(metrics.commitWait, commits.lastCommitStatementNanos());
-            metrics.batchItems.record(items(h.commands()));
+            metrics.batchItems.record(items(h.commands));
         } catch (WriterStore.DuplicateTransferIds duplicate) {
             // Nothing was written (the transaction rolled back): hand the commands back to be applied again with
             // lookups, which answers the existing ids EXISTS; no caller sees this.
-            LOG.info(() -> "writer: batch " + b.seq() + " carried an existing transfer id; applying its " + h.commands().size()
+            LOG.info(() -> "writer: batch " + b.seq() + " carried an existing transfer id; applying its " + h.commands.size()
                     + " requests again with lookups (" + duplicate.getMessage() + ")");
-            lock.lock();
-            try {
-                handedBack = h.commands();
-            } finally {
-                lock.unlock();
-            }
+            handBack(h.commands, true);
             return false;
         } catch (WriterStore.Fenced fenced) {
             stepDown(fenced.getMessage());
-            failAll(h.commands(), notLeader(fenced.getMessage()));
+            failAll(h.commands, notLeader(fenced.getMessage()));
             faults.onWriteFault(fenced.getMessage(), fenced);
             return false;
         } catch (SQLException | org.jooq.exception.DataAccessException e) {
             // The commit's outcome is unknown: its callers retry with the same ids; the state is rebuilt.
             commits.reset();
             String reason = "database write failed (" + sqlState(e) + "): " + e.getMessage();
-            LOG.warning(() -> "writer: " + reason + "; " + h.commands().size() + " requests answered UNAVAILABLE");
-            failAll(h.commands(), new WriteRejected(WriteRejected.Reason.UNAVAILABLE, reason, e));
+            LOG.warning(() -> "writer: " + reason + "; " + h.commands.size() + " requests answered UNAVAILABLE");
+            failAll(h.commands, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, reason, e));
             faults.onWriteFault(reason, e);
             return false;
-        } catch (RuntimeException | Error e) {
+        } catch (Exception | Error e) {
             LOG.log(Level.SEVERE, "writer: unexpected failure while committing; batch answered UNAVAILABLE", e);
             commits.reset();
-            failAll(h.commands(), new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "internal error: " + e));
+            failAll(h.commands, new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "internal error: " + e));
             return false;
         }
         memory.committed(b.seq());
@@ -831,10 +1014,10 @@ public final class BatchWriter implements AutoCloseable {
         committedTransfers.addAndGet(b.transfers().size());
         Stages s = stages;
         if (s != null) {
-            s.committed(h.commands(), commitStartNanos, commitEndNanos);
+            s.committed(h.commands, rowsStartNanos, commitEndNanos);
         }
-        for (int i = 0; i < h.answers().length; i++) {
-            complete(h.commands().get(i), h.answers()[i]);
+        for (int i = 0; i < h.answers.length; i++) {
+            complete(h.commands.get(i), h.answers[i]);
         }
         return true;
     }
@@ -877,17 +1060,34 @@ public final class BatchWriter implements AutoCloseable {
         notLeadingReason = "shutting down";
         signal();
         applier.interrupt();
-        committer.interrupt();
+        for (Lane lane : lanes) {
+            lane.thread.interrupt();
+        }
         try {
-            applier.join(10_000);
-            committer.join(10_000);
+            applier.join(CLOSE_JOIN_MS);
+            for (Lane lane : lanes) {
+                lane.thread.join(CLOSE_JOIN_MS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         WriteRejected down = notLeader("shutting down");
         drainQueue(down);
         failAll(drain(again), down);
+        List<Handover> unanswered;
+        lock.lock();
+        try {
+            unanswered = new ArrayList<>(inFlight);
+            inFlight.clear();
+        } finally {
+            lock.unlock();
+        }
+        for (Handover h : unanswered) {
+            failAll(h.commands, down); // outcome unknown to them: they retry with the same ids
+        }
         reads.close();
-        commits.close();
+        for (Lane lane : lanes) {
+            lane.store.close();
+        }
     }
 }

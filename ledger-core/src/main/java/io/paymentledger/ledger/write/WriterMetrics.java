@@ -13,7 +13,11 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@code ledger_writer_queue_wait_seconds}: from submit until the applier took the request</li>
  *   <li>{@code ledger_writer_apply_seconds}: applying one chunk of requests to the open batch (lookups, rules)</li>
- *   <li>{@code ledger_writer_commit_seconds}: writing one batch in its transaction and committing it</li>
+ *   <li>{@code ledger_writer_rows_seconds}: writing one batch's new rows (accounts, transfers by COPY, holds, payments)
+ *       on its commit lane, while the batch before it may still wait for its COMMIT</li>
+ *   <li>{@code ledger_writer_commit_seconds}: the part of a batch's transaction that waits for the batch before it: the
+ *       epoch check, balances and journal row, then the COMMIT; batches pass through it one at a time, so its mean is
+ *       the writer's time per batch at full load</li>
  *   <li>{@code ledger_writer_commit_wait_seconds}: the COMMIT statement alone: local WAL flush plus the wait until a
  *       second site holds the batch (quorum commit): what a slow standby or WAL keeper shows up in</li>
  *   <li>{@code ledger_writer_batch_items}: items per committed batch</li>
@@ -32,6 +36,7 @@ final class WriterMetrics {
 
     final Timer queueWait;
     final Timer apply;
+    final Timer rows;
     final Timer commit;
     final Timer commitWait;
     final DistributionSummary batchItems;
@@ -40,8 +45,10 @@ final class WriterMetrics {
     WriterMetrics(MeterRegistry registry) {
         queueWait = timer(registry, "ledger_writer_queue_wait", "from submit until the writer took the request");
         apply = timer(registry, "ledger_writer_apply", "applying a chunk of requests to the open batch (lookups, rules)");
-        commit = timer(registry, "ledger_writer_commit", "writing and committing one batch (one transaction), incl. the"
-                + " synchronous wait for a second site");
+        rows = timer(registry, "ledger_writer_rows", "writing one batch's new rows (accounts, transfers, holds, payments),"
+                + " overlapping the previous batch's commit");
+        commit = timer(registry, "ledger_writer_commit", "one batch's epoch check, balances, journal row and COMMIT (one at"
+                + " a time, in order), incl. the synchronous wait for a second site");
         commitWait = timer(registry, "ledger_writer_commit_wait", "the COMMIT statement: WAL flush plus the wait until a"
                 + " second site holds the batch");
         batchItems = DistributionSummary.builder("ledger_writer_batch_items").description("items per committed batch")

@@ -367,16 +367,22 @@ final class WriterStore implements AutoCloseable {
     }
 
     /**
-     * Writes the sealed batch in one transaction and commits it (synchronous commit: returns once the standby has
-     * it). On any exception nothing of the batch may be assumed written, or not written: the caller resets.
+     * The first half of a batch's transaction: its new rows (accounts, transfers by COPY, holds, payments), which no
+     * other batch's transaction touches, so they go in while the previous batch's COMMIT still waits (on another
+     * connection). Leaves the transaction open for {@link #finish}. On any exception the transaction is rolled back
+     * (nothing of the batch is written) and the connection stays usable unless it broke.
      */
-    private long lastCommitStatementNanos;
-
-    void commit(Batch.Sealed b) throws SQLException, Fenced, DuplicateTransferIds {
+    void writeRows(Batch.Sealed b) throws SQLException, DuplicateTransferIds {
         DSLContext dsl = dsl();
         boolean done = false;
         try {
-            write(dsl, b);
+            insertAccounts(dsl, b);
+            TRANSFER_COPY.copy(connection, b.transfers());
+            upsertHolds(dsl, b.holds());
+            upsertPayments(dsl, b.payments());
+            if (b.freeBalances().size() > 0) {
+                updateBalances(b.freeBalances());
+            }
             done = true;
         } catch (SQLException e) {
             if (isDuplicateTransferId(e)) {
@@ -385,12 +391,50 @@ final class WriterStore implements AutoCloseable {
             throw e;
         } finally {
             if (!done) {
-                try {
-                    connection.rollback();
-                } catch (SQLException ignored) {
-                    // the caller resets the connection anyway
-                }
+                rollbackQuietly();
             }
+        }
+    }
+
+    /**
+     * The second half, run only once every earlier batch committed: the epoch check, the balances (the rows the
+     * previous batch changed: they are free once its COMMIT returned) and the journal row in one statement, the signed
+     * checkpoint if any, then the COMMIT (synchronous: returns once a second site has it). On any exception nothing of
+     * the batch may be assumed written, or not written: the caller resets.
+     */
+    void finish(Batch.Sealed b) throws SQLException, Fenced {
+        boolean done = false;
+        try {
+            epochBalancesJournal(b);
+            var checkpoint = b.checkpoint();
+            if (checkpoint != null) {
+                Database.dsl(connection).insertInto(JOURNAL_CHECKPOINT, JOURNAL_CHECKPOINT.BATCH_SEQ, JOURNAL_CHECKPOINT.HASH,
+                        JOURNAL_CHECKPOINT.SIGNER, JOURNAL_CHECKPOINT.PUBLIC_KEY, JOURNAL_CHECKPOINT.ALGORITHM,
+                        JOURNAL_CHECKPOINT.SIGNATURE, JOURNAL_CHECKPOINT.CERTIFICATE)
+                        .values(b.seq(), b.hash(), checkpoint.signer(), checkpoint.publicKey(), checkpoint.algorithm(),
+                                checkpoint.signature(), checkpoint.certificate())
+                        .execute();
+            }
+            long commitStart = System.nanoTime();
+            connection.commit();
+            lastCommitStatementNanos = System.nanoTime() - commitStart;
+            done = true;
+        } finally {
+            if (!done) {
+                rollbackQuietly();
+            }
+        }
+    }
+
+    /** Ends the open transaction without writing it; a connection that cannot even do that is dropped. */
+    void rollbackQuietly() {
+        if (connection == null) {
+            return;
+        }
+        try {
+            connection.rollback();
+        } catch (SQLException broken) {
+            reset();
         }
     }
 
@@ -413,29 +457,11 @@ final class WriterStore implements AutoCloseable {
         }
     }
 
-    private void write(DSLContext dsl, Batch.Sealed b) throws SQLException, Fenced {
-        insertAccounts(dsl, b);
-        TRANSFER_COPY.copy(connection, b.transfers());
-        upsertHolds(dsl, b.holds());
-        upsertPayments(dsl, b.payments());
-        epochBalancesJournal(b);
-        var checkpoint = b.checkpoint();
-        if (checkpoint != null) {
-            dsl.insertInto(JOURNAL_CHECKPOINT, JOURNAL_CHECKPOINT.BATCH_SEQ, JOURNAL_CHECKPOINT.HASH, JOURNAL_CHECKPOINT.SIGNER,
-                    JOURNAL_CHECKPOINT.PUBLIC_KEY, JOURNAL_CHECKPOINT.ALGORITHM, JOURNAL_CHECKPOINT.SIGNATURE,
-                    JOURNAL_CHECKPOINT.CERTIFICATE)
-                    .values(b.seq(), b.hash(), checkpoint.signer(), checkpoint.publicKey(), checkpoint.algorithm(),
-                            checkpoint.signature(), checkpoint.certificate())
-                    .execute();
-        }
-        long commitStart = System.nanoTime();
-        connection.commit();
-        lastCommitStatementNanos = System.nanoTime() - commitStart;
-    }
+    private long lastCommitStatementNanos;
 
     /**
      * How long the last batch's COMMIT statement took: the WAL flush here plus the wait for a second site (quorum
-     * commit). Read by the committer right after {@link #commit} returned.
+     * commit). Read by the batch's lane right after {@link #finish} returned.
      */
     long lastCommitStatementNanos() {
         return lastCommitStatementNanos;
@@ -464,13 +490,10 @@ final class WriterStore implements AutoCloseable {
      * five array binds whatever the number of accounts) and the journal row, in one statement.
      */
     private void epochBalancesJournal(Batch.Sealed b) throws SQLException, Fenced {
-        int n = b.balanceIds().length;
+        Batch.Balances locked = b.lockedBalances();
+        int n = locked.size();
         try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.EPOCH_BALANCES_JOURNAL)) {
-            ps.setArray(1, connection.createArrayOf("varchar", b.balanceIds()));
-            ps.setArray(2, connection.createArrayOf("int8", b.debitsPending()));
-            ps.setArray(3, connection.createArrayOf("int8", b.debitsPosted()));
-            ps.setArray(4, connection.createArrayOf("int8", b.creditsPending()));
-            ps.setArray(5, connection.createArrayOf("int8", b.creditsPosted()));
+            bindBalances(ps, locked);
             ps.setLong(6, b.seq());
             ps.setLong(7, b.epoch());
             ps.setString(8, region);
@@ -491,6 +514,30 @@ final class WriterStore implements AutoCloseable {
                     throw new SQLException("balance update matched " + rs.getLong(2) + " of " + n + " accounts, journal rows "
                             + rs.getLong(3), "XX000");
                 }
+            }
+        }
+    }
+
+    /** The five array binds of {@link Sql#UPDATE_BALANCES}, first in both statements that use it. */
+    private void bindBalances(java.sql.PreparedStatement ps, Batch.Balances balances) throws SQLException {
+        ps.setArray(1, connection.createArrayOf("varchar", balances.ids()));
+        ps.setArray(2, connection.createArrayOf("int8", balances.debitsPending()));
+        ps.setArray(3, connection.createArrayOf("int8", balances.debitsPosted()));
+        ps.setArray(4, connection.createArrayOf("int8", balances.creditsPending()));
+        ps.setArray(5, connection.createArrayOf("int8", balances.creditsPosted()));
+    }
+
+    /**
+     * Writes balances no other open transaction holds (the batch before this one did not touch these accounts), with
+     * the batch's rows, before the batch before it committed.
+     */
+    private void updateBalances(Batch.Balances free) throws SQLException {
+        try (java.sql.PreparedStatement ps = connection.prepareStatement(Sql.UPDATE_BALANCES)) {
+            bindBalances(ps, free);
+            int updated = ps.executeUpdate();
+            if (updated != free.size()) {
+                // Every touched account was loaded from this table: a missing row means the state is not what we think.
+                throw new SQLException("balance update matched " + updated + " of " + free.size() + " accounts", "XX000");
             }
         }
     }
