@@ -1,6 +1,5 @@
 package io.paymentledger.cli.deploy;
 
-import io.paymentledger.api.v1.NodeRole;
 import io.paymentledger.api.v1.NodeStatus;
 import io.paymentledger.replication.postgres.PgCluster;
 import java.io.PrintStream;
@@ -201,22 +200,9 @@ public final class LocalDeployment {
         long deadline = System.nanoTime() + timeout.toNanos();
         try (Clients clients = Clients.operator(topology)) {
             while (System.nanoTime() < deadline) {
-                // A node that just woke from a pause may still call itself leader of an older epoch than the one
-                // others already follow: the leader is the one whose epoch nobody has seen exceeded.
-                NodeStatus leader = null;
-                long newest = 0;
-                for (Topology.Region r : topology.regions().values()) {
-                    Optional<NodeStatus> st = clients.nodeStatus(r.grpcPort());
-                    if (st.isEmpty()) {
-                        continue;
-                    }
-                    newest = Math.max(newest, st.get().getEpoch());
-                    if (st.get().getRole() == NodeRole.NODE_ROLE_LEADER && (leader == null || st.get().getEpoch() > leader.getEpoch())) {
-                        leader = st.get();
-                    }
-                }
-                if (leader != null && leader.getEpoch() >= newest) {
-                    return leader;
+                Optional<NodeStatus> leader = Leadership.confirmedLeader(statuses(clients, false));
+                if (leader.isPresent()) {
+                    return leader.get();
                 }
                 sleep(250);
             }
@@ -262,18 +248,25 @@ public final class LocalDeployment {
     public String currentLeaderRegion() {
         try (Clients clients = Clients.operator(topology)) {
             for (int attempt = 0; attempt < 3; attempt++) {
-                for (Topology.Region r : topology.regions().values()) {
-                    if (Processes.running(topology, nodeName(r.name())).isEmpty()) {
-                        continue;
-                    }
-                    var st = clients.nodeStatus(r.grpcPort());
-                    if (st.isPresent() && st.get().getRole() == NodeRole.NODE_ROLE_LEADER) {
-                        return r.name();
-                    }
+                Optional<NodeStatus> leader = Leadership.confirmedLeader(statuses(clients, true));
+                if (leader.isPresent()) {
+                    return leader.get().getRegion();
                 }
             }
         }
         return "";
+    }
+
+    /** The status answers of the nodes that answered; with {@code runningOnly}, only nodes whose process is ours. */
+    private List<NodeStatus> statuses(Clients clients, boolean runningOnly) {
+        List<NodeStatus> answers = new java.util.ArrayList<>();
+        for (Topology.Region r : topology.regions().values()) {
+            if (runningOnly && Processes.running(topology, nodeName(r.name())).isEmpty()) {
+                continue;
+            }
+            clients.nodeStatus(r.grpcPort()).ifPresent(answers::add);
+        }
+        return answers;
     }
 
     /** Stops everything and deletes all data. */

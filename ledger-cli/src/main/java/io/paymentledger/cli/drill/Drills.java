@@ -473,6 +473,8 @@ public final class Drills implements AutoCloseable {
                     Sample s = new Sample(at, false, 0, 0);
                     for (Topology.Region r : t.regions().values()) {
                         var st = clients.nodeStatus(r.grpcPort());
+                        // Every claim to lead counts here, not only Leadership's confirmed one: this is a safety
+                        // watch, and a node of an older term that still says it leads must not go unseen.
                         if (st.isPresent() && st.get().getRole() == NodeRole.NODE_ROLE_LEADER) {
                             s = new Sample(at, true, st.get().getSyncCopies(), st.get().getCommitSetCount());
                         }

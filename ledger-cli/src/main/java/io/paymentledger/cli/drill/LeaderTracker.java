@@ -1,14 +1,17 @@
 package io.paymentledger.cli.drill;
 
-import io.paymentledger.api.v1.NodeRole;
+import io.paymentledger.api.v1.NodeStatus;
 import io.paymentledger.cli.deploy.Clients;
+import io.paymentledger.cli.deploy.Leadership;
 import io.paymentledger.cli.deploy.Topology;
 import io.vertx.core.net.SocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Supplier;
 
 /**
  * Follows which node leads, for clients that talk to the nodes directly (the region router does the same
- * for merchants): a background poll of every node's status every 100 ms.
+ * for merchants): a background poll of every node's status every 100 ms, judged by {@link Leadership}.
  */
 public final class LeaderTracker implements Supplier<SocketAddress>, AutoCloseable {
 
@@ -29,13 +32,17 @@ public final class LeaderTracker implements Supplier<SocketAddress>, AutoCloseab
 
     private void poll() {
         while (!closed) {
+            List<NodeStatus> answers = new ArrayList<>();
             for (Topology.Region r : topology.regions().values()) {
-                var st = clients.nodeStatus(r.grpcPort());
-                if (st.isPresent() && st.get().getRole() == NodeRole.NODE_ROLE_LEADER) {
+                clients.nodeStatus(r.grpcPort()).ifPresent(answers::add);
+            }
+            Leadership.confirmedLeader(answers).ifPresent(l -> {
+                Topology.Region r = topology.regions().get(l.getRegion());
+                if (r != null) {
                     leader = clients.address(r.grpcPort());
                     leaderRegion = r.name();
                 }
-            }
+            });
             try {
                 Thread.sleep(100);
             } catch (InterruptedException e) {

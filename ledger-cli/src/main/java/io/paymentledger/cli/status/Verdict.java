@@ -1,15 +1,17 @@
 package io.paymentledger.cli.status;
 
-import io.paymentledger.api.v1.NodeRole;
 import io.paymentledger.api.v1.NodeStatus;
+import io.paymentledger.cli.deploy.Leadership;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
  * Who leads, as far as the processes' answers tell, and the exit code that says how sure that is. Pure: it decides
  * from what {@link StatusProbe} collected, so every rule here is tested without a deployment.
  *
- * <p>The leader is, in this order: the node that says it leads (highest epoch wins; "confirmed"); else the region a
+ * <p>The leader is, in this order: the node that says it leads ({@link Leadership#confirmedLeader}: the highest epoch
+ * wins, and no node has seen a newer one; "confirmed"); else the region a
  * node names as leader from the coordinator's view; else the region the router routes writes to. The exit code is
  * non-zero only when what it says is true: {@link Exit#NO_LEADER} only when every node answered (or is provably not
  * running) and none leads or names a leader; when some node did not answer and no leader confirmed itself the
@@ -47,27 +49,28 @@ public record Verdict(String leader, long epoch, boolean confirmed, String sourc
     public record RouterView(boolean serving, String leaderRegion, long leaderEpoch) {}
 
     public static Verdict decide(List<Node> nodes, Reply<RouterView> router) {
-        Node leader = null;
-        for (Node n : nodes) {
-            NodeStatus s = n.reply().value();
-            if (s != null && s.getRole() == NodeRole.NODE_ROLE_LEADER
-                    && (leader == null || s.getEpoch() > leader.reply().value().getEpoch())) {
-                leader = n;
-            }
-        }
-        if (leader != null) {
-            return new Verdict(leader.region(), leader.reply().value().getEpoch(), true, "node " + leader.region() + " itself",
-                    Exit.LEADER_SERVES);
+        List<NodeStatus> answers = nodes.stream().map(n -> n.reply().value()).filter(Objects::nonNull).toList();
+        Optional<NodeStatus> confirmed = Leadership.confirmedLeader(answers);
+        if (confirmed.isPresent()) {
+            String region = confirmed.get().getRegion();
+            return new Verdict(region, confirmed.get().getEpoch(), true, "node " + region + " itself", Exit.LEADER_SERVES);
         }
         boolean allKnown = nodes.stream().allMatch(Node::known);
         Exit notConfirmed = allKnown ? Exit.NO_LEADER : Exit.UNCONFIRMED;
+        Node naming = null;
         for (Node n : nodes) {
             NodeStatus s = n.reply().value();
-            if (s != null && !s.getLeaderRegion().isEmpty()) {
-                // The coordinator's view: true for the lock, but that leader did not (yet) say it serves.
-                return new Verdict(s.getLeaderRegion(), s.getEpoch(), false, "node " + n.region() + " (the coordinator's view; "
-                        + s.getLeaderRegion() + " did not confirm it serves)", Exit.UNCONFIRMED);
+            // The newest term's view: a node left behind by a pause or a partition may still name the old leader.
+            if (s != null && !s.getLeaderRegion().isEmpty()
+                    && (naming == null || s.getEpoch() > naming.reply().value().getEpoch())) {
+                naming = n;
             }
+        }
+        if (naming != null) {
+            // The coordinator's view: true for the lock, but that leader did not (yet) say it serves.
+            NodeStatus s = naming.reply().value();
+            return new Verdict(s.getLeaderRegion(), s.getEpoch(), false, "node " + naming.region() + " (the coordinator's view; "
+                    + s.getLeaderRegion() + " did not confirm it serves)", Exit.UNCONFIRMED);
         }
         RouterView r = router.value();
         if (r != null && !r.leaderRegion().isEmpty()) {

@@ -38,6 +38,18 @@ class VerdictTest {
     }
 
     @Test
+    void aNodeLeftBehindInAnOlderTermIsNotConfirmedAsLeader() {
+        // a was paused as leader of epoch 3; b took over (epoch 4) and has not said it serves yet; a, woken, still says
+        // it leads: the newest term's view (b's) names the leader, unconfirmed.
+        Verdict v = Verdict.decide(List.of(answered("a", NodeRole.NODE_ROLE_LEADER, 3, "a"),
+                answered("b", NodeRole.NODE_ROLE_STANDBY, 4, "b")), ROUTER_SILENT);
+        assertThat(v.leader()).isEqualTo("b");
+        assertThat(v.epoch()).isEqualTo(4);
+        assertThat(v.confirmed()).isFalse();
+        assertThat(v.exit()).isEqualTo(Verdict.Exit.UNCONFIRMED);
+    }
+
+    @Test
     void whileTheLeaderIsSilentAnotherNodeNamesItButTheExitCodeSaysUnconfirmed() {
         Verdict v = Verdict.decide(List.of(silent("a"), answered("b", NodeRole.NODE_ROLE_STANDBY, 3, "a")), ROUTER_SILENT);
         assertThat(v.leader()).isEqualTo("a");
