@@ -5,11 +5,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.paymentledger.cli.chaos.ClockFaults;
 import io.paymentledger.cli.chaos.Faults;
+import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.paymentledger.cli.drill.Drills;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -56,6 +58,31 @@ class ClockJumpDrillTest {
         // heal (run by the drill) put every clock back
         ClockFaults clocks = new ClockFaults(deployment.topology());
         ClockFaults.PROCESSES.forEach(p -> assertThat(clocks.offset(p)).as(p).isEqualTo("+0s"));
+    }
+
+    @Test
+    void aStandbysClockStepChangesNoNodesCountOfLiveCpMembers() throws Exception {
+        // Every member publishes its CP identity with a time stamp every 2 s, and counts a peer alive while its stamp is
+        // under 10 s old. Stamped with the wall clock, node-b's +30 s made it see both peers' stamps 30 s old: it
+        // reported 1 CP member alive of 3 (status, the ledger_cp_members_alive gauge) while all three were.
+        ClockFaults clocks = new ClockFaults(deployment.topology());
+        try (Clients clients = Clients.operator(deployment.topology())) {
+            clocks.jump("node-b", 30);
+            try {
+                Thread.sleep(12_000); // longer than a stamp stays fresh: the counts now rest on stamps made after the step
+                for (int sample = 0; sample < 3; sample++) {
+                    for (String region : List.of("a", "b")) {
+                        int port = deployment.topology().regions().get(region).grpcPort();
+                        assertThat(clients.nodeStatus(port)).as("node " + region + " answers").isPresent();
+                        assertThat(clients.nodeStatus(port).get().getCpMembersAlive()).as("CP members node " + region
+                                + " counts alive, sample " + sample).isEqualTo(3);
+                    }
+                    Thread.sleep(2_000);
+                }
+            } finally {
+                new Faults(deployment).heal();
+            }
+        }
     }
 
     @Test

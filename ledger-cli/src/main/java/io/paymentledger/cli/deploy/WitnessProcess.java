@@ -90,7 +90,8 @@ public final class WitnessProcess {
         long lastReportMs = 0;
         WalKeeperReport lastReport = WalKeeperReport.NONE;
         while (!stopped.await(TICK_MS, TimeUnit.MILLISECONDS)) {
-            long now = System.currentTimeMillis();
+            // Stamps the keeper's report, which the nodes compare with their own stamp clock.
+            long now = io.paymentledger.replication.time.HazelcastClock.stampMillis();
             ClusterRecord rec = ClusterRecord.EMPTY;
             String cpError = null;
             try {

@@ -8,6 +8,7 @@ import com.hazelcast.cp.CPGroup;
 import com.hazelcast.cp.CPMember;
 import com.hazelcast.cp.session.CPSession;
 import com.hazelcast.cp.session.CPSessionManagementService;
+import io.paymentledger.replication.time.HazelcastClock;
 import io.paymentledger.replication.walkeeper.WalKeeperReport;
 import com.hazelcast.cp.CPSubsystem;
 import com.hazelcast.cp.CPSubsystemManagementService;
@@ -65,7 +66,7 @@ public final class HazelcastCoordinator implements Coordinator {
     static {
         TCP_CONNECTION_LOG.setLevel(Level.WARNING);
         // Before any member starts: a step of the host's wall clock must not cut a member out of the cluster.
-        io.paymentledger.replication.time.HazelcastClock.install();
+        HazelcastClock.install();
     }
 
     private static final String WAL_KEEPER_REPORT = "ledger-walkeeper";
@@ -410,7 +411,7 @@ public final class HazelcastCoordinator implements Coordinator {
             call("publish my CP identity", () -> {
                 CPMember local = cp().getLocalCPMember();
                 this.<String>ref(CP_IDENTITY_PREFIX + settings.memberName())
-                        .set((local == null ? "" : local.getUuid().toString()) + "," + System.currentTimeMillis());
+                        .set((local == null ? "" : local.getUuid().toString()) + "," + HazelcastClock.stampMillis());
                 return null;
             });
         } catch (CoordinatorUnavailable e) {
@@ -458,7 +459,7 @@ public final class HazelcastCoordinator implements Coordinator {
                 Set<String> cpUuids = cp().getCPSubsystemManagementService().getCPMembers().toCompletableFuture()
                         .get(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS).stream()
                         .map(m -> m.getUuid().toString()).collect(Collectors.toSet());
-                long now = System.currentTimeMillis();
+                long now = HazelcastClock.stampMillis();
                 int alive = 0;
                 for (String name : settings.memberNames()) {
                     String v = this.<String>ref(CP_IDENTITY_PREFIX + name).get();

@@ -124,7 +124,8 @@ public final class FailoverAgent implements AutoCloseable {
     private Lsn previousFlush = Lsn.NONE;
 
     public FailoverAgent(Config config, Coordinator coordinator, LeaderHooks hooks) {
-        this(config, coordinator, hooks, System::nanoTime, System::currentTimeMillis);
+        // Its stamps (region reports, the cluster record) are compared in other processes: the steady stamp clock.
+        this(config, coordinator, hooks, System::nanoTime, io.paymentledger.replication.time.HazelcastClock::stampMillis);
     }
 
     FailoverAgent(Config config, Coordinator coordinator, LeaderHooks hooks, LongSupplier nanoClock, LongSupplier wallClockMs) {

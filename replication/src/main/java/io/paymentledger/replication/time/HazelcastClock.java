@@ -24,6 +24,17 @@ public final class HazelcastClock extends Clock.ClockImpl {
         return configured;
     }
 
+    /**
+     * Milliseconds for every time stamp that one process writes and another compares with its own clock: the CP
+     * identities every member publishes, the regions' reports, the WAL keeper's report. The same steady clock
+     * Hazelcast stamps its heartbeats with (whether or not {@link #install} ran in this process): read off the wall
+     * clock, a member whose host stepped +30 s saw every peer's stamp 30 s old (and counted 1 CP member alive of 3),
+     * and its own stamps looked 30 s ahead to the others.
+     */
+    public static long stampMillis() {
+        return STEADY.nowNs() / 1_000_000L;
+    }
+
     /** Hazelcast creates it by reflection. */
     public HazelcastClock() {}
 
