@@ -416,6 +416,32 @@ class JournalVerifierTest {
     }
 
     @Test
+    void aTransferMovedIntoTheNextBatchIsFound() throws Exception {
+        // Transfers are read by timestamp: the moved row sits among its own batch's rows with another batch's seq.
+        long seq = batchOfTransfer(voided);
+        Report r = tampered("transfer", "id = '" + voided + "'",
+                c -> exec("update transfer set batch_seq = batch_seq + 1 where id = ?", voided));
+        assertProblem(r, seq, Kind.ROW_COUNT, null, "rows were deleted");
+    }
+
+    @Test
+    void aTransferAfterTheLastBatchIsAnOrphan() throws Exception {
+        long last = lastBatch();
+        Report r = tampered("transfer", "id = 'orphan-1'", c -> {
+            exec("create temp table orphan as select * from transfer where id = ?", voided);
+            exec("update orphan set id = 'orphan-1', batch_seq = ?, timestamp_ns = (select max(timestamp_ns) from transfer) + 1000",
+                    last);
+            exec("insert into transfer select * from orphan");
+            exec("drop table orphan");
+        });
+        assertThat(r.sound()).as("report %s", r).isFalse();
+        assertThat(r.firstProblem().kind()).isEqualTo(Kind.ORPHAN_ROW);
+        assertThat(r.firstProblem().row()).isEqualTo("orphan-1");
+        assertThat(r.firstProblem().detail()).contains("after the journal's last batch (" + last);
+        assertThat(r.batches()).as("the whole journal was verified first").isEqualTo(last);
+    }
+
+    @Test
     void aByteOfACheckpointSignatureIsFound() throws Exception {
         long seq = batchOfTransfer(chainFirst);
         Report r = tampered("journal_checkpoint", "batch_seq = " + seq, c -> {
