@@ -394,8 +394,24 @@ public final class PgCluster {
         List<String> command = new ArrayList<>(options.network().launcher());
         command.addAll(bin.command("pg_ctl", List.of("-D", dataDir().toString(), "-l", logFile().toString(),
                 "-o", opts, "-w", "-t", "60", "start")));
-        ProcessRunner.run(command, TOOL_TIMEOUT_SECONDS, null, Map.of(), true);
+        try {
+            ProcessRunner.run(command, TOOL_TIMEOUT_SECONDS, null, Map.of(), true);
+        } catch (IllegalStateException e) {
+            // pg_ctl only says "Examine the log output": say what the log says (a port in use, a bad WAL record...).
+            throw new IllegalStateException("postgres " + name() + " did not start; the end of " + logFile() + ":\n"
+                    + logTail(20), e);
+        }
         LOG.info(() -> "postgres " + name() + ": started on " + host() + ":" + port() + " (pid " + postmasterPid().orElse(-1L) + ")");
+    }
+
+    /** The last {@code lines} lines of the server's log, or why they cannot be read. */
+    String logTail(int lines) {
+        try {
+            List<String> all = java.nio.file.Files.readAllLines(logFile(), java.nio.charset.StandardCharsets.UTF_8);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return "(cannot read it: " + e + ")";
+        }
     }
 
     /** Stops the server: fast mode (disconnects clients, shuts down cleanly, as pg_rewind needs). */

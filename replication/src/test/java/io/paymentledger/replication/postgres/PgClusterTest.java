@@ -1,6 +1,7 @@
 package io.paymentledger.replication.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -27,6 +28,25 @@ class PgClusterTest {
             assertThat(pg.isRunning()).isFalse();
         } finally {
             TestPostgres.destroy(pg);
+        }
+    }
+
+    @Test
+    void aServerThatCannotStartSaysWhyFromItsLog() throws Exception {
+        PgCluster first = TestPostgres.startPrimary("first", "ledger");
+        // A second server on the same port: pg_ctl alone says only "could not start server, examine the log output".
+        PgCluster second = TestPostgres.track(new PgCluster(PgCluster.Options.of("second", TestPostgres.tempDir("second"),
+                first.port()).throwAway()));
+        try {
+            second.initdb();
+            assertThatThrownBy(second::start).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("postgres second did not start")
+                    .hasMessageContaining(second.logFile().toString())
+                    .hasMessageContaining("could not bind");
+            assertThat(second.isRunning()).isFalse();
+        } finally {
+            TestPostgres.destroy(second);
+            TestPostgres.destroy(first);
         }
     }
 }
