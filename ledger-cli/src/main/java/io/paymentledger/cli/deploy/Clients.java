@@ -9,6 +9,7 @@ import io.vertx.core.http.HttpVersion;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.client.GrpcClientOptions;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -95,6 +96,15 @@ public final class Clients implements AutoCloseable {
     /** Where the deployment's process on {@code port} is reached: its site's address (127.0.0.1 on loopback). */
     public SocketAddress address(int port) {
         return topology == null ? loopback(port) : SocketAddress.inetSocketAddress(port, topology.hostOfPort(port));
+    }
+
+    /** The status answers of the nodes of {@code regions} that answered (the silent ones left out). */
+    public List<NodeStatus> nodeStatuses(Iterable<Topology.Region> regions) {
+        List<NodeStatus> answers = new java.util.ArrayList<>();
+        for (Topology.Region r : regions) {
+            nodeStatus(r.grpcPort()).ifPresent(answers::add);
+        }
+        return answers;
     }
 
     /** The node's own account of itself, or empty when it does not answer within {@link #ANSWER_WAIT_MS}. */

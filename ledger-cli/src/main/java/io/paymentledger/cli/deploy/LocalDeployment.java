@@ -259,14 +259,8 @@ public final class LocalDeployment {
 
     /** The status answers of the nodes that answered; with {@code runningOnly}, only nodes whose process is ours. */
     private List<NodeStatus> statuses(Clients clients, boolean runningOnly) {
-        List<NodeStatus> answers = new java.util.ArrayList<>();
-        for (Topology.Region r : topology.regions().values()) {
-            if (runningOnly && Processes.running(topology, nodeName(r.name())).isEmpty()) {
-                continue;
-            }
-            clients.nodeStatus(r.grpcPort()).ifPresent(answers::add);
-        }
-        return answers;
+        return clients.nodeStatuses(topology.regions().values().stream()
+                .filter(r -> !runningOnly || Processes.running(topology, nodeName(r.name())).isPresent()).toList());
     }
 
     /** Stops everything and deletes all data. */

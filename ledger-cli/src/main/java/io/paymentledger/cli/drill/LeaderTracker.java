@@ -1,12 +1,9 @@
 package io.paymentledger.cli.drill;
 
-import io.paymentledger.api.v1.NodeStatus;
 import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.Leadership;
 import io.paymentledger.cli.deploy.Topology;
 import io.vertx.core.net.SocketAddress;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.function.Supplier;
 
 /**
@@ -32,11 +29,7 @@ public final class LeaderTracker implements Supplier<SocketAddress>, AutoCloseab
 
     private void poll() {
         while (!closed) {
-            List<NodeStatus> answers = new ArrayList<>();
-            for (Topology.Region r : topology.regions().values()) {
-                clients.nodeStatus(r.grpcPort()).ifPresent(answers::add);
-            }
-            Leadership.confirmedLeader(answers).ifPresent(l -> {
+            Leadership.confirmedLeader(clients.nodeStatuses(topology.regions().values())).ifPresent(l -> {
                 Topology.Region r = topology.regions().get(l.getRegion());
                 if (r != null) {
                     leader = clients.address(r.grpcPort());

@@ -94,7 +94,11 @@ public final class FailoverAgent implements AutoCloseable {
     private final FailoverStateMachine machine;
     private final PgProbe probe;
     private final LongSupplier nanoClock;
-    private final LongSupplier wallClockMs;
+    /**
+     * Time stamps other processes compare (region reports, the cluster record):
+     * {@link io.paymentledger.replication.time.HazelcastClock#stampMillis}.
+     */
+    private final LongSupplier stampClockMs;
     private final Thread thread;
     private final ExecutorService rejoinExecutor;
     private final AtomicReference<String> switchoverTo = new AtomicReference<>();
@@ -124,11 +128,10 @@ public final class FailoverAgent implements AutoCloseable {
     private Lsn previousFlush = Lsn.NONE;
 
     public FailoverAgent(Config config, Coordinator coordinator, LeaderHooks hooks) {
-        // Its stamps (region reports, the cluster record) are compared in other processes: the steady stamp clock.
         this(config, coordinator, hooks, System::nanoTime, io.paymentledger.replication.time.HazelcastClock::stampMillis);
     }
 
-    FailoverAgent(Config config, Coordinator coordinator, LeaderHooks hooks, LongSupplier nanoClock, LongSupplier wallClockMs) {
+    FailoverAgent(Config config, Coordinator coordinator, LeaderHooks hooks, LongSupplier nanoClock, LongSupplier stampClockMs) {
         this.config = config;
         this.coordinator = coordinator;
         this.hooks = hooks;
@@ -136,7 +139,7 @@ public final class FailoverAgent implements AutoCloseable {
                 config.hasKeeper() ? WalKeeper.NAME : "", config.policy(), REGION_REPORT_FRESH_MS);
         this.probe = new PgProbe(config.databases().get(config.region()), "ledger");
         this.nanoClock = nanoClock;
-        this.wallClockMs = wallClockMs;
+        this.stampClockMs = stampClockMs;
         this.thread = Thread.ofPlatform().name("failover-agent-" + config.region()).daemon(true).unstarted(this::loop);
         this.rejoinExecutor = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform()
                 .name("rejoin-" + config.region()).daemon(true).unstarted(r));
@@ -251,7 +254,7 @@ public final class FailoverAgent implements AutoCloseable {
     private Facts observe(long t0) {
         PgProbe.State db = probe.observe();
         lastDb = db;
-        long now = wallClockMs.getAsLong();
+        long now = stampClockMs.getAsLong();
         String cpError = null;
         boolean holds = false;
         ClusterRecord rec = lastRecord;
@@ -401,16 +404,16 @@ public final class FailoverAgent implements AutoCloseable {
         PgCluster mine = config.databases().get(config.region());
         PgCluster source = config.databases().get(leader);
         rejoinExecutor.execute(() -> {
-            long started = wallClockMs.getAsLong();
+            long started = stampClockMs.getAsLong();
             try {
                 Rejoin.How how = Rejoin.asStandbyOf(mine, source);
                 stoppedLeadingAtMs = 0;
                 rejoin = RejoinStatus.IDLE;
                 LOG.warning(() -> "failover agent " + config.region() + ": my database " + how.name().toLowerCase() + " from "
-                        + leader + " and streams as its standby (" + (wallClockMs.getAsLong() - started) + " ms)");
+                        + leader + " and streams as its standby (" + (stampClockMs.getAsLong() - started) + " ms)");
             } catch (RuntimeException e) {
                 String why = firstLine(e.getMessage());
-                rejoin = new RejoinStatus(false, why, wallClockMs.getAsLong());
+                rejoin = new RejoinStatus(false, why, stampClockMs.getAsLong());
                 LOG.log(Level.WARNING, "failover agent " + config.region() + ": rejoining as a standby of " + leader
                         + " failed: " + why, e);
             }
@@ -418,7 +421,7 @@ public final class FailoverAgent implements AutoCloseable {
     }
 
     private boolean takeOver(Facts f) throws Exception {
-        long startedMs = wallClockMs.getAsLong();
+        long startedMs = stampClockMs.getAsLong();
         ClusterRecord rec = f.record();
         PgProbe.State db = f.db();
         boolean handover = rec.handoverTo().equals(config.region());
@@ -440,8 +443,8 @@ public final class FailoverAgent implements AutoCloseable {
                 : handover ? "switchover: " + previous + " handed over to " + config.region()
                 : previous.equals(config.region()) ? "restart: " + config.region() + " leads again"
                 : "failover: " + config.region() + " took over from " + previous + " (which released or lost the leader lock)";
-        long tookMs = wallClockMs.getAsLong() - startedMs;
-        ClusterRecord next = new ClusterRecord(epoch, config.region(), sync, commit, "", "", change, tookMs, wallClockMs.getAsLong());
+        long tookMs = stampClockMs.getAsLong() - startedMs;
+        ClusterRecord next = new ClusterRecord(epoch, config.region(), sync, commit, "", "", change, tookMs, stampClockMs.getAsLong());
         long confirmedAt = nanoClock.getAsLong();
         if (!coordinator.compareAndSetRecord(rec, next)) {
             coordinator.releaseLeadership();
@@ -461,7 +464,7 @@ public final class FailoverAgent implements AutoCloseable {
         hooks.lead(epoch, leaseUntilNanos);
         lastRecord = next;
         LOG.warning(() -> "failover agent " + config.region() + ": " + change + "; epoch " + epoch + "; commits confirmed by any of "
-                + commit + "; serving " + (wallClockMs.getAsLong() - startedMs) + " ms after the takeover began (promotion + new term)");
+                + commit + "; serving " + (stampClockMs.getAsLong() - startedMs) + " ms after the takeover began (promotion + new term)");
         return true;
     }
 
