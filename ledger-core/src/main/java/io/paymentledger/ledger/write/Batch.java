@@ -85,27 +85,38 @@ final class Batch {
     }
 
     /**
-     * The batch as it is written, immutable: new accounts (copies), transfer rows, the touched existing accounts'
-     * balances after the batch in two parts — {@code freeBalances}, accounts the batch before it (still committing)
-     * did not touch, written with the rows at once, and {@code lockedBalances}, the ones it did (locked until its
-     * COMMIT returns; its new accounts not even visible before), written after it — holds and payments as they were
-     * at sealing, the journal row, and {@code accountIds}: every account the batch touched (what the batch after it
-     * must leave for later).
+     * What a batch's open transaction holds row locks on until its COMMIT returns: the accounts, holds and payments it
+     * touched (by id). The batch after it writes none of these before that COMMIT: on the two commit lanes, its
+     * rows go in while this batch's COMMIT (or even its own rows) may still be under way, and a row lock taken by the
+     * later batch first would make this one wait in PostgreSQL for a transaction that itself waits, in Java, for this
+     * one's answer — a deadlock no lock timeout of PostgreSQL's own can see (issue #18).
+     */
+    record Touched(Set<String> accounts, Set<String> holds, Set<String> payments) {
+        static final Touched NOTHING = new Touched(Set.of(), Set.of(), Set.of());
+    }
+
+    /**
+     * The batch as it is written, immutable: new accounts (copies), transfer rows; the rows it updates in two parts,
+     * {@code free} — rows the batch before it (still committing) did not touch, written with the new rows at once —
+     * and {@code locked} — rows it did touch (locked until its COMMIT returns; its new accounts and holds not even
+     * visible before), written only after it: the touched existing accounts' balances after the batch, holds and
+     * payments as they were at sealing; the journal row; and {@code touched}, what the batch after it must leave for
+     * later.
      */
     record Sealed(long seq, long epoch, long firstTimestampNs, long lastTimestampNs, List<AccountState> newAccounts,
-            List<TransferRow> transfers, Balances freeBalances, Balances lockedBalances, List<HoldRow> holds,
-            List<PaymentView> payments, byte[] prevHash, byte[] hash,
-            io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint, Set<String> accountIds) {}
+            List<TransferRow> transfers, Balances freeBalances, Balances lockedBalances, List<HoldRow> freeHolds,
+            List<HoldRow> lockedHolds, List<PaymentView> freePayments, List<PaymentView> lockedPayments, byte[] prevHash,
+            byte[] hash, io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint, Touched touched) {}
 
     /**
      * Freezes what this batch writes and puts everything it created or changed into the writer's memory, stamped
      * with this batch, so the next batch (applied while this one commits) sees it and nothing of it is evicted
      * before the commit.
      *
-     * @param lockedIds accounts the batch still committing before this one touched (empty when none is)
+     * @param before what the batch still committing before this one touched ({@link Touched#NOTHING} when none is)
      */
     Sealed seal(byte[] prevHash, byte[] hash, io.paymentledger.ledger.journal.CheckpointSigner.Checkpoint checkpoint,
-            WriterMemory memory, Set<String> lockedIds) {
+            WriterMemory memory, Touched before) {
         java.util.Set<AccountState> created = new java.util.HashSet<>(newAccounts);
         List<AccountState> accountsCopy = new ArrayList<>(newAccounts.size());
         for (AccountState a : newAccounts) {
@@ -120,23 +131,32 @@ final class Batch {
             if (created.contains(a)) {
                 continue;
             }
-            (lockedIds.contains(a.id()) ? locked : free).add(a);
+            (before.accounts().contains(a.id()) ? locked : free).add(a);
         }
         for (TransferRow t : newTransferRows) {
             memory.transfers.put(t.id(), t, seq);
         }
-        List<HoldRow> holdRows = new ArrayList<>(touchedHolds.size());
+        List<HoldRow> freeHolds = new ArrayList<>(touchedHolds.size());
+        List<HoldRow> lockedHolds = new ArrayList<>();
+        Set<String> holdIds = new java.util.HashSet<>(touchedHolds.size() * 2);
         for (PendingHold h : touchedHolds) {
-            memory.holds.put(h.transfer().id(), h, seq);
-            holdRows.add(new HoldRow(h.transfer().id(), h.remaining(), h.posted(), h.state().code, h.expiresAtNs()));
+            String id = h.transfer().id();
+            memory.holds.put(id, h, seq);
+            holdIds.add(id);
+            (before.holds().contains(id) ? lockedHolds : freeHolds)
+                    .add(new HoldRow(id, h.remaining(), h.posted(), h.state().code, h.expiresAtNs()));
         }
-        List<PaymentView> paymentRows = new ArrayList<>(touchedPayments.size());
+        List<PaymentView> freePayments = new ArrayList<>(touchedPayments.size());
+        List<PaymentView> lockedPayments = new ArrayList<>();
+        Set<String> paymentIds = new java.util.HashSet<>(touchedPayments.size() * 2);
         for (PaymentState p : touchedPayments) {
             memory.payments.put(p.id(), p, seq);
-            paymentRows.add(p.view());
+            paymentIds.add(p.id());
+            (before.payments().contains(p.id()) ? lockedPayments : freePayments).add(p.view());
         }
         return new Sealed(seq, epoch, firstTimestampNs, lastTimestampNs, List.copyOf(accountsCopy), List.copyOf(newTransferRows),
-                Balances.of(free), Balances.of(locked), holdRows, paymentRows, prevHash, hash, checkpoint, accountIds);
+                Balances.of(free), Balances.of(locked), freeHolds, lockedHolds, freePayments, lockedPayments, prevHash, hash,
+                checkpoint, new Touched(accountIds, holdIds, paymentIds));
     }
 
     /** Items of commands applied into this batch (each command counts its size). */

@@ -31,10 +31,12 @@ import java.util.logging.Logger;
  *       (asserts it sums to zero, freezes its rows, chains its journal hash) and hands it over;</li>
  *   <li>two <b>commit lanes</b>, each a thread with its own connection, take sealed batches in turn and write each in
  *       ONE transaction with ONE synchronous commit, then answer every caller of that batch. A lane writes its
- *       batch's new rows (accounts, transfers by COPY, holds, payments) at once, while the other lane's batch may still
- *       wait for its COMMIT; the rest (epoch check, balances, journal row) and the COMMIT only once the batch before
- *       it is answered: the balances are the rows the batch before changed, and they stay locked until its COMMIT
- *       returns.</li>
+ *       batch's new rows (accounts, transfers by COPY, new holds and payments) and the existing rows the batch before
+ *       it did not touch at once, while the other lane's batch may still be writing or wait for its COMMIT; the rows
+ *       the batch before touched (balances, holds, payments: {@link Batch.Touched}), the epoch check, the journal row
+ *       and the COMMIT only once the batch before it is answered, because they stay locked until its COMMIT returns.
+ *       A lane never waits in PostgreSQL for a row the other lane's batch may still need (that deadlocked the lanes:
+ *       one waiting in PostgreSQL, the other in Java, issue #18).</li>
  * </ol>
  *
  * <p>So batch N+1 is applied and its rows written while batch N waits for the synchronous standby, and batches grow
@@ -724,17 +726,17 @@ public final class BatchWriter implements AutoCloseable {
         byte[] hash = JournalHash.next(journalHash, b.seq, b.epoch, b.newAccounts, b.newTransferRows);
         // The balances the batch still committing before this one changed stay locked until its COMMIT returns (and
         // its new accounts are invisible until then): those are written after it, the others with this batch's rows.
-        Set<String> lockedIds = Set.of();
+        Batch.Touched before = Batch.Touched.NOTHING;
         lock.lock();
         try {
-            Handover before = inFlight.peekLast();
-            if (before != null && before.sealed != null) {
-                lockedIds = before.sealed.accountIds();
+            Handover last = inFlight.peekLast();
+            if (last != null && last.sealed != null) {
+                before = last.sealed.touched();
             }
         } finally {
             lock.unlock();
         }
-        Batch.Sealed sealed = b.seal(journalHash, hash, signer.sign(b.seq, hash), memory, lockedIds);
+        Batch.Sealed sealed = b.seal(journalHash, hash, signer.sign(b.seq, hash), memory, before);
         journalSeq = b.seq;
         journalHash = hash;
         handOver(new Handover(sealed, List.copyOf(open.commands), answers));

@@ -367,9 +367,9 @@ final class WriterStore implements AutoCloseable {
     }
 
     /**
-     * The first half of a batch's transaction: its new rows (accounts, transfers by COPY, holds, payments), which no
-     * other batch's transaction touches, so they go in while the previous batch's COMMIT still waits (on another
-     * connection). Leaves the transaction open for {@link #finish}. On any exception the transaction is rolled back
+     * The first half of a batch's transaction: its new rows (accounts, transfers by COPY) and the holds, payments and
+     * balances the previous batch did not touch ({@code free*}), which no other open transaction holds, so they go in
+     * while the previous batch is still written or waits for its COMMIT (on another connection). Leaves the transaction open for {@link #finish}. On any exception the transaction is rolled back
      * (nothing of the batch is written) and the connection stays usable unless it broke.
      */
     void writeRows(Batch.Sealed b) throws SQLException, DuplicateTransferIds {
@@ -378,8 +378,8 @@ final class WriterStore implements AutoCloseable {
         try {
             insertAccounts(dsl, b);
             TRANSFER_COPY.copy(connection, b.transfers());
-            upsertHolds(dsl, b.holds());
-            upsertPayments(dsl, b.payments());
+            upsertHolds(dsl, b.freeHolds());
+            upsertPayments(dsl, b.freePayments());
             if (b.freeBalances().size() > 0) {
                 updateBalances(b.freeBalances());
             }
@@ -397,14 +397,19 @@ final class WriterStore implements AutoCloseable {
     }
 
     /**
-     * The second half, run only once every earlier batch committed: the epoch check, the balances (the rows the
-     * previous batch changed: they are free once its COMMIT returned) and the journal row in one statement, the signed
+     * The second half, run only once every earlier batch committed: the holds and payments the previous batch touched,
+     * then the epoch check, the balances (the rows the previous batch changed: they are free once its COMMIT returned)
+     * and the journal row in one statement, the signed
      * checkpoint if any, then the COMMIT (synchronous: returns once a second site has it). On any exception nothing of
      * the batch may be assumed written, or not written: the caller resets.
      */
     void finish(Batch.Sealed b) throws SQLException, Fenced {
         boolean done = false;
         try {
+            // The holds and payments the batch before this one touched: their row locks were released by its COMMIT.
+            DSLContext dsl = Database.dsl(connection);
+            upsertHolds(dsl, b.lockedHolds());
+            upsertPayments(dsl, b.lockedPayments());
             epochBalancesJournal(b);
             var checkpoint = b.checkpoint();
             if (checkpoint != null) {
