@@ -35,7 +35,9 @@ import picocli.CommandLine.Option;
                 "2:no leader: every node answered or is not running, and none leads",
                 "3:nothing deployed in the directory",
                 "4:leader not confirmed: some node did not answer and none said it leads (a leader named by another node"
-                        + " or the router is shown, marked UNCONFIRMED)"})
+                        + " or the router is shown, marked UNCONFIRMED)",
+                "5:a node says it leads but its writer is stalled: work has waited with nothing committed longer than"
+                        + " its report bound (the WRITER STALLED line says on what); it steps down by itself"})
 public final class StatusCommand implements Callable<Integer> {
 
     /** --watch redraws this often. */
@@ -263,6 +265,9 @@ public final class StatusCommand implements Callable<Integer> {
             }
             if (g.containsKey("explanation")) {
                 System.out.println("          " + g.getString("explanation"));
+                if (!g.getString("writerStalled", "").isEmpty()) {
+                    System.out.println("          WRITER STALLED: " + g.getString("writerStalled"));
+                }
                 for (Object rep : g.getJsonArray("replication")) {
                     JsonObject x = (JsonObject) rep;
                     System.out.printf("          standby %s: %s, %s, flushed %s, lag %d bytes / %.3f s%n", x.getString("standby"),

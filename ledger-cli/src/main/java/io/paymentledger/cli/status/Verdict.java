@@ -28,7 +28,12 @@ public record Verdict(String leader, long epoch, boolean confirmed, String sourc
         /** Nothing is deployed in the directory. */
         NOT_DEPLOYED(3),
         /** No node confirmed itself as leader and some node did not answer: a leader may be named by others. */
-        UNCONFIRMED(4);
+        UNCONFIRMED(4),
+        /**
+         * A node says it leads, but its writer has answered nothing for longer than its report bound while work waits
+         * (the node steps down by itself at its step-down bound): writes are not being served.
+         */
+        LEADER_STALLED(5);
 
         public final int code;
 
@@ -53,7 +58,10 @@ public record Verdict(String leader, long epoch, boolean confirmed, String sourc
         Optional<NodeStatus> confirmed = Leadership.confirmedLeader(answers);
         if (confirmed.isPresent()) {
             String region = confirmed.get().getRegion();
-            return new Verdict(region, confirmed.get().getEpoch(), true, "node " + region + " itself", Exit.LEADER_SERVES);
+            String stalled = confirmed.get().getWriterStalled();
+            return stalled.isEmpty() ? new Verdict(region, confirmed.get().getEpoch(), true, "node " + region + " itself", Exit.LEADER_SERVES)
+                    : new Verdict(region, confirmed.get().getEpoch(), true, "node " + region + " itself, but its " + stalled,
+                    Exit.LEADER_STALLED);
         }
         boolean allKnown = nodes.stream().allMatch(Node::known);
         Exit notConfirmed = allKnown ? Exit.NO_LEADER : Exit.UNCONFIRMED;

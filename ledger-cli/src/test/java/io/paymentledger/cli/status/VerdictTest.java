@@ -38,6 +38,18 @@ class VerdictTest {
     }
 
     @Test
+    void aLeaderWhoseWriterIsStalledIsNotReportedAsServing() {
+        NodeStatus stalled = answered("a", NodeRole.NODE_ROLE_LEADER, 3, "a").reply().value().toBuilder()
+                .setWriterStalled("writer stalled for 6.0 s: batch 42 is not answered").build();
+        Verdict v = Verdict.decide(List.of(new Verdict.Node("a", java.util.Optional.of(42L), new Reply.Answered<>(stalled, 3, 1)),
+                answered("b", NodeRole.NODE_ROLE_STANDBY, 3, "a")), ROUTER_SILENT);
+        assertThat(v.leader()).isEqualTo("a");
+        assertThat(v.exit()).isEqualTo(Verdict.Exit.LEADER_STALLED);
+        assertThat(v.exit().code).isEqualTo(5);
+        assertThat(v.source()).contains("batch 42 is not answered");
+    }
+
+    @Test
     void aNodeLeftBehindInAnOlderTermIsNotConfirmedAsLeader() {
         // a was paused as leader of epoch 3; b took over (epoch 4) and has not said it serves yet; a, woken, still says
         // it leads: the newest term's view (b's) names the leader, unconfirmed.

@@ -77,7 +77,7 @@ public final class AccountState {
             Math.addExact(dp, dpo);
             Math.addExact(cp, cpo);
             if (dp < 0 || dpo < 0 || cp < 0 || cpo < 0) {
-                throw new IllegalStateException("balance of " + id + " would go negative: a ledger bug, not bad input");
+                throw new io.paymentledger.ledger.write.LedgerBug("balance of " + id + " would go negative (a ledger bug, not bad input)");
             }
             debitsPending = dp;
             debitsPosted = dpo;

@@ -209,6 +209,10 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
                 .setStandbyReplayLagBytes(db.replayLagBytes()).setCoordinatorQuorum(a.coordinatorReachable())
                 .setCpMembersAlive(a.cpMembersAlive()).setSyncCopies(leads() ? a.syncCopies() : 0)
                 .addAllCommitSet(rec.commitSet());
+        var stall = n.writer().stall();
+        if (stall != null) {
+            b.setWriterStalled(stall.toString());
+        }
         WalKeeperReport k = a.walKeeper();
         b.setWalKeeper(WalKeeperStatus.newBuilder().setState(k.state().name()).setFollowing(k.following())
                 .setEndLsn(k.endLsn().isNone() ? "" : k.endLsn().toString()).setBaseBackups(k.baseBackups())

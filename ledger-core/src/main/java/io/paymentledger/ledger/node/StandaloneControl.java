@@ -46,7 +46,9 @@ public final class StandaloneControl implements NodeControl {
 
     @Override
     public String notLeadingReason() {
-        return reason;
+        LedgerNode n = node;
+        // After start-up, the writer knows why it stopped (an invariant, a stall, a step-down).
+        return n == null || !reason.isEmpty() ? reason : n.writer().notLeadingReason();
     }
 
     @Override
@@ -62,11 +64,15 @@ public final class StandaloneControl implements NodeControl {
             return b.setRole(NodeRole.NODE_ROLE_STARTING).setExplanation("starting").build();
         }
         boolean leads = leads();
+        var stall = n.writer().stall();
+        if (stall != null) {
+            b.setWriterStalled(stall.toString());
+        }
         return b.setRegion(n.region()).setRole(leads ? NodeRole.NODE_ROLE_LEADER : NodeRole.NODE_ROLE_FENCED)
                 .setEpoch(n.writer().epoch()).setLeaderRegion(leads ? n.region() : "").setGrpcAddress(n.grpcAddress())
                 .setDatabasePrimary(true).setCoordinatorQuorum(false)
                 .setExplanation(leads ? "I am " + n.region() + ", a single region without standby: I lead (epoch "
-                        + n.writer().epoch() + ")" : "not leading: " + reason)
+                        + n.writer().epoch() + ")" : "not leading: " + notLeadingReason())
                 .build();
     }
 

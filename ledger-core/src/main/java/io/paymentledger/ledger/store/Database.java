@@ -73,11 +73,31 @@ public final class Database implements AutoCloseable {
         return Migrations.migrate(dataSource());
     }
 
-    /** A new connection, not pooled (the writer's, or the operator tools'). */
+    /** A new connection, not pooled (the operator tools'). */
     public Connection connect(String applicationName) throws SQLException {
         Properties p = new Properties();
         p.putAll(properties);
         p.setProperty("ApplicationName", applicationName);
+        return DriverManager.getConnection(jdbcUrl, p);
+    }
+
+    /**
+     * Bounds of a session's waits in PostgreSQL: {@code lock_timeout} and {@code statement_timeout}; the client's
+     * socket gives up {@link #SOCKET_GRACE_MS} after the statement bound (a dead link answers nothing, not even the
+     * server's cancel).
+     */
+    public record SessionLimits(long lockTimeoutMs, long statementTimeoutMs) {
+        public static final long SOCKET_GRACE_MS = 10_000;
+    }
+
+    /** A new connection, not pooled, whose waits are bounded (the writer's). */
+    public Connection connect(String applicationName, SessionLimits limits) throws SQLException {
+        Properties p = new Properties();
+        p.putAll(properties);
+        p.setProperty("ApplicationName", applicationName);
+        p.setProperty("options", p.getProperty("options", "") + " -c lock_timeout=" + limits.lockTimeoutMs()
+                + " -c statement_timeout=" + limits.statementTimeoutMs());
+        p.setProperty("socketTimeout", Long.toString((limits.statementTimeoutMs() + SessionLimits.SOCKET_GRACE_MS + 999) / 1000));
         return DriverManager.getConnection(jdbcUrl, p);
     }
 

@@ -39,7 +39,12 @@ public final class PendingHold {
         state = s.state();
     }
 
+    /** Posts part or all of what is held. A hold is never posted once released, nor beyond what it holds. */
     public void post(long amount) {
+        if (state != PendingState.HELD || amount < 0 || amount > remaining) {
+            throw new io.paymentledger.ledger.write.LedgerBug("hold " + transfer.id() + " posted " + amount + " while "
+                    + state + " with " + remaining + " left");
+        }
         remaining -= amount;
         posted += amount;
         if (remaining == 0) {
@@ -49,6 +54,9 @@ public final class PendingHold {
 
     /** Releases what is left; returns the released amount. */
     public long release(PendingState why) {
+        if (state != PendingState.HELD || why == PendingState.HELD || why == PendingState.POSTED) {
+            throw new io.paymentledger.ledger.write.LedgerBug("hold " + transfer.id() + " released as " + why + " while " + state);
+        }
         long released = remaining;
         remaining = 0;
         state = why;

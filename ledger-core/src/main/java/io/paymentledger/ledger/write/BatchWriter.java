@@ -70,22 +70,72 @@ public final class BatchWriter implements AutoCloseable {
      *                             answered without a database lookup
      */
     public record Config(int queueCommandsMax, int batchItemsMax, int accountCacheMax, long expiryScanIntervalMs,
-            int expiryBatchMax, int recentTransfersMax) {
+            int expiryBatchMax, int recentTransfersMax, Bounds bounds) {
 
         public static Config defaults() {
-            return new Config(4096, 16_380, 200_000, 1000, 2000, 100_000);
+            return new Config(4096, 16_380, 200_000, 1000, 2000, 100_000, Bounds.defaults());
         }
 
         public Config {
             if (queueCommandsMax < 1 || batchItemsMax < 8190 || accountCacheMax < 1 || expiryScanIntervalMs < 1 || expiryBatchMax < 1
-                    || recentTransfersMax < 1) {
+                    || recentTransfersMax < 1 || bounds == null) {
                 throw new IllegalArgumentException("writer limits out of range: " + this
                         + " (a batch must hold at least one full request of 8190 items)");
             }
         }
+
+        /** The same limits with other time bounds (tests stall the writer on purpose). */
+        public Config withBounds(Bounds b) {
+            return new Config(queueCommandsMax, batchItemsMax, accountCacheMax, expiryScanIntervalMs, expiryBatchMax,
+                    recentTransfersMax, b);
+        }
     }
 
-    /** Told when a commit fails in a way that leaves the database's state uncertain. */
+    /**
+     * Every wait of the writer has a bound (issue #18: two commit lanes once waited for each other for good, one in
+     * PostgreSQL, one in Java, while the node went on claiming to serve).
+     *
+     * @param lockTimeoutMs      the writer's sessions wait this long for a row lock at most (PostgreSQL's
+     *                           lock_timeout): no legitimate batch waits for a lock at all (the lanes never wait for
+     *                           each other's rows; a new leader's epoch update takes milliseconds)
+     * @param statementTimeoutMs any statement of the writer's, the COMMIT with its wait for a second site included,
+     *                           takes this long at most (statement_timeout); the connection's socket gives up a little
+     *                           later (a dead link answers nothing, not even the cancel)
+     * @param stallReportMs      work waiting this long with no batch answered is reported as a stall (status,
+     *                           metrics, alert)
+     * @param stallStepDownMs    a stall this long makes the leader step down, say why in one log line and report a
+     *                           write fault (the failover agent releases the lock; another region takes over)
+     */
+    public record Bounds(long lockTimeoutMs, long statementTimeoutMs, long stallReportMs, long stallStepDownMs) {
+
+        public static Bounds defaults() {
+            return new Bounds(5_000, 30_000, 5_000, 15_000);
+        }
+
+        public Bounds {
+            if (lockTimeoutMs < 1 || statementTimeoutMs < lockTimeoutMs || stallReportMs < 1 || stallStepDownMs < stallReportMs) {
+                throw new IllegalArgumentException("writer bounds out of range: " + this
+                        + " (statement >= lock timeout, step-down >= report)");
+            }
+        }
+
+        /** The PostgreSQL session settings of every writer connection. */
+        io.paymentledger.ledger.store.Database.SessionLimits sessionLimits() {
+            return new io.paymentledger.ledger.store.Database.SessionLimits(lockTimeoutMs, statementTimeoutMs);
+        }
+    }
+
+    /**
+     * The writer has had work waiting for {@code forMs} with nothing answered; {@code waitingFor} says what waits on
+     * what, in an operator's words.
+     */
+    public record Stall(long forMs, String waitingFor) {
+        @Override
+        public String toString() {
+            return "writer stalled for " + String.format(java.util.Locale.ROOT, "%.1f", forMs / 1000.0) + " s: " + waitingFor;
+        }
+    }
+
     /**
      * What each stage took, for tracing: called on the writer's own threads (applier, committer), so it must be quick
      * and must not call back into the writer. Only set when tracing is on.
@@ -108,6 +158,7 @@ public final class BatchWriter implements AutoCloseable {
         this.stages = s;
     }
 
+    /** Told when a commit fails in a way that leaves the database's state uncertain, or the writer stalled. */
     public interface FaultListener {
         void onWriteFault(String reason, Throwable cause);
     }
@@ -127,21 +178,31 @@ public final class BatchWriter implements AutoCloseable {
         final Object[] answers;
         /** A batch sealed before this one was not committed: this one must not commit (under `lock`). */
         boolean afterFailure;
+        /** When it was handed to its lane (System.nanoTime): the stall clock of the batch at the head. */
+        long handedAtNanos;
 
         Handover(Batch.Sealed sealed, List<WriteCommand> commands, Object[] answers) {
             this.sealed = sealed;
             this.commands = commands;
             this.answers = answers;
         }
+
+        String name() {
+            return sealed == null ? "a batch that writes nothing" : "batch " + sealed.seq();
+        }
     }
 
     /** A commit lane: its thread, its connection, the batch it writes (under `lock`; null when free). */
     private static final class Lane {
+        final int index;
         final WriterStore store;
         Thread thread;
         Handover batch;
+        /** What the lane does now, for the stall report (its own thread writes it). */
+        volatile String doing = "waiting for a batch";
 
-        Lane(WriterStore store) {
+        Lane(int index, WriterStore store) {
+            this.index = index;
             this.store = store;
         }
     }
@@ -156,6 +217,10 @@ public final class BatchWriter implements AutoCloseable {
     private final FaultListener faults;
     private volatile CheckpointSigner signer = CheckpointSigner.NONE;
     private final Thread applier;
+    /** Steps the leader down when the writer stalls ({@link Bounds#stallStepDownMs}). */
+    private final Thread watchdog;
+    /** What the applier does now, for the stall report (its own thread writes it). */
+    private volatile String applierDoing = "waiting for requests";
     private final AtomicLong committedBatches = new AtomicLong();
     private final AtomicLong committedTransfers = new AtomicLong();
 
@@ -211,6 +276,8 @@ public final class BatchWriter implements AutoCloseable {
     private boolean stale = true;
     private long journalSeq;
     private byte[] journalHash;
+    /** The epoch of the last batch sealed (the applier's): a batch's epoch is never below it. */
+    private long sealedEpoch;
     private long nextExpiryScanNanos;
     /**
      * Until then, new transfer ids are looked up in the database before they are applied. Otherwise an id that is
@@ -232,9 +299,9 @@ public final class BatchWriter implements AutoCloseable {
         this.metrics = meters == null ? WriterMetrics.none() : new WriterMetrics(meters);
         this.queuedAtNanos = new long[config.queueCommandsMax()];
         this.queueWaits = new long[config.queueCommandsMax()];
-        this.reads = new WriterStore(database, region, WriterStore.Role.READS);
+        this.reads = new WriterStore(database, region, WriterStore.Role.READS, config.bounds().sessionLimits());
         for (int i = 0; i < COMMIT_LANES; i++) {
-            lanes[i] = new Lane(new WriterStore(database, region, WriterStore.Role.COMMITS));
+            lanes[i] = new Lane(i, new WriterStore(database, region, WriterStore.Role.COMMITS, config.bounds().sessionLimits()));
         }
         this.config = config;
         this.clock = new io.paymentledger.replication.time.SteadyClock(wallClockNanos, System::nanoTime);
@@ -248,10 +315,19 @@ public final class BatchWriter implements AutoCloseable {
             Lane lane = lanes[i];
             lane.thread = Thread.ofPlatform().name("ledger-committer-" + region + "-" + i).daemon(true).unstarted(() -> laneLoop(lane));
         }
+        this.watchdog = Thread.ofPlatform().name("ledger-writer-watchdog-" + region).daemon(true).unstarted(this::watch);
+        if (meters != null) {
+            io.micrometer.core.instrument.Gauge.builder("ledger_writer_stalled_seconds", this, w -> {
+                Stall stall = w.stall();
+                return stall == null ? 0 : stall.forMs() / 1000.0;
+            }).description("how long work has waited with no batch answered, once over the report bound (0: no stall)")
+                    .register(meters);
+        }
         this.applier.start();
         for (Lane lane : lanes) {
             lane.thread.start();
         }
+        this.watchdog.start();
     }
 
     /** Starts writing under {@code newEpoch}, which must already be stored in the database; no lease limit. */
@@ -312,6 +388,11 @@ public final class BatchWriter implements AutoCloseable {
         }
         drainQueue(new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: " + reason));
         signal();
+    }
+
+    /** Why the writer does not lead ("" before it ever stepped down while leading is possible). */
+    public String notLeadingReason() {
+        return notLeadingReason;
     }
 
     /** Leading and within the lease. */
@@ -378,6 +459,69 @@ public final class BatchWriter implements AutoCloseable {
 
     private static WriteRejected notLeader(String reason) {
         return new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "not the leader: " + reason);
+    }
+
+    // ================================================================== stalls
+
+    /**
+     * The writer's stall, or null: work has waited longer than {@link Bounds#stallReportMs} with nothing answered.
+     * The clock is the batch at the head of the lanes (handed over, not answered: nothing after it can be answered
+     * either) or, with no batch in flight, the oldest queued request (the applier did not take it).
+     */
+    public Stall stall() {
+        long now = System.nanoTime();
+        long since;
+        String what;
+        lock.lock();
+        try {
+            Handover head = inFlight.peek();
+            if (head != null) {
+                since = head.handedAtNanos;
+                Lane lane = null;
+                for (Lane l : lanes) {
+                    if (l.batch == head) {
+                        lane = l;
+                    }
+                }
+                what = head.name() + " is not answered" + (lane == null ? "" : "; commit lane " + lane.index + " is " + lane.doing)
+                        + "; " + queue.size() + " requests queued behind it";
+            } else if (!queue.isEmpty()) {
+                since = queuedAtNanos[queuedAtHead];
+                what = queue.size() + " requests queued and none taken; the applier is " + applierDoing;
+            } else {
+                return null;
+            }
+        } finally {
+            lock.unlock();
+        }
+        long forMs = (now - since) / 1_000_000;
+        return forMs >= config.bounds().stallReportMs() ? new Stall(forMs, what) : null;
+    }
+
+    /** The watchdog: a leader whose writer stalls past its bound stops serving, says why once, and reports a fault. */
+    private void watch() {
+        long periodMs = Math.max(10, Math.min(250, config.bounds().stallReportMs() / 4));
+        while (!closed) {
+            try {
+                Thread.sleep(periodMs);
+            } catch (InterruptedException e) {
+                return;
+            }
+            Stall stall = leading ? stall() : null;
+            if (stall == null || stall.forMs() < config.bounds().stallStepDownMs()) {
+                continue;
+            }
+            String reason = stall + " (bound " + config.bounds().stallStepDownMs() + " ms)";
+            LOG.severe(() -> "writer: STALLED, stepping down: " + reason);
+            stepDown(reason);
+            // The stuck threads wait in PostgreSQL (or on a dead link): cut their connections, so they fail their
+            // batches' callers (UNAVAILABLE: outcome unknown, retries are safe) and the writer can lead again later.
+            for (Lane lane : lanes) {
+                lane.store.abort();
+            }
+            reads.abort();
+            faults.onWriteFault(reason, null);
+        }
     }
 
     // ================================================================== the applier
@@ -636,7 +780,9 @@ public final class BatchWriter implements AutoCloseable {
         for (Lane lane : lanes) {
             lane.store.reset();
         }
+        applierDoing = "loading the journal head from the database (" + reads.describe() + ")";
         WriterStore.JournalHead head = reads.loadHead();
+        applierDoing = "waiting for requests or a free commit lane";
         journalSeq = head.seq();
         journalHash = head.hash();
         memory.clear(head.seq());
@@ -661,9 +807,12 @@ public final class BatchWriter implements AutoCloseable {
         List<String> dueHolds = List.of();
         if (scanDue) {
             nextExpiryScanNanos = now + config.expiryScanIntervalMs() * 1_000_000L;
+            applierDoing = "looking for timed-out holds in the database (" + reads.describe() + ")";
             dueHolds = reads.dueHolds(rules.nowNs(), config.expiryBatchMax());
         }
+        applierDoing = "reading what batch " + b.seq + " needs from the database (" + reads.describe() + ")";
         prefetch(b, live, dueHolds);
+        applierDoing = "applying batch " + b.seq;
         rules.expireDueHolds(b);
         for (WriteCommand c : live) {
             Object answer = switch (c) {
@@ -675,6 +824,7 @@ public final class BatchWriter implements AutoCloseable {
             open.answers.add(answer);
             b.items += c.size();
         }
+        applierDoing = "waiting for requests or a free commit lane";
         long end = System.nanoTime();
         WriterMetrics.record(metrics.apply, end - now);
         Stages s = stages;
@@ -723,6 +873,11 @@ public final class BatchWriter implements AutoCloseable {
         if (b.seq != journalSeq + 1) {
             throw new LedgerBug("batch " + b.seq + " does not follow the journal head " + journalSeq);
         }
+        if (b.epoch < sealedEpoch) {
+            throw new LedgerBug("batch " + b.seq + " has epoch " + b.epoch + ", below the " + sealedEpoch
+                    + " of a batch sealed before it: epochs only rise");
+        }
+        sealedEpoch = b.epoch;
         byte[] hash = JournalHash.next(journalHash, b.seq, b.epoch, b.newAccounts, b.newTransferRows);
         // The balances the batch still committing before this one changed stay locked until its COMMIT returns (and
         // its new accounts are invisible until then): those are written after it, the others with this batch's rows.
@@ -764,6 +919,7 @@ public final class BatchWriter implements AutoCloseable {
                             + inFlight.size() + " are in flight: batches would commit out of order");
                 }
                 handedOver++;
+                h.handedAtNanos = System.nanoTime();
                 lane.batch = h;
                 inFlight.add(h);
                 laneWake.signalAll();
@@ -825,10 +981,11 @@ public final class BatchWriter implements AutoCloseable {
                 }
                 case WriteCommand.Payment p -> {
                     collect(p.transfer(), newIds, transferIds, holdIds, accountIds);
+                    // An authorization's own id is NOT taken out of the holds to load: a capture of the same payment
+                    // earlier in the batch needs its hold (a retried authorization is no new hold), and so does a
+                    // due expiry (issue #20: the capture was answered PAYMENT_NOT_FOUND, the expiry skipped). An id
+                    // that is really new is simply not found.
                     paymentIds.add(p.transfer().paymentId());
-                    if (p.role() == PaymentRole.AUTHORIZE) {
-                        holdIds.remove(p.transfer().id());
-                    }
                 }
             }
         }
@@ -874,6 +1031,7 @@ public final class BatchWriter implements AutoCloseable {
             long rowsStartNanos = System.nanoTime();
             Exception rowsFailed = null;
             if (h.sealed != null) {
+                lane.doing = "writing the rows of " + h.name() + " (in PostgreSQL, " + lane.store.describe() + ")";
                 // The batch's own new rows: no other transaction touches them, so they go in while the batch before
                 // this one may still wait for its COMMIT. Nothing of it is visible before this batch's own COMMIT.
                 try {
@@ -884,6 +1042,7 @@ public final class BatchWriter implements AutoCloseable {
                 WriterMetrics.record(metrics.rows, System.nanoTime() - rowsStartNanos);
             }
             boolean afterFailure;
+            lane.doing = "waiting for the batch before " + h.name() + " to be answered";
             lock.lock();
             try {
                 while (!closed && inFlight.peek() != h) {
@@ -913,8 +1072,11 @@ public final class BatchWriter implements AutoCloseable {
                 handBack(h.commands, false);
                 ok = false;
             } else {
+                lane.doing = "committing " + h.name() + " (epoch check, balances, journal, COMMIT with the wait for a second"
+                        + " site; in PostgreSQL, " + lane.store.describe() + ")";
                 ok = commit(lane, h, rowsFailed, rowsStartNanos);
             }
+            lane.doing = "waiting for a batch";
             lock.lock();
             try {
                 inFlight.poll();
@@ -1065,6 +1227,7 @@ public final class BatchWriter implements AutoCloseable {
         for (Lane lane : lanes) {
             lane.thread.interrupt();
         }
+        watchdog.interrupt();
         try {
             applier.join(CLOSE_JOIN_MS);
             for (Lane lane : lanes) {

@@ -294,7 +294,7 @@ final class LedgerRules {
             b.touch(hold);
             long a = hold.release(PendingState.EXPIRED);
             if (!dr.add(-a, 0, 0, 0) || !cr.add(0, 0, -a, 0)) {
-                throw new IllegalStateException("releasing hold " + p.id() + " left the int64 range: a ledger bug");
+                throw new LedgerBug("releasing hold " + p.id() + " left the int64 range");
             }
             long ts = nextTimestamp(b);
             b.addTransfer(new TransferRow(p.id() + io.paymentledger.ledger.validation.Ids.EXPIRY_SUFFIX, p.debitAccountId(), p.creditAccountId(), a, p.currency(),
@@ -327,7 +327,7 @@ final class LedgerRules {
         long debits = (d.debitsPending() - dr0.debitsPending()) + (d.debitsPosted() - dr0.debitsPosted());
         long credits = (c.creditsPending() - cr0.creditsPending()) + (c.creditsPosted() - cr0.creditsPosted());
         if (debits != credits) {
-            throw new IllegalStateException("double entry broken: " + dr.id() + " debits moved " + debits + " but "
+            throw new LedgerBug("double entry broken: " + dr.id() + " debits moved " + debits + " but "
                     + cr.id() + " credits moved " + credits + ": a ledger bug");
         }
     }
@@ -388,7 +388,7 @@ final class LedgerRules {
             case CAPTURE -> payment.captured(written.amount());
             case VOID -> payment.released(written.amount(), PaymentState.RELEASED_VOIDED);
             case REFUND -> payment.refunded(written.amount());
-            case AUTHORIZE -> throw new IllegalStateException("unreachable");
+            case AUTHORIZE -> throw new LedgerBug("an authorization reached the capture/void/refund path");
         }
         return new PaymentOutcome(PaymentResultCode.OK, payment.view(), r.timestampNs());
     }
@@ -434,7 +434,7 @@ final class LedgerRules {
             case POST_EXCEEDS_PENDING -> PaymentResultCode.CAPTURE_EXCEEDS_AUTHORIZED;
             case PERMISSION_DENIED -> PaymentResultCode.PERMISSION_DENIED;
             case EXISTS_WITH_DIFFERENT_FIELDS -> PaymentResultCode.EXISTS_WITH_DIFFERENT_FIELDS;
-            default -> throw new IllegalStateException("a payments transfer ended " + s + ": a ledger bug");
+            default -> throw new LedgerBug("a payments transfer ended " + s);
         };
     }
 }

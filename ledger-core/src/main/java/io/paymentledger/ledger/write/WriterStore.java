@@ -127,20 +127,47 @@ final class WriterStore implements AutoCloseable {
     private final Database database;
     private final String region;
     private final Role role;
-    private Connection connection;
+    private final Database.SessionLimits limits;
+    /** Used by its owning thread; volatile for {@link #abort} (the watchdog's). */
+    private volatile Connection connection;
+    /** The backend serving {@link #connection}, for the stall report (0: none yet). */
+    private volatile int backendPid;
 
-    WriterStore(Database database, String region, Role role) {
+    WriterStore(Database database, String region, Role role, Database.SessionLimits limits) {
         this.database = database;
         this.region = region;
         this.role = role;
+        this.limits = limits;
     }
 
     private DSLContext dsl() throws SQLException {
         if (connection == null || connection.isClosed()) {
-            connection = database.connect(String.format(role.applicationName, region));
-            connection.setAutoCommit(role.autoCommit);
+            Connection c = database.connect(String.format(role.applicationName, region), limits);
+            c.setAutoCommit(role.autoCommit);
+            backendPid = c.unwrap(org.postgresql.PGConnection.class).getBackendPID();
+            connection = c;
         }
         return Database.dsl(connection);
+    }
+
+    /** Where an operator finds this store's session: its application_name and backend pid in pg_stat_activity. */
+    String describe() {
+        return "application_name " + String.format(role.applicationName, region) + ", backend pid " + backendPid;
+    }
+
+    /**
+     * Cuts the connection from another thread (the watchdog's): a thread blocked on it gets an error at once
+     * instead of waiting for PostgreSQL. The owning thread opens a new one when it next needs it.
+     */
+    void abort() {
+        Connection c = connection;
+        if (c != null) {
+            try {
+                c.abort(Runnable::run);
+            } catch (SQLException | RuntimeException ignored) {
+                // already broken
+            }
+        }
     }
 
     /** Drops the connection (after a failure its state is unknown). */
@@ -421,12 +448,30 @@ final class WriterStore implements AutoCloseable {
                         .execute();
             }
             long commitStart = System.nanoTime();
+            connection.clearWarnings();
             connection.commit();
             lastCommitStatementNanos = System.nanoTime() - commitStart;
+            notDurableWarning(connection.getWarnings());
             done = true;
         } finally {
             if (!done) {
                 rollbackQuietly();
+            }
+        }
+    }
+
+    /**
+     * A COMMIT whose wait for the synchronous quorum was cancelled (statement_timeout, pg_cancel_backend) returns as
+     * if it succeeded, with only a WARNING: the transaction committed here, but no second site may have it
+     * (PostgreSQL's syncrep.c: "canceling wait for synchronous replication ... The transaction has already committed
+     * locally, but might not have been replicated to the standby"). Such a batch is not acknowledged: its outcome is
+     * unknown, exactly as if the connection broke.
+     */
+    static void notDurableWarning(java.sql.SQLWarning warnings) throws SQLException {
+        for (java.sql.SQLWarning w = warnings; w != null; w = w.getNextWarning()) {
+            String m = String.valueOf(w.getMessage());
+            if (m.contains("synchronous replication") || m.contains("committed locally")) {
+                throw new SQLException("COMMIT returned without a second site: " + m, "57014");
             }
         }
     }

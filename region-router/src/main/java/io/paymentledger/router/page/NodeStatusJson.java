@@ -27,6 +27,6 @@ public final class NodeStatusJson {
                 .put("commitSet", new JsonArray(s.getCommitSetList())).put("syncCopies", s.getSyncCopies())
                 .put("lastFailover", new JsonObject().put("reason", s.getLastFailoverReason())
                         .put("durationMs", s.getLastFailoverDurationMs()))
-                .put("cpMembersAlive", s.getCpMembersAlive());
+                .put("cpMembersAlive", s.getCpMembersAlive()).put("writerStalled", s.getWriterStalled());
     }
 }
