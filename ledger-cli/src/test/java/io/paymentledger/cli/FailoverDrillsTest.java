@@ -145,6 +145,16 @@ class FailoverDrillsTest {
     }
 
     @Test
+    @Order(9)
+    void aLeaderWhoseWriterStallsStepsDownAndTheOtherRegionTakesOver() throws Exception {
+        // Issue #18's backstop: every process of a is healthy, only its commits cannot complete. Before, a went on
+        // saying it served and nothing was ever committed again.
+        Drills.Result r = drills.run(Drills.Scenario.WRITER_STALL_LEADER);
+        assertSound(r);
+        assertThat(r.detail()).contains("region b leads");
+    }
+
+    @Test
     @Order(10)
     void aLeaderNodePausedPastItsSessionIsReplacedAndWakesWithoutServing() throws Exception {
         // SIGSTOP, not SIGKILL: the paused node's sockets stay open, so nothing proves it dead; its CP session has to

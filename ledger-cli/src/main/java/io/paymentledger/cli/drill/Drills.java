@@ -78,7 +78,14 @@ public final class Drills implements AutoCloseable {
          * needs `./ledger up --clock-faults`). Nothing may notice but the clock: no failover needed, no client error, a
          * hold made before the jump does not expire early, ledger time keeps real time's pace while the clock is behind.
          */
-        CLOCK_JUMP_LEADER;
+        CLOCK_JUMP_LEADER,
+        /**
+         * The leader's writer stalls while its processes stay healthy: a session of the drill holds the row its commits
+         * check the epoch on (what a stuck lock, a forgotten admin transaction or a writer bug looks like). The leader
+         * must notice within its bounds (the sessions' lock_timeout, the stall watchdog), stop serving, say why, and
+         * release the lock; b takes over, and the old leader rejoins by itself.
+         */
+        WRITER_STALL_LEADER;
 
         /** Does the drill cut links between sites (it needs `./ledger up --sites netns`)? */
         public boolean cutsLinks() {
@@ -242,7 +249,8 @@ public final class Drills implements AutoCloseable {
             boolean fromFault = scenario == Scenario.KILL_LEADER_NODE || scenario == Scenario.KILL_LEADER_POSTGRES
                     || scenario == Scenario.KILL_LEADER_REGION || scenario == Scenario.LOSE_TWO
                     || scenario == Scenario.PAUSE_LEADER_NODE || scenario == Scenario.PAUSE_LEADER_POSTGRES
-                    || scenario == Scenario.ISOLATE_LEADER_REGION || scenario == Scenario.CLOCK_JUMP_LEADER;
+                    || scenario == Scenario.ISOLATE_LEADER_REGION || scenario == Scenario.CLOCK_JUMP_LEADER
+                    || scenario == Scenario.WRITER_STALL_LEADER;
             long outageMs = !fromFault ? w.longestGapMsAfter(t0 - 500_000_000L) : firstAck < 0 ? -1 : (firstAck - fault) / 1_000_000;
             List<String> problems = new ArrayList<>(w.verify());
             if (firstAck < 0) {
@@ -310,6 +318,9 @@ public final class Drills implements AutoCloseable {
             }
             case CLOCK_JUMP_LEADER -> {
                 return clockJump(w);
+            }
+            case WRITER_STALL_LEADER -> {
+                return stallLeadersWriter();
             }
         }
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
@@ -443,6 +454,39 @@ public final class Drills implements AutoCloseable {
         }
         throw new IllegalStateException("the witness has no base backup after " + timeout.toSeconds() + " s; see "
                 + WitnessProcess.statusFile(d.topology()));
+    }
+
+    /**
+     * Holds a's leadership row (FOR UPDATE) until another region leads: a's writer cannot commit from then on, though
+     * every process of a is up and its CP session healthy.
+     */
+    private Injected stallLeadersWriter() throws Exception {
+        String stalled = LocalDeployment.FIRST_PRIMARY;
+        long from = System.nanoTime();
+        try (Connection c = d.postgres(stalled).connect("ledger")) {
+            c.setAutoCommit(false);
+            try (java.sql.Statement st = c.createStatement()) {
+                st.execute("select epoch from leadership for update");
+            }
+            from = System.nanoTime();
+            long deadline = from + RESUME_TIMEOUT.toNanos();
+            while (System.nanoTime() < deadline) {
+                NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
+                if (!leader.getRegion().equals(stalled)) {
+                    return new Injected("a session held " + stalled + "'s leadership row; after "
+                            + (System.nanoTime() - from) / 1_000_000 + " ms region " + leader.getRegion() + " leads with epoch "
+                            + leader.getEpoch() + ": " + leader.getLastFailoverReason(), from, 0, 0);
+                }
+                LocalDeployment.sleep(100);
+            }
+        } catch (java.sql.SQLException closedByTheRejoin) {
+            // a's PostgreSQL was stopped for its rejoin while the drill held the row: that ends the session too.
+            NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
+            return new Injected("a session held " + stalled + "'s leadership row until its PostgreSQL stopped for the rejoin;"
+                    + " region " + leader.getRegion() + " leads with epoch " + leader.getEpoch(), from, 0, 0);
+        }
+        return new Injected("a session held " + stalled + "'s leadership row for " + RESUME_TIMEOUT.toSeconds()
+                + " s and " + stalled + " still led", from, 0, 0);
     }
 
     private List<String> checkLeaderDatabase() throws Exception {

@@ -109,7 +109,7 @@ public final class BatchWriter implements AutoCloseable {
     public record Bounds(long lockTimeoutMs, long statementTimeoutMs, long stallReportMs, long stallStepDownMs) {
 
         public static Bounds defaults() {
-            return new Bounds(5_000, 30_000, 5_000, 15_000);
+            return new Bounds(2_000, 30_000, 5_000, 15_000);
         }
 
         public Bounds {
