@@ -1016,7 +1016,7 @@ public final class BatchWriter implements AutoCloseable {
             lock.lock();
             try {
                 while (!closed && lane.batch == null) {
-                    laneWake.await();
+                    laneWake.await(IDLE_WAKE_MS, TimeUnit.MILLISECONDS); // bounded: the watchdog judges how long is too long
                 }
                 if (closed) {
                     break;
@@ -1046,7 +1046,7 @@ public final class BatchWriter implements AutoCloseable {
             lock.lock();
             try {
                 while (!closed && inFlight.peek() != h) {
-                    laneWake.await();
+                    laneWake.await(IDLE_WAKE_MS, TimeUnit.MILLISECONDS); // bounded: the watchdog judges how long is too long
                 }
                 if (closed) {
                     break;
