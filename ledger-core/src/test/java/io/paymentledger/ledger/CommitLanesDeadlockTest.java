@@ -41,7 +41,11 @@ class CommitLanesDeadlockTest {
 
     @BeforeAll
     static void start() {
-        ledger = TestLedger.start();
+        // The test holds N's rows back for seconds on purpose: the writer's lock timeout (2 s by default, a backstop
+        // for exactly this kind of bug) must not end that wait here.
+        ledger = TestLedger.start(io.paymentledger.ledger.write.BatchWriter.Config.defaults()
+                .withBounds(new io.paymentledger.ledger.write.BatchWriter.Bounds(120_000, 120_000, 60_000, 120_000)),
+                new io.paymentledger.ledger.node.StandaloneControl());
     }
 
     @AfterAll
