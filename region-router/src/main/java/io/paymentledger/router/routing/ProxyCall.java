@@ -540,11 +540,18 @@ final class ProxyCall {
             case CUT, SENT -> !a.committed && route.bufferedRequest() && route.idempotent();
         };
         if (!replayable) {
-            fail(GrpcStatus.UNAVAILABLE, problem + (how == Failure.CUT || how == Failure.SENT
-                    ? "; the call may or may not have been applied: retry it with the same id" : ""), true);
+            fail(GrpcStatus.UNAVAILABLE, problem + (how == Failure.CUT || how == Failure.SENT ? outcomeUnknown() : ""), true);
             return;
         }
         retry(problem);
+    }
+
+    /** What the client is told when an attempt that may have been applied is not replayed. */
+    private String outcomeUnknown() {
+        return route.idempotent()
+                ? "; the outcome is unknown, the call may or may not have been applied: retry it with the same id"
+                : "; the outcome is unknown, the call may or may not have been applied: " + route.fullMethodName()
+                        + " is not idempotent, so the router does not repeat it; check its effect before you repeat it";
     }
 
     private static boolean streamStarted(Attempt a) {
