@@ -5,6 +5,7 @@ import io.paymentledger.router.health.Breaker;
 import io.paymentledger.router.health.Upstream;
 import io.paymentledger.router.limits.HoldQueue;
 import io.paymentledger.router.limits.MerchantResolver;
+import io.paymentledger.security.identity.ForwardedCertificate;
 import io.paymentledger.telemetry.Telemetry;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
@@ -350,7 +351,12 @@ final class ProxyCall {
             // The node's span is a child of the router's (the client's traceparent was copied above; replaced here).
             f.telemetry.inject(io.opentelemetry.context.Context.root().with(span), out.headers());
             out.headers().remove(MerchantResolver.HEADER);
-            if (MerchantResolver.vouches(merchant)) {
+            out.headers().remove(ForwardedCertificate.OPERATOR_HEADER);
+            if (MerchantResolver.OPERATOR.equals(merchant)) {
+                // The node believes the operator on its own certificate only, never on a name in x-merchant-id.
+                ForwardedCertificate.ofPeer(in.connection())
+                        .ifPresent(c -> out.headers().set(ForwardedCertificate.OPERATOR_HEADER, c));
+            } else if (MerchantResolver.vouches(merchant)) {
                 out.headers().set(MerchantResolver.HEADER, merchant);
             }
             out.timeout(Math.max(1, remainingMs()), TimeUnit.MILLISECONDS);
