@@ -243,6 +243,15 @@ class DeploymentSecurityTest {
         // Through the router, the client's own header is overwritten by what its certificate says.
         assertThat(lookup(merchant(M1), router(), m2Account, Map.of("x-merchant-id", M2)).body().getResults(0).getStatus())
                 .isEqualTo(LookupStatus.LOOKUP_NOT_FOUND);
+        assertThat(call(merchant(M1), router(), NodeServiceGrpcClient.GetNodeStatus, GetNodeStatusRequest.getDefaultInstance(),
+                Map.of("x-merchant-id", "operator")).status()).isEqualTo(GrpcStatus.PERMISSION_DENIED);
+        // The operator through the router: proved to the node by its own certificate, which the router forwards.
+        IssuedCert operator = security.operator();
+        HttpClientOptions asOperator = Tls.clientOptions(operator.certFile(), operator.keyFile(), security.caFile());
+        assertThat(call(asOperator, router(), NodeServiceGrpcClient.GetNodeStatus, GetNodeStatusRequest.getDefaultInstance(),
+                Map.of()).status()).isEqualTo(GrpcStatus.OK);
+        assertThat(lookup(asOperator, router(), m2Account, Map.of()).body().getResults(0).getStatus())
+                .isEqualTo(LookupStatus.LOOKUP_FOUND);
         // Another service's certificate is not a merchant either.
         IssuedCert node = security.node("b");
         assertThat(lookup(Tls.clientOptions(node.certFile(), node.keyFile(), security.caFile()), direct, m1Account,

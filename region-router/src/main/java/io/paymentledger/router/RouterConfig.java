@@ -80,6 +80,16 @@ public record RouterConfig(
         Set<String> nonIdempotentMethods,
         java.util.function.Predicate<io.vertx.core.http.HttpServerRequest> metricsReaders) {
 
+    /**
+     * The ledger.v1 methods that are not idempotent by a client-chosen id, so never replayed once they may have reached
+     * a node. Every other ledger.v1 method is: LedgerService and PaymentsService writes carry their own ids (a repeat
+     * returns the first outcome), lookups, GetNodeStatus and ListApiKeys only read, and RevokeApiKey names its key (a
+     * repeat revokes nothing more). Not so {@code Switchover} (a repeat starts a second handover) and
+     * {@code CreateApiKey} (it has no id: a repeat mints a second live key whose secret only the repeat's answer holds).
+     */
+    public static final Set<String> LEDGER_NON_IDEMPOTENT_METHODS =
+            Set.of("ledger.v1.NodeService/Switchover", "ledger.v1.NodeService/CreateApiKey");
+
     private static final Pattern REGION = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
     /** One ledger node, as the router reaches it. */
@@ -225,7 +235,7 @@ public record RouterConfig(
         private MerchantResolver merchantResolver = MerchantResolver.anonymous();
         private java.util.function.Predicate<io.vertx.core.http.HttpServerRequest> metricsReaders = req -> !req.isSSL();
         private List<FileDescriptor> services = new ArrayList<>(ledgerServices());
-        private Set<String> nonIdempotentMethods = new HashSet<>(Set.of("ledger.v1.NodeService/Switchover"));
+        private Set<String> nonIdempotentMethods = new HashSet<>(LEDGER_NON_IDEMPOTENT_METHODS);
 
         private Builder() {}
 

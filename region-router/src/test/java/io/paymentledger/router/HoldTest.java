@@ -134,6 +134,55 @@ class HoldTest extends RouterFixture {
     }
 
     @Test
+    void aCreateApiKeyThatMayHaveBeenAppliedIsNotReplayedAndItsOutcomeIsUnknown() {
+        FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
+        FakeRegion b = FakeRegion.start(vertx, "b", false, 1);
+        // Each region mints a key for every CreateApiKey it receives, as a node does before it answers.
+        AtomicInteger minted = new AtomicInteger();
+        AtomicInteger failures = new AtomicInteger(1);
+        a.behavior = in -> in.last().onSuccess(m -> {
+            minted.incrementAndGet();
+            if (failures.getAndDecrement() > 0) {
+                // Applied, then the answer is lost: what a node says when its commit's outcome is unknown.
+                in.response().status(GrpcStatus.UNAVAILABLE).statusMessage("database unavailable").end();
+            } else {
+                in.response().end(Buffer.buffer());
+            }
+        });
+        router = RegionRouter.start(vertx, config(a, b).holdTimeMs(10_000).build());
+        RouterTesting.awaitLeader(router, "a");
+
+        Reply<Buffer> failed = Calls.await(createApiKey());
+        assertThat(failed.status()).isEqualTo(GrpcStatus.UNAVAILABLE);
+        assertThat(failed.message()).contains("database unavailable").contains("the outcome is unknown")
+                .contains("ledger.v1.NodeService/CreateApiKey is not idempotent");
+        assertThat(minted.get()).as("no second key minted by a replay").isEqualTo(1);
+        assertThat(router.status().counters().retries()).isZero();
+
+        // A leader that is deposed while the call is in flight: the call is cut, and not replayed at the next leader.
+        a.behavior = in -> in.last().onSuccess(m -> minted.incrementAndGet()); // applied, never answered
+        b.behavior = in -> in.last().onSuccess(m -> {
+            minted.incrementAndGet();
+            in.response().end(Buffer.buffer());
+        });
+        Future<Reply<Buffer>> inFlight = createApiKey();
+        RouterTesting.await(() -> minted.get() == 2, 5000, () -> "the call did not reach region a");
+        a.serving = false;
+        b.epoch = 2;
+        b.serving = true;
+        Reply<Buffer> cut = Calls.await(inFlight);
+        assertThat(cut.status()).isEqualTo(GrpcStatus.UNAVAILABLE);
+        assertThat(cut.message()).contains("the outcome is unknown").contains("not idempotent");
+        RouterTesting.awaitLeader(router, "b");
+        assertThat(b.calls.get()).as("the new leader never got the replay").isZero();
+        assertThat(minted.get()).isEqualTo(2);
+    }
+
+    Future<Reply<Buffer>> createApiKey() {
+        return Calls.rawAsync(client, via(), "ledger.v1.NodeService/CreateApiKey", List.of(Buffer.buffer()), Map.of(), 10_000);
+    }
+
+    @Test
     void theCoordinatorsPushDeposesTheOldLeaderAtOnce() {
         FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
         FakeRegion b = FakeRegion.start(vertx, "b", false, 1);

@@ -16,6 +16,7 @@ import io.paymentledger.router.limits.MerchantResolver;
 import io.paymentledger.router.support.Calls;
 import io.paymentledger.router.support.Calls.Reply;
 import io.paymentledger.router.support.FakeRegion;
+import io.paymentledger.security.identity.ForwardedCertificate;
 import io.paymentledger.security.pki.IssuedCert;
 import io.paymentledger.security.pki.Pki;
 import io.paymentledger.security.tls.Tls;
@@ -222,12 +223,28 @@ class PassThroughTest extends RouterFixture {
         assertThat(r.status()).isEqualTo(GrpcStatus.OK);
         assertThat(a.headersSeen.get(0).get("x-merchant-id")).as("the certificate, not the header").isEqualTo("acme");
 
+        // A merchant cannot pass an operator certificate of its own (certificates are no secret): the router drops it.
+        IssuedCert operatorCert = pki.issueOperator(Duration.ofHours(1));
+        String operatorDer = java.util.Base64.getEncoder().encodeToString(operatorCert.cert().getEncoded());
+        Calls.raw(merchant, SocketAddress.inetSocketAddress(router.port(), "localhost"), WRITE, List.of(Buffer.buffer()),
+                Map.of(ForwardedCertificate.OPERATOR_HEADER, operatorDer, "x-merchant-id", "operator"), 5000);
+        assertThat(a.headersSeen.get(1).get(ForwardedCertificate.OPERATOR_HEADER)).isNull();
+        assertThat(a.headersSeen.get(1).get("x-merchant-id")).isEqualTo("acme");
+        // The operator is not named in x-merchant-id: the router forwards the operator's own certificate.
+        GrpcClient operator = GrpcClient.client(vertx, new GrpcClientOptions(),
+                Tls.clientOptions(operatorCert.certFile(), operatorCert.keyFile(), pki.caCertFile()));
+        Reply<Buffer> asOperator = Calls.raw(operator, SocketAddress.inetSocketAddress(router.port(), "localhost"), WRITE,
+                List.of(Buffer.buffer()), Map.of("x-merchant-id", "acme"), 5000);
+        assertThat(asOperator.status()).isEqualTo(GrpcStatus.OK);
+        assertThat(a.headersSeen.get(2).get("x-merchant-id")).isNull();
+        assertThat(a.headersSeen.get(2).get(ForwardedCertificate.OPERATOR_HEADER)).isEqualTo(operatorDer);
+
         GrpcClient noCert = GrpcClient.client(vertx, new GrpcClientOptions(), Tls.clientOptions(null, null, pki.caCertFile()));
         Reply<Buffer> refused = Calls.raw(noCert, SocketAddress.inetSocketAddress(router.port(), "localhost"), WRITE,
                 List.of(Buffer.buffer()), Map.of(), 5000);
         assertThat(refused.status()).isNull();
         assertThat(refused.failure()).isNotBlank();
-        assertThat(a.calls.get()).isEqualTo(1);
+        assertThat(a.calls.get()).isEqualTo(3);
     }
 
     @Test

@@ -30,13 +30,6 @@ public final class MerchantCommand implements Runnable {
         new picocli.CommandLine(this).usage(System.out);
     }
 
-    static void requireMerchantId(String id) {
-        if (!Principal.MERCHANT_ID.matcher(id).matches() || id.equals("operator")) {
-            throw new IllegalArgumentException("merchant id '" + id + "': 1..64 of [A-Za-z0-9-], starting with a letter or"
-                    + " digit, and not 'operator'");
-        }
-    }
-
     static NodeServiceGrpcClient leader(LocalDeployment d, Clients clients) {
         var leader = d.awaitLeader(Duration.ofSeconds(30));
         return NodeServiceGrpcClient.create(clients.grpc(), clients.address(d.topology().region(leader.getRegion()).grpcPort()));
@@ -56,7 +49,7 @@ public final class MerchantCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             LogSetup.install("ledger-merchant", Level.WARNING);
-            requireMerchantId(merchantId);
+            Principal.requireMerchantId(merchantId);
             Topology t = Topology.load(deployment.dir());
             DeploymentSecurity s = DeploymentSecurity.open(t);
             var cert = s.merchant(merchantId);

@@ -58,7 +58,8 @@ public final class NodeProcess {
         HttpServerOptions server = Tls.serverOptions(cert.certFile(), cert.keyFile(), security.caFile(), security.crlFile(),
                 ClientAuth.REQUIRED).setHost(t.host(regionName)).setPort(region.grpcPort());
         LedgerNode node = LedgerNode.start(new LedgerNode.Config(regionName, server, database, 16, BatchWriter.Config.defaults(),
-                apiKeys), control, new CertificateCallerResolver(security.trustDomain(), apiKeys));
+                apiKeys), control, new CertificateCallerResolver(security.trustDomain(), apiKeys,
+                security.pki().caCertificate()));
         node.writer().checkpointSigner(signer(cert));
         node.secretsHealth(security::secretsHealth);
         CertificateRenewer renewer = CertificateRenewer.forPki(security.pki(), cert, Clock.systemUTC(), renewed -> {

@@ -93,8 +93,10 @@ public final class NodeApi {
     Future<io.paymentledger.api.v1.CreateApiKeyResponse> createApiKey(CallContext ctx, io.paymentledger.api.v1.CreateApiKeyRequest req)
             throws StatusException {
         requireOperator(ctx);
-        if (!io.paymentledger.security.identity.Principal.MERCHANT_ID.matcher(req.getMerchantId()).matches()) {
-            throw Unary.invalid("merchant_id: " + io.paymentledger.security.identity.Principal.MERCHANT_ID.pattern());
+        try {
+            io.paymentledger.security.identity.Principal.requireMerchantId(req.getMerchantId());
+        } catch (IllegalArgumentException e) {
+            throw Unary.invalid("merchant_id: " + e.getMessage());
         }
         var store = keys(true);
         return blocking.run(() -> {

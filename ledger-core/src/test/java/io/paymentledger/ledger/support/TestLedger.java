@@ -75,10 +75,20 @@ public final class TestLedger implements AutoCloseable {
     public static final String TEST_MERCHANT_HEADER = "x-test-merchant";
 
     static TestLedger start(BatchWriter.Config writer, NodeControl control, CallerResolver callers) {
+        return start(new HttpServerOptions().setHost("127.0.0.1").setPort(0), writer, control, callers);
+    }
+
+    /**
+     * A node serving {@code server} (e.g. mutual TLS from {@code Tls.serverOptions}) whose callers {@code callers}
+     * decides; the plaintext clients of this object cannot reach it: make your own with the right certificate.
+     */
+    public static TestLedger start(HttpServerOptions server, CallerResolver callers) {
+        return start(server, BatchWriter.Config.defaults(), new StandaloneControl(), callers);
+    }
+
+    private static TestLedger start(HttpServerOptions server, BatchWriter.Config writer, NodeControl control, CallerResolver callers) {
         PgCluster pg = TestPostgres.startPrimary("core", "ledger");
-        LedgerNode node = LedgerNode.start(new LedgerNode.Config("a",
-                new HttpServerOptions().setHost("127.0.0.1").setPort(0), database(pg), 8, writer),
-                control, callers);
+        LedgerNode node = LedgerNode.start(new LedgerNode.Config("a", server, database(pg), 8, writer), control, callers);
         return new TestLedger(pg, node);
     }
 

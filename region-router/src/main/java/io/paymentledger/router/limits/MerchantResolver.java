@@ -19,7 +19,11 @@ public interface MerchantResolver {
 
     /** The header a verified merchant id travels in, router to node (a client's own is removed). */
     String HEADER = "x-merchant-id";
-    /** The key (and vouched identity) of the operator's certificate; the node maps it to its operator caller. */
+    /**
+     * The key of the operator's certificate. Not sent as {@value #HEADER}: the router forwards the operator's own
+     * certificate instead ({@link io.paymentledger.security.identity.ForwardedCertificate#OPERATOR_HEADER}), and the
+     * node believes the operator on that alone. No merchant has this key: it is a reserved merchant id.
+     */
     String OPERATOR = "operator";
     /** The key of calls that name no merchant. */
     String ANONYMOUS = "anonymous";
@@ -39,9 +43,9 @@ public interface MerchantResolver {
     default void learn(GrpcServerRequest<?, ?> call, GrpcStatus status, MultiMap upstreamHeaders) {
     }
 
-    /** Does the router vouch for this key, i.e. send it to the node as the caller's identity? */
+    /** Does the router vouch for this key, i.e. send it to the node in {@value #HEADER} as the caller's identity? */
     static boolean vouches(String key) {
-        return !ANONYMOUS.equals(key) && !UNVERIFIED.equals(key);
+        return !ANONYMOUS.equals(key) && !UNVERIFIED.equals(key) && !OPERATOR.equals(key);
     }
 
     /** Every call is {@value #ANONYMOUS}: the router vouches for nobody (the safe default). */

@@ -63,7 +63,7 @@ public final class VerifiedApiKeys implements MerchantResolver {
             return;
         }
         String merchant = upstreamHeaders.get(Identities.CALLER_HEADER);
-        if (merchant != null && Principal.MERCHANT_ID.matcher(merchant).matches()) {
+        if (Principal.isMerchantId(merchant)) {
             merchantByKeyDigest.put(digest(key), merchant);
         }
     }

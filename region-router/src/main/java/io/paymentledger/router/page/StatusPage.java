@@ -6,7 +6,7 @@ import io.paymentledger.router.RegionRouter;
 import io.paymentledger.router.RouterConfig;
 import io.paymentledger.router.RouterStatus;
 import io.paymentledger.router.health.LeadershipLog;
-import io.paymentledger.router.limits.MerchantResolver;
+import io.paymentledger.security.identity.ForwardedCertificate;
 import io.paymentledger.security.identity.Identities;
 import io.paymentledger.security.identity.Principal;
 import io.vertx.core.Future;
@@ -126,7 +126,9 @@ public final class StatusPage implements Handler<HttpServerRequest>, AutoCloseab
             plain(req, 403, "the status page is for the operator's certificate only");
             return;
         }
-        snapshot().onComplete(ar -> {
+        // The nodes are asked on behalf of this operator, proved to them by its own certificate.
+        Optional<String> operatorCertificate = ForwardedCertificate.ofPeer(req.connection());
+        snapshot(operatorCertificate.orElse(null)).onComplete(ar -> {
             if (ar.failed()) {
                 plain(req, 500, "cannot build the status: " + ar.cause());
                 return;
@@ -155,12 +157,16 @@ public final class StatusPage implements Handler<HttpServerRequest>, AutoCloseab
         secure(req).setStatusCode(status).putHeader("content-type", "text/plain; charset=utf-8").end(message + "\n");
     }
 
-    /** Everything the page shows, as JSON: the router's view, each node's own account, failovers, write rate. */
-    public Future<JsonObject> snapshot() {
+    /**
+     * Everything the page shows, as JSON: the router's view, each node's own account, failovers, write rate. The nodes
+     * are asked as the operator whose certificate (encoded by {@link ForwardedCertificate#ofPeer}) is given; null:
+     * they refuse, and the page shows their refusal.
+     */
+    public Future<JsonObject> snapshot(String operatorCertificate) {
         RouterStatus st = router.status();
         List<Future<JsonObject>> regions = new ArrayList<>();
         for (RouterConfig.UpstreamConfig u : router.config().upstreams()) {
-            regions.add(nodeStatus(u));
+            regions.add(nodeStatus(u, operatorCertificate));
         }
         return Future.join(regions).transform(ignored -> {
             JsonArray rs = new JsonArray();
@@ -209,12 +215,14 @@ public final class StatusPage implements Handler<HttpServerRequest>, AutoCloseab
     }
 
     /** One node's own account, asked on behalf of the operator; never fails (an error is shown as such). */
-    private Future<JsonObject> nodeStatus(RouterConfig.UpstreamConfig u) {
+    private Future<JsonObject> nodeStatus(RouterConfig.UpstreamConfig u, String operatorCertificate) {
         JsonObject base = new JsonObject().put("region", u.region()).put("address", u.host() + ":" + u.port());
         long started = System.nanoTime();
         return nodes.request(io.vertx.core.net.SocketAddress.inetSocketAddress(u.port(), u.host()), NodeServiceGrpcClient.GetNodeStatus)
                 .compose(call -> {
-                    call.headers().set(MerchantResolver.HEADER, MerchantResolver.OPERATOR);
+                    if (operatorCertificate != null) {
+                        call.headers().set(ForwardedCertificate.OPERATOR_HEADER, operatorCertificate);
+                    }
                     call.end(GetNodeStatusRequest.getDefaultInstance());
                     return call.response().compose(resp -> resp.last().recover(err -> Future.failedFuture(
                             resp.status() != null && resp.status() != GrpcStatus.OK ? resp.status() + " " + resp.statusMessage()

@@ -5,6 +5,7 @@ import io.paymentledger.router.health.Breaker;
 import io.paymentledger.router.health.Upstream;
 import io.paymentledger.router.limits.HoldQueue;
 import io.paymentledger.router.limits.MerchantResolver;
+import io.paymentledger.security.identity.ForwardedCertificate;
 import io.paymentledger.telemetry.Telemetry;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
@@ -350,7 +351,12 @@ final class ProxyCall {
             // The node's span is a child of the router's (the client's traceparent was copied above; replaced here).
             f.telemetry.inject(io.opentelemetry.context.Context.root().with(span), out.headers());
             out.headers().remove(MerchantResolver.HEADER);
-            if (MerchantResolver.vouches(merchant)) {
+            out.headers().remove(ForwardedCertificate.OPERATOR_HEADER);
+            if (MerchantResolver.OPERATOR.equals(merchant)) {
+                // The node believes the operator on its own certificate only, never on a name in x-merchant-id.
+                ForwardedCertificate.ofPeer(in.connection())
+                        .ifPresent(c -> out.headers().set(ForwardedCertificate.OPERATOR_HEADER, c));
+            } else if (MerchantResolver.vouches(merchant)) {
                 out.headers().set(MerchantResolver.HEADER, merchant);
             }
             out.timeout(Math.max(1, remainingMs()), TimeUnit.MILLISECONDS);
@@ -540,11 +546,18 @@ final class ProxyCall {
             case CUT, SENT -> !a.committed && route.bufferedRequest() && route.idempotent();
         };
         if (!replayable) {
-            fail(GrpcStatus.UNAVAILABLE, problem + (how == Failure.CUT || how == Failure.SENT
-                    ? "; the call may or may not have been applied: retry it with the same id" : ""), true);
+            fail(GrpcStatus.UNAVAILABLE, problem + (how == Failure.CUT || how == Failure.SENT ? outcomeUnknown() : ""), true);
             return;
         }
         retry(problem);
+    }
+
+    /** What the client is told when an attempt that may have been applied is not replayed. */
+    private String outcomeUnknown() {
+        return route.idempotent()
+                ? "; the outcome is unknown, the call may or may not have been applied: retry it with the same id"
+                : "; the outcome is unknown, the call may or may not have been applied: " + route.fullMethodName()
+                        + " is not idempotent, so the router does not repeat it; check its effect before you repeat it";
     }
 
     private static boolean streamStarted(Attempt a) {

@@ -19,7 +19,8 @@ import io.paymentledger.security.identity.Principal;
 /**
  * Merchant API keys. A key looks like {@code lk_<merchantId>_<keyId>_<secret>}:
  * <ul>
- *   <li>{@code merchantId}: {@link Principal#MERCHANT_ID} (no '_', so the key parses unambiguously)</li>
+ *   <li>{@code merchantId}: {@link Principal#MERCHANT_ID} (no '_', so the key parses unambiguously); keys are generated
+ *       only for a {@link Principal#requireMerchantId merchant id} (no reserved name)</li>
  *   <li>{@code keyId}: 16 random hex digits, not secret, used to find the stored hash</li>
  *   <li>{@code secret}: 32 random bytes (256 bits), base64url without padding (43 characters)</li>
  * </ul>
@@ -61,7 +62,7 @@ public final class ApiKeys {
     }
 
     public GeneratedKey generate(String merchantId) {
-        new Principal.Merchant(merchantId); // validates
+        Principal.requireMerchantId(merchantId);
         byte[] id = new byte[8];
         byte[] secret = new byte[32];
         RANDOM.nextBytes(id);

@@ -1,5 +1,6 @@
 package io.paymentledger.security.identity;
 
+import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -20,8 +21,40 @@ public sealed interface Principal permits Principal.Operator, Principal.Merchant
     /** The service components that may hold a service identity. */
     Set<String> COMPONENTS = Set.of("ledger", "router", "witness", "agent", "postgres");
 
-    /** Merchant ids: letters, digits and '-', 1-64 characters, starting with a letter or digit (no '_'). */
+    /**
+     * The shape of merchant ids: letters, digits and '-', 1-64 characters, starting with a letter or digit (no '_').
+     * A merchant id must also not be reserved: test ids with {@link #isMerchantId} / {@link #requireMerchantId}.
+     */
     Pattern MERCHANT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9-]{0,63}");
+
+    /**
+     * Names the deployment keeps for its own callers, refused as merchant ids in any letter case: {@code operator}
+     * (the router's and the nodes' name for the operator role) and {@code anonymous} (the router's key of calls that
+     * name nobody). A merchant so named would share their name, and wherever that name is taken for the role the
+     * merchant would get the role's rights or budget.
+     */
+    Set<String> RESERVED_MERCHANT_IDS = Set.of("operator", "anonymous");
+
+    /** Is {@code id} a merchant id: {@link #MERCHANT_ID}'s shape and not {@link #RESERVED_MERCHANT_IDS reserved}. */
+    static boolean isMerchantId(String id) {
+        return id != null && MERCHANT_ID.matcher(id).matches() && !RESERVED_MERCHANT_IDS.contains(id.toLowerCase(Locale.ROOT));
+    }
+
+    /**
+     * The one rule for every merchant identity that is minted (certificates from {@code Pki} or Vault, API keys, the
+     * CLI) or believed: returns {@code id}, or throws {@link IllegalArgumentException} saying what is wrong with it.
+     */
+    static String requireMerchantId(String id) {
+        if (id == null || !MERCHANT_ID.matcher(id).matches()) {
+            throw new IllegalArgumentException("invalid merchant id '" + id + "': 1..64 of [A-Za-z0-9-], starting with a"
+                    + " letter or digit");
+        }
+        if (RESERVED_MERCHANT_IDS.contains(id.toLowerCase(Locale.ROOT))) {
+            throw new IllegalArgumentException("invalid merchant id '" + id + "': reserved (" + String.join(", ",
+                    new java.util.TreeSet<>(RESERVED_MERCHANT_IDS)) + " name the deployment's own callers, in any case)");
+        }
+        return id;
+    }
 
     /** Region names: lower-case letters, digits and '-', 1-32 characters. */
     Pattern REGION = Pattern.compile("[a-z0-9][a-z0-9-]{0,31}");
@@ -56,9 +89,7 @@ public sealed interface Principal permits Principal.Operator, Principal.Merchant
     /** A merchant client. */
     record Merchant(String id) implements Principal {
         public Merchant {
-            if (id == null || !MERCHANT_ID.matcher(id).matches()) {
-                throw new IllegalArgumentException("invalid merchant id: " + id);
-            }
+            requireMerchantId(id);
         }
 
         @Override

@@ -5,13 +5,16 @@ import java.time.Instant;
 import java.util.List;
 import java.util.regex.Pattern;
 
+import io.paymentledger.security.identity.Principal;
+
 /**
  * What {@link Pki#issue(CertRequest)} should put in a leaf certificate.
  *
  * @param name        file stem: the certificate goes to {@code <name>.crt}, its key to {@code <name>.key}
  *                    (letters, digits, '.', '_', '-'; not {@code ca})
  * @param spiffePath  the SPIFFE path without the trust domain, e.g. {@code region/eu/ledger}; the URI SAN
- *                    becomes {@code spiffe://<trust-domain>/<spiffePath>}
+ *                    becomes {@code spiffe://<trust-domain>/<spiffePath>}; a {@code merchant/<id>} path must name a
+ *                    merchant id ({@link Principal#requireMerchantId}: no reserved name such as {@code operator})
  * @param dnsNames    DNS subjectAlternativeNames (may be empty)
  * @param ipAddresses IP subjectAlternativeNames (may be empty)
  * @param serverAuth  put the serverAuth extended key usage
@@ -23,6 +26,7 @@ public record CertRequest(String name, String spiffePath, List<String> dnsNames,
                           boolean serverAuth, boolean clientAuth, Duration validity, Instant notBefore) {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
+    private static final String MERCHANT_PREFIX = "merchant/";
 
     /** DNS SAN given to service certificates unless told otherwise. */
     public static final List<String> DEFAULT_DNS = List.of("localhost");
@@ -35,6 +39,10 @@ public record CertRequest(String name, String spiffePath, List<String> dnsNames,
         }
         if (spiffePath == null || spiffePath.isEmpty() || spiffePath.startsWith("/")) {
             throw new IllegalArgumentException("spiffePath must be relative, e.g. region/eu/ledger: " + spiffePath);
+        }
+        if (spiffePath.startsWith(MERCHANT_PREFIX)) {
+            // Every issuer (Pki, VaultPki) mints through a CertRequest: one check for every merchant certificate.
+            Principal.requireMerchantId(spiffePath.substring(MERCHANT_PREFIX.length()));
         }
         dnsNames = List.copyOf(dnsNames == null ? List.of() : dnsNames);
         ipAddresses = List.copyOf(ipAddresses == null ? List.of() : ipAddresses);

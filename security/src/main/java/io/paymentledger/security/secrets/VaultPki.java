@@ -59,6 +59,15 @@ public final class VaultPki {
     }
 
     /**
+     * A merchant client certificate ({@code spiffe://<td>/merchant/<id>}), file stem {@code merchant-<id>}; the id must
+     * be a merchant id ({@link Principal#requireMerchantId}: a reserved one such as {@code operator} is refused before
+     * Vault is asked).
+     */
+    public IssuedCert issueMerchant(String merchantId, java.time.Duration ttl) {
+        return issue(CertRequest.client("merchant-" + merchantId, new Principal.Merchant(merchantId).path(), ttl));
+    }
+
+    /**
      * Issues per {@code req}: its SPIFFE path, DNS and IP SANs and validity (as {@code ttl}). Its
      * {@code notBefore} and extended-key-usage flags are not sent: Vault and the role decide those.
      * The common name is the first DNS name, or the request name if there is none.

@@ -16,6 +16,14 @@ class ApiKeysTest {
     private final ApiKeys keys = ApiKeys.fromBase64Pepper(SecretStore.random(32).get());
 
     @Test
+    void noKeyIsGeneratedForAReservedMerchantId() {
+        for (String reserved : new String[] {"operator", "Operator", "OPERATOR", "anonymous"}) {
+            assertThatThrownBy(() -> keys.generate(reserved)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("invalid merchant id '" + reserved + "': reserved");
+        }
+    }
+
+    @Test
     void generatedKeyHasTheDocumentedShapeAndAtLeast128RandomBits() {
         ApiKeys.GeneratedKey g = keys.generate("acme-1");
         assertThat(g.key()).matches("lk_acme-1_[0-9a-f]{16}_[A-Za-z0-9_-]{43}");

@@ -56,6 +56,9 @@ class IdentitiesTest {
         assertThat(Identities.parse("spiffe://ledger.test/region/eu/database", TD)).isEmpty();
         assertThat(Identities.parse("spiffe://ledger.test/merchant/bad_id", TD)).isEmpty();
         assertThat(Identities.parse("spiffe://ledger.test/merchant/a?x=1", TD)).isEmpty();
+        // A reserved merchant id (a certificate minted before the rule) is nobody, in any case.
+        assertThat(Identities.parse("spiffe://ledger.test/merchant/operator", TD)).isEmpty();
+        assertThat(Identities.parse("spiffe://ledger.test/merchant/Operator", TD)).isEmpty();
         assertThat(Identities.parse("spiffe://ledger.test", TD)).isEmpty();
         assertThat(Identities.parse("https://ledger.test/operator", TD)).isEmpty();
         assertThat(Identities.parse(null, TD)).isEmpty();

@@ -126,6 +126,24 @@ class PkiTest {
     }
 
     @Test
+    void aReservedMerchantIdIsRefusedInAnyCaseAndNothingIsWritten() throws Exception {
+        for (String reserved : List.of("operator", "Operator", "OPERATOR", "oPeRaToR", "anonymous", "Anonymous")) {
+            assertThatThrownBy(() -> pki.issueMerchant(reserved, Duration.ofDays(1)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("invalid merchant id '" + reserved + "': reserved (anonymous, operator name the deployment's"
+                            + " own callers, in any case)");
+            // Nor through the generic request that every issuer (this one and VaultPki) mints with.
+            assertThatThrownBy(() -> pki.issue(CertRequest.client("sneaky", "merchant/" + reserved, Duration.ofDays(1))))
+                    .hasMessageContaining("invalid merchant id '" + reserved + "': reserved");
+            assertThat(dir.resolve("pki").resolve("merchant-" + reserved + ".crt")).doesNotExist();
+        }
+        assertThat(dir.resolve("pki").resolve("sneaky.crt")).doesNotExist();
+        // Merchant ids that only contain the word are merchants like any other.
+        assertThat(pki.issueMerchant("operator-shop", Duration.ofDays(1)).identity())
+                .isEqualTo("spiffe://ledger.test/merchant/operator-shop");
+    }
+
+    @Test
     void customSansAndBackdatedValidity() throws Exception {
         Instant start = Instant.now().minus(Duration.ofHours(3));
         IssuedCert c = pki.issue(CertRequest.service("router-a", "region/us/router", Duration.ofHours(1))

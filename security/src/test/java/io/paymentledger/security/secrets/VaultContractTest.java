@@ -311,6 +311,24 @@ class VaultContractTest {
                 .hasMessageContaining("URI Subject Alternative Names are not allowed");
     }
 
+    @Test
+    void pkiRefusesAReservedMerchantIdBeforeAskingVault() {
+        fake.addPkiRole("ledger-merchant", true);
+        client = VaultClient.connect(settings(VaultAuth.token(fake.rootToken())), clock);
+        VaultPki vaultPki = new VaultPki(client, "pki", "ledger-merchant", TD, dir.resolve("vault-merchants"));
+        for (String reserved : new String[] {"operator", "Operator", "OPERATOR"}) {
+            assertThatThrownBy(() -> vaultPki.issueMerchant(reserved, Duration.ofHours(1)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("invalid merchant id '" + reserved + "': reserved");
+            assertThatThrownBy(() -> vaultPki.issue(CertRequest.client("m", "merchant/" + reserved, Duration.ofHours(1))))
+                    .hasMessageContaining("invalid merchant id '" + reserved + "': reserved");
+        }
+        assertThat(fake.requests("POST", "/v1/pki/issue/ledger-merchant")).as("Vault was never asked").isEmpty();
+        IssuedCert merchant = vaultPki.issueMerchant("acme", Duration.ofHours(1));
+        assertThat(merchant.identity()).isEqualTo("spiffe://ledger.test/merchant/acme");
+        assertThat(merchant.certFile().getFileName().toString()).isEqualTo("merchant-acme.crt");
+    }
+
     // ------------------------------------------------------------------------------------------- database
 
     @Test
