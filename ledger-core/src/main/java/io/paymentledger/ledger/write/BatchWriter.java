@@ -370,12 +370,7 @@ public final class BatchWriter implements AutoCloseable {
 
     /** Nothing queued, nothing being applied, no batch being written. */
     public boolean isIdle() {
-        lock.lock();
-        try {
-            return queue.isEmpty() && !applying && inFlight.isEmpty();
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> queue.isEmpty() && !applying && inFlight.isEmpty());
     }
 
     /** Stops accepting and applying writes; queued commands are answered UNAVAILABLE. */
@@ -418,12 +413,7 @@ public final class BatchWriter implements AutoCloseable {
     }
 
     public int queueDepth() {
-        lock.lock();
-        try {
-            return queue.size();
-        } finally {
-            lock.unlock();
-        }
+        return locked(queue::size);
     }
 
     /** Queues a command; fails it at once when this node does not lead or the queue is full. */
@@ -448,10 +438,46 @@ public final class BatchWriter implements AutoCloseable {
     }
 
     private void signal() {
-        lock.lock();
-        try {
+        locked(() -> {
             applierWake.signalAll();
             laneWake.signalAll();
+        });
+    }
+
+    /** {@code work} under the writer's lock: the one place that takes it for a short, non-waiting step. */
+    private <T> T locked(java.util.function.Supplier<T> work) {
+        lock.lock();
+        try {
+            return work.get();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void locked(Runnable work) {
+        lock.lock();
+        try {
+            work.run();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A lane waits, under the lock, until {@code ready} (its batch arrived; its batch's turn came) and takes
+     * {@code then}; null when the writer closes meanwhile. Each wait is bounded ({@link #IDLE_WAKE_MS}) and
+     * re-checked: how long is too long is the watchdog's call ({@link #stall()}), which sees what the lane does.
+     */
+    private <T> T awaitForLane(java.util.function.BooleanSupplier ready, java.util.function.Supplier<T> then) {
+        lock.lock();
+        try {
+            while (!closed && !ready.getAsBoolean()) {
+                laneWake.await(IDLE_WAKE_MS, TimeUnit.MILLISECONDS);
+            }
+            return closed ? null : then.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
         } finally {
             lock.unlock();
         }
@@ -656,12 +682,8 @@ public final class BatchWriter implements AutoCloseable {
                 stale = true;
                 reads.reset();
             } finally {
-                lock.lock();
-                try {
-                    applying = open != null;
-                } finally {
-                    lock.unlock();
-                }
+                boolean stillOpen = open != null;
+                locked(() -> applying = stillOpen);
             }
         }
     }
@@ -755,13 +777,8 @@ public final class BatchWriter implements AutoCloseable {
      */
     private boolean freshState() throws SQLException {
         if (newTerm || stale) {
-            lock.lock();
-            try {
-                if (!inFlight.isEmpty()) {
-                    return false; // a term began meanwhile: rebuild once the commits under way are done
-                }
-            } finally {
-                lock.unlock();
+            if (!locked(inFlight::isEmpty)) {
+                return false; // a term began meanwhile: rebuild once the commits under way are done
             }
         }
         if (newTerm) {
@@ -881,16 +898,10 @@ public final class BatchWriter implements AutoCloseable {
         byte[] hash = JournalHash.next(journalHash, b.seq, b.epoch, b.newAccounts, b.newTransferRows);
         // The balances the batch still committing before this one changed stay locked until its COMMIT returns (and
         // its new accounts are invisible until then): those are written after it, the others with this batch's rows.
-        Batch.Touched before = Batch.Touched.NOTHING;
-        lock.lock();
-        try {
+        Batch.Touched before = locked(() -> {
             Handover last = inFlight.peekLast();
-            if (last != null && last.sealed != null) {
-                before = last.sealed.touched();
-            }
-        } finally {
-            lock.unlock();
-        }
+            return last != null && last.sealed != null ? last.sealed.touched() : Batch.Touched.NOTHING;
+        });
         Batch.Sealed sealed = b.seal(journalHash, hash, signer.sign(b.seq, hash), memory, before);
         journalSeq = b.seq;
         journalHash = hash;
@@ -1012,21 +1023,9 @@ public final class BatchWriter implements AutoCloseable {
 
     private void laneLoop(Lane lane) {
         while (!closed) {
-            Handover h;
-            lock.lock();
-            try {
-                while (!closed && lane.batch == null) {
-                    laneWake.await(IDLE_WAKE_MS, TimeUnit.MILLISECONDS); // bounded: the watchdog judges how long is too long
-                }
-                if (closed) {
-                    break;
-                }
-                h = lane.batch;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            Handover h = awaitForLane(() -> lane.batch != null, () -> lane.batch);
+            if (h == null) {
                 break;
-            } finally {
-                lock.unlock();
             }
             long rowsStartNanos = System.nanoTime();
             Exception rowsFailed = null;
@@ -1041,22 +1040,10 @@ public final class BatchWriter implements AutoCloseable {
                 }
                 WriterMetrics.record(metrics.rows, System.nanoTime() - rowsStartNanos);
             }
-            boolean afterFailure;
             lane.doing = "waiting for the batch before " + h.name() + " to be answered";
-            lock.lock();
-            try {
-                while (!closed && inFlight.peek() != h) {
-                    laneWake.await(IDLE_WAKE_MS, TimeUnit.MILLISECONDS); // bounded: the watchdog judges how long is too long
-                }
-                if (closed) {
-                    break;
-                }
-                afterFailure = h.afterFailure;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            Boolean afterFailure = awaitForLane(() -> inFlight.peek() == h, () -> h.afterFailure);
+            if (afterFailure == null) {
                 break;
-            } finally {
-                lock.unlock();
             }
             boolean ok;
             if (afterFailure) {
@@ -1106,13 +1093,10 @@ public final class BatchWriter implements AutoCloseable {
     }
 
     private void handBack(List<WriteCommand> commands, boolean duplicate) {
-        lock.lock();
-        try {
+        locked(() -> {
             handedBack.addAll(commands);
             handedBackDuplicate |= duplicate;
-        } finally {
-            lock.unlock();
-        }
+        });
     }
 
     /**
@@ -1206,14 +1190,10 @@ public final class BatchWriter implements AutoCloseable {
     }
 
     private void drainQueue(Throwable cause) {
-        List<WriteCommand> all;
-        lock.lock();
-        try {
-            all = drain(queue);
+        List<WriteCommand> all = locked(() -> {
             queuedAtHead = 0;
-        } finally {
-            lock.unlock();
-        }
+            return drain(queue);
+        });
         failAll(all, cause);
     }
 
@@ -1239,14 +1219,11 @@ public final class BatchWriter implements AutoCloseable {
         WriteRejected down = notLeader("shutting down");
         drainQueue(down);
         failAll(drain(again), down);
-        List<Handover> unanswered;
-        lock.lock();
-        try {
-            unanswered = new ArrayList<>(inFlight);
+        List<Handover> unanswered = locked(() -> {
+            List<Handover> all = new ArrayList<>(inFlight);
             inFlight.clear();
-        } finally {
-            lock.unlock();
-        }
+            return all;
+        });
         for (Handover h : unanswered) {
             failAll(h.commands, down); // outcome unknown to them: they retry with the same ids
         }
