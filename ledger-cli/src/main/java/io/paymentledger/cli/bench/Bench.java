@@ -85,7 +85,18 @@ public final class Bench {
         /** Debit and credit drawn from a Zipf distribution (s = 1.0) over the accounts. */
         ZIPF,
         /** Authorize → Capture (full or partial), ~10% voids, ~5% refunds after capture: unary calls. */
-        PAYMENTS;
+        PAYMENTS,
+        /**
+         * Authorize, then two partial captures of the payment sent at the same moment from two callers (together the
+         * whole amount): the race that deadlocked the writer's two commit lanes under large batches (issue #18). Not
+         * part of {@code all}; run it beside a large-batch run.
+         */
+        CAPTURES;
+
+        /** A payments-API scenario (unary calls, one transfer each). */
+        public boolean payments() {
+            return this == PAYMENTS || this == CAPTURES;
+        }
 
         public String label() {
             return name().toLowerCase(Locale.ROOT);
@@ -142,7 +153,7 @@ public final class Bench {
             owner = owner == null ? "" : owner;
             Objects.requireNonNull(mode, "mode");
             Objects.requireNonNull(target, "target");
-            if (scenario == Scenario.PAYMENTS) {
+            if (scenario.payments()) {
                 transfersPerRequest = 1;
             } else if (!SHAPES.contains(transfersPerRequest)) {
                 throw new IllegalArgumentException("transfers per request must be one of " + SHAPES + ", not " + transfersPerRequest);
@@ -176,7 +187,7 @@ public final class Bench {
          * times that in flight before it drops.
          */
         public static int defaultConcurrency(Scenario scenario, int transfersPerRequest, Mode mode) {
-            int closed = scenario == Scenario.PAYMENTS ? 64 : switch (transfersPerRequest) {
+            int closed = scenario.payments() ? 64 : switch (transfersPerRequest) {
                 case 1 -> 64;
                 case 100 -> 16;
                 case 1000 -> 8;
@@ -416,7 +427,8 @@ public final class Bench {
         }
 
         private void openLoop() throws InterruptedException {
-            double perSend = o.scenario() == Scenario.PAYMENTS ? CALLS_PER_PAYMENT : o.transfersPerRequest();
+            double perSend = o.scenario() == Scenario.CAPTURES ? 3 : o.scenario() == Scenario.PAYMENTS ? CALLS_PER_PAYMENT
+                    : o.transfersPerRequest();
             double intervalNanos = 1e9 * perSend / o.rate();
             AtomicInteger inFlight = new AtomicInteger();
             ExecutorService senders = Executors.newVirtualThreadPerTaskExecutor();
@@ -465,7 +477,7 @@ public final class Bench {
 
         void one(GrpcClient c, long due) {
             try {
-                if (o.scenario() == Scenario.PAYMENTS) {
+                if (o.scenario().payments()) {
                     payment(c, due);
                 } else {
                     transfers(c, due);
@@ -580,6 +592,10 @@ public final class Bench {
             if (t == 0) {
                 return;
             }
+            if (o.scenario() == Scenario.CAPTURES && amount > 1) {
+                racingCaptures(c, id, t, payer, merchant, amount);
+                return;
+            }
             if (r.nextDouble() < 0.10) {
                 paymentCall(c, PaymentsServiceGrpcClient.VoidPayment, VoidRequest.newBuilder().setPaymentId(id)
                         .setVoidId(id + "-v").build(), id + "-v", t, Effect.VOID_PENDING, payer, merchant, amount);
@@ -596,6 +612,28 @@ public final class Bench {
                 long refund = 1 + r.nextLong(captured);
                 paymentCall(c, PaymentsServiceGrpcClient.Refund, RefundRequest.newBuilder().setPaymentId(id)
                         .setRefundId(id + "-r").setAmount(refund).build(), id + "-r", t, Effect.POSTED, merchant, payer, refund);
+            }
+        }
+
+        /**
+         * Two partial captures of one payment at the same moment, from two callers (this thread and a virtual one):
+         * half and the rest. Both must be answered OK (they fit in the authorization whatever their order).
+         */
+        private void racingCaptures(GrpcClient c, String id, long due, int payer, int merchant, long amount) {
+            long first = amount / 2;
+            long second = amount - first;
+            Thread other = Thread.ofVirtual().start(() -> paymentCall(c, PaymentsServiceGrpcClient.Capture, CaptureRequest.newBuilder()
+                    .setPaymentId(id).setCaptureId(id + "-c1").setAmount(first).build(), id + "-c1", due, Effect.POST_PENDING,
+                    payer, merchant, first));
+            paymentCall(c, PaymentsServiceGrpcClient.Capture, CaptureRequest.newBuilder().setPaymentId(id).setCaptureId(id + "-c2")
+                    .setAmount(second).build(), id + "-c2", due, Effect.POST_PENDING, payer, merchant, second);
+            try {
+                // Bounded: the other call has the same deadline as this one had.
+                if (!other.join(java.time.Duration.ofMillis(o.callTimeoutMs() + 5_000))) {
+                    failed(due, "second capture not answered");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
 

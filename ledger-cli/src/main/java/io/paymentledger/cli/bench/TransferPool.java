@@ -29,7 +29,7 @@ final class TransferPool {
     static int merchants(Bench.Scenario scenario, int accounts) {
         return switch (scenario) {
             case HOT -> 1;
-            case PAYMENTS -> Math.max(1, Math.min(100, accounts / 100));
+            case PAYMENTS, CAPTURES -> Math.max(1, Math.min(100, accounts / 100));
             case UNIFORM, ZIPF -> 0;
         };
     }
@@ -64,7 +64,7 @@ final class TransferPool {
                         c = zipf.sample(r);
                     } while (c == d);
                 }
-                case PAYMENTS -> {
+                case PAYMENTS, CAPTURES -> {
                     c = r.nextInt(merchants);
                     d = merchants + r.nextInt(accounts - merchants);
                     a = 100 + r.nextInt(100_000);
