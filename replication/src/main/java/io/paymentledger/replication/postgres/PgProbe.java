@@ -114,9 +114,10 @@ public final class PgProbe {
      * the standby is cut off; the time of the last replayed transaction does not (an idle primary writes none, and
      * a cut-off standby has replayed all it received, so "received <= replayed" read as "0 ms behind" forever).
      *
-     * <p>The primary reports the end of its WAL in every message of the stream (data, and keepalives: a walreceiver
-     * that hears nothing for wal_receiver_timeout/2 asks for one). When the standby has replayed up to the end last
-     * reported, its data is complete as of that message: stale by at most now - receipt (the standby's own clock
+     * <p>The primary reports how far its WAL goes in every message of the stream: data messages carry its flushed
+     * end, keepalives what it has sent (the same once its walsender has caught up; a walreceiver that hears nothing
+     * for wal_receiver_timeout/2 asks for one). When the standby has replayed up to the end last reported, its data
+     * is complete as of that message: stale by at most now - receipt (the standby's own clock
      * twice: no comparison between hosts) and now - send time (the primary's clock: catches a message that was
      * delayed in the network, when the clocks agree). The larger of the two counts. When it has not replayed that
      * far, its data is at least as old as its last replayed commit (primary's clock) and its last message.
