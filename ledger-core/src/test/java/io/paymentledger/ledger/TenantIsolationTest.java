@@ -155,7 +155,7 @@ class TenantIsolationTest {
     // ------------------------------------------------------------------ the grant
 
     @Test
-    void aGrantLetsTheNamedMerchantsDebitAPlatformAccountAndNobodyElse() throws Exception {
+    void aGrantLetsTheNamedMerchantsChargeAPlatformAccountAndNobodyElse() throws Exception {
         String customer = id("customer");
         CreateAccountsResponse created = t.as(null, LedgerServiceGrpcClient.CreateAccounts, CreateAccountsRequest.newBuilder()
                 .addAccounts(wallet(customer, "EUR").toBuilder().addGrantedMerchants(M1).addGrantedMerchants(M3)).build()).body();
@@ -167,12 +167,8 @@ class TenantIsolationTest {
         assertThat(auth.getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
         assertThat(t.as(M1, PaymentsServiceGrpcClient.Capture, CaptureRequest.newBuilder().setPaymentId(payment)
                 .setCaptureId(id("cap")).setAmount(200).build()).body().getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
-        // The grantee may debit but not read: no lookup, no history, no balance in its own transfer's result.
+        // The grantee may charge the account but not read it: no lookup, no balance in its payment's answers.
         assertThat(lookup(M1, customer).getStatus()).isEqualTo(LookupStatus.LOOKUP_NOT_FOUND);
-        CreateTransferResult raw = createTransfers(M1, transfer(id("raw"), customer, m1Main, 10, "EUR")).getResults(0);
-        assertThat(raw.getStatus()).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
-        assertThat(raw.hasDebitAccountBalance()).isFalse();
-        assertThat(raw.hasCreditAccountBalance()).isTrue();
         // A merchant the customer did not name is refused as for an account that does not exist.
         String before = digest();
         assertThat(authorize(M2, id("pay"), customer, m2Main, 10).getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_PAYER_ACCOUNT_NOT_FOUND);
@@ -192,6 +188,83 @@ class TenantIsolationTest {
         assertThat(t.as(null, LedgerServiceGrpcClient.CreateAccounts, CreateAccountsRequest.newBuilder()
                 .addAccounts(wallet(customer, "EUR").toBuilder().addGrantedMerchants(M1)).build()).body().getResults(0).getStatus())
                 .isEqualTo(CreateAccountStatus.CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_FIELDS);
+    }
+
+    @Test
+    void aGrantMovesAGrantedAccountsMoneyOnlyByAPaymentIntoTheGranteesOwnAccount() throws Exception {
+        String customer = id("customer");
+        String otherCustomer = id("customer");
+        createAccounts(null, wallet(customer, "EUR").toBuilder().addGrantedMerchants(M1).build(),
+                wallet(otherCustomer, "EUR").toBuilder().addGrantedMerchants(M1).build());
+        createTransfers(null, transfer(id("topup"), bank, customer, 300, "EUR"));
+        String missing = id("missing");
+        String before = digest();
+        // Raw ledger transfers and holds out of (or into) a granted account: to another granted wallet, to the
+        // grantee itself with no payment, a hold, a credit. Each answered exactly as for an account that does not
+        // exist, and nothing is written.
+        CreateTransfersResponse raw = createTransfers(M1,
+                transfer(id("w2w"), customer, otherCustomer, 10, "EUR"),
+                transfer(id("w2me"), customer, m1Main, 10, "EUR"),
+                Fixtures.pending(transfer(id("hold"), customer, m1Main, 10, "EUR"), 600),
+                transfer(id("me2w"), m1Main, customer, 10, "EUR"));
+        CreateTransfersResponse asMissing = createTransfers(M1,
+                transfer(id("w2w"), missing, otherCustomer, 10, "EUR"),
+                transfer(id("w2me"), missing, m1Main, 10, "EUR"),
+                Fixtures.pending(transfer(id("hold"), missing, m1Main, 10, "EUR"), 600),
+                transfer(id("me2w"), m1Main, missing, 10, "EUR"));
+        assertThat(raw.getResultsList()).extracting(CreateTransferResult::getStatus).containsExactly(
+                CreateTransferStatus.CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND, CreateTransferStatus.CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND,
+                CreateTransferStatus.CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND, CreateTransferStatus.CREATE_TRANSFER_CREDIT_ACCOUNT_NOT_FOUND);
+        for (int i = 0; i < 4; i++) {
+            assertThat(raw.getResults(i).toBuilder().clearId().build()).isEqualTo(asMissing.getResults(i).toBuilder().clearId().build());
+        }
+        // A payment into another granted wallet (as its "merchant account") is refused too.
+        assertThat(authorize(M1, id("pay"), customer, otherCustomer, 10).getResult())
+                .isEqualTo(PaymentResult.PAYMENT_RESULT_MERCHANT_ACCOUNT_NOT_FOUND);
+        assertThat(digest()).as("nothing written").isEqualTo(before);
+
+        // What the grant is for still works: authorise into its own account, capture, refund, void.
+        String payment = id("pay");
+        assertThat(authorize(M1, payment, customer, m1Main, 200).getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        assertThat(t.as(M1, PaymentsServiceGrpcClient.Capture, CaptureRequest.newBuilder().setPaymentId(payment)
+                .setCaptureId(id("cap")).setAmount(150).build()).body().getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        assertThat(t.as(M1, PaymentsServiceGrpcClient.Refund, RefundRequest.newBuilder().setPaymentId(payment)
+                .setRefundId(id("ref")).setAmount(50).build()).body().getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        String second = id("pay");
+        assertThat(authorize(M1, second, customer, m1Main, 100).getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        assertThat(t.as(M1, PaymentsServiceGrpcClient.VoidPayment, VoidRequest.newBuilder().setPaymentId(second)
+                .setVoidId(id("void")).build()).body().getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        io.paymentledger.api.v1.Balance wallet = balance(customer);
+        assertThat(wallet.getCreditsPosted() - wallet.getDebitsPosted()).as("300 - 150 captured + 50 refunded").isEqualTo(200);
+        assertThat(wallet.getDebitsPending()).as("the first payment's uncaptured 50 stays held; the voided 100 is released")
+                .isEqualTo(50);
+        assertThat(balance(otherCustomer).getCreditsPosted()).as("no money reached the other wallet").isZero();
+    }
+
+    @Test
+    void aGranteeLearnsWhetherTheGrantedAccountCoversAnAmountAndNothingMore() throws Exception {
+        // Documented in decision 0003: an authorisation is approved or declined, so authorise-then-void probes tell
+        // a grantee the available balance (to any precision, in about log2(balance) tries). They tell nothing
+        // else, and leave the account as it was.
+        String customer = id("customer");
+        createAccounts(null, wallet(customer, "EUR").toBuilder().addGrantedMerchants(M1).build());
+        createTransfers(null, transfer(id("topup"), bank, customer, 300, "EUR"));
+        io.paymentledger.api.v1.Balance start = balance(customer);
+        String before = digest();
+        PaymentResponse declined = authorize(M1, id("pay"), customer, m1Main, 301);
+        assertThat(declined).isEqualTo(PaymentResponse.newBuilder().setResult(PaymentResult.PAYMENT_RESULT_INSUFFICIENT_FUNDS).build());
+        assertThat(digest()).as("a declined authorisation writes nothing").isEqualTo(before);
+        String probe = id("pay");
+        PaymentResponse approved = authorize(M1, probe, customer, m1Main, 300);
+        assertThat(approved.getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        assertThat(approved.getPayment().getAuthorizedAmount()).isEqualTo(300);
+        assertThat(t.as(M1, PaymentsServiceGrpcClient.VoidPayment, VoidRequest.newBuilder().setPaymentId(probe)
+                .setVoidId(id("void")).build()).body().getResult()).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        io.paymentledger.api.v1.Balance end = balance(customer);
+        assertThat(end.getCreditsPosted() - end.getDebitsPosted() - end.getDebitsPending())
+                .as("the probe moved no money").isEqualTo(start.getCreditsPosted() - start.getDebitsPosted() - start.getDebitsPending());
+        // The account itself stays unreadable to the grantee.
+        assertThat(lookup(M1, customer).getStatus()).isEqualTo(LookupStatus.LOOKUP_NOT_FOUND);
     }
 
     @Test

@@ -11,10 +11,14 @@ import io.paymentledger.ledger.account.AccountState;
  *
  * <ul>
  *   <li><b>read</b> an account (its existence, balances, owner, history): the operator, or the merchant that owns it;</li>
- *   <li><b>debit</b> it (transfers out, holds, payment authorisations as payer): read, or a merchant named in the
- *       account's debit grant ({@link AccountState#grantedMerchants()}: platform accounts only, set by the operator);</li>
+ *   <li><b>debit</b> it with the ledger API (transfers out, holds): read it;</li>
  *   <li><b>credit</b> it (name it as the other side of a transfer the caller makes): the same as debit, so that a
  *       caller cannot probe for, or pay into, accounts it has no business with;</li>
+ *   <li><b>pay from</b> it (be the payer of an authorisation, {@code PaymentsService.Authorize}): debit it, or be a
+ *       merchant named in the account's debit grant ({@link AccountState#grantedMerchants()}: platform accounts only,
+ *       set by the operator). This is all a grant allows: a grantee moves a granted account's money only by a
+ *       payment into its own account (then captured, voided, refunded through that payment), never by a raw
+ *       transfer or hold, so not to another granted account, not to itself without a payment record;</li>
  *   <li><b>see</b> a transfer (lookups, EXISTS replays, pending ids): read either of its accounts;</li>
  *   <li><b>resolve</b> a hold (post, void): could make that hold now (debit its debit account, credit its credit
  *       account);</li>
@@ -39,9 +43,18 @@ public final class Access {
         return account != null && mayRead(caller, account.owner());
     }
 
+    /** Debit with the ledger API (CreateTransfers: transfers out, holds). A grant does not count here. */
     public static boolean mayDebit(Caller caller, AccountState account) {
-        return account != null && (mayRead(caller, account)
-                || (account.owner().isEmpty() && account.grantedMerchants().contains(caller.merchantId())));
+        return mayRead(caller, account);
+    }
+
+    /**
+     * Be the payer of a new authorisation: an account the caller may debit, or a platform account whose grant names
+     * it. The only place a grant counts (decision 0003, "The grant").
+     */
+    public static boolean mayPayFrom(Caller caller, AccountState payer) {
+        return payer != null && (mayDebit(caller, payer)
+                || (payer.owner().isEmpty() && payer.grantedMerchants().contains(caller.merchantId())));
     }
 
     public static boolean mayCredit(Caller caller, AccountState account) {

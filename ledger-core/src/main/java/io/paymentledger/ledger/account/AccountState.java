@@ -17,7 +17,7 @@ public final class AccountState {
     private final int flags;
     private final Map<String, String> metadata;
     private final long createdNs;
-    /** The debit grant: merchants that may debit this (platform) account besides its owner; sorted, distinct. */
+    /** The debit grant: merchants that may charge this (platform) account by a payment (Access.mayPayFrom); sorted, distinct. */
     private final List<String> grantedMerchants;
     long debitsPending;
     long debitsPosted;

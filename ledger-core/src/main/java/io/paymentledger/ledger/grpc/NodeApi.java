@@ -28,6 +28,11 @@ public final class NodeApi {
     public static final String EPOCH_HEADER = "x-ledger-epoch";
     public static final String REGION_HEADER = "x-ledger-region";
     public static final String ROLE_HEADER = "x-ledger-role";
+    /**
+     * On health answers: how stale this node's data may be ({@link ReadGate#stalenessMs}), in ms, or "unknown". The
+     * router sends a bounded-staleness read only to a standby whose report, aged by the time since, is within it.
+     */
+    public static final String STALENESS_HEADER = "x-ledger-staleness-ms";
     /** The service names health answers for ("" is the whole node). */
     public static final Set<String> SERVICES = Set.of("", "ledger.v1.LedgerService", "ledger.v1.PaymentsService");
 
@@ -60,6 +65,8 @@ public final class NodeApi {
             NodeStatus st = control.status();
             call.response().headers().set(EPOCH_HEADER, Long.toString(st.getEpoch()))
                     .set(REGION_HEADER, st.getRegion()).set(ROLE_HEADER, st.getRole().name());
+            long staleness = control.stalenessMs();
+            call.response().headers().set(STALENESS_HEADER, staleness == Long.MAX_VALUE ? "unknown" : Long.toString(staleness));
             if (!SERVICES.contains(req.getService())) {
                 call.response().status(GrpcStatus.NOT_FOUND).statusMessage("unknown service " + req.getService()).end();
                 return;

@@ -9,7 +9,9 @@ import io.vertx.grpc.server.StatusException;
 
 /**
  * May this node answer a read? Linearizable reads only while it leads (within its lease); bounded-staleness
- * reads also on a standby whose replay lag is within the bound.
+ * reads also on a standby that has proven, within the bound, that its data is complete: its WAL stream said so
+ * (PgProbe.STANDBY_QUERY), and the time since keeps counting, so a standby cut off from the leader refuses once the
+ * bound has passed (UNAVAILABLE "... behind"; the router retries such a read at the leader).
  */
 public interface ReadGate {
 
@@ -19,7 +21,10 @@ public interface ReadGate {
     /** Why it does not lead (for the error message). */
     String notLeadingReason();
 
-    /** How far this node's data may be behind the leader's, in ms (Long.MAX_VALUE when unknown). */
+    /**
+     * How far this node's data may be behind the leader's, in ms (Long.MAX_VALUE when unknown). An upper bound
+     * that grows while nothing proves freshness; never "0" for a standby that has merely replayed all it received.
+     */
     long stalenessMs();
 
     /**

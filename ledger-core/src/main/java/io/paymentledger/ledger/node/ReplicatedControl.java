@@ -178,8 +178,10 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
         if (leads()) {
             return 0;
         }
-        PgProbe.State db = a.database();
-        return db.up() && !db.primary() ? db.replayDelayMs() : Long.MAX_VALUE;
+        // Proven by the standby's WAL stream (PgProbe.STANDBY_QUERY), and aged by the time since that observation: a
+        // standby cut off from the leader, or an agent whose probe is stuck, goes past any bound instead of staying
+        // "0 ms behind".
+        return a.database().stalenessMs(System.nanoTime());
     }
 
     @Override

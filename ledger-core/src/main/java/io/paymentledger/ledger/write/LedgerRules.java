@@ -394,9 +394,9 @@ final class LedgerRules {
     }
 
     private PaymentOutcome authorize(WriteCommand.Payment cmd, TransferSpec spec, Batch b) {
-        // The payer pays: the caller must be allowed to debit it (own it, or be granted it). The money goes to the
+        // The payer pays: the caller must be allowed to pay from it (own it, or be granted it). The money goes to the
         // caller's own account. Either refused exactly as an account that does not exist.
-        if (!Access.mayDebit(cmd.caller(), b.account(spec.debitAccountId()))) {
+        if (!Access.mayPayFrom(cmd.caller(), b.account(spec.debitAccountId()))) {
             return new PaymentOutcome(PaymentResultCode.PAYER_ACCOUNT_NOT_FOUND, null, 0);
         }
         if (!Access.mayReceivePayment(cmd.caller(), b.account(spec.creditAccountId()))) {

@@ -34,6 +34,8 @@ public final class LeaderTracker {
     public static final String EPOCH_HEADER = "x-ledger-epoch";
     public static final String REGION_HEADER = "x-ledger-region";
     public static final String ROLE_HEADER = "x-ledger-role";
+    /** How stale a node's data may be, in ms ("unknown" when it cannot tell); ledger-core NodeApi.STALENESS_HEADER. */
+    public static final String STALENESS_HEADER = "x-ledger-staleness-ms";
 
     static final ServiceMethod<HealthCheckResponse, HealthCheckRequest> CHECK = ServiceMethod.client(
             ServiceName.create("grpc.health.v1", "Health"), "Check", GrpcMessageEncoder.encoder(),
@@ -164,7 +166,20 @@ public final class LeaderTracker {
         }
     }
 
-    private record Answer(HealthCheckResponse.ServingStatus status, long epoch, String region, String role) {}
+    private record Answer(HealthCheckResponse.ServingStatus status, long epoch, String region, String role, long stalenessMs) {}
+
+    /** A standby's {@code x-ledger-staleness-ms}: a number, "unknown" (cannot tell), or absent (an older node). */
+    static long parseStaleness(String header) {
+        if (header == null || header.isEmpty()) {
+            return Upstream.STALENESS_NOT_REPORTED;
+        }
+        try {
+            long ms = Long.parseLong(header.trim());
+            return ms < 0 ? Long.MAX_VALUE : ms;
+        } catch (NumberFormatException e) {
+            return Long.MAX_VALUE;
+        }
+    }
 
     private void check(Upstream u) {
         if (closed || u.checkInFlight) {
@@ -181,7 +196,8 @@ public final class LeaderTracker {
             long epoch = parseEpoch(resp.headers().get(EPOCH_HEADER));
             String region = orEmpty(resp.headers().get(REGION_HEADER));
             String role = orEmpty(resp.headers().get(ROLE_HEADER));
-            return resp.last().map(msg -> new Answer(msg.getStatus(), epoch, region, role))
+            long staleness = parseStaleness(resp.headers().get(STALENESS_HEADER));
+            return resp.last().map(msg -> new Answer(msg.getStatus(), epoch, region, role, staleness))
                     .recover(err -> Future.failedFuture("health check answered " + resp.status()
                             + (resp.statusMessage() == null ? "" : ": " + resp.statusMessage())));
         }).onComplete(ar -> context.runOnContext(v -> {
@@ -207,6 +223,8 @@ public final class LeaderTracker {
             u.epoch = a.epoch();
             u.reportedRegion = a.region();
             u.role = a.role();
+            u.stalenessMs = a.stalenessMs();
+            u.stalenessAtNanos = u.checkStartedNanos;
             u.lastError = "";
             if (a.epoch() > highestEpoch) {
                 long old = highestEpoch;

@@ -38,10 +38,38 @@ public final class Upstream {
     volatile int checkFailures;
     volatile long lastCheckNanos;
     volatile String lastError = "";
+    /**
+     * How stale its data may be, as its last health check said ({@link #STALENESS_NOT_REPORTED} when the node
+     * sends no {@code x-ledger-staleness-ms}; {@link Long#MAX_VALUE} when it cannot tell), and the start of that
+     * check (the node measured after it, so counting from it over-states the age: never under-states staleness).
+     */
+    volatile long stalenessMs = STALENESS_NOT_REPORTED;
+    volatile long stalenessAtNanos;
     // Tracker-context only.
     boolean checkInFlight;
     long checkStartedNanos;
     long checkSeq;
+
+    /** The node does not report its staleness (an older node): only the node itself can decline a bounded read. */
+    public static final long STALENESS_NOT_REPORTED = -1;
+
+    /**
+     * May this standby's data be within {@code boundMs} now? Its reported staleness plus the time since the check
+     * that reported it is an upper bound (data gets older by at most the time that passes), so a standby cut off
+     * from the leader stops getting bounded reads once that passes the bound, without sending it any. A node that
+     * does not report is asked (and declines if it must).
+     */
+    public boolean mayBeWithin(long boundMs, long nowNanos) {
+        long reported = stalenessMs;
+        if (reported == STALENESS_NOT_REPORTED) {
+            return true;
+        }
+        if (reported == Long.MAX_VALUE) {
+            return false;
+        }
+        long ageMs = Math.max(0, (nowNanos - stalenessAtNanos) / 1_000_000);
+        return reported <= boundMs - ageMs;
+    }
 
     public Upstream(RouterConfig.UpstreamConfig config, Breaker breaker, int inFlightMax) {
         this.config = config;

@@ -117,15 +117,16 @@ public final class Forwarder {
     }
 
     /**
-     * Where a call goes now: a standby for a bounded-staleness read when one is usable (fewest calls in flight),
-     * else the leader; null when neither is usable (the call waits).
+     * Where a call goes now: for a bounded-staleness read ({@code stalenessBoundMs} >= 0), a usable standby that may
+     * be within the bound by its last health check (fewest calls in flight); else the leader; null when neither is
+     * usable (the call waits).
      */
-    Upstream pick(boolean bounded, Set<Upstream> avoid, long nowNanos) {
+    Upstream pick(long stalenessBoundMs, Set<Upstream> avoid, long nowNanos) {
         LeaderTracker.View v = tracker.view();
-        if (bounded) {
+        if (stalenessBoundMs >= 0) {
             Upstream best = null;
             for (Upstream s : v.standbys()) {
-                if (!avoid.contains(s) && s.breaker().available(nowNanos)
+                if (!avoid.contains(s) && s.breaker().available(nowNanos) && s.mayBeWithin(stalenessBoundMs, nowNanos)
                         && (best == null || s.inFlight() < best.inFlight())) {
                     best = s;
                 }

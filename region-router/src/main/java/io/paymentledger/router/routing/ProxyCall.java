@@ -74,6 +74,8 @@ final class ProxyCall {
     private GrpcMessage request;
     private long requestBytes;
     private boolean bounded;
+    /** The read's max_staleness_ms when {@link #bounded}. */
+    private long stalenessBoundMs = ReadPeek.NOT_BOUNDED;
     private boolean admitted;
     private boolean everHeld;
     private Parked parked;
@@ -179,7 +181,8 @@ final class ProxyCall {
             return;
         }
         try {
-            bounded = ReadPeek.boundedStaleness(request, route.readOptionsField(), cfg.maxMessageBytes());
+            stalenessBoundMs = ReadPeek.stalenessBoundMs(request, route.readOptionsField(), cfg.maxMessageBytes());
+            bounded = stalenessBoundMs != ReadPeek.NOT_BOUNDED;
         } catch (Exception e) {
             f.counters.rejectedInvalid.increment();
             fail(GrpcStatus.INVALID_ARGUMENT, "malformed request message for " + route.fullMethodName() + ": "
@@ -210,7 +213,7 @@ final class ProxyCall {
             return;
         }
         long now = System.nanoTime();
-        Upstream u = f.pick(bounded, avoid, now);
+        Upstream u = f.pick(stalenessBoundMs, avoid, now);
         if (u == null) {
             hold(now, f.tracker().view().explanation());
             return;
@@ -239,7 +242,7 @@ final class ProxyCall {
         parked = p;
         f.hold.park(p);
         // A leader may have appeared between pick() and park(): look again so the wake-up is not lost.
-        if (f.pick(bounded, avoid, System.nanoTime()) != null) {
+        if (f.pick(stalenessBoundMs, avoid, System.nanoTime()) != null) {
             f.hold.unpark(p);
             p.wake();
         }

@@ -21,12 +21,18 @@ final class ReadPeek {
 
     private ReadPeek() {}
 
+    /** {@link #stalenessBoundMs} of a request that does not ask for bounded staleness. */
+    static final long NOT_BOUNDED = -1;
+
     /**
-     * Checks the wire format and tells whether the request asks for bounded staleness ({@code field} is the
-     * number of its ReadOptions field, 0 for requests without one).
+     * Checks the wire format and returns the request's {@code max_staleness_ms} when it asks for bounded staleness
+     * (0 when it names none: the node refuses that), {@link #NOT_BOUNDED} otherwise. {@code field} is the number of
+     * the request's ReadOptions field, 0 for requests without one.
      */
-    static boolean boundedStaleness(GrpcMessage msg, int field, int maxBytes) throws IOException {
-        return options(msg, field, maxBytes).getConsistency() == ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS;
+    static long stalenessBoundMs(GrpcMessage msg, int field, int maxBytes) throws IOException {
+        ReadOptions o = options(msg, field, maxBytes);
+        return o.getConsistency() == ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS
+                ? Integer.toUnsignedLong(o.getMaxStalenessMs()) : NOT_BOUNDED;
     }
 
     static ReadOptions options(GrpcMessage msg, int field, int maxBytes) throws IOException {
@@ -75,10 +81,24 @@ final class ReadPeek {
             Object c = read.getValue("consistency");
             boolean bounded = "READ_CONSISTENCY_BOUNDED_STALENESS".equals(c)
                     || (c instanceof Number n && n.intValue() == ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS_VALUE);
-            return bounded ? ReadOptions.newBuilder().setConsistency(ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS).build()
-                    : ReadOptions.getDefaultInstance();
+            if (!bounded) {
+                return ReadOptions.getDefaultInstance();
+            }
+            Object max = read.containsKey("maxStalenessMs") ? read.getValue("maxStalenessMs") : read.getValue("max_staleness_ms");
+            long bound = max instanceof Number n ? n.longValue() : max instanceof String text ? parseBound(text) : 0;
+            return ReadOptions.newBuilder().setConsistency(ReadConsistency.READ_CONSISTENCY_BOUNDED_STALENESS)
+                    .setMaxStalenessMs((int) Math.max(0, Math.min(bound, Integer.MAX_VALUE))).build();
         } catch (RuntimeException e) {
             throw new IOException("not a JSON request: " + e.getMessage(), e);
+        }
+    }
+
+    /** A uint32 in proto3 JSON may be a string; one that is not a number is left to the node to refuse (0). */
+    private static long parseBound(String text) {
+        try {
+            return Long.parseLong(text.trim());
+        } catch (NumberFormatException e) {
+            return 0;
         }
     }
 }

@@ -44,7 +44,9 @@ public final class PgProbe {
      * @param standbys               as primary: the connected standbys
      * @param synchronousStandbyNames the current setting
      * @param replayLagBytes         as standby: received but not yet replayed WAL
-     * @param replayDelayMs          as standby: how old the last replayed transaction is (0 when idle and caught up)
+     * @param freshAsOfNanos         as standby: the instant, on this JVM's {@link System#nanoTime()}, as of which its
+     *                               replayed data is proven complete ({@link #FRESHNESS_UNKNOWN} when it cannot tell:
+     *                               not streaming); read it with {@link #stalenessMs(long)}
      * @param error                  why it is down or unreadable
      * @param walLsn                 how far its WAL goes: as primary, flushed to its disk; as standby, received and
      *                               flushed (or, when it never streamed, replayed) — what a promotion would keep
@@ -52,12 +54,15 @@ public final class PgProbe {
      * @param primaryConninfo        as standby: where it streams from ("" when detached)
      */
     public record State(boolean up, boolean connected, boolean primary, long epoch, List<Standby> standbys,
-            String synchronousStandbyNames, long replayLagBytes, long replayDelayMs, String error, Lsn walLsn,
+            String synchronousStandbyNames, long replayLagBytes, long freshAsOfNanos, String error, Lsn walLsn,
             String restoreCommand, String primaryConninfo) {
 
+        /** {@link #freshAsOfNanos} of a server that cannot prove how fresh it is (or is not a standby). */
+        public static final long FRESHNESS_UNKNOWN = Long.MIN_VALUE;
+
         public State(boolean up, boolean primary, long epoch, List<Standby> standbys, String synchronousStandbyNames,
-                long replayLagBytes, long replayDelayMs, String error) {
-            this(up, up, primary, epoch, standbys, synchronousStandbyNames, replayLagBytes, replayDelayMs, error, Lsn.NONE, "", "");
+                long replayLagBytes, long freshAsOfNanos, String error) {
+            this(up, up, primary, epoch, standbys, synchronousStandbyNames, replayLagBytes, freshAsOfNanos, error, Lsn.NONE, "", "");
         }
 
         public State {
@@ -66,17 +71,31 @@ public final class PgProbe {
 
         /** The server does not accept a connection (or dropped it). */
         public static State down(String error) {
-            return new State(false, false, false, 0, List.of(), "", 0, 0, error, Lsn.NONE, "", "");
+            return new State(false, false, false, 0, List.of(), "", 0, FRESHNESS_UNKNOWN, error, Lsn.NONE, "", "");
         }
 
         /** Connected, but a question failed (a timeout, a lock): its state is unknown this time. */
         public static State unreadable(String error) {
-            return new State(false, true, false, 0, List.of(), "", 0, 0, error, Lsn.NONE, "", "");
+            return new State(false, true, false, 0, List.of(), "", 0, FRESHNESS_UNKNOWN, error, Lsn.NONE, "", "");
         }
 
         public State withWal(Lsn wal, String restore, String conninfo) {
-            return new State(up, connected, primary, epoch, standbys, synchronousStandbyNames, replayLagBytes, replayDelayMs,
+            return new State(up, connected, primary, epoch, standbys, synchronousStandbyNames, replayLagBytes, freshAsOfNanos,
                     error, wal, restore, conninfo);
+        }
+
+        /**
+         * As a standby: at most how many ms its data may be behind the primary's at {@code nowNanos} (this JVM's
+         * {@link System#nanoTime()}); {@link Long#MAX_VALUE} when it cannot tell, or when it is not an up standby.
+         * It keeps growing while nothing new is observed (a cut-off standby, a stuck probe), so a bound is refused
+         * once it has passed, whatever the last observation said.
+         */
+        public long stalenessMs(long nowNanos) {
+            if (!up || primary || freshAsOfNanos == FRESHNESS_UNKNOWN) {
+                return Long.MAX_VALUE;
+            }
+            long ms = (nowNanos - freshAsOfNanos) / 1_000_000;
+            return ms < 0 ? Long.MAX_VALUE : ms;
         }
 
         public Standby standby(String name) {
@@ -88,6 +107,37 @@ public final class PgProbe {
             return s != null && s.streaming();
         }
     }
+
+    /**
+     * A standby's received-but-not-replayed bytes, its WAL end, and how stale its replayed data may be (ms; null when
+     * it cannot prove anything: no streaming WAL receiver). Freshness needs something that stops advancing when
+     * the standby is cut off; the time of the last replayed transaction does not (an idle primary writes none, and
+     * a cut-off standby has replayed all it received, so "received <= replayed" read as "0 ms behind" forever).
+     *
+     * <p>The primary reports how far its WAL goes in every message of the stream: data messages carry its flushed
+     * end, keepalives what it has sent (the same once its walsender has caught up; a walreceiver that hears nothing
+     * for wal_receiver_timeout/2 asks for one). When the standby has replayed up to the end last reported, its data
+     * is complete as of that message: stale by at most now - receipt (the standby's own clock
+     * twice: no comparison between hosts) and now - send time (the primary's clock: catches a message that was
+     * delayed in the network, when the clocks agree). The larger of the two counts. When it has not replayed that
+     * far, its data is at least as old as its last replayed commit (primary's clock) and its last message.
+     *
+     * <p>What it assumes: the standby's clock does not step back (a step of d makes it look d fresher), and, for the
+     * network-delay term, the hosts' clocks are synchronised (NTP) to well under the bounds asked for. A standby
+     * clock ahead of the primary's only makes it refuse early; one behind leaves the local term, which can
+     * under-report by the one-way delay of the last message. An idle, connected standby proves freshness only as
+     * often as it hears from the primary: every wal_receiver_timeout/2 (5 s with PgCluster's settings).
+     */
+    static final String STANDBY_QUERY = """
+            select greatest(coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0), 0)::bigint,
+                   greatest(coalesce(pg_last_wal_receive_lsn(), '0/0'), coalesce(pg_last_wal_replay_lsn(), '0/0'))::text,
+                   (select ceil(extract(epoch from clock_timestamp() - case
+                              when pg_last_wal_replay_lsn() >= w.latest_end_lsn
+                                  then least(w.last_msg_receipt_time, w.last_msg_send_time)
+                              when pg_last_xact_replay_timestamp() is not null
+                                  then least(w.last_msg_receipt_time, pg_last_xact_replay_timestamp())
+                              end) * 1000)::bigint
+                    from pg_stat_wal_receiver w where w.status = 'streaming' and w.last_msg_receipt_time is not null)""";
 
     private final PgCluster pg;
     private final String database;
@@ -184,14 +234,13 @@ public final class PgProbe {
             }
             long epoch = epoch(st);
             if (recovery) {
-                try (ResultSet r = st.executeQuery("""
-                        select greatest(coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0), 0)::bigint,
-                               case when pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() then 0
-                                    else coalesce((extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, 0) end,
-                               greatest(coalesce(pg_last_wal_receive_lsn(), '0/0'), coalesce(pg_last_wal_replay_lsn(), '0/0'))::text""")) {
+                long askedAtNanos = System.nanoTime();
+                try (ResultSet r = st.executeQuery(STANDBY_QUERY)) {
                     r.next();
-                    return new State(true, false, epoch, List.of(), syncNames, r.getLong(1), Math.max(0, r.getLong(2)), "")
-                            .withWal(Lsn.parse(r.getString(3)), restore, conninfo);
+                    long staleMs = r.getLong(3);
+                    long freshAsOf = r.wasNull() ? State.FRESHNESS_UNKNOWN : askedAtNanos - Math.max(0, staleMs) * 1_000_000;
+                    return new State(true, false, epoch, List.of(), syncNames, r.getLong(1), freshAsOf, "")
+                            .withWal(Lsn.parse(r.getString(2)), restore, conninfo);
                 }
             }
             List<Standby> standbys = new ArrayList<>();
@@ -212,7 +261,8 @@ public final class PgProbe {
                 r.next();
                 flushed = Lsn.parse(r.getString(1));
             }
-            return new State(true, true, epoch, standbys, syncNames, 0, 0, "").withWal(flushed, restore, conninfo);
+            return new State(true, true, epoch, standbys, syncNames, 0, State.FRESHNESS_UNKNOWN, "")
+                    .withWal(flushed, restore, conninfo);
         }
     }
 

@@ -54,6 +54,23 @@ class PgProbeTest {
     }
 
     @Test
+    void aStandbysStalenessKeepsGrowingUntilItIsObservedAgain() {
+        long observedAt = System.nanoTime();
+        PgProbe.State standby = new PgProbe.State(true, false, 3, java.util.List.of(), "", 0, observedAt - 1_500_000_000L, "");
+        assertThat(standby.stalenessMs(observedAt)).isEqualTo(1_500);
+        assertThat(standby.stalenessMs(observedAt + 10_000_000_000L)).as("ten seconds later, nothing new observed")
+                .isEqualTo(11_500);
+        assertThat(standby.stalenessMs(observedAt - 2_000_000_000L)).as("a time before it was fresh: cannot tell")
+                .isEqualTo(Long.MAX_VALUE);
+        PgProbe.State notStreaming = new PgProbe.State(true, false, 3, java.util.List.of(), "", 0,
+                PgProbe.State.FRESHNESS_UNKNOWN, "");
+        assertThat(notStreaming.stalenessMs(observedAt)).isEqualTo(Long.MAX_VALUE);
+        assertThat(PgProbe.State.down("gone").stalenessMs(observedAt)).isEqualTo(Long.MAX_VALUE);
+        // A primary is not a standby: it has no staleness to prove (the leader answers 0 from its lease instead).
+        assertThat(new PgProbe(pg, "ledger").observe().stalenessMs(System.nanoTime())).isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
     void aServerThatIsGoneIsDownNotUnreadable() {
         PgCluster nothing = new PgCluster(PgCluster.Options.of("nothing", TestPostgres.tempDir("nothing"),
                 io.paymentledger.replication.net.Ports.free()));
