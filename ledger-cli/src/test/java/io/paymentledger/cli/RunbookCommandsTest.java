@@ -45,6 +45,26 @@ class RunbookCommandsTest {
         assertThat(wrong).as("documented commands the CLI refuses").isEmpty();
     }
 
+    /**
+     * {@code ./ledger status}'s exit codes are documented once, in its {@code --help}; the README's table is the same
+     * text, code by code.
+     */
+    @Test
+    void theReadmesStatusExitCodesAreThoseOfStatusHelp() throws IOException {
+        java.util.Map<String, String> help = new CommandLine(new Main()).getSubcommands().get("status").getCommandSpec()
+                .usageMessage().exitCodeList();
+        String readme = Files.readString(Docs.repositoryRoot().resolve("README.md"));
+        String section = readme.substring(readme.indexOf("### `./ledger status`"));
+        section = section.substring(0, section.indexOf("\n### ", 1));
+        java.util.Map<String, String> documented = new java.util.LinkedHashMap<>();
+        Matcher row = Pattern.compile("^\\| (\\d+) \\| (.+) \\|$", Pattern.MULTILINE).matcher(section);
+        while (row.find()) {
+            documented.put(row.group(1), row.group(2));
+        }
+        assertThat(help).as("status --help's exit codes").hasSize(5);
+        assertThat(documented).as("the README's table of status exit codes").containsExactlyEntriesOf(help);
+    }
+
     /** The checker itself: what it must refuse, so a green run means something. */
     @Test
     void theCheckerRefusesWhatTheCliRefuses() {

@@ -32,10 +32,11 @@ import picocli.CommandLine.Option;
         exitCodeListHeading = "%nExit codes (of the last round with --watch):%n",
         exitCodeList = {"0:a node said it leads (named on the 'leader:' line): writes are served",
                 "1:the command itself failed (a message says why)",
-                "2:no leader: every node answered or is not running, and none leads",
+                "2:no leader: every node answered or is provably not running, none says it leads or names a leader, and the"
+                        + " router names none",
                 "3:nothing deployed in the directory",
-                "4:leader not confirmed: some node did not answer and none said it leads (a leader named by another node"
-                        + " or the router is shown, marked UNCONFIRMED)"})
+                "4:leader not confirmed: no node says it leads, and some node did not answer or a leader is named (by a node,"
+                        + " from the coordinator's view, or by the router; shown marked UNCONFIRMED)"})
 public final class StatusCommand implements Callable<Integer> {
 
     /** --watch redraws this often. */
@@ -103,11 +104,18 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     public static JsonObject report(Topology t, StatusProbe probe) {
-        StatusProbe.Snapshot snap = probe.ask();
+        return report(t, probe.ask());
+    }
+
+    /** The report of what the processes answered ({@code snap}) and what the deployment's files say. */
+    static JsonObject report(Topology t, StatusProbe.Snapshot snap) {
         Verdict verdict = snap.verdict();
         JsonArray regions = new JsonArray();
         NodeStatus leaderView = null;
+        NodeStatus newestView = null;
         int syncCopies = 0;
+        JsonObject cpByRegion = new JsonObject();
+        int cpAlive = -1;
         for (Topology.Region r : t.regions().values()) {
             Verdict.Node n = snap.byRegion().get(r.name());
             // Only its data directory is read (postmaster.pid): no TLS material needed.
@@ -126,6 +134,13 @@ public final class StatusCommand implements Callable<Integer> {
                     syncCopies = s.getSyncCopies();
                     leaderView = s;
                 }
+                if (newestView == null || s.getEpoch() > newestView.getEpoch()) {
+                    newestView = s;
+                }
+                // A starting node has not counted yet (0 in its answer means "not counted", as -1 does).
+                int alive = s.getRole() == io.paymentledger.api.v1.NodeRole.NODE_ROLE_STARTING ? -1 : s.getCpMembersAlive();
+                cpByRegion.put(r.name(), new JsonObject().put("alive", alive).put("cpGroupAnswers", s.getCoordinatorQuorum()));
+                cpAlive = Math.max(cpAlive, alive);
             } else {
                 // "down" only when provably so; otherwise what is known: it runs but did not answer.
                 region.put("role", n.pid().isEmpty() && n.reply() instanceof Reply.Refused<?> ? "down" : "unknown");
@@ -157,9 +172,25 @@ public final class StatusCommand implements Callable<Integer> {
                 .put("epoch", verdict.epoch()).put("leaderConfirmed", verdict.confirmed()).put("leaderSource", verdict.source())
                 .put("exitCode", verdict.exit().code).put("askedInMs", snap.roundMs())
                 .put("budgets", new JsonObject().put("connectMs", Clients.CONNECT_BUDGET_MS).put("answerMs", StatusProbe.ANSWER_BUDGET_MS))
-                .put("syncCopies", syncCopies).put("router", router).put("witness", witness)
+                .put("syncCopies", syncCopies)
+                .put("cpMembers", new JsonObject().put("expected", t.regions().size() + 1).put("alive", cpAlive < 0 ? null : cpAlive)
+                        .put("byRegion", cpByRegion))
+                .put("lastFailover", lastFailover(newestView))
+                .put("router", router).put("witness", witness)
                 .put("walKeeper", walKeeper(t, leaderView)).put("pki", pki).put("regions", regions)
                 .put("prometheus", new JsonObject().put("address", io.paymentledger.cli.deploy.Monitoring.prometheusAddress(t)));
+    }
+
+    /**
+     * The last leadership change as the CP record says it (every node reads the same record; the node of the newest
+     * epoch has the newest view): reason, duration, and which node said so. Reason "" when no node answered.
+     */
+    private static JsonObject lastFailover(NodeStatus newest) {
+        if (newest == null || newest.getLastFailoverReason().isEmpty()) {
+            return new JsonObject().put("reason", "").put("durationMs", 0L).putNull("reportedBy");
+        }
+        return new JsonObject().put("reason", newest.getLastFailoverReason()).put("durationMs", newest.getLastFailoverDurationMs())
+                .put("reportedBy", newest.getRegion());
     }
 
     /** A process's reply: its kind, how long it took, and a sentence ("running (pid 42) but no answer in 1500 ms"). */
@@ -213,6 +244,33 @@ public final class StatusCommand implements Callable<Integer> {
         return pid == null ? "no PID" : "pid " + pid;
     }
 
+    /**
+     * "cp members: 3 of 3 alive (node a: 3, node b: 3)": the most any node counts, each node's count and whether its
+     * CP calls get answers; "no majority" as the LedgerCpQuorumLost alert decides it (fewer than a majority counted
+     * by every node, or no node's CP calls answered).
+     */
+    static String cpMembersLine(JsonObject cp) {
+        int expected = cp.getInteger("expected");
+        java.util.List<String> nodes = new java.util.ArrayList<>();
+        boolean noneAnswered = true;
+        for (String region : cp.getJsonObject("byRegion").fieldNames()) {
+            JsonObject n = cp.getJsonObject("byRegion").getJsonObject(region);
+            int alive = n.getInteger("alive");
+            boolean answers = n.getBoolean("cpGroupAnswers");
+            noneAnswered &= !answers;
+            nodes.add("node " + region + ": " + (alive < 0 ? "not counted yet" : Integer.toString(alive))
+                    + (answers ? "" : ", its CP calls get no answer"));
+        }
+        Integer alive = cp.getInteger("alive");
+        if (nodes.isEmpty()) {
+            return "cp members: unknown (no node answered)";
+        }
+        int majority = expected / 2 + 1;
+        return "cp members: " + (alive == null ? "unknown" : alive + " of " + expected + " alive") + " (" + String.join(", ", nodes) + ")"
+                + ((alive != null && alive < majority) || noneAnswered
+                        ? "; no majority: no leader can be elected or keep its lease (runbooks/region-loss.md)" : "");
+    }
+
     static void print(JsonObject r) {
         System.out.println("deployment: " + r.getString("dir"));
         String leader = r.getString("leader");
@@ -249,6 +307,12 @@ public final class StatusCommand implements Callable<Integer> {
         System.out.println("sync copies: " + copies + (!r.getBoolean("leaderConfirmed") ? " (no confirmed leader: nobody can count them)"
                 : copies >= 2 ? " (every acknowledged write is on the leader and " + (copies - 1) + " more site" + (copies > 2 ? "s" : "") + ")"
                 : " (acknowledged writes are on the leader only as far as it can see: see its explanation)"));
+        System.out.println(cpMembersLine(r.getJsonObject("cpMembers")));
+        JsonObject last = r.getJsonObject("lastFailover");
+        if (!last.getString("reason").isEmpty()) {
+            System.out.println("last change: " + last.getString("reason") + " (" + last.getLong("durationMs")
+                    + " ms from taking the lock to serving; the CP record as node " + last.getString("reportedBy") + " read it)");
+        }
         System.out.println("pki:        CA " + r.getJsonObject("pki").getString("ca") + "; operator "
                 + r.getJsonObject("pki").getString("operatorCertificate") + " / " + r.getJsonObject("pki").getString("operatorKey"));
         for (Object o : r.getJsonArray("regions")) {
@@ -270,13 +334,8 @@ public final class StatusCommand implements Callable<Integer> {
                             x.getDouble("lagSeconds"));
                 }
                 if (!g.getJsonArray("commitSet").isEmpty() || !g.getJsonArray("syncStandbys").isEmpty()) {
-                    System.out.println("          commits wait for any of " + g.getJsonArray("commitSet").encode()
-                            + "; acknowledged writes are recorded to be in " + g.getJsonArray("syncStandbys").encode());
-                }
-                String last = g.getJsonObject("lastFailover").getString("reason");
-                if (!last.isEmpty()) {
-                    System.out.println("          last change: " + last + " (" + g.getJsonObject("lastFailover").getLong("durationMs")
-                            + " ms from taking the lock to serving)");
+                    System.out.println("          commits wait for any of " + g.getJsonArray("commitSet").getList()
+                            + "; acknowledged writes are recorded to be in " + g.getJsonArray("syncStandbys").getList());
                 }
             }
         }
