@@ -83,7 +83,7 @@ public final class StatusCommand implements Callable<Integer> {
                         System.out.println("--- " + java.time.LocalTime.now().withNano(0) + " (round " + round
                                 + (count > 0 ? " of " + count : "; Ctrl-C stops") + ")");
                     }
-                    print(report);
+                    print(report, System.out);
                 }
                 System.out.flush();
                 if (!rounds || (count > 0 && round == count)) {
@@ -271,70 +271,71 @@ public final class StatusCommand implements Callable<Integer> {
                         ? "; no majority: no leader can be elected or keep its lease (runbooks/region-loss.md)" : "");
     }
 
-    static void print(JsonObject r) {
-        System.out.println("deployment: " + r.getString("dir"));
+    /** The human output of one round (what {@code ./ledger status} prints without --json). */
+    public static void print(JsonObject r, java.io.PrintStream out) {
+        out.println("deployment: " + r.getString("dir"));
         String leader = r.getString("leader");
-        System.out.println("leader:     " + (leader.isEmpty() ? "NONE (" + r.getString("leaderSource") + ")"
+        out.println("leader:     " + (leader.isEmpty() ? "NONE (" + r.getString("leaderSource") + ")"
                 : "region " + leader + " (epoch " + r.getLong("epoch") + ")" + (r.getBoolean("leaderConfirmed")
                         ? ", says " + r.getString("leaderSource") : " UNCONFIRMED, named by " + r.getString("leaderSource"))));
-        System.out.println("asked:      every process at once, " + r.getLong("askedInMs") + " ms in all (each: "
+        out.println("asked:      every process at once, " + r.getLong("askedInMs") + " ms in all (each: "
                 + r.getJsonObject("budgets").getInteger("connectMs") + " ms to connect, "
                 + r.getJsonObject("budgets").getLong("answerMs") + " ms to answer); exit code " + r.getInteger("exitCode"));
         JsonObject router = r.getJsonObject("router");
         JsonObject routesTo = router.getJsonObject("routesTo");
-        System.out.println("router:     " + router.getString("address") + " " + pid(router) + ": "
+        out.println("router:     " + router.getString("address") + " " + pid(router) + ": "
                 + router.getJsonObject("answer").getString("detail") + (routesTo == null ? ""
                 : router.getBoolean("serving") ? "; serving, routes writes to region " + routesTo.getString("region") + " (epoch "
                 + routesTo.getLong("epoch") + ")" : "; NOT serving (knows no usable leader: calls wait)"));
-        System.out.println("            status page (operator certificate): " + router.getString("statusPage"));
+        out.println("            status page (operator certificate): " + router.getString("statusPage"));
         JsonObject witness = r.getJsonObject("witness");
-        System.out.println("witness:    " + witness.getString("hazelcast") + " " + pid(witness) + ": "
+        out.println("witness:    " + witness.getString("hazelcast") + " " + pid(witness) + ": "
                 + (witness.getJsonObject("answer").getString("state").equals("answered")
                         ? "its CP port accepts connections (" + witness.getJsonObject("answer").getLong("ms") + " ms)"
                         : witness.getJsonObject("answer").getString("detail")));
         JsonObject k = r.getJsonObject("walKeeper");
         JsonObject stream = k.getJsonObject("stream");
-        System.out.println("wal keeper: " + k.getString("state", "UNKNOWN") + " — " + k.getString("detail", "")
+        out.println("wal keeper: " + k.getString("state", "UNKNOWN") + " — " + k.getString("detail", "")
                 + (stream.getBoolean("connected") ? "; the leader sees it " + stream.getString("state") + " (" + stream.getString("syncState")
                 + "), flushed " + stream.getString("flushLsn") + ", lag " + stream.getLong("lagBytes") + " bytes"
                 : "; not connected to the leader"));
         JsonArray backups = k.getJsonArray("backups", new JsonArray());
-        System.out.println("            base backups: " + backups.size() + (backups.isEmpty() ? " (none yet)" : " (newest "
+        out.println("            base backups: " + backups.size() + (backups.isEmpty() ? " (none yet)" : " (newest "
                 + java.time.Instant.ofEpochMilli(backups.getJsonObject(0).getLong("takenAtMs")) + " from "
                 + backups.getJsonObject(0).getString("source") + ", starts at " + backups.getJsonObject(0).getString("start") + ")")
                 + "; WAL in " + k.getString("walDir", k.getString("dir")));
         int copies = r.getInteger("syncCopies");
-        System.out.println("sync copies: " + copies + (!r.getBoolean("leaderConfirmed") ? " (no confirmed leader: nobody can count them)"
+        out.println("sync copies: " + copies + (!r.getBoolean("leaderConfirmed") ? " (no confirmed leader: nobody can count them)"
                 : copies >= 2 ? " (every acknowledged write is on the leader and " + (copies - 1) + " more site" + (copies > 2 ? "s" : "") + ")"
                 : " (acknowledged writes are on the leader only as far as it can see: see its explanation)"));
-        System.out.println(cpMembersLine(r.getJsonObject("cpMembers")));
+        out.println(cpMembersLine(r.getJsonObject("cpMembers")));
         JsonObject last = r.getJsonObject("lastFailover");
         if (!last.getString("reason").isEmpty()) {
-            System.out.println("last change: " + last.getString("reason") + " (" + last.getLong("durationMs")
+            out.println("last change: " + last.getString("reason") + " (" + last.getLong("durationMs")
                     + " ms from taking the lock to serving; the CP record as node " + last.getString("reportedBy") + " read it)");
         }
-        System.out.println("pki:        CA " + r.getJsonObject("pki").getString("ca") + "; operator "
+        out.println("pki:        CA " + r.getJsonObject("pki").getString("ca") + "; operator "
                 + r.getJsonObject("pki").getString("operatorCertificate") + " / " + r.getJsonObject("pki").getString("operatorKey"));
         for (Object o : r.getJsonArray("regions")) {
             JsonObject g = (JsonObject) o;
             JsonObject nodeAnswer = g.getJsonObject("node").getJsonObject("answer");
-            System.out.printf("region %s: %-8s node %s %s%s | postgres %s %s%n", g.getString("region"), g.getString("role"),
+            out.printf("region %s: %-8s node %s %s%s | postgres %s %s%n", g.getString("region"), g.getString("role"),
                     g.getJsonObject("node").getString("grpcAddress"), pid(g.getJsonObject("node")),
                     nodeAnswer.containsKey("ms") ? " (" + nodeAnswer.getString("detail") + ")" : "",
                     g.getJsonObject("postgres").getString("address"), pid(g.getJsonObject("postgres")));
             if (!g.getJsonObject("node").getJsonObject("answer").getString("state").equals("answered")) {
-                System.out.println("          node: " + g.getJsonObject("node").getJsonObject("answer").getString("detail"));
+                out.println("          node: " + g.getJsonObject("node").getJsonObject("answer").getString("detail"));
             }
             if (g.containsKey("explanation")) {
-                System.out.println("          " + g.getString("explanation"));
+                out.println("          " + g.getString("explanation"));
                 for (Object rep : g.getJsonArray("replication")) {
                     JsonObject x = (JsonObject) rep;
-                    System.out.printf("          standby %s: %s, %s, flushed %s, lag %d bytes / %.3f s%n", x.getString("standby"),
+                    out.printf("          standby %s: %s, %s, flushed %s, lag %d bytes / %.3f s%n", x.getString("standby"),
                             x.getString("state"), x.getString("syncState"), x.getString("flushLsn"), x.getLong("lagBytes"),
                             x.getDouble("lagSeconds"));
                 }
                 if (!g.getJsonArray("commitSet").isEmpty() || !g.getJsonArray("syncStandbys").isEmpty()) {
-                    System.out.println("          commits wait for any of " + g.getJsonArray("commitSet").getList()
+                    out.println("          commits wait for any of " + g.getJsonArray("commitSet").getList()
                             + "; acknowledged writes are recorded to be in " + g.getJsonArray("syncStandbys").getList());
                 }
             }

@@ -66,13 +66,7 @@ class OperatorOutputTest {
 
     private static String printed(JsonObject report) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        PrintStream original = System.out;
-        System.setOut(new PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
-        try {
-            StatusCommand.print(report);
-        } finally {
-            System.setOut(original);
-        }
+        StatusCommand.print(report, new PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
         return out.toString(java.nio.charset.StandardCharsets.UTF_8);
     }
 
