@@ -137,9 +137,11 @@ public final class StatusCommand implements Callable<Integer> {
                 if (newestView == null || s.getEpoch() > newestView.getEpoch()) {
                     newestView = s;
                 }
-                // A starting node has not counted yet (0 in its answer means "not counted", as -1 does).
-                int alive = s.getRole() == io.paymentledger.api.v1.NodeRole.NODE_ROLE_STARTING ? -1 : s.getCpMembersAlive();
-                cpByRegion.put(r.name(), new JsonObject().put("alive", alive).put("cpGroupAnswers", s.getCoordinatorQuorum()));
+                // A starting node has not asked the CP group yet: its 0 and false mean "not known" (null here).
+                boolean starting = s.getRole() == io.paymentledger.api.v1.NodeRole.NODE_ROLE_STARTING;
+                int alive = starting ? -1 : s.getCpMembersAlive();
+                cpByRegion.put(r.name(), new JsonObject().put("alive", alive)
+                        .put("cpGroupAnswers", starting ? null : s.getCoordinatorQuorum()));
                 cpAlive = Math.max(cpAlive, alive);
             } else {
                 // "down" only when provably so; otherwise what is known: it runs but did not answer.
@@ -252,15 +254,18 @@ public final class StatusCommand implements Callable<Integer> {
     static String cpMembersLine(JsonObject cp) {
         int expected = cp.getInteger("expected");
         java.util.List<String> nodes = new java.util.ArrayList<>();
-        boolean noneAnswered = true;
+        int asked = 0;
+        int unanswered = 0;
         for (String region : cp.getJsonObject("byRegion").fieldNames()) {
             JsonObject n = cp.getJsonObject("byRegion").getJsonObject(region);
             int alive = n.getInteger("alive");
-            boolean answers = n.getBoolean("cpGroupAnswers");
-            noneAnswered &= !answers;
+            Boolean answers = n.getBoolean("cpGroupAnswers");
+            asked += answers == null ? 0 : 1;
+            unanswered += Boolean.FALSE.equals(answers) ? 1 : 0;
             nodes.add("node " + region + ": " + (alive < 0 ? "not counted yet" : Integer.toString(alive))
-                    + (answers ? "" : ", its CP calls get no answer"));
+                    + (Boolean.FALSE.equals(answers) ? ", its CP calls get no answer" : ""));
         }
+        boolean noneAnswered = asked > 0 && unanswered == asked;
         Integer alive = cp.getInteger("alive");
         if (nodes.isEmpty()) {
             return "cp members: unknown (no node answered)";

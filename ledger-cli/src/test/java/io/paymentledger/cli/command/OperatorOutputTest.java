@@ -127,6 +127,19 @@ class OperatorOutputTest {
         assertThat(report.getJsonObject("cpMembers").getValue("alive")).isNull();
     }
 
+    @Test
+    void aStartingNodeHasNotCountedAndIsNotTakenForALostQuorum() {
+        // A node still starting answers role STARTING and nothing else: its 0 members and "no CP answer" are defaults.
+        Topology t = topology();
+        NodeStatus starting = NodeStatus.newBuilder().setRole(NodeRole.NODE_ROLE_STARTING).setExplanation("starting").build();
+        JsonObject report = StatusCommand.report(t, snapshot(List.of(answered("a", starting), notRunning("b", t.region("b").grpcPort())),
+                new Reply.Refused<>("127.0.0.1:" + t.routerPort())));
+        String out = printed(report);
+
+        assertThat(out).contains("\ncp members: unknown (node a: not counted yet)\n");
+        assertThat(out).doesNotContain("no majority").doesNotContain("its CP calls get no answer");
+    }
+
     private String verifyPrinted(JournalVerifier.Report r) {
         VerifyCommand.Target target = new VerifyCommand.Target("b", new PgCluster(PgCluster.Options.of("b", dir.resolve("pg-b"), 7433)),
                 true, 5);
