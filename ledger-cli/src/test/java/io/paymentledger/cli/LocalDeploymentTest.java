@@ -44,7 +44,8 @@ class LocalDeploymentTest {
             // Three sites: within seconds every acknowledged write is on the leader, b and the WAL keeper, and the
             // keeper has its first base backup.
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while ((status.getInteger("syncCopies") < 3 || status.getJsonObject("walKeeper").getInteger("baseBackups", 0) < 1)
+            while ((status.getInteger("syncCopies") < 3 || status.getJsonObject("walKeeper").getInteger("baseBackups", 0) < 1
+                    || !Integer.valueOf(3).equals(status.getJsonObject("cpMembers").getInteger("alive")))
                     && System.nanoTime() < deadline) {
                 LocalDeployment.sleep(500);
                 status = io.paymentledger.cli.command.StatusCommand.report(d.topology());
@@ -56,6 +57,13 @@ class LocalDeploymentTest {
             assertThat(keeper.getJsonObject("stream").getBoolean("connected")).as("the leader sees the keeper stream").isTrue();
             assertThat(keeper.getInteger("baseBackups")).isPositive();
             assertThat(Path.of(keeper.getString("walDir"))).isDirectory();
+            // The human output has the lines the runbooks send an operator to (alerts.md: cp members; failover.md: last change).
+            ByteArrayOutputStream human = new ByteArrayOutputStream();
+            StatusCommand.print(status, new PrintStream(human, true, java.nio.charset.StandardCharsets.UTF_8));
+            assertThat(human.toString(java.nio.charset.StandardCharsets.UTF_8))
+                    .contains("\nsync copies: 3 (every acknowledged write is on the leader and 2 more sites)\n")
+                    .contains("\ncp members: 3 of 3 alive (node a: ")
+                    .contains("\nlast change: bootstrap: " + leader.getRegion() + " leads (");
             // Prometheus: started by up, named by status, every target up, alert rules loaded, the dashboard's queries answer.
             assertThat(printed.toString()).contains("prometheus: http://" + Monitoring.prometheusAddress(d.topology()));
             assertThat(status.getJsonObject("prometheus").getString("address")).isEqualTo(Monitoring.prometheusAddress(d.topology()));

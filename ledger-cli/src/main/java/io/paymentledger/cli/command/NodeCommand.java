@@ -19,8 +19,9 @@ public final class NodeCommand implements Callable<Integer> {
     @Option(names = "--region", required = true, description = "The region this node serves (a, b).")
     String region;
 
-    @Option(names = "--sync-loss", defaultValue = "BLOCK", description = "When the synchronous standby is lost: BLOCK"
-            + " (writes wait for it; the default) or DEGRADE (record that it left the sync set, then write in one region).")
+    @Option(names = "--sync-loss", defaultValue = "BLOCK", description = "When every other site of the commit quorum is"
+            + " lost: BLOCK (writes wait for one; the default) or DEGRADE (record that nobody else holds the writes, then write"
+            + " alone). ./ledger up passes what ./ledger up --sync-loss recorded.")
     FailoverStateMachine.SyncLossPolicy syncLoss;
 
     @Override

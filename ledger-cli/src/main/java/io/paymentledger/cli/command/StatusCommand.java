@@ -32,10 +32,11 @@ import picocli.CommandLine.Option;
         exitCodeListHeading = "%nExit codes (of the last round with --watch):%n",
         exitCodeList = {"0:a node said it leads (named on the 'leader:' line): writes are served",
                 "1:the command itself failed (a message says why)",
-                "2:no leader: every node answered or is not running, and none leads",
+                "2:no leader: every node answered or is provably not running, none says it leads or names a leader, and the"
+                        + " router names none",
                 "3:nothing deployed in the directory",
-                "4:leader not confirmed: some node did not answer and none said it leads (a leader named by another node"
-                        + " or the router is shown, marked UNCONFIRMED)",
+                "4:leader not confirmed: no node says it leads, and some node did not answer or a leader is named (by a node,"
+                        + " from the coordinator's view, or by the router; shown marked UNCONFIRMED)",
                 "5:a node says it leads but its writer is stalled: work has waited with nothing committed longer than"
                         + " its report bound (the WRITER STALLED line says on what); it steps down by itself"})
 public final class StatusCommand implements Callable<Integer> {
@@ -84,7 +85,7 @@ public final class StatusCommand implements Callable<Integer> {
                         System.out.println("--- " + java.time.LocalTime.now().withNano(0) + " (round " + round
                                 + (count > 0 ? " of " + count : "; Ctrl-C stops") + ")");
                     }
-                    print(report);
+                    print(report, System.out);
                 }
                 System.out.flush();
                 if (!rounds || (count > 0 && round == count)) {
@@ -105,11 +106,18 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     public static JsonObject report(Topology t, StatusProbe probe) {
-        StatusProbe.Snapshot snap = probe.ask();
+        return report(t, probe.ask());
+    }
+
+    /** The report of what the processes answered ({@code snap}) and what the deployment's files say. */
+    static JsonObject report(Topology t, StatusProbe.Snapshot snap) {
         Verdict verdict = snap.verdict();
         JsonArray regions = new JsonArray();
         NodeStatus leaderView = null;
+        NodeStatus newestView = null;
         int syncCopies = 0;
+        JsonObject cpByRegion = new JsonObject();
+        int cpAlive = -1;
         for (Topology.Region r : t.regions().values()) {
             Verdict.Node n = snap.byRegion().get(r.name());
             // Only its data directory is read (postmaster.pid): no TLS material needed.
@@ -128,6 +136,15 @@ public final class StatusCommand implements Callable<Integer> {
                     syncCopies = s.getSyncCopies();
                     leaderView = s;
                 }
+                if (newestView == null || s.getEpoch() > newestView.getEpoch()) {
+                    newestView = s;
+                }
+                // A starting node has not asked the CP group yet: its 0 and false mean "not known" (null here).
+                boolean starting = s.getRole() == io.paymentledger.api.v1.NodeRole.NODE_ROLE_STARTING;
+                int alive = starting ? -1 : s.getCpMembersAlive();
+                cpByRegion.put(r.name(), new JsonObject().put("alive", alive)
+                        .put("cpGroupAnswers", starting ? null : s.getCoordinatorQuorum()));
+                cpAlive = Math.max(cpAlive, alive);
             } else {
                 // "down" only when provably so; otherwise what is known: it runs but did not answer.
                 region.put("role", n.pid().isEmpty() && n.reply() instanceof Reply.Refused<?> ? "down" : "unknown");
@@ -159,9 +176,25 @@ public final class StatusCommand implements Callable<Integer> {
                 .put("epoch", verdict.epoch()).put("leaderConfirmed", verdict.confirmed()).put("leaderSource", verdict.source())
                 .put("exitCode", verdict.exit().code).put("askedInMs", snap.roundMs())
                 .put("budgets", new JsonObject().put("connectMs", Clients.CONNECT_BUDGET_MS).put("answerMs", StatusProbe.ANSWER_BUDGET_MS))
-                .put("syncCopies", syncCopies).put("router", router).put("witness", witness)
+                .put("syncCopies", syncCopies)
+                .put("cpMembers", new JsonObject().put("expected", t.regions().size() + 1).put("alive", cpAlive < 0 ? null : cpAlive)
+                        .put("byRegion", cpByRegion))
+                .put("lastFailover", lastFailover(newestView))
+                .put("router", router).put("witness", witness)
                 .put("walKeeper", walKeeper(t, leaderView)).put("pki", pki).put("regions", regions)
                 .put("prometheus", new JsonObject().put("address", io.paymentledger.cli.deploy.Monitoring.prometheusAddress(t)));
+    }
+
+    /**
+     * The last leadership change as the CP record says it (every node reads the same record; the node of the newest
+     * epoch has the newest view): reason, duration, and which node said so. Reason "" when no node answered.
+     */
+    private static JsonObject lastFailover(NodeStatus newest) {
+        if (newest == null || newest.getLastFailoverReason().isEmpty()) {
+            return new JsonObject().put("reason", "").put("durationMs", 0L).putNull("reportedBy");
+        }
+        return new JsonObject().put("reason", newest.getLastFailoverReason()).put("durationMs", newest.getLastFailoverDurationMs())
+                .put("reportedBy", newest.getRegion());
     }
 
     /** A process's reply: its kind, how long it took, and a sentence ("running (pid 42) but no answer in 1500 ms"). */
@@ -215,73 +248,105 @@ public final class StatusCommand implements Callable<Integer> {
         return pid == null ? "no PID" : "pid " + pid;
     }
 
-    static void print(JsonObject r) {
-        System.out.println("deployment: " + r.getString("dir"));
+    /**
+     * "cp members: 3 of 3 alive (node a: 3, node b: 3)": the most any node counts, each node's count and whether its
+     * CP calls get answers; "no majority" as the LedgerCpQuorumLost alert decides it (fewer than a majority counted
+     * by every node, or no node's CP calls answered).
+     */
+    static String cpMembersLine(JsonObject cp) {
+        int expected = cp.getInteger("expected");
+        java.util.List<String> nodes = new java.util.ArrayList<>();
+        int asked = 0;
+        int unanswered = 0;
+        for (String region : cp.getJsonObject("byRegion").fieldNames()) {
+            JsonObject n = cp.getJsonObject("byRegion").getJsonObject(region);
+            int alive = n.getInteger("alive");
+            Boolean answers = n.getBoolean("cpGroupAnswers");
+            asked += answers == null ? 0 : 1;
+            unanswered += Boolean.FALSE.equals(answers) ? 1 : 0;
+            nodes.add("node " + region + ": " + (alive < 0 ? "not counted yet" : Integer.toString(alive))
+                    + (Boolean.FALSE.equals(answers) ? ", its CP calls get no answer" : ""));
+        }
+        boolean noneAnswered = asked > 0 && unanswered == asked;
+        Integer alive = cp.getInteger("alive");
+        if (nodes.isEmpty()) {
+            return "cp members: unknown (no node answered)";
+        }
+        int majority = expected / 2 + 1;
+        return "cp members: " + (alive == null ? "unknown" : alive + " of " + expected + " alive") + " (" + String.join(", ", nodes) + ")"
+                + ((alive != null && alive < majority) || noneAnswered
+                        ? "; no majority: no leader can be elected or keep its lease (runbooks/region-loss.md)" : "");
+    }
+
+    /** The human output of one round (what {@code ./ledger status} prints without --json). */
+    public static void print(JsonObject r, java.io.PrintStream out) {
+        out.println("deployment: " + r.getString("dir"));
         String leader = r.getString("leader");
-        System.out.println("leader:     " + (leader.isEmpty() ? "NONE (" + r.getString("leaderSource") + ")"
+        out.println("leader:     " + (leader.isEmpty() ? "NONE (" + r.getString("leaderSource") + ")"
                 : "region " + leader + " (epoch " + r.getLong("epoch") + ")" + (r.getBoolean("leaderConfirmed")
                         ? ", says " + r.getString("leaderSource") : " UNCONFIRMED, named by " + r.getString("leaderSource"))));
-        System.out.println("asked:      every process at once, " + r.getLong("askedInMs") + " ms in all (each: "
+        out.println("asked:      every process at once, " + r.getLong("askedInMs") + " ms in all (each: "
                 + r.getJsonObject("budgets").getInteger("connectMs") + " ms to connect, "
                 + r.getJsonObject("budgets").getLong("answerMs") + " ms to answer); exit code " + r.getInteger("exitCode"));
         JsonObject router = r.getJsonObject("router");
         JsonObject routesTo = router.getJsonObject("routesTo");
-        System.out.println("router:     " + router.getString("address") + " " + pid(router) + ": "
+        out.println("router:     " + router.getString("address") + " " + pid(router) + ": "
                 + router.getJsonObject("answer").getString("detail") + (routesTo == null ? ""
                 : router.getBoolean("serving") ? "; serving, routes writes to region " + routesTo.getString("region") + " (epoch "
                 + routesTo.getLong("epoch") + ")" : "; NOT serving (knows no usable leader: calls wait)"));
-        System.out.println("            status page (operator certificate): " + router.getString("statusPage"));
+        out.println("            status page (operator certificate): " + router.getString("statusPage"));
         JsonObject witness = r.getJsonObject("witness");
-        System.out.println("witness:    " + witness.getString("hazelcast") + " " + pid(witness) + ": "
+        out.println("witness:    " + witness.getString("hazelcast") + " " + pid(witness) + ": "
                 + (witness.getJsonObject("answer").getString("state").equals("answered")
                         ? "its CP port accepts connections (" + witness.getJsonObject("answer").getLong("ms") + " ms)"
                         : witness.getJsonObject("answer").getString("detail")));
         JsonObject k = r.getJsonObject("walKeeper");
         JsonObject stream = k.getJsonObject("stream");
-        System.out.println("wal keeper: " + k.getString("state", "UNKNOWN") + " — " + k.getString("detail", "")
+        out.println("wal keeper: " + k.getString("state", "UNKNOWN") + " — " + k.getString("detail", "")
                 + (stream.getBoolean("connected") ? "; the leader sees it " + stream.getString("state") + " (" + stream.getString("syncState")
                 + "), flushed " + stream.getString("flushLsn") + ", lag " + stream.getLong("lagBytes") + " bytes"
                 : "; not connected to the leader"));
         JsonArray backups = k.getJsonArray("backups", new JsonArray());
-        System.out.println("            base backups: " + backups.size() + (backups.isEmpty() ? " (none yet)" : " (newest "
+        out.println("            base backups: " + backups.size() + (backups.isEmpty() ? " (none yet)" : " (newest "
                 + java.time.Instant.ofEpochMilli(backups.getJsonObject(0).getLong("takenAtMs")) + " from "
                 + backups.getJsonObject(0).getString("source") + ", starts at " + backups.getJsonObject(0).getString("start") + ")")
                 + "; WAL in " + k.getString("walDir", k.getString("dir")));
         int copies = r.getInteger("syncCopies");
-        System.out.println("sync copies: " + copies + (!r.getBoolean("leaderConfirmed") ? " (no confirmed leader: nobody can count them)"
+        out.println("sync copies: " + copies + (!r.getBoolean("leaderConfirmed") ? " (no confirmed leader: nobody can count them)"
                 : copies >= 2 ? " (every acknowledged write is on the leader and " + (copies - 1) + " more site" + (copies > 2 ? "s" : "") + ")"
                 : " (acknowledged writes are on the leader only as far as it can see: see its explanation)"));
-        System.out.println("pki:        CA " + r.getJsonObject("pki").getString("ca") + "; operator "
+        out.println(cpMembersLine(r.getJsonObject("cpMembers")));
+        JsonObject last = r.getJsonObject("lastFailover");
+        if (!last.getString("reason").isEmpty()) {
+            out.println("last change: " + last.getString("reason") + " (" + last.getLong("durationMs")
+                    + " ms from taking the lock to serving; the CP record as node " + last.getString("reportedBy") + " read it)");
+        }
+        out.println("pki:        CA " + r.getJsonObject("pki").getString("ca") + "; operator "
                 + r.getJsonObject("pki").getString("operatorCertificate") + " / " + r.getJsonObject("pki").getString("operatorKey"));
         for (Object o : r.getJsonArray("regions")) {
             JsonObject g = (JsonObject) o;
             JsonObject nodeAnswer = g.getJsonObject("node").getJsonObject("answer");
-            System.out.printf("region %s: %-8s node %s %s%s | postgres %s %s%n", g.getString("region"), g.getString("role"),
+            out.printf("region %s: %-8s node %s %s%s | postgres %s %s%n", g.getString("region"), g.getString("role"),
                     g.getJsonObject("node").getString("grpcAddress"), pid(g.getJsonObject("node")),
                     nodeAnswer.containsKey("ms") ? " (" + nodeAnswer.getString("detail") + ")" : "",
                     g.getJsonObject("postgres").getString("address"), pid(g.getJsonObject("postgres")));
             if (!g.getJsonObject("node").getJsonObject("answer").getString("state").equals("answered")) {
-                System.out.println("          node: " + g.getJsonObject("node").getJsonObject("answer").getString("detail"));
+                out.println("          node: " + g.getJsonObject("node").getJsonObject("answer").getString("detail"));
             }
             if (g.containsKey("explanation")) {
-                System.out.println("          " + g.getString("explanation"));
+                out.println("          " + g.getString("explanation"));
                 if (!g.getString("writerStalled", "").isEmpty()) {
-                    System.out.println("          WRITER STALLED: " + g.getString("writerStalled"));
+                    out.println("          WRITER STALLED: " + g.getString("writerStalled"));
                 }
                 for (Object rep : g.getJsonArray("replication")) {
                     JsonObject x = (JsonObject) rep;
-                    System.out.printf("          standby %s: %s, %s, flushed %s, lag %d bytes / %.3f s%n", x.getString("standby"),
+                    out.printf("          standby %s: %s, %s, flushed %s, lag %d bytes / %.3f s%n", x.getString("standby"),
                             x.getString("state"), x.getString("syncState"), x.getString("flushLsn"), x.getLong("lagBytes"),
                             x.getDouble("lagSeconds"));
                 }
                 if (!g.getJsonArray("commitSet").isEmpty() || !g.getJsonArray("syncStandbys").isEmpty()) {
-                    System.out.println("          commits wait for any of " + g.getJsonArray("commitSet").encode()
-                            + "; acknowledged writes are recorded to be in " + g.getJsonArray("syncStandbys").encode());
-                }
-                String last = g.getJsonObject("lastFailover").getString("reason");
-                if (!last.isEmpty()) {
-                    System.out.println("          last change: " + last + " (" + g.getJsonObject("lastFailover").getLong("durationMs")
-                            + " ms from taking the lock to serving)");
+                    out.println("          commits wait for any of " + g.getJsonArray("commitSet").getList()
+                            + "; acknowledged writes are recorded to be in " + g.getJsonArray("syncStandbys").getList());
                 }
             }
         }

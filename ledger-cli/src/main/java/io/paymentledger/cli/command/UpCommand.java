@@ -2,8 +2,12 @@ package io.paymentledger.cli.command;
 
 import io.paymentledger.cli.chaos.ClockFaults;
 import io.paymentledger.cli.deploy.LocalDeployment;
+import io.paymentledger.cli.deploy.Processes;
 import io.paymentledger.cli.deploy.Sites;
+import io.paymentledger.cli.deploy.Topology;
+import io.paymentledger.replication.failover.FailoverStateMachine;
 import io.paymentledger.security.logging.LogSetup;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.Level;
 import picocli.CommandLine.Command;
@@ -29,6 +33,13 @@ public final class UpCommand implements Runnable {
             + " faketime) so that ./ledger chaos clock can make their wall clocks jump; kept until ./ledger destroy.")
     boolean clockFaults;
 
+    @Option(names = "--sync-loss", paramLabel = "BLOCK|DEGRADE", description = "What the leader does when every other site"
+            + " of its commit quorum (the other region and the WAL keeper) is lost: BLOCK (the default: writes wait until"
+            + " one is back) or DEGRADE (record in the CP group that nobody else holds the writes, then write alone; nobody"
+            + " is promoted automatically until a second site is back). Kept until ./ledger destroy; a running node keeps"
+            + " its policy until it restarts (./ledger down, then up).")
+    FailoverStateMachine.SyncLossPolicy syncLoss;
+
     @Override
     public void run() {
         LogSetup.install("ledger-up", Level.WARNING);
@@ -39,6 +50,9 @@ public final class UpCommand implements Runnable {
             clocks.enable();
             System.out.println("clock faults: on for " + String.join(", ", ClockFaults.PROCESSES) + " (libfaketime; offsets in "
                     + d.topology().run() + "/clock-<process>); jump with ./ledger chaos clock <process> <±seconds>");
+        }
+        if (syncLoss != null) {
+            recordSyncLoss(d.topology(), syncLoss);
         }
         d.up();
         if (detach) {
@@ -56,6 +70,19 @@ public final class UpCommand implements Runnable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    private static void recordSyncLoss(Topology t, FailoverStateMachine.SyncLossPolicy policy) {
+        FailoverStateMachine.SyncLossPolicy before = LocalDeployment.syncLossPolicy(t);
+        LocalDeployment.recordSyncLossPolicy(t, policy);
+        List<String> running = t.regions().keySet().stream()
+                .filter(r -> Processes.running(t, LocalDeployment.nodeName(r)).isPresent()).toList();
+        System.out.println("sync-loss policy: " + policy + (policy == FailoverStateMachine.SyncLossPolicy.BLOCK
+                ? " (writes wait while no other site of the commit quorum streams)"
+                : " (with no other site of the commit quorum streaming, the leader records that and writes alone)")
+                + (before == policy || running.isEmpty() ? "" : "; node" + (running.size() > 1 ? "s " : " ")
+                        + String.join(" and ", running) + (running.size() > 1 ? " run" : " runs") + " with " + before
+                        + " until restarted (./ledger down, then ./ledger up)"));
     }
 
     private Sites.Layout layout(String value) {

@@ -1,6 +1,7 @@
 package io.paymentledger.cli.deploy;
 
 import io.paymentledger.api.v1.NodeStatus;
+import io.paymentledger.replication.failover.FailoverStateMachine;
 import io.paymentledger.replication.postgres.PgCluster;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -190,9 +191,48 @@ public final class LocalDeployment {
         if (Processes.running(topology, name).isPresent()) {
             return;
         }
-        long pid = Processes.startJava(topology, name, List.of("-Xmx512m", "-XX:+UseG1GC"),
-                List.of("node", "--dir", topology.dir().toString(), "--region", region));
+        long pid = Processes.startJava(topology, name, List.of("-Xmx512m", "-XX:+UseG1GC"), nodeArguments(topology, region));
         out.println("ledger node " + region + ": starting (pid " + pid + ", log " + Processes.logFile(topology, name) + ")");
+    }
+
+    /** The command line of a region's node process: {@code node --dir … --region r --sync-loss <the recorded policy>}. */
+    public static List<String> nodeArguments(Topology t, String region) {
+        return List.of("node", "--dir", t.dir().toString(), "--region", region, "--sync-loss", syncLossPolicy(t).name());
+    }
+
+    /** Where {@code ./ledger up --sync-loss} records the policy both nodes start with (kept until {@code destroy}). */
+    static Path syncLossFile(Topology t) {
+        return t.run().resolve("sync-loss");
+    }
+
+    /** The policy the nodes start with: the one {@code ./ledger up --sync-loss} recorded, else BLOCK. */
+    public static FailoverStateMachine.SyncLossPolicy syncLossPolicy(Topology t) {
+        Path file = syncLossFile(t);
+        if (!Files.exists(file)) {
+            return FailoverStateMachine.SyncLossPolicy.BLOCK;
+        }
+        String recorded;
+        try {
+            recorded = Files.readString(file).trim();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read the sync-loss policy in " + file, e);
+        }
+        try {
+            return FailoverStateMachine.SyncLossPolicy.valueOf(recorded);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException(file + " says '" + recorded + "', not BLOCK or DEGRADE: set it with"
+                    + " ./ledger up --sync-loss BLOCK|DEGRADE");
+        }
+    }
+
+    /** Records the policy both nodes start with from now on (a running node keeps its own until it restarts). */
+    public static void recordSyncLossPolicy(Topology t, FailoverStateMachine.SyncLossPolicy policy) {
+        try {
+            Files.createDirectories(t.run());
+            Files.writeString(syncLossFile(t), policy.name() + "\n");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot record the sync-loss policy in " + syncLossFile(t), e);
+        }
     }
 
     /** Waits until some node reports that it leads. */

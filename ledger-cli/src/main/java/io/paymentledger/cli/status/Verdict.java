@@ -14,8 +14,8 @@ import java.util.Optional;
  * wins, and no node has seen a newer one; "confirmed"); else the region a
  * node names as leader from the coordinator's view; else the region the router routes writes to. The exit code is
  * non-zero only when what it says is true: {@link Exit#NO_LEADER} only when every node answered (or is provably not
- * running) and none leads or names a leader; when some node did not answer and no leader confirmed itself the
- * truth is "cannot confirm", {@link Exit#UNCONFIRMED}.
+ * running), none leads or names a leader, and the router names none; when no leader confirmed itself but one is named
+ * (by a node or the router), or some node did not answer, the truth is "cannot confirm", {@link Exit#UNCONFIRMED}.
  */
 public record Verdict(String leader, long epoch, boolean confirmed, String source, Exit exit) {
 
@@ -23,11 +23,11 @@ public record Verdict(String leader, long epoch, boolean confirmed, String sourc
     public enum Exit {
         /** A node said it leads: writes are served. */
         LEADER_SERVES(0),
-        /** Every node answered or is not running, and none leads: writes are not served. */
+        /** Every node answered or is not running, none leads or names a leader, the router names none. */
         NO_LEADER(2),
         /** Nothing is deployed in the directory. */
         NOT_DEPLOYED(3),
-        /** No node confirmed itself as leader and some node did not answer: a leader may be named by others. */
+        /** No node confirmed itself as leader, and a leader is named (by a node or the router) or some node did not answer. */
         UNCONFIRMED(4),
         /**
          * A node says it leads, but its writer has answered nothing for longer than its report bound while work waits

@@ -71,6 +71,16 @@ class VerdictTest {
     }
 
     @Test
+    void aLeaderNamedWhileEveryNodeIsKnownIsUnconfirmedNotNoLeader() {
+        // The first seconds of a failover (runbooks/failover.md): a's node is gone, b still sees a's lock. Every node is
+        // known, yet a leader is named: exit 4, not 2 (status --help and the README say so).
+        Verdict v = Verdict.decide(List.of(notRunning("a"), answered("b", NodeRole.NODE_ROLE_STANDBY, 3, "a")), ROUTER_SILENT);
+        assertThat(v.leader()).isEqualTo("a");
+        assertThat(v.confirmed()).isFalse();
+        assertThat(v.exit().code).isEqualTo(4);
+    }
+
+    @Test
     void theRoutersViewNamesTheLeaderWhenNoNodeDoes() {
         Verdict v = Verdict.decide(List.of(silent("a"), silent("b")),
                 new Reply.Answered<>(new Verdict.RouterView(true, "b", 7), 4, 2));
