@@ -181,7 +181,7 @@ class OperatorOutputTest {
             "chaos", "chaos run", "switchover", "switchover to b failed", "prometheus not installed", // other commands
             "no action", "taking over", "stopped serving", "handed over to b", // the agent's explanations
             "bootstrap", "failover", "restart", // the CP record's leadership changes (on the 'last change:' line)
-            "coordinator", "steady clock", "last base backup failed", // log lines, the WAL keeper's detail
+            "coordinator", "steady clock", "last base backup failed", "writer", // log lines, the WAL keeper's detail
             "TLS error", "answer", // status's process state (after "running (pid N) but"), a JSON field
             "authorization"); // gRPC metadata
 
@@ -193,6 +193,9 @@ class OperatorOutputTest {
                         answered("b", bLeadsAfterFailover())), new Reply.Answered<>(new Verdict.RouterView(true, "b", 4), 30, 10)))),
                 printed(StatusCommand.report(t, snapshot(List.of(silent("a"), notRunning("b", t.region("b").grpcPort())),
                         new Reply.NoAnswer<>("TLS handshake", 1_500)))),
+                printed(StatusCommand.report(t, snapshot(List.of(notRunning("a", t.region("a").grpcPort()),
+                        answered("b", bLeadsAfterFailover().toBuilder().setWriterStalled("writer stalled for 6.2 s: batch 42 is"
+                                + " not answered").build())), new Reply.Answered<>(new Verdict.RouterView(true, "b", 4), 30, 10)))),
                 verifySound(), verifyNotSound());
         Set<String> printedLabels = new TreeSet<>();
         Pattern label = Pattern.compile("^ *([A-Za-z][A-Za-z ]*?): ", Pattern.MULTILINE);
@@ -203,7 +206,7 @@ class OperatorOutputTest {
             }
         }
         assertThat(printedLabels).contains("leader", "sync copies", "cp members", "last change", "wal keeper", "base backups", "node",
-                "replayed", "SOUND", "NOT SOUND");
+                "replayed", "SOUND", "NOT SOUND", "WRITER STALLED");
 
         Path root = Docs.repositoryRoot();
         List<Path> docs = Docs.operatorDocs(false);
