@@ -417,7 +417,8 @@ public final class FailoverStateMachine {
         }
         boolean promote = !db.primary();
         return new Decision(Role.LEADER, Step.TAKE_OVER, null, "I am " + me + " and hold the leader lock ("
-                + eligibility(f) + "): " + (promote ? "promoting my database, " : "") + "starting a new term");
+                + eligibility(f) + "): " + (promote ? "promoting my database, " : "") + "starting a new term; "
+                + newTermCommits(rec));
     }
 
     /** Must this takeover consult the WAL keeper (it may hold acknowledged writes this database lacks)? */
@@ -449,7 +450,20 @@ public final class FailoverStateMachine {
             // The old leader rejoins within seconds (pg_rewind + start); meanwhile the keeper confirms.
             sync.add(rec.leader());
         }
+        if (sync.isEmpty() && !rec.isEmpty() && policy == SyncLossPolicy.BLOCK) {
+            // No keeper: the other region (the old leader, once it rejoined as a standby) is the only second site.
+            // BLOCK means acknowledged = in two sites in this term too: its commits wait for it. Only DEGRADE starts
+            // a term alone, recorded as such (an empty sync set: nobody is promoted automatically from it).
+            sync.add(other());
+        }
         return sync;
+    }
+
+    /** The sentence for a new term's commit set. */
+    private String newTermCommits(ClusterRecord rec) {
+        List<String> commit = newTermCommitSet(rec);
+        return commit.isEmpty() ? "its commits wait for nobody else (policy " + policy + "): writes are in one site only"
+                : "its commits wait for " + (commit.size() == 1 ? commit.get(0) : "any of " + commit) + " (policy " + policy + ")";
     }
 
     public List<String> newTermCommitSet(ClusterRecord rec) {

@@ -659,6 +659,33 @@ class FailoverStateMachineTest {
         }
 
         @Test
+        void withoutAKeeperPolicyBlockMakesTheNewTermWaitForTheOtherRegion() {
+            // No WAL keeper: the only other site is eu, the old leader. BLOCK means acknowledged = in two sites, in the
+            // new term too: its commits wait until eu has rejoined and confirms them.
+            FailoverStateMachine us = new FailoverStateMachine(US, List.of(EU, US), "", SyncLossPolicy.BLOCK, FRESH_MS);
+            ClusterRecord rec = record(5, EU, US).withTakeover(US);
+            assertThat(us.newTermSyncSet(rec)).containsExactly(EU);
+            assertThat(us.newTermCommitSet(rec)).containsExactly(EU);
+            Decision d = us.decide(Role.TAKING_OVER, facts().lock().record(rec).db(standbyDb(5)).keeper(WalKeeperReport.NONE).build());
+            assertDecision(d, Role.LEADER, Step.TAKE_OVER, null, "promoting", "commits wait for eu", "policy BLOCK");
+
+            // Leading in that term while eu does not stream yet: writes wait, nothing is dropped from the quorum.
+            ClusterRecord term = new ClusterRecord(6, US, List.of(EU), "", "failover", 0, NOW);
+            Decision leading = us.decide(Role.LEADER, facts().lock().record(term).db(primaryDb(6, List.of(EU))).build());
+            assertDecision(leading, Role.LEADER, Step.RENEW, null, "writes wait", "policy BLOCK");
+        }
+
+        @Test
+        void withoutAKeeperPolicyDegradeStartsTheNewTermAloneAndRecordsIt() {
+            FailoverStateMachine us = new FailoverStateMachine(US, List.of(EU, US), "", SyncLossPolicy.DEGRADE, FRESH_MS);
+            ClusterRecord rec = record(5, EU, US).withTakeover(US);
+            assertThat(us.newTermSyncSet(rec)).isEmpty();
+            assertThat(us.newTermCommitSet(rec)).isEmpty();
+            Decision d = us.decide(Role.TAKING_OVER, facts().lock().record(rec).db(standbyDb(5)).keeper(WalKeeperReport.NONE).build());
+            assertDecision(d, Role.LEADER, Step.TAKE_OVER, null, "promoting", "nobody else", "policy DEGRADE");
+        }
+
+        @Test
         void databaseDownNeverTriesTheLock() {
             assertDecision(decide(US, Role.FOLLOWER, usFollows().db(downDb())), Role.FOLLOWER, Step.NONE, null,
                     "my database does not answer", "connection refused");
