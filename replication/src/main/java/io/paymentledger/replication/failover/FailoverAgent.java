@@ -387,6 +387,7 @@ public final class FailoverAgent implements AutoCloseable {
                 }
                 case REJOIN -> startRejoin(d.region());
                 case REATTACH -> probe.streamFrom(config.databases().get(d.region()).conninfoFor(probe.cluster()));
+                case PRESET_SYNC -> probe.setSynchronousStandbys(machine.newTermCommitSet(f.record()));
             }
             settle(d.next(), d.explanation());
         } catch (Exception e) {

@@ -238,7 +238,8 @@ public final class PgCluster {
         }
         kept.add("primary_conninfo = '" + primary.conninfoFor(this).replace("'", "''") + "'");
         kept.add("primary_slot_name = '" + slotName + "'");
-        // A standby that is promoted must not wait for a standby of its own that does not exist yet.
+        // '' so that a tool or test promoting this standby by hand does not wait for a standby of its own. The failover
+        // agent sets it, once the standby runs, as a term of its own would start (FailoverStateMachine PRESET_SYNC).
         kept.add("synchronous_standby_names = ''");
         writeAsServerUser(auto, String.join("\n", kept) + "\n");
     }

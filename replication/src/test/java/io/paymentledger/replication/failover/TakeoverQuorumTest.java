@@ -114,7 +114,94 @@ class TakeoverQuorumTest {
             keeper.cloneFrom(b, WalKeeper.NAME);
             keeper.start();
             firstCommit.get(60, TimeUnit.SECONDS);
-            assertThat(count(keeper, "select count(*) from payment")).as("the acknowledged row is on the second site").isEqualTo(1);
+            // Confirmed once flushed there (synchronous_commit = on); replayed a moment later.
+            awaitStandbyHas(keeper, "select count(*) from payment", 1);
+        } finally {
+            if (checkpointerStopped) {
+                signal("CONT", checkpointer);
+            }
+            if (agent != null) {
+                agent.close();
+            }
+            if (firstCommit != null) {
+                firstCommit.cancel(true);
+            }
+            TestPostgres.destroy(keeper);
+            TestPostgres.destroy(b);
+            TestPostgres.destroy(a);
+            cp.forEach(HazelcastCoordinator::close);
+        }
+    }
+
+    @Test
+    void aStandbyThatSetItsQuorumBeforeThePromotionLeadsWithoutWaitingForItsCheckpointer() throws Exception {
+        List<HazelcastCoordinator> cp = startCpGroup();
+        PgCluster a = TestPostgres.startPrimary("a", "ledger");
+        PgCluster b = TestPostgres.track(new PgCluster(TestPostgres.options("b")));
+        PgCluster keeper = TestPostgres.track(new PgCluster(TestPostgres.options(WalKeeper.NAME)));
+        FailoverAgent agent = null;
+        long checkpointer = 0;
+        boolean checkpointerStopped = false;
+        CompletableFuture<Void> firstCommit = null;
+        try {
+            a.createReplicationSlot("b");
+            b.cloneFrom(a, "b");
+            b.start();
+            exec(a, "create table leadership (epoch bigint not null, region text not null)");
+            exec(a, "insert into leadership values (1, 'a')");
+            exec(a, "create table payment (id int primary key)");
+            awaitStandbyHas(b, "select count(*) from leadership", 1);
+            HazelcastCoordinator cpA = cp.get(0);
+            assertThat(cpA.compareAndSetRecord(ClusterRecord.EMPTY, new ClusterRecord(1, "a", List.of("b"), "", "a leads", 0, 0))).isTrue();
+            assertThat(cpA.tryAcquireLeadership()).as("a leads").isTrue();
+
+            AtomicLong ledEpoch = new AtomicLong();
+            agent = new FailoverAgent(new FailoverAgent.Config("b", Map.of("a", a, "b", b), 100, 1_500,
+                    FailoverStateMachine.SyncLossPolicy.BLOCK, "false"), cp.get(1), hooks(b, ledEpoch));
+            agent.start();
+            // Following a, b's agent sets the quorum its own term would start with, on its standby.
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (new PgProbe(b, "ledger").observe().synchronousStandbyNames().isEmpty()) {
+                assertThat(System.nanoTime()).as("b presets its quorum (" + agent.explanation() + ")").isLessThan(deadline);
+                Thread.sleep(50);
+            }
+            // An idle checkpointer applies a reload within milliseconds; then it is kept busy (stopped) from before
+            // the promotion until after the first commit.
+            Thread.sleep(1_000);
+            checkpointer = checkpointerPid(b);
+            signal("STOP", checkpointer);
+            checkpointerStopped = true;
+            a.kill();
+            cpA.releaseLeadership();
+            while (ledEpoch.get() == 0) {
+                assertThat(System.nanoTime()).as("b leads while its checkpointer is stopped (" + agent.explanation() + ")")
+                        .isLessThan(deadline);
+                Thread.sleep(50);
+            }
+            assertThat(new PgProbe(b, "ledger").observe().standbys()).as("no second site streams from b yet").isEmpty();
+
+            firstCommit = CompletableFuture.runAsync(() -> {
+                try {
+                    exec(b, "insert into payment values (1)");
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Throwable early = null;
+            try {
+                firstCommit.get(3, TimeUnit.SECONDS);
+            } catch (TimeoutException expected) {
+                early = expected;
+            }
+            assertThat(early).as("the first commit of epoch " + ledEpoch.get() + " is not acknowledged while b alone has it")
+                    .isInstanceOf(TimeoutException.class);
+            signal("CONT", checkpointer);
+            checkpointerStopped = false;
+            keeper.cloneFrom(b, WalKeeper.NAME);
+            keeper.start();
+            firstCommit.get(60, TimeUnit.SECONDS);
+            // Confirmed once flushed there (synchronous_commit = on); replayed a moment later.
+            awaitStandbyHas(keeper, "select count(*) from payment", 1);
         } finally {
             if (checkpointerStopped) {
                 signal("CONT", checkpointer);
