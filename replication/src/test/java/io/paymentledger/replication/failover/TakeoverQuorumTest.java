@@ -165,9 +165,9 @@ class TakeoverQuorumTest {
                 assertThat(System.nanoTime()).as("b presets its quorum (" + agent.explanation() + ")").isLessThan(deadline);
                 Thread.sleep(50);
             }
-            // An idle checkpointer applies a reload within milliseconds; then it is kept busy (stopped) from before
-            // the promotion until after the first commit.
-            Thread.sleep(1_000);
+            // An idle checkpointer applies a reload within milliseconds (3 s: a loaded 2-core box); then it is kept
+            // busy (stopped) from before the promotion until after the first commit.
+            Thread.sleep(3_000);
             checkpointer = checkpointerPid(b);
             signal("STOP", checkpointer);
             checkpointerStopped = true;
