@@ -40,6 +40,15 @@ public final class FailoverAgent implements AutoCloseable {
     private static final long KEEPER_READ_INTERVAL_MS = 500;
     /** How recent a region report must be to count at bootstrap. */
     private static final long REGION_REPORT_FRESH_MS = 15_000;
+    /** How long a takeover waits for PostgreSQL to hold commits for the new term's commit set before giving up. */
+    static final long QUORUM_IN_FORCE_TIMEOUT_MS = 30_000;
+    /** One probe commit: long enough to see it wait on a loaded machine. */
+    private static final java.time.Duration SYNC_PROBE_BOUND = java.time.Duration.ofSeconds(5);
+    /** One checkpoint request while the setting is not in force. */
+    private static final long CHECKPOINT_NUDGE_MAX_MS = 10_000;
+    /** How long the takeover only asks again before it requests a checkpoint (which costs up to a second). */
+    private static final long QUORUM_GRACE_MS = 500;
+    private static final long QUORUM_PROBE_PAUSE_MS = 50;
 
     /** What the agent needs from the ledger node it runs in. */
     public interface LeaderHooks {
@@ -378,6 +387,7 @@ public final class FailoverAgent implements AutoCloseable {
                 }
                 case REJOIN -> startRejoin(d.region());
                 case REATTACH -> probe.streamFrom(config.databases().get(d.region()).conninfoFor(probe.cluster()));
+                case PRESET_SYNC -> probe.setSynchronousStandbys(machine.newTermCommitSet(f.record()));
             }
             settle(d.next(), d.explanation());
         } catch (Exception e) {
@@ -430,7 +440,6 @@ public final class FailoverAgent implements AutoCloseable {
         if (!db.primary()) {
             mine.promote();
         }
-        hooks.migrateSchema();
         long maxReported = f.reports().values().stream().mapToLong(Coordinator.RegionReport::databaseEpoch).max().orElse(0);
         PgProbe.State now = probe.observe();
         long epoch = Math.max(Math.max(rec.epoch(), now.epoch()), maxReported) + 1;
@@ -439,6 +448,9 @@ public final class FailoverAgent implements AutoCloseable {
         List<String> sync = machine.newTermSyncSet(rec);
         List<String> commit = machine.newTermCommitSet(rec);
         probe.prepareTerm(commit, config.hasKeeper() ? List.of(machine.other(), WalKeeper.NAME) : List.of(machine.other()));
+        // Before the record names this region (no site of the commit set can stream from it yet, so the probe is
+        // conclusive): lead only once PostgreSQL itself holds commits for the commit set.
+        awaitQuorumInForce(commit);
         String change = rec.isEmpty() ? "bootstrap: " + config.region() + " leads"
                 : handover ? "switchover: " + previous + " handed over to " + config.region()
                 : previous.equals(config.region()) ? "restart: " + config.region() + " leads again"
@@ -451,6 +463,9 @@ public final class FailoverAgent implements AutoCloseable {
             LOG.warning(() -> "failover agent " + config.region() + ": the cluster record changed under me; released the lock");
             return false;
         }
+        // After the record: a migration's commits wait for the commit set, whose sites (the WAL keeper) follow this
+        // region only once the record names it.
+        hooks.migrateSchema();
         if (!hooks.claimEpoch(epoch)) {
             coordinator.releaseLeadership();
             throw new IllegalStateException("the database already has epoch >= " + epoch + "; released the lock");
@@ -466,6 +481,48 @@ public final class FailoverAgent implements AutoCloseable {
         LOG.warning(() -> "failover agent " + config.region() + ": " + change + "; epoch " + epoch + "; commits confirmed by any of "
                 + commit + "; serving " + (stampClockMs.getAsLong() - startedMs) + " ms after the takeover began (promotion + new term)");
         return true;
+    }
+
+    /**
+     * Waits until PostgreSQL itself makes commits wait for a site of {@code commitSet}
+     * ({@link PgProbe#commitsWaitForStandbys}); a reloaded synchronous_standby_names takes effect for commits only once
+     * the checkpointer applied it, which a promotion's checkpoint can delay (issue #20 item 1). Asks for a checkpoint
+     * while it is not in force (the checkpointer re-reads its configuration after it). Throws after
+     * {@link #QUORUM_IN_FORCE_TIMEOUT_MS}: the takeover then fails and gives the lock back, and the next tick decides anew.
+     */
+    private void awaitQuorumInForce(List<String> commitSet) throws java.sql.SQLException, InterruptedException {
+        if (commitSet.isEmpty()) {
+            return; // nobody to wait for, and the record says so (policy DEGRADE)
+        }
+        long started = System.nanoTime();
+        long deadline = started + QUORUM_IN_FORCE_TIMEOUT_MS * 1_000_000L;
+        while (true) {
+            PgProbe.State db = probe.observe();
+            List<String> streaming = commitSet.stream().filter(db::streams).toList();
+            if (!streaming.isEmpty()) {
+                // The recorded leader leading again with its running primary: its sites already confirm commits, and a
+                // quick confirmation would hide whether the probe commit was held; its setting did not change.
+                LOG.info(() -> "failover agent " + config.region() + ": " + streaming + " already stream; not probing the commit wait");
+                return;
+            }
+            if (probe.commitsWaitForStandbys(SYNC_PROBE_BOUND)) {
+                return;
+            }
+            long leftMs = (deadline - System.nanoTime()) / 1_000_000;
+            if (leftMs <= 0) {
+                throw new IllegalStateException("PostgreSQL still acknowledges commits without any of " + commitSet + " after "
+                        + QUORUM_IN_FORCE_TIMEOUT_MS / 1000 + " s (its checkpointer has not applied synchronous_standby_names):"
+                        + " not leading, so that no write is acknowledged from one site");
+            }
+            if (System.nanoTime() - started < QUORUM_GRACE_MS * 1_000_000L) {
+                Thread.sleep(QUORUM_PROBE_PAUSE_MS); // an idle checkpointer applies a reload within milliseconds
+                continue;
+            }
+            LOG.warning(() -> "failover agent " + config.region() + ": PostgreSQL does not hold commits for " + commitSet
+                    + " yet (its checkpointer has not applied the setting): requesting a checkpoint, then asking again");
+            probe.requestCheckpoint(Math.min(leftMs, CHECKPOINT_NUDGE_MAX_MS));
+            Thread.sleep(QUORUM_PROBE_PAUSE_MS);
+        }
     }
 
     /**

@@ -97,6 +97,11 @@ public final class FailoverStateMachine {
         HAND_OVER,
         /** Make the own database a standby of {@link Decision#region()}'s (in the background, bounded). */
         REJOIN,
+        /**
+         * As a standby that may take over: set synchronous_standby_names to {@link #newTermCommitSet} now, so that
+         * PostgreSQL holds commits for it from the moment of a promotion (docs/decisions/0004, promotion rule 6).
+         */
+        PRESET_SYNC,
         /** The own standby was detached for a takeover that did not happen: stream from the leader again. */
         REATTACH
     }
@@ -417,7 +422,8 @@ public final class FailoverStateMachine {
         }
         boolean promote = !db.primary();
         return new Decision(Role.LEADER, Step.TAKE_OVER, null, "I am " + me + " and hold the leader lock ("
-                + eligibility(f) + "): " + (promote ? "promoting my database, " : "") + "starting a new term");
+                + eligibility(f) + "): " + (promote ? "promoting my database, " : "") + "starting a new term; "
+                + newTermCommits(rec));
     }
 
     /** Must this takeover consult the WAL keeper (it may hold acknowledged writes this database lacks)? */
@@ -449,7 +455,20 @@ public final class FailoverStateMachine {
             // The old leader rejoins within seconds (pg_rewind + start); meanwhile the keeper confirms.
             sync.add(rec.leader());
         }
+        if (sync.isEmpty() && !rec.isEmpty() && policy == SyncLossPolicy.BLOCK) {
+            // No keeper: the other region (the old leader, once it rejoined as a standby) is the only second site.
+            // BLOCK means acknowledged = in two sites in this term too: its commits wait for it. Only DEGRADE starts
+            // a term alone, recorded as such (an empty sync set: nobody is promoted automatically from it).
+            sync.add(other());
+        }
         return sync;
+    }
+
+    /** The sentence for a new term's commit set. */
+    private String newTermCommits(ClusterRecord rec) {
+        List<String> commit = newTermCommitSet(rec);
+        return commit.isEmpty() ? "its commits wait for nobody else (policy " + policy + "): writes are in one site only"
+                : "its commits wait for " + (commit.size() == 1 ? commit.get(0) : "any of " + commit) + " (policy " + policy + ")";
     }
 
     public List<String> newTermCommitSet(ClusterRecord rec) {
@@ -486,9 +505,37 @@ public final class FailoverStateMachine {
                     + " (its address refuses connections): closing its CP session instead of waiting for it to expire, then"
                     + " taking the leader lock (" + eligibility(f) + ")");
         }
+        Decision preset = presetSync(f);
+        if (preset != null) {
+            return preset;
+        }
         return new Decision(Role.FOLLOWER, Step.TRY_LOCK, null,
                 rec.isEmpty() ? "no leader recorded yet: I am " + me + " and may bootstrap it; taking the leader lock"
                         : "the leader lock may be free and I am eligible (" + eligibility(f) + "): trying to take it");
+    }
+
+    /**
+     * A standby that may take over keeps synchronous_standby_names set (or empty) as its own term would start: in
+     * PostgreSQL 15 commits obey WalSndCtl->sync_standbys_defined, which only the checkpointer changes
+     * (SyncRepUpdateSyncStandbysDefined: at its start and between its own steps, checkpointer.c), and right after a
+     * promotion it is busy with the promotion's checkpoint. Set on the standby, it is in force before the promotion.
+     * Only empty-or-not matters here: which sites it names is set exactly at the takeover, and the WAL senders that
+     * match names re-read their configuration themselves. Null when nothing is to change.
+     */
+    private Decision presetSync(Facts f) {
+        PgProbe.State db = f.db();
+        ClusterRecord rec = f.record();
+        if (!db.up() || db.primary() || rec.isEmpty()) {
+            return null;
+        }
+        List<String> commit = newTermCommitSet(rec);
+        if (db.synchronousStandbyNames().isEmpty() == commit.isEmpty()) {
+            return null;
+        }
+        return new Decision(Role.FOLLOWER, Step.PRESET_SYNC, null, "my database is a standby whose synchronous_standby_names is '"
+                + db.synchronousStandbyNames() + "' but a term of mine would start with '" + PgProbe.syncNames(commit)
+                + "': setting it now, so that PostgreSQL holds commits from the moment of a promotion (only its checkpointer"
+                + " applies such a change, and a promotion keeps it busy)");
     }
 
     private Decision afterHandover(Facts f) {

@@ -5,9 +5,12 @@ import java.util.logging.Logger;
 
 /**
  * Makes a former primary a streaming standby of the current one: stop it, rewind it with pg_rewind (which
- * throws away what it wrote that the new primary never had: writes that were never acknowledged), or clone
- * it afresh when rewinding is impossible, then start it following the new primary. Used by the failover agent
- * (by itself, after a switchover or when a former primary comes back) and by `./ledger failback`.
+ * throws away what it wrote that the new primary never had: writes that were never acknowledged), or — only when
+ * pg_rewind says the histories diverged beyond repair ({@link PgCluster.RewindImpossible}) — delete its data and
+ * clone it afresh, then start it following the new primary. Any other pg_rewind failure (the new primary
+ * unreachable, or dying during the rejoin) leaves its data directory as it is and fails the rejoin: that directory
+ * may be the last full copy. Used by the failover agent (by itself, after a switchover or when a former primary
+ * comes back) and by `./ledger failback`.
  */
 public final class Rejoin {
 
@@ -31,12 +34,18 @@ public final class Rejoin {
         try {
             former.rewindFrom(primary);
             how = How.REWOUND;
-        } catch (RuntimeException e) {
-            LOG.warning(() -> "rejoin " + former.name() + ": pg_rewind failed (" + firstLine(e.getMessage())
-                    + "); cloning afresh from " + primary.name());
+        } catch (PgCluster.RewindImpossible e) {
+            LOG.warning(() -> "rejoin " + former.name() + ": pg_rewind says the histories diverged beyond repair ("
+                    + firstLine(e.getMessage()) + "); deleting " + former.dataDir() + " and cloning afresh from " + primary.name());
             former.deleteData();
             former.cloneFrom(primary, former.name());
             how = How.CLONED;
+        } catch (RuntimeException e) {
+            LOG.warning(() -> "rejoin " + former.name() + ": pg_rewind failed, not because the histories diverged ("
+                    + firstLine(e.getMessage()) + "); " + former.dataDir() + " is kept as it is and " + former.name()
+                    + " stays stopped until a rejoin succeeds");
+            throw new IllegalStateException("rejoin of postgres " + former.name() + " as a standby of " + primary.name()
+                    + " failed, its data directory kept: " + e.getMessage(), e);
         }
         former.followPrimary(primary, former.name());
         former.start();

@@ -238,7 +238,8 @@ public final class PgCluster {
         }
         kept.add("primary_conninfo = '" + primary.conninfoFor(this).replace("'", "''") + "'");
         kept.add("primary_slot_name = '" + slotName + "'");
-        // A standby that is promoted must not wait for a standby of its own that does not exist yet.
+        // '' so that a tool or test promoting this standby by hand does not wait for a standby of its own. The failover
+        // agent sets it, once the standby runs, as a term of its own would start (FailoverStateMachine PRESET_SYNC).
         kept.add("synchronous_standby_names = ''");
         writeAsServerUser(auto, String.join("\n", kept) + "\n");
     }
@@ -562,13 +563,65 @@ public final class PgCluster {
     }
 
     /**
-     * Rewinds this stopped former primary so it can follow {@code source}, the new primary. Throws when
-     * rewinding is impossible; the caller then clones afresh.
+     * pg_rewind's own verdict that the two histories cannot be joined: nothing but a fresh copy makes this server a
+     * standby of the source. Any other pg_rewind failure (the source unreachable or gone mid-way, a setting, a
+     * timeout) is a plain {@link IllegalStateException}: nothing about the histories is known then.
+     */
+    public static final class RewindImpossible extends IllegalStateException {
+        RewindImpossible(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * pg_rewind's (PostgreSQL 15) errors that mean the histories diverged beyond what it can repair, each raised
+     * before it changes anything in the target; checked against the installed 15.18 binary's messages.
+     * <ul>
+     *   <li>pg_rewind.c, findCommonAncestorTimeline: the two timeline histories share no timeline;</li>
+     *   <li>parsexlog.c, findLastCheckpoint: the target's WAL back to the last common checkpoint is gone;</li>
+     *   <li>parsexlog.c, readOneRecord / extractPageMap: the target's WAL since the divergence cannot be read
+     *       (recycled or removed), so what it changed there cannot be listed.</li>
+     * </ul>
+     * Everything else — "connection to server ... failed", "error running query ... on source server", "could not
+     * fetch file list", "full_page_writes must be enabled in the source server", "source and target clusters are
+     * from different systems" (a wrong source, not a diverged one) — is not on this list.
+     */
+    static final List<String> REWIND_BEYOND_REPAIR = List.of(
+            "could not find common ancestor of the source and target cluster's timelines",
+            "could not find previous WAL record at",
+            "could not read WAL record at");
+
+    /** The line of pg_rewind's output that says the histories diverged beyond repair, or null when none does. */
+    static String divergedBeyondRepair(String pgRewindOutput) {
+        for (String line : pgRewindOutput.split("\n")) {
+            for (String message : REWIND_BEYOND_REPAIR) {
+                if (line.contains("error: " + message)) {
+                    return line.strip();
+                }
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Rewinds this stopped former primary so it can follow {@code source}, the new primary. Throws
+     * {@link RewindImpossible} when pg_rewind says the histories diverged beyond repair (the caller may then clone
+     * afresh), and an {@link IllegalStateException} on any other failure (the data directory must then be kept).
      */
     public void rewindFrom(PgCluster source) {
-        ProcessRunner.run(bin.command("pg_rewind", List.of("-D", dataDir().toString(),
+        ProcessRunner.Result r = ProcessRunner.run(bin.command("pg_rewind", List.of("-D", dataDir().toString(),
                 "--source-server=" + source.conninfoFor(this) + " dbname=postgres")),
-                TOOL_TIMEOUT_SECONDS, null, Map.of(), true);
+                TOOL_TIMEOUT_SECONDS, null, Map.of(), false);
+        if (r.exitCode() != 0) {
+            String output = r.output().strip();
+            String verdict = divergedBeyondRepair(output);
+            if (verdict != null) {
+                throw new RewindImpossible("pg_rewind of postgres " + name() + " from " + source.name()
+                        + ": the histories diverged beyond repair (" + verdict + ")\n" + output);
+            }
+            throw new IllegalStateException("pg_rewind of postgres " + name() + " from " + source.name() + " failed (exit "
+                    + r.exitCode() + "), not because the histories diverged: " + output);
+        }
         // pg_rewind copied the source's configuration; ours is shared anyway, per-node settings are on the command line.
         writeConfiguration();
         LOG.info(() -> "postgres " + name() + ": rewound to follow " + source.name());

@@ -334,6 +334,104 @@ public final class PgProbe {
         }
     }
 
+    /**
+     * Does PostgreSQL itself make commits wait for a standby now? Asked with a commit, because the setting a session
+     * reads ({@code current_setting('synchronous_standby_names')}) is not what commits obey. In PostgreSQL 15,
+     * SyncRepWaitForLSN (syncrep.c) returns at once unless {@code WalSndCtl->sync_standbys_defined} is set, and only
+     * the checkpointer sets it (SyncRepUpdateSyncStandbysDefined, from UpdateSharedMemoryConfig: at its start, in
+     * HandleCheckpointerInterrupts between its own steps, and in CheckpointWriteDelay only while a spread checkpoint
+     * is ahead of schedule, checkpointer.c). After a reload the flag can lag by a whole checkpoint — the one a
+     * promotion starts, for instance — while every session already reads the new value.
+     *
+     * <p>The probe commits a transaction that writes one WAL record and touches no table (a transactional
+     * {@code pg_logical_emit_message}; a transaction that only took an xid is not held: RecordTransactionCommit, xact.c,
+     * waits only when it wrote WAL before its commit record) and watches that backend in pg_stat_activity: wait event {@code SyncRep} ("waiting for confirmation from a remote
+     * server during synchronous replication") is PostgreSQL's own statement that the commit waits; the wait is then
+     * cancelled (the probe's message stays committed locally, as any cancelled sync wait does; nothing reads it). A commit that
+     * returns without that wait was not held. Conclusive only while no standby that could confirm it streams (a
+     * quick confirmation would look the same): the caller asks before any site of the commit set can connect.
+     *
+     * @param bound how long the probe may take
+     * @return true when the commit waited for a standby, false when it was not held
+     */
+    public boolean commitsWaitForStandbys(java.time.Duration bound) throws SQLException {
+        long deadline = System.nanoTime() + bound.toNanos();
+        int socketTimeoutS = (int) Math.max(1, bound.toSeconds() + 1);
+        try (Connection control = pg.connect("postgres", socketTimeoutS); Connection probe = pg.connect("postgres", socketTimeoutS)) {
+            long pid;
+            try (Statement st = probe.createStatement(); ResultSet rs = st.executeQuery("select pg_backend_pid()")) {
+                rs.next();
+                pid = rs.getLong(1);
+            }
+            java.util.concurrent.CompletableFuture<Void> commit = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try (Statement st = probe.createStatement()) {
+                    // autocommit: the commit follows the statement
+                    st.execute("select pg_logical_emit_message(true, 'ledger-sync-probe', '')");
+                } catch (SQLException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }, runnable -> Thread.ofVirtual().name("sync-probe-" + pg.name()).start(runnable));
+            try (java.sql.PreparedStatement waitEvent = control.prepareStatement(
+                    "select coalesce(wait_event, '') from pg_stat_activity where pid = ?")) {
+                waitEvent.setLong(1, pid);
+                while (System.nanoTime() < deadline) {
+                    if (commit.isDone()) {
+                        commit.join(); // a failed probe is an error, not a "no"
+                        return false;
+                    }
+                    try (ResultSet rs = waitEvent.executeQuery()) {
+                        if (rs.next() && "SyncRep".equals(rs.getString(1))) {
+                            try (Statement st = control.createStatement()) {
+                                st.execute("select pg_cancel_backend(" + pid + ")");
+                            }
+                            try {
+                                // The cancelled wait returns with a warning; let it before the connection closes.
+                                commit.get(Math.max(200, (deadline - System.nanoTime()) / 1_000_000), java.util.concurrent.TimeUnit.MILLISECONDS);
+                            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ignored) {
+                                // closing the connection ends it either way
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                            return true;
+                        }
+                    }
+                    sleep(5);
+                }
+            }
+            throw new SQLException("the probe commit on postgres " + pg.name() + " neither returned nor waited for a standby within "
+                    + bound.toMillis() + " ms");
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof SQLException se ? se : new SQLException(e.getCause());
+        }
+    }
+
+    /**
+     * Asks for a checkpoint, waiting at most {@code timeoutMs}: the checkpointer re-reads its configuration in its main
+     * loop, after the checkpoint in progress (checkpointer.c, HandleCheckpointerInterrupts); an immediate checkpoint
+     * request makes a spread one finish without its pauses. Returns whether it finished in time.
+     */
+    public boolean requestCheckpoint(long timeoutMs) throws SQLException {
+        try (Connection c = pg.connect("postgres", (int) (timeoutMs / 1000) + 2); Statement st = c.createStatement()) {
+            st.execute("set statement_timeout = " + Math.max(1, timeoutMs));
+            st.execute("checkpoint");
+            return true;
+        } catch (SQLException e) {
+            if ("57014".equals(e.getSQLState())) { // query_canceled: the statement timeout
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
     /** Creates a physical replication slot for a standby unless it exists. */
     public void ensureSlot(String slot) throws SQLException {
         try (Connection c = connect("postgres"); Statement st = c.createStatement()) {

@@ -60,9 +60,16 @@ class FailoverStateMachineTest {
         return primaryDb(epoch, names, standbys);
     }
 
-    /** A database in recovery (a standby) that replicated up to {@code epoch}, streaming, with WAL up to {@code wal}. */
+    /**
+     * A database in recovery (a standby) that replicated up to {@code epoch}, streaming, with WAL up to {@code wal};
+     * its synchronous_standby_names already set for a term of its own (PRESET_SYNC was done).
+     */
     static PgProbe.State standbyDb(long epoch, Lsn wal) {
-        return new PgProbe.State(true, true, false, epoch, List.of(), "", 0, 0, "", wal, "", "host=eu port=1");
+        return standbyDb(epoch, wal, PgProbe.syncNames(List.of(KEEPER)));
+    }
+
+    static PgProbe.State standbyDb(long epoch, Lsn wal, String syncNames) {
+        return new PgProbe.State(true, true, false, epoch, List.of(), syncNames, 0, 0, "", wal, "", "host=eu port=1");
     }
 
     static PgProbe.State standbyDb(long epoch) {
@@ -656,6 +663,52 @@ class FailoverStateMachineTest {
         void afterAFailoverTheKeeperIsTheNewLeadersSecondSiteFromItsFirstCommit() {
             assertThat(machine(US).newTermSyncSet(record(5, EU, US, KEEPER))).containsExactly(KEEPER);
             assertThat(machine(US).newTermCommitSet(record(5, EU, US, KEEPER))).containsExactly(KEEPER);
+        }
+
+        @Test
+        void aStandbyThatMayTakeOverSetsItsTermsQuorumBeforeAnyPromotion() {
+            // PostgreSQL applies '' -> set only in its checkpointer, which a promotion keeps busy: set it as a standby.
+            FactsBuilder unset = usFollows().db(standbyDb(5, WAL, ""));
+            assertDecision(decide(US, Role.FOLLOWER, unset), Role.FOLLOWER, Step.PRESET_SYNC, null,
+                    "ANY 1 (\"walkeeper\")", "from the moment of a promotion");
+            // Which sites it names is set at the takeover; only empty-or-not matters before it.
+            FactsBuilder handover = facts().record(new ClusterRecord(5, EU, List.of(US, KEEPER), US, "test", 0, NOW))
+                    .db(standbyDb(5));
+            assertThat(decide(US, Role.FOLLOWER, handover).step()).isEqualTo(Step.TRY_LOCK);
+            // Without a keeper and with DEGRADE a term of its own starts alone: nothing to hold commits for.
+            FailoverStateMachine degrade = new FailoverStateMachine(US, List.of(EU, US), "", SyncLossPolicy.DEGRADE, FRESH_MS);
+            Decision clear = degrade.decide(Role.FOLLOWER, facts().record(record(5, EU, US)).db(standbyDb(5)).build());
+            assertDecision(clear, Role.FOLLOWER, Step.PRESET_SYNC, null, "would start with ''");
+            // A standby that may not lead changes nothing.
+            assertThat(decide(US, Role.FOLLOWER, facts().record(record(5, EU)).db(standbyDb(5, WAL, ""))).step())
+                    .isEqualTo(Step.NONE);
+        }
+
+        @Test
+        void withoutAKeeperPolicyBlockMakesTheNewTermWaitForTheOtherRegion() {
+            // No WAL keeper: the only other site is eu, the old leader. BLOCK means acknowledged = in two sites, in the
+            // new term too: its commits wait until eu has rejoined and confirms them.
+            FailoverStateMachine us = new FailoverStateMachine(US, List.of(EU, US), "", SyncLossPolicy.BLOCK, FRESH_MS);
+            ClusterRecord rec = record(5, EU, US).withTakeover(US);
+            assertThat(us.newTermSyncSet(rec)).containsExactly(EU);
+            assertThat(us.newTermCommitSet(rec)).containsExactly(EU);
+            Decision d = us.decide(Role.TAKING_OVER, facts().lock().record(rec).db(standbyDb(5)).keeper(WalKeeperReport.NONE).build());
+            assertDecision(d, Role.LEADER, Step.TAKE_OVER, null, "promoting", "commits wait for eu", "policy BLOCK");
+
+            // Leading in that term while eu does not stream yet: writes wait, nothing is dropped from the quorum.
+            ClusterRecord term = new ClusterRecord(6, US, List.of(EU), "", "failover", 0, NOW);
+            Decision leading = us.decide(Role.LEADER, facts().lock().record(term).db(primaryDb(6, List.of(EU))).build());
+            assertDecision(leading, Role.LEADER, Step.RENEW, null, "writes wait", "policy BLOCK");
+        }
+
+        @Test
+        void withoutAKeeperPolicyDegradeStartsTheNewTermAloneAndRecordsIt() {
+            FailoverStateMachine us = new FailoverStateMachine(US, List.of(EU, US), "", SyncLossPolicy.DEGRADE, FRESH_MS);
+            ClusterRecord rec = record(5, EU, US).withTakeover(US);
+            assertThat(us.newTermSyncSet(rec)).isEmpty();
+            assertThat(us.newTermCommitSet(rec)).isEmpty();
+            Decision d = us.decide(Role.TAKING_OVER, facts().lock().record(rec).db(standbyDb(5)).keeper(WalKeeperReport.NONE).build());
+            assertDecision(d, Role.LEADER, Step.TAKE_OVER, null, "promoting", "nobody else", "policy DEGRADE");
         }
 
         @Test

@@ -49,4 +49,22 @@ class PgClusterTest {
             TestPostgres.destroy(first);
         }
     }
+
+    @Test
+    void onlyPgRewindsOwnDivergenceVerdictsCountAsBeyondRepair() {
+        String noAncestor = "pg_rewind: error: could not find common ancestor of the source and target cluster's timelines";
+        assertThat(PgCluster.divergedBeyondRepair("pg_rewind: servers diverged at WAL location 0/3000000 on timeline 1\n"
+                + noAncestor)).isEqualTo(noAncestor);
+        assertThat(PgCluster.divergedBeyondRepair("pg_rewind: error: could not open file \"x/pg_wal/000000010000000000000003\": No such file"
+                + " or directory\npg_rewind: error: could not read WAL record at 0/3000060")).contains("could not read WAL record");
+        // The source unreachable or gone mid-way, or a setting: nothing is known about the histories.
+        for (String other : new String[] {
+                "pg_rewind: error: connection to server at \"127.0.0.1\", port 5432 failed: Connection refused",
+                "pg_rewind: error: could not fetch file list: server closed the connection unexpectedly",
+                "pg_rewind: error: error running query (SELECT 1) on source server: FATAL:  terminating connection",
+                "pg_rewind: error: full_page_writes must be enabled in the source server",
+                "pg_rewind: error: source and target clusters are from different systems"}) {
+            assertThat(PgCluster.divergedBeyondRepair(other)).as(other).isNull();
+        }
+    }
 }
