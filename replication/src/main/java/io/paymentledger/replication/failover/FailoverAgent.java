@@ -1,5 +1,6 @@
 package io.paymentledger.replication.failover;
 
+import io.paymentledger.replication.postgres.ProcessRunner;
 import io.paymentledger.replication.coordinator.ClusterRecord;
 import io.paymentledger.replication.coordinator.Coordinator;
 import io.paymentledger.replication.coordinator.Coordinator.CoordinatorUnavailable;
@@ -422,7 +423,7 @@ public final class FailoverAgent implements AutoCloseable {
                 LOG.warning(() -> "failover agent " + config.region() + ": my database " + how.name().toLowerCase() + " from "
                         + leader + " and streams as its standby (" + (stampClockMs.getAsLong() - started) + " ms)");
             } catch (RuntimeException e) {
-                String why = firstLine(e.getMessage());
+                String why = ProcessRunner.firstLine(e.getMessage());
                 rejoin = new RejoinStatus(false, why, stampClockMs.getAsLong());
                 LOG.log(Level.WARNING, "failover agent " + config.region() + ": rejoining as a standby of " + leader
                         + " failed: " + why, e);
@@ -563,13 +564,6 @@ public final class FailoverAgent implements AutoCloseable {
         explanation = why;
     }
 
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
 
     @FunctionalInterface
     private interface CpCall<T> {

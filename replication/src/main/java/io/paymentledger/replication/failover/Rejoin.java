@@ -1,5 +1,6 @@
 package io.paymentledger.replication.failover;
 
+import io.paymentledger.replication.postgres.ProcessRunner;
 import io.paymentledger.replication.postgres.PgCluster;
 import java.util.logging.Logger;
 
@@ -36,13 +37,13 @@ public final class Rejoin {
             how = How.REWOUND;
         } catch (PgCluster.RewindImpossible e) {
             LOG.warning(() -> "rejoin " + former.name() + ": pg_rewind says the histories diverged beyond repair ("
-                    + firstLine(e.getMessage()) + "); deleting " + former.dataDir() + " and cloning afresh from " + primary.name());
+                    + ProcessRunner.firstLine(e.getMessage()) + "); deleting " + former.dataDir() + " and cloning afresh from " + primary.name());
             former.deleteData();
             former.cloneFrom(primary, former.name());
             how = How.CLONED;
         } catch (RuntimeException e) {
             LOG.warning(() -> "rejoin " + former.name() + ": pg_rewind failed, not because the histories diverged ("
-                    + firstLine(e.getMessage()) + "); " + former.dataDir() + " is kept as it is and " + former.name()
+                    + ProcessRunner.firstLine(e.getMessage()) + "); " + former.dataDir() + " is kept as it is and " + former.name()
                     + " stays stopped until a rejoin succeeds");
             throw new IllegalStateException("rejoin of postgres " + former.name() + " as a standby of " + primary.name()
                     + " failed, its data directory kept: " + e.getMessage(), e);
@@ -54,11 +55,4 @@ public final class Rejoin {
         return how;
     }
 
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
 }

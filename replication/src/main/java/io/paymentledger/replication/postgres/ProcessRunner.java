@@ -9,6 +9,16 @@ import java.util.concurrent.TimeUnit;
 /** Runs a short-lived command to completion with a time limit, capturing its output. */
 public final class ProcessRunner {
 
+    /** The first line of a tool's (or an exception's) message, for one-line logs and sentences; "" for null. */
+    public static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+
     public record Result(int exitCode, String output) {}
 
     private ProcessRunner() {}

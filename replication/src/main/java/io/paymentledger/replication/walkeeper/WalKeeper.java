@@ -243,7 +243,7 @@ public final class WalKeeper implements AutoCloseable {
                         "-d", conninfo)), TOOL_TIMEOUT_SECONDS);
                 slotMissing = false;
             } catch (IllegalStateException e) {
-                lastError = "cannot create the replication slot on " + region + ": " + firstLine(e.getMessage());
+                lastError = "cannot create the replication slot on " + region + ": " + ProcessRunner.firstLine(e.getMessage());
                 following = region;
                 nextStartAtMs = now + backoffMs;
                 backoffMs = Math.min(RESTART_BACKOFF_MAX_MS, backoffMs * 2);
@@ -548,13 +548,6 @@ public final class WalKeeper implements AutoCloseable {
         }
     }
 
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
 
     @Override
     public void close() {
