@@ -226,21 +226,29 @@ public final class PgCluster {
     /** Makes this (stopped) server a standby of {@code primary}: standby.signal plus primary_conninfo. */
     public void followPrimary(PgCluster primary, String slotName) {
         writeAsServerUser(dataDir().resolve("standby.signal"), "");
+        // '' so that a tool or test promoting this standby by hand does not wait for a standby of its own. The failover
+        // agent sets it, once the standby runs, as a term of its own would start (FailoverStateMachine PRESET_SYNC).
+        rewriteRecoverySettings(List.of("primary_conninfo = '" + primary.conninfoFor(this).replace("'", "''") + "'",
+                "primary_slot_name = '" + slotName + "'", "synchronous_standby_names = ''"));
+    }
+
+    /**
+     * Rewrites postgresql.auto.conf's recovery settings (where this server streams from or restores from, what it
+     * waits for) as {@code settings}, keeping every other line: the one place both ways of becoming a standby write it.
+     */
+    private void rewriteRecoverySettings(List<String> settings) {
         Path auto = dataDir().resolve("postgresql.auto.conf");
         List<String> kept = new ArrayList<>();
         if (Files.exists(auto)) {
             try (Stream<String> lines = Files.lines(auto)) {
                 lines.filter(l -> !l.startsWith("primary_conninfo") && !l.startsWith("primary_slot_name")
-                        && !l.startsWith("synchronous_standby_names") && !l.startsWith("restore_command")).forEach(kept::add);
+                        && !l.startsWith("synchronous_standby_names") && !l.startsWith("restore_command")
+                        && !l.startsWith("recovery_target")).forEach(kept::add);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         }
-        kept.add("primary_conninfo = '" + primary.conninfoFor(this).replace("'", "''") + "'");
-        kept.add("primary_slot_name = '" + slotName + "'");
-        // '' so that a tool or test promoting this standby by hand does not wait for a standby of its own. The failover
-        // agent sets it, once the standby runs, as a term of its own would start (FailoverStateMachine PRESET_SYNC).
-        kept.add("synchronous_standby_names = ''");
+        kept.addAll(settings);
         writeAsServerUser(auto, String.join("\n", kept) + "\n");
     }
 
@@ -509,22 +517,9 @@ public final class PgCluster {
             throw new UncheckedIOException(e);
         }
         writeConfiguration();
-        Path auto = dataDir().resolve("postgresql.auto.conf");
-        List<String> kept = new ArrayList<>();
-        if (Files.exists(auto)) {
-            try (Stream<String> lines = Files.lines(auto)) {
-                lines.filter(l -> !l.startsWith("primary_conninfo") && !l.startsWith("primary_slot_name")
-                        && !l.startsWith("synchronous_standby_names") && !l.startsWith("restore_command")
-                        && !l.startsWith("recovery_target")).forEach(kept::add);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-        kept.add("restore_command = '" + restoreCommand.replace("'", "''") + "'");
-        kept.add("recovery_target_timeline = 'latest'");
         // Its first leader sets what its commits wait for; until then nothing waits for a standby that is not there.
-        kept.add("synchronous_standby_names = ''");
-        writeAsServerUser(auto, String.join("\n", kept) + "\n");
+        rewriteRecoverySettings(List.of("restore_command = '" + restoreCommand.replace("'", "''") + "'",
+                "recovery_target_timeline = 'latest'", "synchronous_standby_names = ''"));
         try {
             Files.deleteIfExists(dataDir().resolve("standby.signal"));
         } catch (IOException e) {
