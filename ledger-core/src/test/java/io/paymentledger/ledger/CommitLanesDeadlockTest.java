@@ -81,17 +81,8 @@ class CommitLanesDeadlockTest {
     }
 
     private static void awaitWriterBackends(String condition, int count, String failure) throws Exception {
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (System.nanoTime() < until) {
-            try (Connection c = ledger.sql()) {
-                if (LedgerAssertions.count(c, "select count(*) from pg_stat_activity where application_name = 'ledger-writer-a'"
-                        + " and " + condition) == count) {
-                    return;
-                }
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError(failure);
+        ledger.awaitCount("select count(*) from pg_stat_activity where application_name = 'ledger-writer-a' and " + condition,
+                count, failure);
     }
 
     private static long number(String sql) throws Exception {

@@ -105,16 +105,7 @@ class WriterInvariantsTest {
     }
 
     private static void awaitReadsWaitingOnLock(TestLedger t) throws Exception {
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (System.nanoTime() < until) {
-            try (Connection c = t.sql()) {
-                if (LedgerAssertions.count(c, "select count(*) from pg_stat_activity where application_name = 'ledger-writer-a-reads'"
-                        + " and wait_event_type = 'Lock'") == 1) {
-                    return;
-                }
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("the writer's lookup never waited on the locked table");
+        t.awaitCount("select count(*) from pg_stat_activity where application_name = 'ledger-writer-a-reads'"
+                + " and wait_event_type = 'Lock'", 1, "the writer's lookup never waited on the locked table");
     }
 }

@@ -114,6 +114,23 @@ public final class TestLedger implements AutoCloseable {
         return new Database(pg.jdbcUrl("ledger"), p, 8);
     }
 
+    /**
+     * Waits (20 s at most) until {@code countSql} (a {@code select count(*) ...}, e.g. on pg_stat_activity) answers
+     * {@code expected}; fails with {@code failure} otherwise.
+     */
+    public void awaitCount(String countSql, long expected, String failure) throws Exception {
+        long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < until) {
+            try (Connection c = sql()) {
+                if (LedgerAssertions.count(c, countSql) == expected) {
+                    return;
+                }
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError(failure);
+    }
+
     /** A superuser connection to the ledger database, for checks the API does not offer. */
     public Connection sql() throws SQLException {
         return postgres.connect("ledger");
