@@ -117,7 +117,9 @@ public final class FailoverAgent implements AutoCloseable {
     private volatile String explanation = "starting";
     private volatile ClusterRecord lastRecord = ClusterRecord.EMPTY;
     private volatile PgProbe.State lastDb = PgProbe.State.down("not observed yet");
+    /** The keeper's last report, stamped when this agent saw it change ({@link ObservedStamps}). */
     private volatile WalKeeperReport keeperReport = WalKeeperReport.NONE;
+    private final ObservedStamps observedStamps = new ObservedStamps();
     private volatile boolean cpOk;
     private volatile int cpMembersAlive = -1;
     private volatile int syncCopies;
@@ -278,11 +280,19 @@ public final class FailoverAgent implements AutoCloseable {
                 lastReportMs = now;
             }
             if (rec.isEmpty()) {
-                reports = coordinator.reports(config.databases().keySet());
+                // Each report's age on this clock (ObservedStamps), not by the reporter's: the hosts' clocks differ.
+                Map<String, Coordinator.RegionReport> observed = new java.util.HashMap<>();
+                for (var e : coordinator.reports(config.databases().keySet()).entrySet()) {
+                    Coordinator.RegionReport r = e.getValue();
+                    observed.put(e.getKey(), new Coordinator.RegionReport(r.databaseUp(), r.databasePrimary(), r.databaseEpoch(),
+                            observedStamps.observedAt("region " + e.getKey(), r.reportedAtMs(), now)));
+                }
+                reports = observed;
             }
             // The keeper's report decides a takeover (read every tick then); otherwise it is for the status.
             if (config.hasKeeper() && (holds || role == Role.TAKING_OVER || now - lastKeeperReadMs > KEEPER_READ_INTERVAL_MS)) {
-                keeperReport = coordinator.walKeeperReport();
+                WalKeeperReport k = coordinator.walKeeperReport();
+                keeperReport = k.withReportedAtMs(observedStamps.observedAt("keeper", k.reportedAtMs(), now));
                 lastKeeperReadMs = now;
             }
             cpOk = true;

@@ -41,6 +41,12 @@ public record WalKeeperReport(State state, String following, String fencedFor, l
         return state == State.FENCED && fencedFor.equals(region) && fencedAtEpoch == recordEpoch;
     }
 
+    /** The same report, stamped as made at {@code ms} (another clock's reading of when it was made). */
+    public WalKeeperReport withReportedAtMs(long ms) {
+        return new WalKeeperReport(state, following, fencedFor, fencedAtEpoch, endLsn, endTimeline, baseBackups, newestBackupAtMs,
+                detail, ms);
+    }
+
     public boolean freshAt(long nowMs, long freshMs) {
         return reportedAtMs > 0 && nowMs - reportedAtMs <= freshMs;
     }
