@@ -104,6 +104,30 @@ class WriterInvariantsTest {
         }
     }
 
+    @Test
+    void aNewLeaderWhoseClockIsBehindTheLedgersExpiresHoldsOnTime() throws Exception {
+        try (TestLedger t = TestLedger.start()) {
+            String a = id("ta"), b = id("tb"), hold = id("th");
+            answered(t.ledger.createAccounts(CreateAccountsRequest.newBuilder().addAccounts(account(a, "EUR"))
+                    .addAccounts(account(b, "EUR")).build()));
+            // Another leader takes over; its wall clock is two minutes behind the timestamps already committed.
+            t.node.writer().stepDown("test: another leader takes over");
+            long behindNs = TimeUnit.MINUTES.toNanos(2);
+            try (BatchWriter late = new BatchWriter(TestLedger.database(t.postgres), "a", BatchWriter.Config.defaults(),
+                    () -> io.paymentledger.replication.time.SteadyClock.wallClockNanos() - behindNs, (reason, cause) -> { })) {
+                late.lead(t.node.claimNextEpoch());
+                CompletableFuture<java.util.List<io.paymentledger.ledger.write.TransferResult>> held = new CompletableFuture<>();
+                late.submit(new WriteCommand.CreateTransfers(Caller.OPERATOR, java.util.List.of(new TransferSpec(hold, a, b, 10, "EUR", 1,
+                        TransferFlags.PENDING, "", 2, Map.of(), null)), new io.paymentledger.ledger.transfer.TransferStatus[1], 0, held));
+                assertThat(held.get(20, TimeUnit.SECONDS).get(0).status()).isEqualTo(io.paymentledger.ledger.transfer.TransferStatus.CREATED);
+                // Its 2 s timeout passes in real time; before, ledger time stood still at the last committed timestamp
+                // (creeping by 1 ns a transfer) until this clock caught up, and the hold outlived its timeout by 2 min.
+                t.awaitCount("select count(*) from transfer where id = '" + hold + "#expired'", 1,
+                        "the hold did not expire within 20 s of its 2 s timeout");
+            }
+        }
+    }
+
     private static void awaitReadsWaitingOnLock(TestLedger t) throws Exception {
         t.awaitCount("select count(*) from pg_stat_activity where application_name = 'ledger-writer-a-reads'"
                 + " and wait_event_type = 'Lock'", 1, "the writer's lookup never waited on the locked table");

@@ -276,6 +276,8 @@ public final class BatchWriter implements AutoCloseable {
     private boolean stale = true;
     private long journalSeq;
     private byte[] journalHash;
+    /** A new term began: ledger time is anchored once the journal head (its last timestamp) is loaded. */
+    private boolean anchorDue;
     /** The epoch of the last batch sealed (the applier's): a batch's epoch is never below it. */
     private long sealedEpoch;
     private long nextExpiryScanNanos;
@@ -786,7 +788,7 @@ public final class BatchWriter implements AutoCloseable {
             // e.g. the database was restarted as a standby and promoted since.
             newTerm = false;
             stale = true;
-            clock.anchor();
+            anchorDue = true;
             reads.reset();
         }
         if (!stale) {
@@ -803,6 +805,13 @@ public final class BatchWriter implements AutoCloseable {
         journalSeq = head.seq();
         journalHash = head.hash();
         memory.clear(head.seq());
+        if (anchorDue) {
+            // Ledger time goes on from the last committed timestamp at least (issue #20, item 10): a new leader whose
+            // wall clock is behind it no longer freezes ledger time (timestamps creeping by 1 ns) and lets every hold
+            // outlive its timeout by the skew; from there it runs at the monotonic clock's pace.
+            clock.anchor(head.lastTimestampNs());
+            anchorDue = false;
+        }
         rules.resumeAfter(head.lastTimestampNs());
         stale = false;
         LOG.info(() -> "writer: state loaded from the database (journal at batch " + head.seq() + ")");

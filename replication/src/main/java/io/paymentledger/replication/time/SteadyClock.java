@@ -56,7 +56,17 @@ public final class SteadyClock {
 
     /** A new term: steady time is the wall clock again (the timestamps' own order is kept by the caller). */
     public synchronized void anchor() {
-        ledgerNs = wallNanos.getAsLong();
+        anchor(Long.MIN_VALUE);
+    }
+
+    /**
+     * A new term: steady time is the wall clock again, but never before {@code floorNs} (the last timestamp the ledger
+     * committed, under any leader): a wall clock behind it would freeze ledger time until it caught up. From there it
+     * follows the wall clock at {@link #SLEW_MAX_PPM} as after a step. A wall clock ahead of the ledger's is taken as
+     * it is: this host cannot tell a skew from the time the failover took (open: issue #20, item 10).
+     */
+    public synchronized void anchor(long floorNs) {
+        ledgerNs = Math.max(wallNanos.getAsLong(), floorNs);
         monotonicAtNs = monotonicNanos.getAsLong();
         anchored = true;
         reportedGapNs = 0;
