@@ -651,6 +651,8 @@ public final class BatchWriter implements AutoCloseable {
                 }
             } catch (LedgerBug bug) {
                 LOG.log(Level.SEVERE, "writer: LEDGER INVARIANT BROKEN, nothing of the batch was written; stepping down", bug);
+                // Stop first: no caller is answered, and no retry is taken, before this node has stopped writing.
+                stepDown("ledger invariant broken: " + bug.getMessage());
                 WriteRejected refused = new WriteRejected(WriteRejected.Reason.UNAVAILABLE, "internal error: the batch was refused"
                         + " by a ledger invariant check; nothing was written");
                 if (open != null) {
@@ -659,7 +661,6 @@ public final class BatchWriter implements AutoCloseable {
                 }
                 failAll(chunk, refused);
                 stale = true;
-                stepDown("ledger invariant broken: " + bug.getMessage());
                 faults.onWriteFault("ledger invariant broken: " + bug.getMessage(), bug);
             } catch (SQLException | org.jooq.exception.DataAccessException e) {
                 // A lookup failed: nothing was written. Drop the open batch's state; its callers retry (UNAVAILABLE).
