@@ -150,8 +150,12 @@ class FailoverDrillsTest {
         // Issue #18: before, a handed over, b (frozen) never took over, and after b died nobody led until an operator
         // rejoined a by hand. Now a either does not hand over or takes leadership back 12 s after the handover.
         Drills.Result r = drills.run(Drills.Scenario.SWITCHOVER_TO_FROZEN_TARGET);
+        System.out.println("switchover_to_frozen_target: " + r.detail() + "; outage " + r.outageMs() + " ms; "
+                + r.acknowledged() + " acknowledged transfers; client errors " + r.errors());
         assertThat(r.problems()).as("verification (every acknowledged transfer present): " + r.detail()).isEmpty();
         assertThat(r.acknowledged()).isPositive();
+        // Frozen as a began draining: a hands over and takes leadership back ("has not taken over"); or, when the call
+        // reached a after b's report went stale, a never handed over ("abandoned at once").
         assertThat(r.detail()).contains("region a leads").containsAnyOf("abandoned at once", "has not taken over");
         // Writes stop from the drain until a leads again: the 12 s deadline plus the lock and a new term. Calls
         // through the router carry 20 s deadlines, so on a loaded machine some may time out: not asserted here.

@@ -338,13 +338,37 @@ public final class Drills implements AutoCloseable {
     }
 
     /**
-     * Pauses b's node and asks a (in this process: no JVM start in between, so b's last report is ~2 s old at most)
-     * to switch over to it; whatever a answers, region b is killed afterwards and a must lead again by itself.
+     * Asks a to switch over to b and freezes b's node the moment a starts draining (a watcher on a's log): b has
+     * reported within the last ~2 s, so a hands over and b never takes over. Should the switchover call reach a only
+     * after b's report went stale, a does not hand over at all. Either way region b is killed afterwards and a must
+     * lead again by itself.
      */
     private Injected switchoverToFrozenTarget() throws Exception {
         io.paymentledger.cli.chaos.Faults faults = new io.paymentledger.cli.chaos.Faults(d);
+        java.nio.file.Path aLog = io.paymentledger.cli.deploy.Processes.logFile(d.topology(), "node-a");
+        long logFrom = java.nio.file.Files.size(aLog);
+        java.util.concurrent.atomic.AtomicLong pausedAt = new java.util.concurrent.atomic.AtomicLong();
+        Thread freezer = Thread.ofPlatform().daemon(true).start(() -> {
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (System.nanoTime() < deadline) {
+                try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(aLog.toFile(), "r")) {
+                    if (f.length() > logFrom) {
+                        byte[] tail = new byte[(int) Math.min(f.length() - logFrom, 4_000_000)];
+                        f.seek(logFrom);
+                        f.readFully(tail);
+                        if (new String(tail, java.nio.charset.StandardCharsets.UTF_8).contains("DRAINING: switchover to b")) {
+                            faults.pause("node-b");
+                            pausedAt.set(System.nanoTime());
+                            return;
+                        }
+                    }
+                } catch (java.io.IOException e) {
+                    // the log is being rotated or written: read again
+                }
+                LocalDeployment.sleep(5);
+            }
+        });
         long from = System.nanoTime();
-        faults.pause("node-b");
         String answer;
         try {
             var r = SwitchoverCommand.switchover(d, "b");
@@ -352,11 +376,17 @@ public final class Drills implements AutoCloseable {
         } catch (Exception e) {
             answer = "switchover failed: " + e.getMessage();
         }
+        freezer.join(1_000);
+        if (pausedAt.get() == 0) {
+            freezer.interrupt();
+            faults.pause("node-b");
+            pausedAt.set(System.nanoTime());
+        }
         KillCommand.kill(d, "region-b");
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
-        return new Injected("node-b paused, " + answer + "; region-b killed; region " + leader.getRegion()
-                + " leads with epoch " + leader.getEpoch() + " " + (System.nanoTime() - from) / 1_000_000 + " ms after the pause",
-                from, 0, 0);
+        return new Injected("node-b paused as a began draining, " + answer + "; region-b killed; region " + leader.getRegion()
+                + " leads with epoch " + leader.getEpoch() + " " + (System.nanoTime() - pausedAt.get()) / 1_000_000
+                + " ms after the pause", from, 0, 0);
     }
 
     /**
