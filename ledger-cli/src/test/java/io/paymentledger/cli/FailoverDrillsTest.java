@@ -157,8 +157,9 @@ class FailoverDrillsTest {
         // Frozen as a began draining: a hands over and takes leadership back ("has not taken over"); or, when the call
         // reached a after b's report went stale, a never handed over ("abandoned at once").
         assertThat(r.detail()).contains("region a leads").containsAnyOf("abandoned at once", "has not taken over");
-        // Writes stop from the drain until a leads again: the 12 s deadline plus the lock and a new term. Calls
-        // through the router carry 20 s deadlines, so on a loaded machine some may time out: not asserted here.
+        // Writes stop from the drain (the pause) until a leads again: the 12 s deadline plus the lock and a new term,
+        // longer while the CP group re-elects without b (measured ~29 s at load average ~20). Calls through the router
+        // carry 20 s deadlines, so some fail (UNAVAILABLE, client timeouts): not asserted here.
         assertThat(r.outageMs()).as("writes acknowledged again after the fault (%s)", r.detail()).isBetween(0L, 60_000L);
     }
 

@@ -368,7 +368,6 @@ public final class Drills implements AutoCloseable {
                 LocalDeployment.sleep(5);
             }
         });
-        long from = System.nanoTime();
         String answer;
         try {
             var r = SwitchoverCommand.switchover(d, "b");
@@ -386,7 +385,7 @@ public final class Drills implements AutoCloseable {
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
         return new Injected("node-b paused as a began draining, " + answer + "; region-b killed; region " + leader.getRegion()
                 + " leads with epoch " + leader.getEpoch() + " " + (System.nanoTime() - pausedAt.get()) / 1_000_000
-                + " ms after the pause", from, 0, 0);
+                + " ms after the pause", pausedAt.get(), 0, 0);
     }
 
     /**
