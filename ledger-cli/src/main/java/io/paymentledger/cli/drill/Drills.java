@@ -85,7 +85,13 @@ public final class Drills implements AutoCloseable {
          * must notice within its bounds (the sessions' lock_timeout, the stall watchdog), stop serving, say why, and
          * release the lock; b takes over, and the old leader rejoins by itself.
          */
-        WRITER_STALL_LEADER;
+        WRITER_STALL_LEADER,
+        /**
+         * Issue #18: b's node is paused (SIGSTOP) and at once asked to take over by a switchover, then region b is
+         * killed. a must not wait for b for good: it either does not hand over (b's node is silent) or, having handed
+         * over to a b that never recorded its leadership, takes leadership back under a new epoch by itself (12 s).
+         */
+        SWITCHOVER_TO_FROZEN_TARGET;
 
         /** Does the drill cut links between sites (it needs `./ledger up --sites netns`)? */
         public boolean cutsLinks() {
@@ -250,7 +256,7 @@ public final class Drills implements AutoCloseable {
                     || scenario == Scenario.KILL_LEADER_REGION || scenario == Scenario.LOSE_TWO
                     || scenario == Scenario.PAUSE_LEADER_NODE || scenario == Scenario.PAUSE_LEADER_POSTGRES
                     || scenario == Scenario.ISOLATE_LEADER_REGION || scenario == Scenario.CLOCK_JUMP_LEADER
-                    || scenario == Scenario.WRITER_STALL_LEADER;
+                    || scenario == Scenario.WRITER_STALL_LEADER || scenario == Scenario.SWITCHOVER_TO_FROZEN_TARGET;
             long outageMs = !fromFault ? w.longestGapMsAfter(t0 - 500_000_000L) : firstAck < 0 ? -1 : (firstAck - fault) / 1_000_000;
             List<String> problems = new ArrayList<>(w.verify());
             if (firstAck < 0) {
@@ -322,10 +328,64 @@ public final class Drills implements AutoCloseable {
             case WRITER_STALL_LEADER -> {
                 return stallLeadersWriter();
             }
+            case SWITCHOVER_TO_FROZEN_TARGET -> {
+                return switchoverToFrozenTarget();
+            }
         }
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
         return new Injected("region " + leader.getRegion() + " leads with epoch " + leader.getEpoch() + ": "
                 + leader.getLastFailoverReason(), 0, 0, 0);
+    }
+
+    /**
+     * Asks a to switch over to b and freezes b's node the moment a starts draining (a watcher on a's log): b has
+     * reported within the last ~2 s, so a hands over and b never takes over. Should the switchover call reach a only
+     * after b's report went stale, a does not hand over at all. Either way region b is killed afterwards and a must
+     * lead again by itself.
+     */
+    private Injected switchoverToFrozenTarget() throws Exception {
+        io.paymentledger.cli.chaos.Faults faults = new io.paymentledger.cli.chaos.Faults(d);
+        java.nio.file.Path aLog = io.paymentledger.cli.deploy.Processes.logFile(d.topology(), "node-a");
+        long logFrom = java.nio.file.Files.size(aLog);
+        java.util.concurrent.atomic.AtomicLong pausedAt = new java.util.concurrent.atomic.AtomicLong();
+        Thread freezer = Thread.ofPlatform().daemon(true).start(() -> {
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (System.nanoTime() < deadline) {
+                try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(aLog.toFile(), "r")) {
+                    if (f.length() > logFrom) {
+                        byte[] tail = new byte[(int) Math.min(f.length() - logFrom, 4_000_000)];
+                        f.seek(logFrom);
+                        f.readFully(tail);
+                        if (new String(tail, java.nio.charset.StandardCharsets.UTF_8).contains("DRAINING: switchover to b")) {
+                            faults.pause("node-b");
+                            pausedAt.set(System.nanoTime());
+                            return;
+                        }
+                    }
+                } catch (java.io.IOException e) {
+                    // the log is being rotated or written: read again
+                }
+                LocalDeployment.sleep(5);
+            }
+        });
+        String answer;
+        try {
+            var r = SwitchoverCommand.switchover(d, "b");
+            answer = "switchover answered: " + r.getExplanation();
+        } catch (Exception e) {
+            answer = "switchover failed: " + e.getMessage();
+        }
+        freezer.join(1_000);
+        if (pausedAt.get() == 0) {
+            freezer.interrupt();
+            faults.pause("node-b");
+            pausedAt.set(System.nanoTime());
+        }
+        KillCommand.kill(d, "region-b");
+        NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
+        return new Injected("node-b paused as a began draining, " + answer + "; region-b killed; region " + leader.getRegion()
+                + " leads with epoch " + leader.getEpoch() + " " + (System.nanoTime() - pausedAt.get()) / 1_000_000
+                + " ms after the pause", pausedAt.get(), 0, 0);
     }
 
     /**

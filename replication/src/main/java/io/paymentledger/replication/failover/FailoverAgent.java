@@ -120,6 +120,8 @@ public final class FailoverAgent implements AutoCloseable {
     /** The keeper's last report, stamped when this agent saw it change ({@link ObservedStamps}). */
     private volatile WalKeeperReport keeperReport = WalKeeperReport.NONE;
     private final ObservedStamps observedStamps = new ObservedStamps();
+    /** When the region reports were last read (stamp clock). */
+    private long lastReportsReadMs;
     private volatile boolean cpOk;
     private volatile int cpMembersAlive = -1;
     private volatile int syncCopies;
@@ -279,8 +281,10 @@ public final class FailoverAgent implements AutoCloseable {
                 coordinator.report(config.region(), new Coordinator.RegionReport(db.up(), db.up() && db.primary(), db.epoch(), now));
                 lastReportMs = now;
             }
-            if (rec.isEmpty()) {
-                // Each report's age on this clock (ObservedStamps), not by the reporter's: the hosts' clocks differ.
+            // Read when the record is empty (bootstrap compares every region's report), while draining (a drain
+            // hands over only to a target whose node reports) and every report interval besides, so that each report's
+            // age is known on this clock (ObservedStamps: the hosts' clocks differ) by the time a drain asks.
+            if (rec.isEmpty() || role == Role.DRAINING || now - lastReportsReadMs > REPORT_INTERVAL_MS) {
                 Map<String, Coordinator.RegionReport> observed = new java.util.HashMap<>();
                 for (var e : coordinator.reports(config.databases().keySet()).entrySet()) {
                     Coordinator.RegionReport r = e.getValue();
@@ -288,6 +292,7 @@ public final class FailoverAgent implements AutoCloseable {
                             observedStamps.observedAt("region " + e.getKey(), r.reportedAtMs(), now)));
                 }
                 reports = observed;
+                lastReportsReadMs = now;
             }
             // The keeper's report decides a takeover (read every tick then); otherwise it is for the status.
             if (config.hasKeeper() && (holds || role == Role.TAKING_OVER || now - lastKeeperReadMs > KEEPER_READ_INTERVAL_MS)) {
@@ -397,6 +402,16 @@ public final class FailoverAgent implements AutoCloseable {
                     config.databases().get(config.region()).stop();
                 }
                 case REJOIN -> startRejoin(d.region());
+                case RECLAIM -> {
+                    if (!reclaim(d, f)) {
+                        return;
+                    }
+                }
+                case FOLLOW_WITHOUT_REWIND -> {
+                    if (!followWithoutRewind(d.region(), f)) {
+                        return;
+                    }
+                }
                 case REATTACH -> probe.streamFrom(config.databases().get(d.region()).conninfoFor(probe.cluster()));
                 case PRESET_SYNC -> probe.setSynchronousStandbys(machine.newTermCommitSet(f.record()));
             }
@@ -439,6 +454,57 @@ public final class FailoverAgent implements AutoCloseable {
                         + " failed: " + why, e);
             }
         });
+    }
+
+    /**
+     * The handover's target never recorded its leadership: clear the handover (a compare-and-set, so the target's own
+     * record write, expecting the old record, fails from now on), then start my cleanly stopped database. False when
+     * the record changed first (the target took over after all): the next tick decides on the new record.
+     */
+    private boolean reclaim(Decision d, Facts f) {
+        ClusterRecord rec = f.record();
+        if (!rec.handoverTo().isEmpty()) {
+            ClusterRecord next = rec.withHandoverTo("");
+            boolean cleared = attempt(() -> coordinator.compareAndSetRecord(rec, next), false);
+            if (!cleared) {
+                return false;
+            }
+            lastRecord = next;
+        }
+        if (!config.databases().get(config.region()).startUnlessBusy()) {
+            throw new IllegalStateException("my database's lifecycle lock is held (a rejoin or ./ledger is working on it)");
+        }
+        stoppedLeadingAtMs = 0;
+        // A switchover call still waiting (30 s) answers with this instead of timing out.
+        switchoverAbandoned = d.explanation();
+        switchoversAbandoned++;
+        return true;
+    }
+
+    /**
+     * Starts my database, stopped cleanly right after a handover, as {@code leader}'s standby without a rewind (its
+     * WAL is a prefix of the leader's history). When a failed clone removed its data, rejoining (cloning) is the only
+     * way: retried every {@link FailoverStateMachine#REJOIN_RETRY_MS}.
+     */
+    private boolean followWithoutRewind(String leader, Facts f) {
+        PgCluster mine = config.databases().get(config.region());
+        if (!mine.isInitialised()) {
+            if (f.nowMs() - f.rejoin().lastFailureAtMs() > FailoverStateMachine.REJOIN_RETRY_MS) {
+                startRejoin(leader);
+            }
+            return false;
+        }
+        mine.exclusively(() -> {
+            if (mine.isRunning()) {
+                throw new IllegalStateException("my database runs: not reconfiguring it under itself");
+            }
+            mine.followPrimary(config.databases().get(leader), mine.name());
+            mine.start();
+            return null;
+        });
+        stoppedLeadingAtMs = 0;
+        rejoin = RejoinStatus.IDLE;
+        return true;
     }
 
     private boolean takeOver(Facts f) throws Exception {

@@ -41,6 +41,22 @@ public final class FailoverStateMachine {
     public static final long REJOIN_RETRY_MS = 10_000;
     /** A switchover whose target has not caught up within this long is abandoned and the leader serves again. */
     public static final long SWITCHOVER_DRAIN_DEADLINE_MS = 10_000;
+    /**
+     * A switchover target whose node has not reported in the CP group for longer than this is not handed anything:
+     * its agent (which would take the lock) is frozen, cut off or dead. Agents report every 2 s (plus one tick), so
+     * this tolerates one late report on a loaded machine and still abandons before handing over to a silent node.
+     */
+    public static final long SWITCHOVER_TARGET_REPORT_FRESH_MS = 5_000;
+    /**
+     * After handing over, the old leader waits this long (from {@code stoppedLeadingAtMs}) for the target to record
+     * its leadership, then takes leadership back (or, if the target did record it, follows it so it can take over
+     * from it like any standby). A live target leads within ~1-2 s (a 0.2 s tick, the lock, a promotion, one CAS);
+     * 12 s leaves a slow promotion on a loaded machine room, is longer than the drain deadline the target already
+     * had, and is several CP session TTLs (3 s), so a target that took the lock and froze has lost it by then.
+     * Reclaiming early is safe (the record's compare-and-set fences the target's late takeover); it only costs the
+     * switchover.
+     */
+    public static final long HANDOVER_TAKEOVER_DEADLINE_MS = 12_000;
 
     /** The agent's states. */
     public enum Role {
@@ -102,6 +118,18 @@ public final class FailoverStateMachine {
          * PostgreSQL holds commits for it from the moment of a promotion (docs/decisions/0004, promotion rule 6).
          */
         PRESET_SYNC,
+        /**
+         * A handover whose target never recorded its leadership: clear the handover from the record (compare-and-set,
+         * which fences the target's late takeover) and start the own database again (stopped cleanly right after the
+         * handover, it holds every acknowledged write); the lock is then taken the ordinary way, under a new epoch.
+         */
+        RECLAIM,
+        /**
+         * After a handover the target recorded, the rejoin failed (the new leader's database does not answer): start
+         * the own database (stopped cleanly right after the handover, so its WAL is a prefix of the new leader's) as
+         * {@link Decision#region()}'s standby without a rewind, so it can take over from it through the WAL keeper.
+         */
+        FOLLOW_WITHOUT_REWIND,
         /** The own standby was detached for a takeover that did not happen: stream from the leader again. */
         REATTACH
     }
@@ -146,6 +174,7 @@ public final class FailoverStateMachine {
      *                            first seen with its current value (every commit acknowledged before it could
      *                            have been acknowledged by a site that has left since)
      * @param rejoin         the background rejoin's state
+     * @param reports        the regions' reports in the CP group (read while the record is empty and while draining)
      */
     public record Facts(long nowMs, String cpError, boolean holdsLock, boolean leaseValid, ClusterRecord record,
             Map<String, RegionReport> reports, PgProbe.State db, String writeFault, String switchoverTo, boolean writerIdle,
@@ -365,12 +394,18 @@ public final class FailoverStateMachine {
                     + (f.writeFault() != null ? "a commit failed (" + f.writeFault() + ")" : "my database is down or not a primary")
                     + "; releasing the lock so a complete standby can take over");
         }
+        // A target whose node does not report would not take over: no handover to it. It may only be slow (a loaded
+        // host, a late tick): the drain waits for its report as for its WAL, within the same deadline, and is
+        // abandoned then (serving again, nothing handed over).
+        String silent = silentTarget(f, target);
         String waiting;
         PgProbe.Standby s = f.db().standby(target);
         if (!f.writerIdle()) {
             waiting = "waiting for the in-flight batch";
         } else if (s == null || !s.caughtUp()) {
             waiting = "waiting for its database to have all our WAL (" + (s == null ? "not connected" : s.lagBytes() + " bytes behind") + ")";
+        } else if (silent != null) {
+            waiting = "not handing over: " + silent + ", so it would not take over";
         } else {
             return new Decision(Role.DEMOTED, Step.HAND_OVER, target,
                     "handing over to " + target + ": it has all our WAL; recording the handover and releasing the lock");
@@ -381,6 +416,17 @@ public final class FailoverStateMachine {
                     + drainedMs / 1000 + " s (" + waiting + "): serving again as " + me + " (epoch " + f.record().epoch() + ")");
         }
         return new Decision(Role.DRAINING, Step.NONE, target, "draining for switchover to " + target + ": " + waiting);
+    }
+
+    /** Null when the switchover target's node reported recently in the CP group, else what it did not do. */
+    private static String silentTarget(Facts f, String target) {
+        RegionReport rep = f.reports().get(target);
+        if (rep == null) {
+            return target + "'s node has never reported in the CP group";
+        }
+        long ageMs = f.nowMs() - rep.reportedAtMs();
+        return ageMs <= SWITCHOVER_TARGET_REPORT_FRESH_MS ? null : target + "'s node has not reported in the CP group for "
+                + ageMs / 1000 + " s (limit " + SWITCHOVER_TARGET_REPORT_FRESH_MS / 1000 + " s; it is frozen, cut off or dead)";
     }
 
     // ---------------------------------------------------------------- taking over
@@ -545,15 +591,34 @@ public final class FailoverStateMachine {
             if (db.up() && !db.primary()) {
                 return new Decision(Role.FOLLOWER, Step.NONE, null, "switchover done: my database follows " + rec.leader());
             }
-            if (recentRejoinFailure(f)) {
-                return new Decision(Role.DEMOTED, Step.NONE, null, rejoinFailedSentence(f));
+            if (!f.rejoin().lastFailure().isEmpty() && !db.up()) {
+                // The new leader's database does not answer (or pg_rewind against it failed). Ours stopped cleanly
+                // after it had all our WAL, so ours is a prefix of its history: a standby without a rewind, which
+                // takes over from it through the WAL keeper (whatever it acknowledged is there) should it be gone.
+                return new Decision(Role.FOLLOWER, Step.FOLLOW_WITHOUT_REWIND, rec.leader(), "switchover done: "
+                        + rec.leader() + " leads (epoch " + rec.epoch() + ") but rejoining as its standby failed ("
+                        + f.rejoin().lastFailure() + "); my database stopped cleanly right after the handover, so it"
+                        + " starts as " + rec.leader() + "'s standby without a rewind and takes over through the WAL keeper"
+                        + " if " + rec.leader() + " is gone");
             }
             // Our own planned handover completed: rejoin automatically.
             return new Decision(Role.DEMOTED, Step.REJOIN, rec.leader(), "switchover done: " + rec.leader()
                     + " leads (epoch " + rec.epoch() + "); rejoining as its standby");
         }
+        long waitedMs = f.nowMs() - f.stoppedLeadingAtMs();
+        if (rec.leader().equals(me) && (rec.handoverTo().isEmpty() || waitedMs > HANDOVER_TAKEOVER_DEADLINE_MS)) {
+            // The target never recorded its leadership, so it acknowledged nothing (it serves only after that
+            // compare-and-set); my database, stopped cleanly after the target had all of it, holds every
+            // acknowledged write. Clearing the handover changes the record, so a late takeover by the target fails.
+            String target = rec.handoverTo().isEmpty() ? "the target" : rec.handoverTo();
+            return new Decision(Role.FOLLOWER, Step.RECLAIM, target, "switchover to " + target + " failed: it has not"
+                    + " taken over " + waitedMs / 1000 + " s after my handover (limit " + HANDOVER_TAKEOVER_DEADLINE_MS / 1000
+                    + " s) and the record still names me: clearing the handover, starting my database again (it holds"
+                    + " every acknowledged write) and taking the leader lock back under a new epoch");
+        }
         return new Decision(Role.DEMOTED, Step.NONE, null, "handed over to " + (rec.handoverTo().isEmpty() ? "?" : rec.handoverTo())
-                + ": waiting for it to lead before rejoining as its standby");
+                + ": waiting for it to lead before rejoining as its standby (taking leadership back if it has not within "
+                + HANDOVER_TAKEOVER_DEADLINE_MS / 1000 + " s)");
     }
 
     private Decision formerPrimary(Facts f) {

@@ -251,9 +251,10 @@ class FailoverStateMachineTest {
         }
     }
 
-    /** eu leads at epoch 5; us and the keeper stream; commits wait for either. */
+    /** eu leads at epoch 5; us and the keeper stream; commits wait for either; us's node reported a second ago. */
     static FactsBuilder healthyLeader() {
-        return facts().lock().record(record(5, EU, US, KEEPER)).db(primaryDb(5, streaming(US), streaming(KEEPER)));
+        return facts().lock().record(record(5, EU, US, KEEPER)).db(primaryDb(5, streaming(US), streaming(KEEPER)))
+                .report(US, standbyReport(5));
     }
 
     // ---------------------------------------------------------------- bootstrap
@@ -846,6 +847,26 @@ class FailoverStateMachineTest {
         }
 
         @Test
+        void aTargetWhoseNodeHasNotReportedRecentlyIsNotHandedOverToEvenWithItsDatabaseCaughtUp() {
+            // Its PostgreSQL streams and has everything, but its agent (which would take the lock) is frozen.
+            long stale = FailoverStateMachine.SWITCHOVER_TARGET_REPORT_FRESH_MS + 1_000;
+            FactsBuilder f = healthyLeader().switchoverTo(US).drainingSince(NOW - 100).report(US, report(true, false, 5, stale));
+            assertDecision(decide(EU, Role.DRAINING, f), Role.DRAINING, Step.NONE, US, "draining for switchover to us",
+                    "not handing over", "us's node has not reported in the CP group for 6 s");
+            // Still silent at the drain's deadline: abandoned, serving again in the same term, nothing handed over.
+            FactsBuilder late = healthyLeader().switchoverTo(US)
+                    .drainingSince(NOW - FailoverStateMachine.SWITCHOVER_DRAIN_DEADLINE_MS - 1).report(US, report(true, false, 5, stale));
+            assertDecision(decide(EU, Role.DRAINING, late), Role.LEADER, Step.RESUME, US, "switchover to us abandoned after",
+                    "us's node has not reported", "serving again as eu (epoch 5)");
+            FactsBuilder never = healthyLeader().switchoverTo(US).drainingSince(NOW - 100);
+            never.reports.clear();
+            assertDecision(decide(EU, Role.DRAINING, never), Role.DRAINING, Step.NONE, US, "us's node has never reported");
+            FactsBuilder fresh = healthyLeader().switchoverTo(US).drainingSince(NOW - 100)
+                    .report(US, report(true, false, 5, FailoverStateMachine.SWITCHOVER_TARGET_REPORT_FRESH_MS));
+            assertThat(decide(EU, Role.DRAINING, fresh).step()).as("a report at the limit still counts").isEqualTo(Step.HAND_OVER);
+        }
+
+        @Test
         void caughtUpTargetGetsTheHandover() {
             Decision d = decide(EU, Role.DRAINING, healthyLeader().switchoverTo(US).drainingSince(NOW - 300));
             assertDecision(d, Role.DEMOTED, Step.HAND_OVER, US, "handing over to us", "all our WAL", "releasing the lock");
@@ -886,6 +907,58 @@ class FailoverStateMachineTest {
             FactsBuilder f = facts().record(record(6, US, KEEPER, EU)).db(downDb()).stoppedLeadingAt(NOW - 2_000);
             assertDecision(decide(EU, Role.DEMOTED, f), Role.DEMOTED, Step.REJOIN, US, "switchover done", "us leads (epoch 6)",
                     "rejoining as its standby");
+        }
+
+        @Test
+        void aTargetThatNeverRecordedItsLeadershipWithinTheDeadlineLetsTheOldLeaderTakeItBackUnderANewEpoch() {
+            // us was frozen when eu handed over: the record still names eu, eu's database was stopped cleanly.
+            long deadline = FailoverStateMachine.HANDOVER_TAKEOVER_DEADLINE_MS;
+            Decision waits = decide(EU, Role.DEMOTED, handoverInProgressTo(US, downDb()).stoppedLeadingAt(NOW - deadline));
+            assertDecision(waits, Role.DEMOTED, Step.NONE, null, "handed over to us", "waiting for it to lead", "within 12 s");
+            Decision reclaims = decide(EU, Role.DEMOTED, handoverInProgressTo(US, downDb()).stoppedLeadingAt(NOW - deadline - 1));
+            assertDecision(reclaims, Role.FOLLOWER, Step.RECLAIM, US, "switchover to us failed", "has not taken over 12 s",
+                    "the record still names me", "clearing the handover", "starting my database again",
+                    "every acknowledged write", "new epoch");
+            // Even with a takeover mark (it may have promoted, but serves only after recording its leadership).
+            Decision marked = decide(EU, Role.DEMOTED, facts().record(record(5, EU, US, KEEPER).withHandoverTo(US).withTakeover(US))
+                    .db(downDb()).stoppedLeadingAt(NOW - deadline - 1));
+            assertThat(marked.step()).as(marked.explanation()).isEqualTo(Step.RECLAIM);
+        }
+
+        @Test
+        void onceTheHandoverIsClearedTheOldLeaderStartsItsDatabaseAndTakesTheLockTheOrdinaryWay() {
+            // A RECLAIM whose database start failed after the handover was cleared: no waiting any more.
+            Decision again = decide(EU, Role.DEMOTED, facts().record(record(5, EU, US, KEEPER)).db(downDb()).stoppedLeadingAt(NOW - 500));
+            assertDecision(again, Role.FOLLOWER, Step.RECLAIM, "the target", "starting my database again");
+            // Started (a primary at the recorded epoch, the recorded leader): it tries the lock, then takes over.
+            FactsBuilder started = facts().record(record(5, EU, US, KEEPER)).db(primaryDb(5, List.of(US, KEEPER), streaming(KEEPER)))
+                    .keeper(keeperFencedFor(EU, 5, WAL));
+            assertDecision(decide(EU, Role.FOLLOWER, started), Role.FOLLOWER, Step.TRY_LOCK, null, "I am the recorded leader");
+            ClusterRecord fenced = record(5, EU, US, KEEPER).withTakeover(EU);
+            assertDecision(decide(EU, Role.FOLLOWER, started.record(fenced).lock()), Role.LEADER, Step.TAKE_OVER, null,
+                    "starting a new term");
+            assertThat(machine(EU).newTermSyncSet(fenced)).containsExactly(US, KEEPER);
+        }
+
+        @Test
+        void aTargetThatRecordedItsLeadershipIsNeverOverruledByTheOldLeader() {
+            FactsBuilder f = facts().record(record(6, US, KEEPER, EU)).db(downDb()).stoppedLeadingAt(NOW - 60_000);
+            assertDecision(decide(EU, Role.DEMOTED, f), Role.DEMOTED, Step.REJOIN, US, "switchover done");
+        }
+
+        @Test
+        void whenTheNewLeaderIsGoneBeforeTheOldOneRejoinedItFollowsWithoutRewindAndTakesOverThroughTheKeeper() {
+            FactsBuilder f = facts().record(record(6, US, KEEPER, EU)).db(downDb()).stoppedLeadingAt(NOW - 15_000)
+                    .rejoin(new RejoinStatus(false, "connection refused", NOW - 100));
+            assertDecision(decide(EU, Role.DEMOTED, f), Role.FOLLOWER, Step.FOLLOW_WITHOUT_REWIND, US, "rejoining as its standby failed",
+                    "connection refused", "stopped cleanly right after the handover", "without a rewind", "through the WAL keeper");
+            // Its database now a standby of us's that us never reached: a candidate like any recorded sync standby.
+            FactsBuilder follower = facts().record(record(6, US, KEEPER, EU)).db(standbyDb(5, Lsn.parse("0/4000000")))
+                    .keeper(keeperFencedFor(EU, 6, WAL));
+            assertDecision(decide(EU, Role.FOLLOWER, follower), Role.FOLLOWER, Step.TRY_LOCK, null, "WAL keeper");
+            ClusterRecord taking = record(6, US, KEEPER, EU).withTakeover(EU);
+            assertDecision(decide(EU, Role.FOLLOWER, follower.record(taking).lock()), Role.TAKING_OVER, Step.FETCH_FROM_KEEPER,
+                    null, "fetching the rest from the keeper");
         }
 
         @Test
