@@ -179,7 +179,8 @@ class OperatorOutputTest {
      */
     private static final Set<String> OTHER_OUTPUTS = Set.of(
             "chaos", "chaos run", "switchover", "switchover to b failed", "prometheus not installed", // other commands
-            "no action", "taking over", "stopped serving", "handed over to b", // the agent's explanations
+            "ledger", // the CLI's own error prefix ("ledger: switchover to b failed: ...")
+            "no action", "taking over", "stopped serving", "handed over to b", "I hold the leader lock", "switchover done", // the agent's explanations
             "bootstrap", "failover", "restart", // the CP record's leadership changes (on the 'last change:' line)
             "coordinator", "steady clock", "last base backup failed", "writer", // log lines, the WAL keeper's detail
             "TLS error", "answer", // status's process state (after "running (pid N) but"), a JSON field
