@@ -136,6 +136,29 @@ class WriterBoundsTest {
     }
 
     @Test
+    void aTakeoversEpochClaimOnALockedLeadershipRowFailsAfterTheLockTimeoutNotNever() throws Exception {
+        try (TestLedger t = TestLedger.start()) {
+            long next = t.node.writer().epoch() + 1;
+            try (Connection blocker = holdLeadershipRow(t)) {
+                // Before, the claim waited for the row as long as the session held it, and the agent with it, holding
+                // the leader lock (so no other region could take over).
+                CompletableFuture<Boolean> claim = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return t.node.claimEpoch(next);
+                    } catch (java.sql.SQLException e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                });
+                Throwable failed = catchThrowable(() -> claim.get(20, TimeUnit.SECONDS));
+                assertThat(failed).as("the claim ended with an error, in time").isInstanceOf(ExecutionException.class)
+                        .hasMessageContaining("lock timeout");
+                blocker.rollback();
+            }
+            assertThat(t.node.claimEpoch(next)).as("with the row free, the claim succeeds").isTrue();
+        }
+    }
+
+    @Test
     void aCommitWhoseWaitForASecondSiteWasCancelledIsNotAcknowledged() throws Exception {
         try (TestLedger t = TestLedger.start()) {
             String[] acc = accounts(t);

@@ -223,7 +223,10 @@ public final class LedgerNode implements AutoCloseable {
      * false (and changes nothing) when the database already has this epoch or a higher one.
      */
     public boolean claimEpoch(long epoch) throws SQLException {
-        try (Connection c = database.connect("ledger-epoch-" + region())) {
+        // Bounded like the writer's sessions (issue #18): a takeover must never wait without end while it holds the
+        // leader lock. A session holding the leadership row (a stuck admin transaction, the writer_stall drill) made
+        // the claim wait for good; now it fails after the lock timeout and the agent gives the lock back.
+        try (Connection c = database.connect("ledger-epoch-" + region(), config.writer().bounds().sessionLimits())) {
             c.setAutoCommit(false);
             DSLContext dsl = DSL.using(c, org.jooq.SQLDialect.POSTGRES, Database.SETTINGS);
             // The claim itself need not wait for the standby (the term's first batch does, and a later leader

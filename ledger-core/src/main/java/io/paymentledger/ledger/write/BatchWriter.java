@@ -119,8 +119,8 @@ public final class BatchWriter implements AutoCloseable {
             }
         }
 
-        /** The PostgreSQL session settings of every writer connection. */
-        io.paymentledger.ledger.store.Database.SessionLimits sessionLimits() {
+        /** The PostgreSQL session settings of every writer connection (and of a takeover's epoch claim). */
+        public io.paymentledger.ledger.store.Database.SessionLimits sessionLimits() {
             return new io.paymentledger.ledger.store.Database.SessionLimits(lockTimeoutMs, statementTimeoutMs);
         }
     }

@@ -120,6 +120,14 @@ public final class FailoverAgent implements AutoCloseable {
     /** The keeper's last report, stamped when this agent saw it change ({@link ObservedStamps}). */
     private volatile WalKeeperReport keeperReport = WalKeeperReport.NONE;
     private final ObservedStamps observedStamps = new ObservedStamps();
+    /**
+     * After giving the lock up because of a failure here (a commit fault, a failed takeover), this node does not try
+     * to take it again for this long: long enough for the other region's agent (ticking every 100-500 ms) to take it,
+     * short enough that a lone surviving region is not kept waiting. Before, the node that had just failed raced the
+     * other for the lock, won, and failed again (a stalled writer's region took the lock back each time).
+     */
+    static final long RETAKE_AFTER_FAILURE_MS = 3_000;
+    private volatile long releasedAfterFailureNanos;
     /** When the region reports were last read (stamp clock). */
     private long lastReportsReadMs;
     private volatile boolean cpOk;
@@ -242,6 +250,14 @@ public final class FailoverAgent implements AutoCloseable {
         long t0 = nanoClock.getAsLong();
         Facts facts = observe(t0);
         Decision d = machine.decide(role, facts);
+        if (d.step() == Step.TRY_LOCK && releasedAfterFailureNanos != 0
+                && nanoClock.getAsLong() - releasedAfterFailureNanos < RETAKE_AFTER_FAILURE_MS * 1_000_000L) {
+            // This node just gave the lock up because it could not commit (or its takeover failed): leave it to the
+            // other region for a moment instead of racing it for the lock and failing the same way again.
+            settle(d.next(), "gave the leader lock up " + (nanoClock.getAsLong() - releasedAfterFailureNanos) / 1_000_000
+                    + " ms ago after a failure here; leaving it to the other region for " + RETAKE_AFTER_FAILURE_MS + " ms");
+            return;
+        }
         if (d.step() == Step.TRY_LOCK || d.step() == Step.DEPOSE) {
             if (d.step() == Step.DEPOSE) {
                 String deposed = d.region();
@@ -376,6 +392,9 @@ public final class FailoverAgent implements AutoCloseable {
                 case STOP_AND_RELEASE -> {
                     stopServing(d.explanation());
                     drainingSinceMs = 0;
+                    if (f.writeFault() != null) {
+                        releasedAfterFailureNanos = nanoClock.getAsLong();
+                    }
                     attempt(() -> {
                         coordinator.releaseLeadership();
                         return true;
@@ -422,6 +441,7 @@ public final class FailoverAgent implements AutoCloseable {
             if (d.step() == Step.TAKE_OVER || (role == Role.LEADER && d.next() != Role.LEADER)) {
                 // Half a takeover is no takeover: stop serving and give the lock back; the next tick decides anew.
                 stopServing(why);
+                releasedAfterFailureNanos = nanoClock.getAsLong();
                 attempt(() -> {
                     coordinator.releaseLeadership();
                     return true;
