@@ -531,7 +531,12 @@ public final class Drills implements AutoCloseable {
             from = System.nanoTime();
             long deadline = from + RESUME_TIMEOUT.toNanos();
             while (System.nanoTime() < deadline) {
-                NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
+                NodeStatus leader;
+                try {
+                    leader = d.awaitLeader(Duration.ofSeconds(5));
+                } catch (IllegalStateException noLeaderYet) {
+                    continue; // between a's step-down and b's takeover nobody leads: the drill's bound is the deadline
+                }
                 if (!leader.getRegion().equals(stalled)) {
                     return new Injected("a session held " + stalled + "'s leadership row; after "
                             + (System.nanoTime() - from) / 1_000_000 + " ms region " + leader.getRegion() + " leads with epoch "
