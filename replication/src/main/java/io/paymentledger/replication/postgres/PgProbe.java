@@ -376,7 +376,9 @@ public final class PgProbe {
                 waitEvent.setLong(1, pid);
                 while (System.nanoTime() < deadline) {
                     if (commit.isDone()) {
-                        commit.join(); // a failed probe is an error, not a "no"
+                        // Cannot block: the commit is done (isDone above); join only rethrows its failure, since a
+                        // failed probe is an error, not a "no".
+                        commit.join();
                         return false;
                     }
                     try (ResultSet rs = waitEvent.executeQuery()) {
