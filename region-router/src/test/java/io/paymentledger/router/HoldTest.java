@@ -52,7 +52,8 @@ class HoldTest extends RouterFixture {
         assertThat(r.millis()).isLessThan(10_000);
         assertThat(a.calls.get()).as("a non-leader never gets the write").isZero();
         assertThat(router.status().counters().rejectedHoldTimeout()).isEqualTo(1);
-        assertThat(router.status().holdQueueDepth()).isZero();
+        // The answer can reach the client a moment before the router's event loop has dropped the call from the queue.
+        RouterTesting.await(() -> router.status().holdQueueDepth() == 0, 5000, () -> "still held: " + router.status());
     }
 
     @Test
