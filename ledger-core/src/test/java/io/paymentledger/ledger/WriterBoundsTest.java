@@ -193,6 +193,73 @@ class WriterBoundsTest {
         }
     }
 
+    @Test
+    void aTakeoversSchemaMigrationWhoseSecondSiteIsMissingEndsNotNever() throws Exception {
+        try (TestLedger t = TestLedger.start()) {
+            String name = "fresh_" + Long.toHexString(System.nanoTime());
+            try (Connection admin = t.sql(); Statement st = admin.createStatement()) {
+                st.execute("create database " + name);
+                st.execute("create table sync_probe (x int)");
+                // A synchronous standby that never comes (the other region and the keeper are gone).
+                st.execute("alter system set synchronous_standby_names = 'nobody'");
+                st.execute("select pg_reload_conf()");
+            }
+            try {
+                awaitCommitsWaitForASecondSite(t);
+                java.util.Properties p = new java.util.Properties();
+                p.setProperty("user", io.paymentledger.replication.postgres.PgCluster.SUPERUSER);
+                try (io.paymentledger.ledger.store.Database fresh = new io.paymentledger.ledger.store.Database(
+                        t.postgres.jdbcUrl(name), p, 2)) {
+                    // Before, the migration's first COMMIT waited for the missing standby for good, and a takeover
+                    // with it, holding the leader lock.
+                    CompletableFuture<String> migrated = CompletableFuture.supplyAsync(fresh::migrate);
+                    assertThat(migrated.get(60, TimeUnit.SECONDS)).as("the schema version after the migration").isNotEmpty();
+                    try (Connection c = fresh.connect("test"); Statement st = c.createStatement();
+                            var rs = st.executeQuery("select count(*) from information_schema.tables where table_name = 'leadership'")) {
+                        rs.next();
+                        assertThat(rs.getLong(1)).as("the schema is there").isEqualTo(1);
+                    }
+                }
+            } finally {
+                try (Connection admin = t.sql(); Statement st = admin.createStatement()) {
+                    st.execute("alter system reset synchronous_standby_names");
+                    st.execute("select pg_reload_conf()");
+                }
+            }
+        }
+    }
+
+    /**
+     * Waits (20 s at most) until PostgreSQL's commits wait for the synchronous quorum (the checkpointer has read the
+     * reload): a probe session's insert is seen waiting (SyncRep), then cancelled.
+     */
+    private static void awaitCommitsWaitForASecondSite(TestLedger t) throws Exception {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < until) {
+            CompletableFuture<Void> insert = CompletableFuture.runAsync(() -> {
+                try (Connection c = t.sql(); Statement st = c.createStatement()) {
+                    st.execute("set application_name = 'sync-probe'");
+                    st.execute("insert into sync_probe values (1)");
+                } catch (java.sql.SQLException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            long probeUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+            while (System.nanoTime() < probeUntil && !insert.isDone()) {
+                if (count(t, "select count(*) from pg_stat_activity where application_name = 'sync-probe' and wait_event = 'SyncRep'") == 1) {
+                    try (Connection c = t.sql(); Statement st = c.createStatement()) {
+                        st.execute("select pg_cancel_backend(pid) from pg_stat_activity where application_name = 'sync-probe'");
+                    }
+                    insert.get(10, TimeUnit.SECONDS);
+                    return;
+                }
+                Thread.sleep(20);
+            }
+            insert.get(10, TimeUnit.SECONDS);
+        }
+        throw new AssertionError("PostgreSQL's commits did not start waiting for the synchronous standby within 20 s");
+    }
+
     /** Whether the writer's COMMIT waits for the synchronous quorum within {@code ms}. */
     private static boolean awaitSyncRepWait(TestLedger t, long ms) throws Exception {
         long until = System.nanoTime() + ms * 1_000_000;

@@ -68,9 +68,23 @@ public final class Database implements AutoCloseable {
         return jdbcUrl;
     }
 
-    /** Applies the Flyway migrations (idempotent). */
+    /**
+     * Bounds of the schema migration's sessions (issue #18: a takeover holding the leader lock must not wait without
+     * end): a lock it needs (Flyway's own advisory lock included) for 2 s at most, any statement for 60 s at most.
+     * Its commits wait for no second site: nothing it writes is acknowledged to anyone, and the term's first batch,
+     * which does wait for the quorum, comes after it in the WAL. Before, a takeover whose second site was missing
+     * waited in the migration's first COMMIT for good, holding the leader lock.
+     */
+    public static final SessionLimits MIGRATION_LIMITS = new SessionLimits(2_000, 60_000);
+
+    /** Applies the Flyway migrations (idempotent), bounded by {@link #MIGRATION_LIMITS}. */
     public String migrate() {
-        return Migrations.migrate(dataSource());
+        return migrate(MIGRATION_LIMITS);
+    }
+
+    /** Applies the Flyway migrations (idempotent) with sessions bounded by {@code limits}. */
+    public String migrate(SessionLimits limits) {
+        return Migrations.migrate(dataSource(limits, "-c synchronous_commit=local"));
     }
 
     /** A new connection, not pooled (the operator tools'). */
@@ -92,11 +106,16 @@ public final class Database implements AutoCloseable {
 
     /** A new connection, not pooled, whose waits are bounded (the writer's). */
     public Connection connect(String applicationName, SessionLimits limits) throws SQLException {
+        return connect(applicationName, limits, "");
+    }
+
+    /** As {@link #connect(String, SessionLimits)}, with more session settings ({@code -c name=value ...}). */
+    private Connection connect(String applicationName, SessionLimits limits, String settings) throws SQLException {
         Properties p = new Properties();
         p.putAll(properties);
         p.setProperty("ApplicationName", applicationName);
         p.setProperty("options", p.getProperty("options", "") + " -c lock_timeout=" + limits.lockTimeoutMs()
-                + " -c statement_timeout=" + limits.statementTimeoutMs());
+                + " -c statement_timeout=" + limits.statementTimeoutMs() + (settings.isEmpty() ? "" : " " + settings));
         p.setProperty("socketTimeout", Long.toString((limits.statementTimeoutMs() + SessionLimits.SOCKET_GRACE_MS + 999) / 1000));
         return DriverManager.getConnection(jdbcUrl, p);
     }
@@ -144,11 +163,15 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** A javax.sql.DataSource view (Flyway wants one). */
+    /** A javax.sql.DataSource view (Flyway wants one), its sessions bounded by {@link #MIGRATION_LIMITS}. */
     public DataSource dataSource() {
+        return dataSource(MIGRATION_LIMITS, "");
+    }
+
+    private DataSource dataSource(SessionLimits limits, String settings) {
         return new DataSource() {
-            @Override public Connection getConnection() throws SQLException { return connect("ledger-migrations"); }
-            @Override public Connection getConnection(String u, String p) throws SQLException { return connect("ledger-migrations"); }
+            @Override public Connection getConnection() throws SQLException { return connect("ledger-migrations", limits, settings); }
+            @Override public Connection getConnection(String u, String p) throws SQLException { return getConnection(); }
             @Override public PrintWriter getLogWriter() { return null; }
             @Override public void setLogWriter(PrintWriter out) { }
             @Override public void setLoginTimeout(int seconds) { }

@@ -98,9 +98,11 @@ public final class BatchWriter implements AutoCloseable {
      * @param lockTimeoutMs      the writer's sessions wait this long for a row lock at most (PostgreSQL's
      *                           lock_timeout): no legitimate batch waits for a lock at all (the lanes never wait for
      *                           each other's rows; a new leader's epoch update takes milliseconds)
-     * @param statementTimeoutMs any statement of the writer's, the COMMIT with its wait for a second site included,
-     *                           takes this long at most (statement_timeout); the connection's socket gives up a little
-     *                           later (a dead link answers nothing, not even the cancel)
+     * @param statementTimeoutMs any statement of the writer's takes this long at most (statement_timeout); the
+     *                           connection's socket gives up a little later (a dead link answers nothing, not even the
+     *                           cancel). Not the COMMIT: PostgreSQL disables statement_timeout before it commits
+     *                           (postgres.c finish_xact_command), so a COMMIT waiting for a second site is bounded by
+     *                           the stall watchdog (it cuts the connection at the step-down) and by the socket
      * @param stallReportMs      work waiting this long with no batch answered is reported as a stall (status,
      *                           metrics, alert)
      * @param stallStepDownMs    a stall this long makes the leader step down, say why in one log line and report a

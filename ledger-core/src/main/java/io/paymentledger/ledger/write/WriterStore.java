@@ -461,7 +461,7 @@ final class WriterStore implements AutoCloseable {
     }
 
     /**
-     * A COMMIT whose wait for the synchronous quorum was cancelled (statement_timeout, pg_cancel_backend) returns as
+     * A COMMIT whose wait for the synchronous quorum was cancelled (pg_cancel_backend; not statement_timeout, which PostgreSQL disables before a COMMIT) returns as
      * if it succeeded, with only a WARNING: the transaction committed here, but no second site may have it
      * (PostgreSQL's syncrep.c: "canceling wait for synchronous replication ... The transaction has already committed
      * locally, but might not have been replicated to the standby"). Such a batch is not acknowledged: its outcome is
