@@ -137,6 +137,8 @@ public final class FailoverAgent implements AutoCloseable {
     private volatile long switchoversAbandoned;
     private volatile RejoinStatus rejoin = RejoinStatus.IDLE;
     private volatile long stoppedLeadingAtMs;
+    /** When this node took the leader lock for the takeover under way (0 = none): a takeover has a deadline. */
+    private long takingOverSinceMs;
     private volatile boolean closed;
     private long leaseUntilNanos;
     private long lastReportMs;
@@ -338,7 +340,7 @@ public final class FailoverAgent implements AutoCloseable {
         String fault = hooks.takeWriteFault();
         boolean leaseValid = t0 - leaseUntilNanos < 0;
         return new Facts(now, cpError, holds, leaseValid, rec, reports, db, fault, switchoverTo.get(), hooks.writerIdle(),
-                stoppedLeadingAtMs, keeperReport, leaderGone, drainingSinceMs, syncConvergedAtLsn, rejoin);
+                stoppedLeadingAtMs, keeperReport, leaderGone, drainingSinceMs, syncConvergedAtLsn, rejoin, takingOverSinceMs);
     }
 
     /** Remembers when PostgreSQL's sync setting last changed, and counts the copies of acknowledged writes. */
@@ -392,7 +394,9 @@ public final class FailoverAgent implements AutoCloseable {
                 case STOP_AND_RELEASE -> {
                     stopServing(d.explanation());
                     drainingSinceMs = 0;
-                    if (f.writeFault() != null) {
+                    if (f.writeFault() != null || role == Role.TAKING_OVER) {
+                        // A failed commit, or a takeover that could not complete in time: leave the lock to the
+                        // other region for a moment before trying again.
                         releasedAfterFailureNanos = nanoClock.getAsLong();
                     }
                     attempt(() -> {
@@ -655,6 +659,15 @@ public final class FailoverAgent implements AutoCloseable {
             LOG.warning(() -> "failover agent " + config.region() + ": " + before + " -> " + next + ": " + why);
         } else if (!Objects.equals(why, explanation)) {
             LOG.info(() -> "failover agent " + config.region() + ": " + why);
+        }
+        if (before == Role.STARTING && next == Role.DEMOTED && stoppedLeadingAtMs == 0) {
+            // Restarted during its own handover (FailoverStateMachine): the handover deadline counts from now.
+            stoppedLeadingAtMs = stampClockMs.getAsLong();
+        }
+        if (next == Role.TAKING_OVER && before != Role.TAKING_OVER) {
+            takingOverSinceMs = stampClockMs.getAsLong();
+        } else if (next != Role.TAKING_OVER) {
+            takingOverSinceMs = 0;
         }
         role = next;
         explanation = why;

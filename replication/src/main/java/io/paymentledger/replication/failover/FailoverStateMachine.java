@@ -57,6 +57,14 @@ public final class FailoverStateMachine {
      * switchover.
      */
     public static final long HANDOVER_TAKEOVER_DEADLINE_MS = 12_000;
+    /**
+     * A takeover that has not promoted within this long since it took the leader lock gives the lock back, says what
+     * it waited for, and may try again after a pause (FailoverAgent.RETAKE_AFTER_FAILURE_MS): the WAL keeper that
+     * never reports where its WAL ends, WAL that cannot be fetched from it (the keeper's service unreachable, a full
+     * disk) — before, the candidate held the lock in TAKING_OVER until an operator stepped in (issue #18). What it
+     * fetched stays replayed, so a standby far behind still gets there over several attempts.
+     */
+    public static final long TAKEOVER_DEADLINE_MS = 20_000;
 
     /** The agent's states. */
     public enum Role {
@@ -175,16 +183,17 @@ public final class FailoverStateMachine {
      *                            have been acknowledged by a site that has left since)
      * @param rejoin         the background rejoin's state
      * @param reports        the regions' reports in the CP group (read while the record is empty and while draining)
+     * @param takingOverSinceMs   when this node took the leader lock for the takeover under way (0 = none)
      */
     public record Facts(long nowMs, String cpError, boolean holdsLock, boolean leaseValid, ClusterRecord record,
             Map<String, RegionReport> reports, PgProbe.State db, String writeFault, String switchoverTo, boolean writerIdle,
             long stoppedLeadingAtMs, WalKeeperReport keeper, boolean leaderProcessGone, long drainingSinceMs,
-            Lsn syncConvergedAtLsn, RejoinStatus rejoin) {
+            Lsn syncConvergedAtLsn, RejoinStatus rejoin, long takingOverSinceMs) {
 
         /** The same facts after the lock was taken this tick. */
         public Facts withLock() {
             return new Facts(nowMs, null, true, false, record, reports, db, writeFault, switchoverTo, writerIdle,
-                    stoppedLeadingAtMs, keeper, leaderProcessGone, drainingSinceMs, syncConvergedAtLsn, rejoin);
+                    stoppedLeadingAtMs, keeper, leaderProcessGone, drainingSinceMs, syncConvergedAtLsn, rejoin, takingOverSinceMs);
         }
     }
 
@@ -432,6 +441,17 @@ public final class FailoverStateMachine {
     // ---------------------------------------------------------------- taking over
 
     private Decision takeOver(Role current, Facts f) {
+        Decision d = takeOverStep(current, f);
+        long tookMs = f.nowMs() - f.takingOverSinceMs();
+        if (d.next() == Role.TAKING_OVER && f.takingOverSinceMs() > 0 && tookMs > TAKEOVER_DEADLINE_MS) {
+            return new Decision(Role.FOLLOWER, Step.STOP_AND_RELEASE, null, "takeover abandoned after " + tookMs / 1000
+                    + " s (limit " + TAKEOVER_DEADLINE_MS / 1000 + " s), still " + d.explanation().replaceFirst("^taking over: ", "")
+                    + ": releasing the leader lock; trying again shortly (what was fetched stays replayed)");
+        }
+        return d;
+    }
+
+    private Decision takeOverStep(Role current, Facts f) {
         String why = whyNotEligible(f);
         if (why != null) {
             return new Decision(current == Role.STARTING || current == Role.TAKING_OVER ? Role.FOLLOWER : current,
@@ -532,6 +552,14 @@ public final class FailoverStateMachine {
         }
         if (current == Role.DEMOTED && f.stoppedLeadingAtMs() > 0) {
             return afterHandover(f);
+        }
+        if (current == Role.STARTING && !rec.isEmpty() && rec.leader().equals(me) && !rec.handoverTo().isEmpty()) {
+            // This node restarted during its own handover (the time it stopped leading was in the old process's
+            // memory): count the handover's deadline from now, as if it had just handed over. Before, a node restarted
+            // here waited for a target that might never lead.
+            return new Decision(Role.DEMOTED, Step.NONE, rec.handoverTo(), "restarted during my own handover to "
+                    + rec.handoverTo() + ": waiting for it to lead before rejoining as its standby (taking leadership back"
+                    + " if it has not within " + HANDOVER_TAKEOVER_DEADLINE_MS / 1000 + " s)");
         }
         if (db.up() && db.primary() && !rec.isEmpty() && !rec.leader().equals(me) && !rec.takeover().equals(me)
                 && !rec.handoverTo().equals(me)) {

@@ -146,6 +146,7 @@ class FailoverStateMachineTest {
         long drainingSinceMs;
         Lsn convergedAt = Lsn.NONE;
         RejoinStatus rejoin = RejoinStatus.IDLE;
+        long takingOverSinceMs;
 
         FactsBuilder cpError(String e) {
             cpError = e;
@@ -202,6 +203,11 @@ class FailoverStateMachineTest {
             return this;
         }
 
+        FactsBuilder takingOverSince(long ms) {
+            takingOverSinceMs = ms;
+            return this;
+        }
+
         FactsBuilder leaderGone() {
             leaderGone = true;
             return this;
@@ -224,7 +230,7 @@ class FailoverStateMachineTest {
 
         Facts build() {
             return new Facts(now, cpError, holdsLock, leaseValid, record, Map.copyOf(reports), db, writeFault, switchoverTo,
-                    writerIdle, stoppedLeadingAtMs, keeper, leaderGone, drainingSinceMs, convergedAt, rejoin);
+                    writerIdle, stoppedLeadingAtMs, keeper, leaderGone, drainingSinceMs, convergedAt, rejoin, takingOverSinceMs);
         }
     }
 
@@ -596,6 +602,26 @@ class FailoverStateMachineTest {
         }
 
         @Test
+        void aTakeoverThatCannotGetTheKeepersWalGivesTheLockBackAfterItsDeadlineNotNever() {
+            Lsn end = Lsn.parse("0/5000400");
+            FactsBuilder f = usFollows().lock().record(record(5, EU, US, KEEPER).withTakeover(US))
+                    .keeper(keeperFencedFor(US, 5, end)).db(fetchingDb(5, Lsn.parse("0/5000200")));
+            // Before, the candidate fetched (or waited for the keeper's report) for as long as it failed, holding the lock.
+            long started = NOW - FailoverStateMachine.TAKEOVER_DEADLINE_MS + 1_000;
+            assertDecision(decide(US, Role.TAKING_OVER, f.takingOverSince(started)), Role.TAKING_OVER, Step.NONE, null,
+                    "fetching WAL from the keeper");
+            long late = NOW - FailoverStateMachine.TAKEOVER_DEADLINE_MS - 1_000;
+            assertDecision(decide(US, Role.TAKING_OVER, f.takingOverSince(late)), Role.FOLLOWER, Step.STOP_AND_RELEASE, null,
+                    "takeover abandoned after 21 s", "fetching WAL from the keeper", "512 bytes more",
+                    "releasing the leader lock");
+            FactsBuilder unreported = usFollows().lock().record(record(5, EU, US, KEEPER).withTakeover(US)).takingOverSince(late);
+            assertDecision(decide(US, Role.TAKING_OVER, unreported), Role.FOLLOWER, Step.STOP_AND_RELEASE, null,
+                    "takeover abandoned", "waiting for the WAL keeper to stop following eu");
+            // A takeover that can complete does, however long it took.
+            assertThat(decide(US, Role.TAKING_OVER, f.db(fetchingDb(5, end))).step()).isEqualTo(Step.TAKE_OVER);
+        }
+
+        @Test
         void aStandbyAlreadyAheadOfTheKeeperPromotesAtOnce() {
             FactsBuilder f = usFollows().lock().record(record(5, EU, US, KEEPER).withTakeover(US))
                     .keeper(keeperFencedFor(US, 5, Lsn.parse("0/5000000")));
@@ -923,6 +949,19 @@ class FailoverStateMachineTest {
             Decision marked = decide(EU, Role.DEMOTED, facts().record(record(5, EU, US, KEEPER).withHandoverTo(US).withTakeover(US))
                     .db(downDb()).stoppedLeadingAt(NOW - deadline - 1));
             assertThat(marked.step()).as(marked.explanation()).isEqualTo(Step.RECLAIM);
+        }
+
+        @Test
+        void anOldLeaderRestartedDuringItsHandoverCountsTheDeadlineFromItsRestartInsteadOfWaitingForever() {
+            // The time it stopped leading was in the old process's memory; the new one starts with none. Before, it
+            // found its database stopped, was "not eligible", and waited for a target that might never lead.
+            Decision restarted = decide(EU, Role.STARTING, handoverInProgressTo(US, downDb()));
+            assertDecision(restarted, Role.DEMOTED, Step.NONE, US, "restarted during my own handover to us",
+                    "taking leadership back if it has not within 12 s");
+            // From then on it is the ordinary after-handover wait (the agent stamps the restart as the handover's time).
+            long deadline = FailoverStateMachine.HANDOVER_TAKEOVER_DEADLINE_MS;
+            Decision reclaims = decide(EU, Role.DEMOTED, handoverInProgressTo(US, downDb()).stoppedLeadingAt(NOW - deadline - 1));
+            assertThat(reclaims.step()).as(reclaims.explanation()).isEqualTo(Step.RECLAIM);
         }
 
         @Test
