@@ -68,6 +68,7 @@ module "region" {
   ])
   cp_members        = local.cp_members
   cp_timing         = var.cp_timing
+  wal_keeper_url    = "https://${var.witness.host}:${var.witness.wal_port}"
   router_upstreams  = local.router_upstreams
   router_components = local.router_components
   trust_domain      = var.trust_domain
@@ -89,6 +90,7 @@ module "witness" {
 
   host           = var.witness.host
   hazelcast_port = var.witness.hazelcast_port
+  wal_port       = var.witness.wal_port
   location       = var.witness.location
   cp_members     = local.cp_members
   cp_timing      = var.cp_timing

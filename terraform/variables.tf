@@ -127,6 +127,7 @@ variable "witness" {
   type = object({
     host           = string
     hazelcast_port = number
+    wal_port       = optional(number, 7504)
     location       = optional(string, "third location (local: loopback)")
   })
   default = {
@@ -142,6 +143,11 @@ variable "witness" {
   validation {
     condition     = var.witness.hazelcast_port >= 1 && var.witness.hazelcast_port <= 65535 && floor(var.witness.hazelcast_port) == var.witness.hazelcast_port
     error_message = "The witness's hazelcast_port must be an integer between 1 and 65535."
+  }
+
+  validation {
+    condition     = var.witness.wal_port >= 1 && var.witness.wal_port <= 65535 && floor(var.witness.wal_port) == var.witness.wal_port && var.witness.wal_port != var.witness.hazelcast_port
+    error_message = "The witness's wal_port must be an integer between 1 and 65535, other than its hazelcast_port."
   }
 }
 

@@ -80,7 +80,7 @@ run "other_listeners_admit_only_their_callers" {
   command = plan
 
   assert {
-    condition     = sort(keys(output.firewall_rules)) == tolist(["hazelcast-a", "hazelcast-b", "hazelcast-witness", "node-a", "node-b", "postgres-a", "postgres-b", "router-a"])
+    condition     = sort(keys(output.firewall_rules)) == tolist(["hazelcast-a", "hazelcast-b", "hazelcast-witness", "node-a", "node-b", "postgres-a", "postgres-b", "router-a", "walkeeper-witness"])
     error_message = "Unexpected set of listeners: ${jsonencode(keys(output.firewall_rules))}."
   }
 
@@ -102,6 +102,11 @@ run "other_listeners_admit_only_their_callers" {
   assert {
     condition     = toset(output.firewall_rules["postgres-b"].allowed_sources) == toset(["node-a", "node-b", "postgres-a", "witness"])
     error_message = "PostgreSQL b admits its node, the peer's failover agent, the peer database (replication) and the witness (WAL keeper, base backups) only."
+  }
+
+  assert {
+    condition     = toset(output.firewall_rules["walkeeper-witness"].allowed_sources) == toset(["postgres-a", "postgres-b"]) && output.firewall_rules["walkeeper-witness"].port == 7504 && output.firewall_rules["walkeeper-witness"].transport == "mtls"
+    error_message = "The WAL keeper's service admits the regions' PostgreSQL only, on 7504, mutual TLS; got ${jsonencode(output.firewall_rules["walkeeper-witness"])}."
   }
 }
 

@@ -50,8 +50,9 @@ locals {
       # quorum recorded in the CP group: a commit waits for ANY one other site, the peer region or the
       # witness's WAL keeper (docs/decisions/0004-quorum-commit.md).
       synchronous_standby_names = var.role == "primary" ? "ANY 1 (\"${local.peer}\", \"${var.wal_keeper_name}\")" : ""
-      # A standby that takes over fetches from the WAL keeper what it lacks (restore_command, set only then) and
-      # retries its sources this often.
+      # A standby that takes over fetches from the WAL keeper's service what it lacks (restore_command, set only
+      # then, each fetch bounded: 3 s to connect, 20 s per file) and retries its sources this often.
+      restore_command_on_takeover = "curl --fail --tlsv1.3 --connect-timeout 3 --max-time 20 --cacert <tls>/ca.crt --cert <tls>/server.crt --key <tls>/server.key --output %p ${var.wal_keeper_url}/wal/%f"
       wal_retrieve_retry_interval = "200ms"
       # A lost consumer's slot (the peer region, the WAL keeper) keeps at most this much WAL.
       max_slot_wal_keep_size = "4GB"

@@ -133,6 +133,11 @@ variable "operator_sources" {
   type        = list(string)
 }
 
+variable "wal_keeper_url" {
+  description = "The WAL keeper's WAL service (https://witness-host:port): a standby that takes over fetches what it lacks from it."
+  type        = string
+}
+
 variable "wal_keeper_name" {
   description = "The WAL keeper's application_name and replication slot (the witness's pg_receivewal)."
   type        = string

@@ -1,7 +1,8 @@
 # The witness: the third Hazelcast CP member, so that either region plus the witness is a majority, and the
 # WAL keeper: pg_receivewal --synchronous following the leading region's PostgreSQL as one site of its commit
 # quorum (ANY 1 of the peer region and the keeper), plus base backups of the leader with a bounded retention.
-# It holds WAL and base backups, no live tables, and serves no API. Described as data (see modules/region/main.tf).
+# It holds WAL and base backups, no live tables; it serves only its WAL, to the regions' PostgreSQL (restore_command
+# before a promotion). Described as data (see modules/region/main.tf).
 
 locals {
   other_members = [for m in var.cp_members : m if m.component != var.name]
@@ -18,6 +19,11 @@ locals {
       session_ttl_seconds = var.cp_timing.session_ttl_seconds
       heartbeat_seconds   = var.cp_timing.heartbeat_seconds
       tls                 = "none (Hazelcast open source has neither TLS nor member authentication)"
+    }
+    wal_service = {
+      listen  = "https://${var.host}:${var.wal_port}"
+      serves  = "GET /wal/<segment or NNNNNNNN.history>: a kept WAL file (the unfinished segment as its .partial)"
+      clients = "a region's PostgreSQL (its restore_command, with its server certificate) or the operator; mutual TLS 1.3"
     }
     wal_keeper = {
       program          = "pg_receivewal --synchronous --no-loop --slot ${var.wal_keeper_name} (restarted by the witness, re-pointed at the recorded leader, fenced during a takeover)"
@@ -41,9 +47,19 @@ locals {
     }
   }
 
-  # The keeper and pg_basebackup connect out to the regions' PostgreSQL (their rules admit "witness");
-  # nothing connects to the keeper.
+  # The keeper and pg_basebackup connect out to the regions' PostgreSQL (their rules admit "witness"); the
+  # regions' PostgreSQL connect to the keeper's WAL service (restore_command, only while a takeover fetches).
   firewall_rules = {
+    "walkeeper-${var.name}" = {
+      component       = var.name
+      region          = null
+      host            = var.host
+      port            = var.wal_port
+      protocol        = "tcp"
+      transport       = "mtls"
+      note            = "HTTPS, GET /wal/<file>: answers only certificates of a region's PostgreSQL (spiffe://<td>/region/<r>/postgres) or the operator"
+      allowed_sources = [for m in local.other_members : replace(m.component, "node-", "postgres-")]
+    }
     "hazelcast-${var.name}" = {
       component = var.name
       region    = null

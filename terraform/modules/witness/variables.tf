@@ -9,6 +9,17 @@ variable "host" {
   type        = string
 }
 
+variable "wal_port" {
+  description = "Port of the WAL keeper's WAL service (HTTPS, mutual TLS): a region's PostgreSQL fetches what it lacks from it before a promotion."
+  type        = number
+  default     = 7504
+
+  validation {
+    condition     = var.wal_port >= 1 && var.wal_port <= 65535 && floor(var.wal_port) == var.wal_port
+    error_message = "wal_port must be an integer between 1 and 65535."
+  }
+}
+
 variable "hazelcast_port" {
   description = "The witness's Hazelcast port."
   type        = number

@@ -160,6 +160,7 @@ public final class StatusCommand implements Callable<Integer> {
                 .put("statusPage", "https://127.0.0.1:" + t.routerPort() + RouterProcess.STATUS_PAGE_PATH)
                 .put("answer", answer(snap.routerPid(), snap.router()));
         JsonObject witness = new JsonObject().put("hazelcast", t.host(Topology.WITNESS_SITE) + ":" + t.witnessHazelcastPort())
+                .put("walService", t.walKeeperUrl())
                 .put("pid", snap.witnessPid().orElse(null))
                 .put("log", Processes.logFile(t, LocalDeployment.WITNESS).toString())
                 .put("answer", answer(snap.witnessPid(), snap.witnessCpPort()));
@@ -300,6 +301,9 @@ public final class StatusCommand implements Callable<Integer> {
                 + (witness.getJsonObject("answer").getString("state").equals("answered")
                         ? "its CP port accepts connections (" + witness.getJsonObject("answer").getLong("ms") + " ms)"
                         : witness.getJsonObject("answer").getString("detail")));
+        if (witness.getString("walService") != null) {
+            out.println("            WAL service (a takeover fetches from it): " + witness.getString("walService"));
+        }
         JsonObject k = r.getJsonObject("walKeeper");
         JsonObject stream = k.getJsonObject("stream");
         out.println("wal keeper: " + k.getString("state", "UNKNOWN") + " — " + k.getString("detail", "")

@@ -104,9 +104,13 @@ public final class DeploymentSecurity {
         return current("postgres-" + region, () -> pki.issueService("postgres-" + region, region, "postgres", Duration.ofDays(365), ips(region)));
     }
 
-    /** The WAL keeper's client certificate (it streams WAL from the leader's PostgreSQL like a standby). */
+    /**
+     * The WAL keeper's certificate: a client of the leader's PostgreSQL (it streams WAL like a standby), and the server
+     * of its WAL service at the witness site's address.
+     */
     public IssuedCert walKeeper() {
-        return current("walkeeper", () -> pki.issueService("walkeeper", "witness", "witness", SERVICE_VALIDITY));
+        return current("walkeeper", () -> pki.issueService("walkeeper", "witness", "witness", SERVICE_VALIDITY,
+                ips(Topology.WITNESS_SITE)));
     }
 
     /** How the WAL keeper connects: its certificate, the CA, the superuser password. */

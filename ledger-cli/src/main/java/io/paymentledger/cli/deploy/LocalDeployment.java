@@ -92,6 +92,11 @@ public final class LocalDeployment {
      * (its streaming standby, cloned with pg_basebackup) on first use, the witness, both ledger nodes.
      */
     public void up() {
+        if (!io.paymentledger.replication.walkeeper.WalService.curlAvailable()) {
+            throw new IllegalStateException("curl is not installed: a standby that takes over fetches what it lacks from the"
+                    + " WAL keeper's service with it (restore_command); install it (Debian: apt-get install curl) and run"
+                    + " ./ledger up again");
+        }
         if (topology.sites().netns()) {
             new SiteNetwork(topology.sites()).up();
             out.println("sites: network namespaces " + topology.sites().namespaces() + " on bridge " + topology.sites().bridge()

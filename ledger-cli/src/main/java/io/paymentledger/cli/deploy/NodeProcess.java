@@ -11,7 +11,7 @@ import io.paymentledger.replication.coordinator.HazelcastCoordinator;
 import io.paymentledger.replication.failover.FailoverAgent;
 import io.paymentledger.replication.failover.FailoverStateMachine;
 import io.paymentledger.replication.postgres.PgCluster;
-import io.paymentledger.replication.walkeeper.WalKeeper;
+import io.paymentledger.replication.walkeeper.WalService;
 import io.paymentledger.security.apikey.ApiKeys;
 import io.paymentledger.security.pki.CertificateRenewer;
 import io.paymentledger.security.pki.IssuedCert;
@@ -49,7 +49,8 @@ public final class NodeProcess {
         }
         HazelcastCoordinator coordinator = HazelcastCoordinator.start(Coordination.settings(t, regionName, region.hazelcastPort()));
         ReplicatedControl control = new ReplicatedControl(new FailoverAgent.Config(regionName, databases, Coordination.TICK_MS,
-                Coordination.LEASE_MS, policy, WalKeeper.restoreCommand(t.walKeeperWal())), coordinator);
+                Coordination.LEASE_MS, policy, WalService.restoreCommand(t.walKeeperUrl(), databases.get(regionName).tlsDir())),
+                coordinator);
         // A commit waits for the synchronous standby as long as it takes; it is never cancelled (that would
         // leave it committed locally but not replicated), so no socket timeout on the writer.
         Database database = new Database(databases.get(regionName).jdbcUrl("ledger"),

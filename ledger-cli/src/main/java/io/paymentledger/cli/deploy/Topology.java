@@ -14,7 +14,7 @@ import java.util.Map;
  * member's port and its directory: the WAL keeper's WAL and base backups). Chosen on the first `./ledger up` and
  * kept in {@code <dir>/topology.json}, so ports stay the same across restarts.
  */
-public record Topology(Path dir, Map<String, Region> regions, int witnessHazelcastPort, int routerPort,
+public record Topology(Path dir, Map<String, Region> regions, int witnessHazelcastPort, int witnessWalPort, int routerPort,
         String trustDomain, Path witnessDir, MonitoringPorts monitoring, Sites sites) {
 
     public static final String FILE = "topology.json";
@@ -64,7 +64,7 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         Map<String, Region> regions = new LinkedHashMap<>();
         regions.put("a", new Region("a", port(7432), PgDirectories.choose(dir, "pg-a"), port(7401), port(7501)));
         regions.put("b", new Region("b", port(7433), PgDirectories.choose(dir, "pg-b"), port(7402), port(7502)));
-        return new Topology(dir.toAbsolutePath(), regions, port(7503), port(7400), "ledger.local",
+        return new Topology(dir.toAbsolutePath(), regions, port(7503), port(7504), port(7400), "ledger.local",
                 PgDirectories.choose(dir, "witness"), MonitoringPorts.create(regions.keySet()), sites);
     }
 
@@ -86,7 +86,7 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
                 return host(r.name());
             }
         }
-        return port == witnessHazelcastPort ? host(WITNESS_SITE) : Sites.LOOPBACK_HOST;
+        return port == witnessHazelcastPort || port == witnessWalPort ? host(WITNESS_SITE) : Sites.LOOPBACK_HOST;
     }
 
     /**
@@ -139,9 +139,14 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         return members;
     }
 
-    /** The WAL keeper's WAL directory (standbys fetch from it with restore_command before a promotion). */
+    /** The WAL keeper's WAL directory (served by its WAL service; the operator's restore reads it locally). */
     public Path walKeeperWal() {
         return io.paymentledger.replication.walkeeper.WalKeeper.walDir(witnessDir);
+    }
+
+    /** Where the WAL keeper serves its WAL (standbys' restore_command fetches from it before a promotion). */
+    public String walKeeperUrl() {
+        return "https://" + host(WITNESS_SITE) + ":" + witnessWalPort;
     }
 
     public Path logs() {
@@ -179,7 +184,9 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
                     : MonitoringPorts.create(regions.keySet());
             // Deployments made before sites could be network namespaces are on loopback.
             Sites sites = j.containsKey("sites") ? Sites.fromJson(j.getJsonObject("sites")) : Sites.LOOPBACK;
-            return new Topology(d, regions, j.getInteger("witnessHazelcastPort"), j.getInteger("routerPort"),
+            // Deployments made before the keeper served its WAL over the network get its port now (kept from then on).
+            int walPort = j.containsKey("witnessWalPort") ? j.getInteger("witnessWalPort") : port(7504);
+            return new Topology(d, regions, j.getInteger("witnessHazelcastPort"), walPort, j.getInteger("routerPort"),
                     j.getString("trustDomain"), witness, monitoring, sites);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + dir.resolve(FILE) + "; run ./ledger up first", e);
@@ -191,7 +198,7 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         regions.forEach((name, r) -> rs.put(name, new JsonObject().put("pgPort", r.pgPort()).put("pgDir", r.pgDir().toString())
                 .put("grpcPort", r.grpcPort()).put("hazelcastPort", r.hazelcastPort())));
         JsonObject j = new JsonObject().put("dir", dir.toString()).put("regions", rs)
-                .put("witnessHazelcastPort", witnessHazelcastPort).put("routerPort", routerPort).put("trustDomain", trustDomain)
+                .put("witnessHazelcastPort", witnessHazelcastPort).put("witnessWalPort", witnessWalPort).put("routerPort", routerPort).put("trustDomain", trustDomain)
                 .put("witnessDir", witnessDir.toString()).put("monitoring", monitoring.toJson()).put("sites", sites.toJson());
         try {
             Files.createDirectories(dir);

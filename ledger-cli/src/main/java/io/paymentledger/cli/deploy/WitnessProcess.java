@@ -10,6 +10,8 @@ import io.paymentledger.replication.walkeeper.BaseBackups;
 import io.paymentledger.replication.walkeeper.WalKeeper;
 import io.paymentledger.replication.walkeeper.WalKeeperMachine;
 import io.paymentledger.replication.walkeeper.WalKeeperReport;
+import io.paymentledger.replication.walkeeper.WalService;
+import io.paymentledger.security.pki.IssuedCert;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -44,6 +46,8 @@ public final class WitnessProcess {
     static final long REPORT_INTERVAL_MS = 500;
     /** CP membership upkeep (rejoining the CP group after a restart) this often. */
     static final long MAINTAIN_INTERVAL_MS = 2_000;
+    /** The WAL service's certificate is checked for renewal and reloaded this often. */
+    static final long TLS_RELOAD_INTERVAL_MS = 600_000;
     /** The backup scheduler looks this often whether a base backup is due. */
     static final long BACKUP_CHECK_INTERVAL_MS = 5_000;
     /** A base backup is taken this often by default (and at once when there is none). */
@@ -76,17 +80,23 @@ public final class WitnessProcess {
         PgBinaries bin = PgBinaries.detect();
         WalKeeper keeper = new WalKeeper(new WalKeeper.Config(t.witnessDir(), bin, security::walKeeperSecurity, sources));
         BaseBackups backups = new BaseBackups(keeper.backupsDir(), bin);
+        // Its WAL over the network for the regions' restore_command (a takeover fetches what it lacks from here).
+        IssuedCert keeperCert = security.walKeeper();
+        WalService walService = WalService.start(new WalService.Config(keeper.walDir(), t.host(Topology.WITNESS_SITE),
+                t.witnessWalPort(), keeperCert.certFile(), keeperCert.keyFile(), security.caFile(), t.trustDomain()));
         State state = new State();
         state.backups = backups.list();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             stopped.countDown();
+            walService.close();
             keeper.close();
             coordinator.close();
         }, "witness-shutdown"));
         Thread.ofPlatform().name("base-backups").daemon(true).start(() -> backUp(keeper, backups, sources, backupInterval, state, stopped));
         String lastMaintain = "";
         long lastMaintainMs = 0;
+        long lastTlsReloadMs = System.currentTimeMillis();
         long lastReportMs = 0;
         WalKeeperReport lastReport = WalKeeperReport.NONE;
         while (!stopped.await(TICK_MS, TimeUnit.MILLISECONDS)) {
@@ -114,6 +124,12 @@ public final class WitnessProcess {
                 }
                 writeStatus(t, keeper, backups.dir(), state.backups, report);
                 lastReport = report;
+            }
+            if (now - lastTlsReloadMs >= TLS_RELOAD_INTERVAL_MS) {
+                lastTlsReloadMs = now;
+                // A renewed certificate (security.walKeeper() reissues it when due) is served from the next connection.
+                security.walKeeper();
+                walService.reloadTls();
             }
             if (now - lastMaintainMs >= MAINTAIN_INTERVAL_MS) {
                 lastMaintainMs = now;

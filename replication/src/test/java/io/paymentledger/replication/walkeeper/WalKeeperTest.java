@@ -46,6 +46,8 @@ class WalKeeperTest {
     static WalKeeper keeper;
     static BaseBackups backups;
     static Path keeperDir;
+    static IssuedCert keeperCert;
+    static WalService service;
     /** Rows whose insert was acknowledged (committed with the synchronous quorum). */
     static int acknowledged;
 
@@ -62,7 +64,7 @@ class WalKeeperTest {
         b.cloneFrom(a, "b");
         b.start();
         keeperDir = TestPostgres.tempDir("keeper");
-        IssuedCert keeperCert = pki.issueService("walkeeper", "witness", "witness", Duration.ofDays(1));
+        keeperCert = pki.issueService("walkeeper", "witness", "witness", Duration.ofDays(1));
         keeper = new WalKeeper(new WalKeeper.Config(keeperDir, PgBinaries.detect(),
                 () -> new PgCluster.Security(keeperCert.certFile(), keeperCert.keyFile(), pki.caCertFile(), PASSWORD),
                 Map.of("a", a, "b", b)));
@@ -82,6 +84,9 @@ class WalKeeperTest {
 
     @AfterAll
     static void stop() {
+        if (service != null) {
+            service.close();
+        }
         if (keeper != null) {
             keeper.close();
         }
@@ -181,7 +186,10 @@ class WalKeeperTest {
         b.start();
         PgProbe probe = new PgProbe(b, "ledger");
         assertThat(probe.observe().walLsn().atLeast(end.lsn())).as("b missed the writes acknowledged while it was down").isFalse();
-        probe.fetchWith(WalKeeper.restoreCommand(keeper.walDir()));
+        // Over the network, as between hosts: the keeper's WAL service, mutual TLS, b's own certificate.
+        service = WalService.start(new WalService.Config(keeper.walDir(), "127.0.0.1", 0, keeperCert.certFile(),
+                keeperCert.keyFile(), pki.caCertFile(), "ledger.test"));
+        probe.fetchWith(WalService.restoreCommand("https://127.0.0.1:" + service.port(), b.tlsDir()));
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         PgProbe.State st;
         while (!(st = probe.observe()).up() || !st.walLsn().atLeast(end.lsn())) {
@@ -195,6 +203,48 @@ class WalKeeperTest {
 
     @Test
     @Order(4)
+    void theKeepersWalServiceGivesTheWalToARegionsPostgresOnlyAndSaysWhyNot() throws Exception {
+        Path out = TestPostgres.tempDir("fetched").resolve("segment");
+        String segment = WalKeeper.segments(keeper.walDir()).stream().filter(g -> !g.partial()).findFirst().orElseThrow()
+                .file().getFileName().toString();
+        // What PostgreSQL runs, as PostgreSQL's OS user would: %f and %p filled in.
+        java.util.function.BiFunction<String, Path, Integer> fetch = (file, tls) -> run(WalService.restoreCommand(
+                "https://127.0.0.1:" + service.port(), tls).replace("%p", out.toString()).replace("%f", file));
+        assertThat(fetch.apply(segment, b.tlsDir())).as("a region's PostgreSQL fetches a kept segment").isZero();
+        assertThat(Files.mismatch(out, keeper.walDir().resolve(segment))).as("byte for byte").isEqualTo(-1L);
+        Files.delete(out);
+        assertThat(fetch.apply("0000000100000000000000FF", b.tlsDir())).as("a segment the keeper lacks").isNotZero();
+        assertThat(out).as("nothing is written for a missing segment").doesNotExist();
+        assertThat(fetch.apply("..%2F..%2Fetc%2Fpasswd", b.tlsDir())).as("not a WAL file name").isNotZero();
+        // A ledger node's certificate is valid in this trust domain but is not a PostgreSQL server's: refused.
+        IssuedCert node = pki.issueService("node-a", "a", "ledger", Duration.ofDays(1));
+        Path nodeTls = TestPostgres.tempDir("node-tls");
+        Files.copy(node.certFile(), nodeTls.resolve("server.crt"));
+        Files.copy(node.keyFile(), nodeTls.resolve("server.key"));
+        Files.copy(pki.caCertFile(), nodeTls.resolve("ca.crt"));
+        assertThat(fetch.apply(segment, nodeTls)).as("only a region's PostgreSQL or the operator may read the WAL").isNotZero();
+        assertThat(out).doesNotExist();
+        // An unreachable keeper fails the fetch within its connect timeout (PostgreSQL retries; the takeover has a deadline).
+        int closed = Ports.free();
+        long started = System.nanoTime();
+        assertThat(run(WalService.restoreCommand("https://127.0.0.1:" + closed, b.tlsDir()).replace("%p", out.toString())
+                .replace("%f", segment))).isNotZero();
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(WalService.FETCH_TIMEOUT_SECONDS));
+    }
+
+    /** Runs a shell command line (a restore_command) as root, which may read the test's TLS files; its exit code. */
+    private static int run(String command) {
+        try {
+            Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
+            p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+            return p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS) ? p.exitValue() : -1;
+        } catch (java.io.IOException | InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
+    @Order(5)
     void theKeeperFollowsThePromotedStandbyAcrossTheTimelineSwitch() throws Exception {
         new PgProbe(b, "ledger").setSynchronousStandbys(List.of(WalKeeper.NAME));
         new PgProbe(b, "ledger").ensureSlot(WalKeeper.NAME);
@@ -207,7 +257,7 @@ class WalKeeperTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void aLostRegionIsRebuiltFromABaseBackupAndTheKeptWal() throws Exception {
         commit(b, 7);
         b.kill();
@@ -228,7 +278,7 @@ class WalKeeperTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void retentionKeepsTheNewestBackupsAndTheWalTheyNeed() throws Exception {
         b.start();
         follow("b");
