@@ -56,8 +56,6 @@ import io.vertx.grpc.client.GrpcClientResponse;
 import io.vertx.grpc.common.GrpcMessage;
 import io.vertx.grpc.common.GrpcStatus;
 import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.file.Files;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -108,8 +106,7 @@ class AdversarialCorpusTest {
 
     @BeforeAll
     static void up() throws Exception {
-        d = LocalDeployment.open(Files.createTempDirectory("ledger-corpus-"), new PrintStream(new ByteArrayOutputStream(), true));
-        d.up();
+        d = io.paymentledger.cli.support.SharedDeployment.get();
         security = d.security();
         mallory = Clients.tls(security, security.merchant(MALLORY));
         victim = Clients.tls(security, security.merchant(VICTIM));
@@ -155,9 +152,7 @@ class AdversarialCorpusTest {
                 c.close();
             }
         }
-        if (d != null) {
-            d.destroy();
-        }
+        // The shared deployment outlives this class (SharedDeployment destroys it when the JVM exits).
     }
 
     // ------------------------------------------------------------------ the corpus

@@ -34,8 +34,6 @@ import io.vertx.core.http.HttpVersion;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.DriverManager;
@@ -48,7 +46,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -75,9 +72,7 @@ class DeploymentSecurityTest {
 
     @BeforeAll
     static void up() throws Exception {
-        Path dir = Files.createTempDirectory("ledger-security-");
-        d = LocalDeployment.open(dir, new PrintStream(new ByteArrayOutputStream(), true));
-        d.up();
+        d = io.paymentledger.cli.support.SharedDeployment.get();
         security = d.security();
         foreign = Pki.init(Files.createTempDirectory("ledger-foreign-pki-"), "ledger.local");
         secretsSeen.add(security.postgresPassword());
@@ -101,11 +96,6 @@ class DeploymentSecurityTest {
                     .addTransfers(transfer("fund2-" + run, bank, m2Account, 1000)).build()).await(10, TimeUnit.SECONDS);
             assertThat(funded.getResultsList()).allMatch(r -> r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_CREATED);
         }
-    }
-
-    @AfterAll
-    static void destroy() {
-        d.destroy();
     }
 
     static Account account(String id, String owner) {
