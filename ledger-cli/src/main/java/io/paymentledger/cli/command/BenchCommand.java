@@ -5,6 +5,7 @@ import io.paymentledger.cli.bench.BenchReport;
 import io.paymentledger.cli.bench.BenchResult;
 import io.paymentledger.cli.bench.PgBenchComparison;
 import io.paymentledger.cli.bench.ProcessCpu;
+import io.paymentledger.cli.bench.StageLatency;
 import io.paymentledger.client.LedgerClient;
 import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.DeploymentSecurity;
@@ -21,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
@@ -144,6 +146,7 @@ public final class BenchCommand implements Callable<Integer> {
         DeploymentSecurity security = d.security();
         List<Clients> pool = new ArrayList<>();
         LeaderTracker tracker = null;
+        Clients scraper = null;
         Clients operator = Clients.operator(topology);
         try {
             // The load comes from a merchant, over mutual TLS, each connection its own client (and Vert.x instance).
@@ -187,6 +190,11 @@ public final class BenchCommand implements Callable<Integer> {
             String command = reproduce(s);
             err.println("bench: target " + targetName + "; " + command);
             List<BenchResult> results = new ArrayList<>();
+            List<List<StageLatency.Stage>> stages = new ArrayList<>();
+            scraper = Clients.tls(security, security.prometheus());
+            io.vertx.core.http.HttpClient metrics = scraper.vertx().createHttpClient(
+                    io.paymentledger.security.tls.Tls.clientOptions(security.prometheus().certFile(), security.prometheus().keyFile(),
+                            security.caFile()).setConnectTimeout(Clients.CONNECT_BUDGET_MS));
             for (Bench.Scenario sc : scenarios) {
                 for (int shape : sc.payments() ? List.of(1) : shapes) {
                     Bench.Options o = Bench.Options.of(sc, shape, target).duration(duration, warmup).accounts(accounts)
@@ -197,10 +205,15 @@ public final class BenchCommand implements Callable<Integer> {
                     err.printf(Locale.ROOT, "bench: %s × %s, %s loop%s, %d in flight, %.0f s + %.0f s warm-up...%n", sc.label(),
                             sc.payments() ? "unary" : shape, m.label(),
                             m == Bench.Mode.OPEN ? " at " + rate + "/s" : "", c, duration, warmup);
+                    List<Map.Entry<String, Integer>> scraped = stageTargets(topology, d, direct);
+                    StageLatency.Scrape before = StageLatency.scrape(metrics, scraped);
                     BenchResult r = bench.run(o);
+                    List<StageLatency.Stage> st = StageLatency.between(before, StageLatency.scrape(metrics, scraped));
                     err.printf(Locale.ROOT, "bench: %.0f transfers/s, p99 %.2f ms, check %s%n", r.transfersPerSecond(), r.p99Ms(),
                             r.check().passed() ? "passed" : "FAILED");
+                    err.println("bench: " + StageLatency.line(st));
                     results.add(r);
+                    stages.add(st);
                 }
             }
             PgBenchComparison.Result pgbench = null;
@@ -208,10 +221,17 @@ public final class BenchCommand implements Callable<Integer> {
                 pgbench = PgBenchComparison.run(PgBenchComparison.SCALES, (int) Math.max(1, Math.round(duration)), err::println);
             }
             if (json) {
-                System.out.println(BenchReport.json(results, pgbench, command, targetName).encodePrettily());
+                io.vertx.core.json.JsonObject report = BenchReport.json(results, pgbench, command, targetName);
+                io.vertx.core.json.JsonArray perRun = new io.vertx.core.json.JsonArray();
+                stages.forEach(st -> perRun.add(new io.vertx.core.json.JsonArray(st.stream().map(StageLatency.Stage::toJson).toList())));
+                System.out.println(report.put("stages", perRun).encodePrettily());
             } else {
                 System.out.println("ledger bench against " + targetName);
                 System.out.print(BenchReport.table(results, pgbench));
+                System.out.println("where the time went, per run (the leader's and the router's histograms, this run's calls only):");
+                for (int i = 0; i < results.size(); i++) {
+                    System.out.println("  " + results.get(i).scenario() + " × " + results.get(i).shape() + ": " + StageLatency.line(stages.get(i)));
+                }
                 System.out.println("transfers/s: accepted transfers answered inside the measured window; latency: "
                         + (m == Bench.Mode.OPEN ? "from each request's due time (open loop, coordinated-omission corrected)"
                                 : "from each request's send (closed loop: service time)")
@@ -226,9 +246,30 @@ public final class BenchCommand implements Callable<Integer> {
             if (tracker != null) {
                 tracker.close();
             }
+            if (scraper != null) {
+                scraper.close();
+            }
             pool.forEach(Clients::close);
             operator.close();
         }
+    }
+
+    /**
+     * Whose histograms the stage line reads: the leading node's (the writer's stages and its calls) and, unless the bench
+     * calls the leader directly, the router's.
+     */
+    static List<Map.Entry<String, Integer>> stageTargets(Topology topology, LocalDeployment d, boolean direct) {
+        List<Map.Entry<String, Integer>> targets = new ArrayList<>();
+        try {
+            String leader = d.awaitLeader(Duration.ofSeconds(10)).getRegion();
+            targets.add(Map.entry(topology.host(leader), topology.region(leader).grpcPort()));
+        } catch (RuntimeException e) {
+            // No leader to read: the run itself will say so.
+        }
+        if (!direct) {
+            targets.add(Map.entry("127.0.0.1", topology.routerPort()));
+        }
+        return targets;
     }
 
     /**
