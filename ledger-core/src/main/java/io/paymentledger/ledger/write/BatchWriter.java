@@ -326,6 +326,11 @@ public final class BatchWriter implements AutoCloseable {
                 return stall == null ? 0 : stall.forMs() / 1000.0;
             }).description("how long work has waited with no batch answered, once over the report bound (0: no stall)")
                     .register(meters);
+            io.micrometer.core.instrument.Gauge.builder("ledger_clock_offset_seconds", this,
+                    w -> w.leading && w.clock.isAnchored() ? w.clock.wallOffsetNs() / 1e9 : 0)
+                    .description("while leading: this host's wall clock minus ledger time (a clock step, or a term begun on a"
+                            + " wall clock that disagreed with the ledger time the last leader published); 0 otherwise")
+                    .register(meters);
         }
         this.applier.start();
         for (Lane lane : lanes) {

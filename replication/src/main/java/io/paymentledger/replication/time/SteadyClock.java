@@ -108,6 +108,15 @@ public final class SteadyClock {
         return anchorDisagreementNs;
     }
 
+    /**
+     * This host's wall clock minus ledger time now (positive: the wall clock is ahead): what a clock step or a term
+     * begun on a wall clock that disagreed with the published ledger time left, shrinking at {@link #SLEW_MAX_PPM}.
+     */
+    public synchronized long wallOffsetNs() {
+        long ledger = nowNs();
+        return wallNanos.getAsLong() - ledger;
+    }
+
     /** Whether a term anchored this clock (before that, {@link #nowNs} anchors it to the wall clock). */
     public synchronized boolean isAnchored() {
         return anchored;

@@ -100,6 +100,8 @@ class SteadyClockTest {
         pass(5 * S);
         assertThat(clock.nowNs() - published).as("then at the monotonic pace, slewing at most 500 ppm")
                 .isBetween(15 * S, 15 * S + 5 * S * SteadyClock.SLEW_MAX_PPM / 1_000_000);
+        assertThat(clock.wallOffsetNs()).as("what ledger_clock_offset_seconds shows (and LedgerClockDisagrees warns of)")
+                .isEqualTo(120 * S - 5 * S * SteadyClock.SLEW_MAX_PPM / 1_000_000);
     }
 
     @Test
