@@ -84,7 +84,12 @@ public final class SteadyClock {
         long mono = monotonicNanos.getAsLong();
         long base = wall;
         anchorDisagreementNs = 0;
-        if (reference != null && !reference.agrees(wall, mono)) {
+        if (reference != null && reference.agrees(wall, mono)) {
+            long fromLow = wall - reference.lowNs(mono);
+            LOG.info(() -> "steady clock: the wall clock agrees with the ledger time the last leader published (" + fromLow / 1_000_000
+                    + " ms past its lower bound, window " + (reference.highNs(mono) - reference.lowNs(mono)) / 1_000_000
+                    + " ms, tolerance " + reference.toleranceNs() / 1_000_000 + " ms)");
+        } else if (reference != null) {
             base = reference.lowNs(mono);
             long off = wall - base;
             anchorDisagreementNs = off;
