@@ -608,6 +608,7 @@ public final class FailoverAgent implements AutoCloseable {
             leaseUntilNanos = nanoClock.getAsLong();
         }
         hooks.lead(epoch, leaseUntilNanos, observedLedgerTime.reference());
+        observedLedgerTime.forget();
         lastRecord = next;
         LOG.warning(() -> "failover agent " + config.region() + ": " + change + "; epoch " + epoch + "; commits confirmed by any of "
                 + commit + "; serving " + (stampClockMs.getAsLong() - startedMs) + " ms after the takeover began (promotion + new term)");

@@ -38,4 +38,13 @@ final class ObservedLedgerTime {
     synchronized LedgerTimeReference reference() {
         return latest;
     }
+
+    /**
+     * This node leads now: from here on ledger time is its own writer's, and a later term of its own must not be
+     * checked against the other leader's value from before, aged over this node's whole term on two monotonic clocks
+     * that may drift apart by seconds over days. The next reference is the next value the other region publishes.
+     */
+    synchronized void forget() {
+        latest = null;
+    }
 }

@@ -33,4 +33,18 @@ class ObservedLedgerTimeTest {
         assertThat(r.lowNs(44 * S + 3_000)).isEqualTo(5_032 * S);
         assertThat(r.highNs(44 * S + 3_000)).isEqualTo(5_034 * S + 3_000);
     }
+
+    @Test
+    void onceThisNodeLeadsTheOtherLeadersOldValueIsForgottenUntilItPublishesAgain() {
+        ObservedLedgerTime seen = new ObservedLedgerTime(S);
+        seen.read("a", 5_000 * S, 10 * S, 10 * S);
+        seen.read("a", 5_002 * S, 12 * S, 12 * S);
+        assertThat(seen.reference()).isNotNull();
+        seen.forget(); // this node took over
+        seen.read("a", 5_002 * S, 14 * S, 14 * S); // a's last value, still in the CP group
+        seen.read("a", 0, 100 * S, 100 * S);       // a follows (it rejoined)
+        assertThat(seen.reference()).as("a later term of this node is not checked against a's value from before").isNull();
+        seen.read("a", 9_000 * S, 102 * S, 102 * S); // a leads again and publishes
+        assertThat(seen.reference()).isEqualTo(new LedgerTimeReference(9_000 * S, 100 * S, 102 * S, S));
+    }
 }
