@@ -104,6 +104,11 @@ class NodeTest {
                 assertThat(body).containsPattern("ledger_writer_queue_wait_seconds_count\\{" + labels + "\\} [1-9]");
                 assertThat(body).containsPattern("ledger_writer_batch_items_count\\{" + labels + "\\} [1-9]");
                 assertThat(body).containsPattern("ledger_failovers_total\\{" + labels + "\\} 1\\b");
+                // The leader's wall clock agrees with ledger time (LedgerClockDisagrees warns past 5 s).
+                java.util.regex.Matcher offset = java.util.regex.Pattern.compile("ledger_clock_offset_seconds\\{"
+                        + java.util.regex.Pattern.quote(labels) + "\\} (\\S+)").matcher(body);
+                assertThat(offset.find()).as("ledger_clock_offset_seconds is served").isTrue();
+                assertThat(Math.abs(Double.parseDouble(offset.group(1)))).isLessThan(1.0);
             } finally {
                 http.close().await();
             }

@@ -128,6 +128,52 @@ class WriterInvariantsTest {
         }
     }
 
+    @Test
+    void aNewLeaderWhoseClockIsAheadOfThePublishedLedgerTimeNeitherExpiresHoldsEarlyNorStampsTheFuture() throws Exception {
+        try (TestLedger t = TestLedger.start()) {
+            String a = id("ua"), b = id("ub"), hold = id("uh"), after = id("ut");
+            answered(t.ledger.createAccounts(CreateAccountsRequest.newBuilder().addAccounts(account(a, "EUR"))
+                    .addAccounts(account(b, "EUR")).build()));
+            BatchWriter first = t.node.writer();
+            CompletableFuture<java.util.List<io.paymentledger.ledger.write.TransferResult>> held = new CompletableFuture<>();
+            first.submit(new WriteCommand.CreateTransfers(Caller.OPERATOR, java.util.List.of(new TransferSpec(hold, a, b, 10, "EUR", 1,
+                    TransferFlags.PENDING, "", 60, Map.of(), null)), new io.paymentledger.ledger.transfer.TransferStatus[1], 0, held));
+            assertThat(held.get(20, TimeUnit.SECONDS).get(0).status()).isEqualTo(io.paymentledger.ledger.transfer.TransferStatus.CREATED);
+            // What the leader's failover agent publishes with its region report, as the next leader's agent reads it
+            // (FailoverAgentLedgerTimeTest covers that path): its writer's ledger time, between two reads.
+            long readStarted = System.nanoTime();
+            long published = first.ledgerTimeNs();
+            io.paymentledger.replication.time.LedgerTimeReference reference = new io.paymentledger.replication.time.LedgerTimeReference(
+                    published, readStarted, System.nanoTime(), TimeUnit.MILLISECONDS.toNanos(1_500));
+            assertThat(published).isPositive();
+            first.stepDown("test: another leader takes over");
+            // Another leader takes over; its wall clock is two minutes ahead of everybody's.
+            long aheadNs = TimeUnit.MINUTES.toNanos(2);
+            try (BatchWriter early = new BatchWriter(TestLedger.database(t.postgres), "a", BatchWriter.Config.defaults(),
+                    () -> io.paymentledger.replication.time.SteadyClock.wallClockNanos() + aheadNs, (reason, cause) -> { })) {
+                early.lead(t.node.claimNextEpoch(), Long.MAX_VALUE, reference);
+                CompletableFuture<java.util.List<io.paymentledger.ledger.write.TransferResult>> posted = new CompletableFuture<>();
+                early.submit(new WriteCommand.CreateTransfers(Caller.OPERATOR, java.util.List.of(new TransferSpec(after, a, b, 1, "EUR", 1,
+                        0, "", 0, Map.of(), null)), new io.paymentledger.ledger.transfer.TransferStatus[1], 0, posted));
+                assertThat(posted.get(20, TimeUnit.SECONDS).get(0).status()).isEqualTo(io.paymentledger.ledger.transfer.TransferStatus.CREATED);
+                // The new term's first batch scanned for due holds (in the same transaction). Before, ledger time jumped
+                // 2 min ahead with this clock: the 60 s hold, made a moment ago, expired in that batch, and the transfer
+                // was stamped 2 min in the future.
+                try (Connection c = t.sql(); Statement st = c.createStatement()) {
+                    var rs = st.executeQuery("select (select count(*) from transfer where id = '" + hold + "#expired'),"
+                            + " (select timestamp_ns from transfer where id = '" + after + "')");
+                    rs.next();
+                    assertThat(rs.getLong(1)).as("the 60 s hold expired within seconds of its creation").isZero();
+                    long stampedAheadNs = rs.getLong(2) - io.paymentledger.replication.time.SteadyClock.wallClockNanos();
+                    assertThat(stampedAheadNs).as("how far in the future the transfer was stamped (ns)")
+                            .isLessThan(TimeUnit.SECONDS.toNanos(10));
+                }
+                assertThat(early.clockDisagreementAtTermStartNs()).as("the disagreement is kept for the metric")
+                        .isGreaterThan(TimeUnit.SECONDS.toNanos(100));
+            }
+        }
+    }
+
     private static void awaitReadsWaitingOnLock(TestLedger t) throws Exception {
         t.awaitCount("select count(*) from pg_stat_activity where application_name = 'ledger-writer-a-reads'"
                 + " and wait_event_type = 'Lock'", 1, "the writer's lookup never waited on the locked table");

@@ -4,7 +4,7 @@ import io.paymentledger.router.RegionRouter;
 import io.paymentledger.router.RouterConfig;
 import io.paymentledger.router.limits.MerchantResolver;
 import io.paymentledger.security.pki.CertificateRenewer;
-import io.paymentledger.security.observability.ProcessMetrics;
+import io.paymentledger.telemetry.metrics.ProcessMetrics;
 import io.paymentledger.security.pki.IssuedCert;
 import io.paymentledger.security.tls.Tls;
 import io.vertx.core.Vertx;

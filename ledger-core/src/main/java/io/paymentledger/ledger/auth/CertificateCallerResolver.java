@@ -66,7 +66,7 @@ public final class CertificateCallerResolver implements CallerResolver {
 
     @Override
     public boolean mayReadMetrics(io.vertx.core.http.HttpServerRequest request) {
-        return io.paymentledger.security.observability.ProcessMetrics.peerMayRead(request, trustDomain);
+        return io.paymentledger.telemetry.metrics.ProcessMetrics.peerMayRead(request, trustDomain);
     }
 
     private Future<Caller> viaRouter(GrpcServerRequest<?, ?> request) {

@@ -17,7 +17,7 @@ public interface CallerResolver {
 
     /**
      * May this HTTP request read the node's {@code /metrics}? By default only without TLS (a test node on loopback);
-     * a resolver that knows certificates says whom it trusts ({@link io.paymentledger.security.observability.ProcessMetrics#peerMayRead}).
+     * a resolver that knows certificates says whom it trusts ({@link io.paymentledger.telemetry.metrics.ProcessMetrics#peerMayRead}).
      */
     default boolean mayReadMetrics(io.vertx.core.http.HttpServerRequest request) {
         return !request.isSSL();

@@ -5,7 +5,7 @@ import io.paymentledger.ledger.write.WriteRejected;
 import io.opentelemetry.api.trace.Span;
 import io.paymentledger.security.identity.Identities;
 import io.paymentledger.telemetry.Telemetry;
-import io.paymentledger.security.observability.RequestMetrics;
+import io.paymentledger.telemetry.metrics.RequestMetrics;
 import io.vertx.core.Future;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;

@@ -9,7 +9,7 @@ import io.paymentledger.api.v1.NodeRole;
 import io.paymentledger.api.v1.NodeStatus;
 import io.paymentledger.api.v1.ReplicationStatus;
 import io.paymentledger.ledger.write.BatchWriter;
-import io.paymentledger.security.observability.ProcessMetrics;
+import io.paymentledger.telemetry.metrics.ProcessMetrics;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;

@@ -113,9 +113,20 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
 
     @Override
     public void lead(long epoch, long leaseUntilNanos) {
+        lead(epoch, leaseUntilNanos, null);
+    }
+
+    @Override
+    public void lead(long epoch, long leaseUntilNanos, io.paymentledger.replication.time.LedgerTimeReference ledgerTime) {
         writeFault.set(null);
         node.database().evictIdle();
-        node.writer().lead(epoch, leaseUntilNanos);
+        node.writer().lead(epoch, leaseUntilNanos, ledgerTime);
+    }
+
+    @Override
+    public long ledgerTimeNs() {
+        LedgerNode n = node;
+        return n == null ? 0 : n.writer().ledgerTimeNs();
     }
 
     @Override

@@ -268,6 +268,8 @@ public final class BatchWriter implements AutoCloseable {
     private volatile long leaseUntilNanos = Long.MAX_VALUE;
     /** A new term began: the in-memory state must be rebuilt from the database first. */
     private volatile boolean newTerm = true;
+    /** What the new term's ledger time is checked against when it is anchored (null: nothing). */
+    private volatile io.paymentledger.replication.time.LedgerTimeReference ledgerTimeReference;
     private volatile String notLeadingReason = "starting";
     private volatile boolean closed;
 
@@ -326,6 +328,11 @@ public final class BatchWriter implements AutoCloseable {
                 return stall == null ? 0 : stall.forMs() / 1000.0;
             }).description("how long work has waited with no batch answered, once over the report bound (0: no stall)")
                     .register(meters);
+            io.micrometer.core.instrument.Gauge.builder("ledger_clock_offset_seconds", this,
+                    w -> w.leading && w.clock.isAnchored() ? w.clock.wallOffsetNs() / 1e9 : 0)
+                    .description("while leading: this host's wall clock minus ledger time (a clock step, or a term begun on a"
+                            + " wall clock that disagreed with the ledger time the last leader published); 0 otherwise")
+                    .register(meters);
         }
         this.applier.start();
         for (Lane lane : lanes) {
@@ -344,11 +351,20 @@ public final class BatchWriter implements AutoCloseable {
      * (System.nanoTime scale) unless the lease is extended.
      */
     public void lead(long newEpoch, long leaseUntilNanos) {
+        lead(newEpoch, leaseUntilNanos, null);
+    }
+
+    /**
+     * As {@link #lead(long, long)}; a new term's ledger time is checked against {@code ledgerTime}, the ledger time the
+     * last leader published as the failover agent observed it (null: none), when it is anchored.
+     */
+    public void lead(long newEpoch, long leaseUntilNanos, io.paymentledger.replication.time.LedgerTimeReference ledgerTime) {
         if (newEpoch < epoch) {
             throw new IllegalArgumentException("epoch may not go back: " + epoch + " -> " + newEpoch);
         }
         this.leaseUntilNanos = leaseUntilNanos;
         if (newEpoch != epoch) {
+            this.ledgerTimeReference = ledgerTime;
             newTerm = true;
             metrics.failovers.increment();
         }
@@ -361,6 +377,19 @@ public final class BatchWriter implements AutoCloseable {
     /** Who signs journal checkpoints from now on. */
     public void checkpointSigner(CheckpointSigner signer) {
         this.signer = signer;
+    }
+
+    /**
+     * Ledger time now while this writer leads and its clock was anchored, else 0: what the failover agent publishes
+     * for the next leader to check its own clock against.
+     */
+    public long ledgerTimeNs() {
+        return leading && clock.isAnchored() ? clock.nowNs() : 0;
+    }
+
+    /** How far this host's wall clock was from the published ledger time when this term began (0: it agreed). */
+    public long clockDisagreementAtTermStartNs() {
+        return clock.anchorDisagreementNs();
     }
 
     /** Extends the lease (the leader proved it still holds leadership). */
@@ -811,8 +840,10 @@ public final class BatchWriter implements AutoCloseable {
         if (anchorDue) {
             // Ledger time goes on from the last committed timestamp at least (issue #20, item 10): a new leader whose
             // wall clock is behind it no longer freezes ledger time (timestamps creeping by 1 ns) and lets every hold
-            // outlive its timeout by the skew; from there it runs at the monotonic clock's pace.
-            clock.anchor(head.lastTimestampNs());
+            // outlive its timeout by the skew; from there it runs at the monotonic clock's pace. A wall clock that
+            // disagrees with the ledger time the last leader published is not taken either: one minutes ahead stamped
+            // transfers in the future and expired every hold early.
+            clock.anchor(head.lastTimestampNs(), ledgerTimeReference);
             anchorDue = false;
         }
         rules.resumeAfter(head.lastTimestampNs());

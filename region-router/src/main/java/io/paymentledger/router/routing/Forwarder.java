@@ -1,7 +1,7 @@
 package io.paymentledger.router.routing;
 
 import io.paymentledger.router.Counters;
-import io.paymentledger.security.observability.RequestMetrics;
+import io.paymentledger.telemetry.metrics.RequestMetrics;
 import io.paymentledger.router.RouterConfig;
 import io.paymentledger.router.health.LeaderTracker;
 import io.paymentledger.router.health.Upstream;

@@ -74,8 +74,18 @@ public interface Coordinator extends AutoCloseable {
     @Override
     void close();
 
-    /** A region's own account of its database. */
-    record RegionReport(boolean databaseUp, boolean databasePrimary, long databaseEpoch, long reportedAtMs) {}
+    /**
+     * A region's own account of its database, and, while its writer leads, the writer's ledger time when the report
+     * was made ({@code ledgerTimeNs}, Unix nanoseconds; 0 otherwise): a new leader checks its wall clock against it
+     * ({@link io.paymentledger.replication.time.LedgerTimeReference}).
+     */
+    record RegionReport(boolean databaseUp, boolean databasePrimary, long databaseEpoch, long reportedAtMs, long ledgerTimeNs) {
+
+        /** A report with no ledger time (the region's writer does not lead). */
+        public RegionReport(boolean databaseUp, boolean databasePrimary, long databaseEpoch, long reportedAtMs) {
+            this(databaseUp, databasePrimary, databaseEpoch, reportedAtMs, 0);
+        }
+    }
 
     /** The coordinator cannot answer now (no quorum, timeout, shutting down). */
     final class CoordinatorUnavailable extends Exception {

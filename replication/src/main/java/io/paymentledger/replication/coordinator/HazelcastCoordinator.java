@@ -304,7 +304,7 @@ public final class HazelcastCoordinator implements Coordinator {
     public void report(String region, RegionReport report) throws CoordinatorUnavailable {
         call("report region " + region, () -> {
             this.<String>ref(REPORT_PREFIX + region).set(report.databaseUp() + "," + report.databasePrimary() + ","
-                    + report.databaseEpoch() + "," + report.reportedAtMs());
+                    + report.databaseEpoch() + "," + report.reportedAtMs() + "," + report.ledgerTimeNs());
             return null;
         });
     }
@@ -317,8 +317,9 @@ public final class HazelcastCoordinator implements Coordinator {
                 String v = this.<String>ref(REPORT_PREFIX + region).get();
                 if (v != null) {
                     String[] p = v.split(",");
+                    // Reports of nodes from before the ledger time was published have four fields.
                     out.put(region, new RegionReport(Boolean.parseBoolean(p[0]), Boolean.parseBoolean(p[1]),
-                            Long.parseLong(p[2]), Long.parseLong(p[3])));
+                            Long.parseLong(p[2]), Long.parseLong(p[3]), p.length > 4 ? Long.parseLong(p[4]) : 0));
                 }
             }
             return out;

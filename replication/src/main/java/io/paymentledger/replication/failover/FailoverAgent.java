@@ -12,6 +12,7 @@ import io.paymentledger.replication.failover.FailoverStateMachine.Step;
 import io.paymentledger.replication.postgres.Lsn;
 import io.paymentledger.replication.postgres.PgCluster;
 import io.paymentledger.replication.postgres.PgProbe;
+import io.paymentledger.replication.time.LedgerTimeReference;
 import io.paymentledger.replication.walkeeper.WalKeeper;
 import io.paymentledger.replication.walkeeper.WalKeeperReport;
 import java.util.List;
@@ -61,6 +62,20 @@ public final class FailoverAgent implements AutoCloseable {
 
         /** Starts writing under {@code epoch} until {@code leaseUntilNanos} (System.nanoTime scale). */
         void lead(long epoch, long leaseUntilNanos);
+
+        /**
+         * Starts a new term as {@link #lead(long, long)}, with the ledger time the last leader published, as this node
+         * observed it ({@code reference}, null when it saw none): the writer takes its wall clock for ledger time only
+         * if it agrees with that ({@link io.paymentledger.replication.time.SteadyClock#anchor(long, LedgerTimeReference)}).
+         */
+        default void lead(long epoch, long leaseUntilNanos, LedgerTimeReference reference) {
+            lead(epoch, leaseUntilNanos);
+        }
+
+        /** The writer's ledger time now (Unix nanoseconds) while it leads, else 0: published with the region's report. */
+        default long ledgerTimeNs() {
+            return 0;
+        }
 
         void extendLease(long leaseUntilNanos);
 
@@ -120,6 +135,8 @@ public final class FailoverAgent implements AutoCloseable {
     /** The keeper's last report, stamped when this agent saw it change ({@link ObservedStamps}). */
     private volatile WalKeeperReport keeperReport = WalKeeperReport.NONE;
     private final ObservedStamps observedStamps = new ObservedStamps();
+    /** The ledger time the other region's leader published, pinned to this node's monotonic clock. */
+    private final ObservedLedgerTime observedLedgerTime;
     /**
      * After giving the lock up because of a failure here (a commit fault, a failed takeover), this node does not try
      * to take it again for this long: long enough for the other region's agent (ticking every 100-500 ms) to take it,
@@ -162,6 +179,8 @@ public final class FailoverAgent implements AutoCloseable {
         this.machine = new FailoverStateMachine(config.region(), List.copyOf(config.databases().keySet()),
                 config.hasKeeper() ? WalKeeper.NAME : "", config.policy(), REGION_REPORT_FRESH_MS);
         this.probe = new PgProbe(config.databases().get(config.region()), "ledger");
+        // A new leader's wall clock within a lease of the published ledger time is taken as it is.
+        this.observedLedgerTime = new ObservedLedgerTime(config.leaseMs() * 1_000_000L);
         this.nanoClock = nanoClock;
         this.stampClockMs = stampClockMs;
         this.thread = Thread.ofPlatform().name("failover-agent-" + config.region()).daemon(true).unstarted(this::loop);
@@ -200,6 +219,14 @@ public final class FailoverAgent implements AutoCloseable {
 
     public String region() {
         return config.region();
+    }
+
+    /**
+     * The ledger time the other region's leader last published, pinned to this node's monotonic clock; null when this
+     * node has not seen it change.
+     */
+    public LedgerTimeReference ledgerTimeReference() {
+        return observedLedgerTime.reference();
     }
 
     /** CP members alive at the last check (every 2 s), -1 when unknown. */
@@ -296,7 +323,8 @@ public final class FailoverAgent implements AutoCloseable {
             // Asked every tick whatever the role: a takeover that failed half-way must not keep the lock unnoticed.
             holds = coordinator.holdsLeadership();
             if (rec.isEmpty() || now - lastReportMs > REPORT_INTERVAL_MS) {
-                coordinator.report(config.region(), new Coordinator.RegionReport(db.up(), db.up() && db.primary(), db.epoch(), now));
+                coordinator.report(config.region(), new Coordinator.RegionReport(db.up(), db.up() && db.primary(), db.epoch(), now,
+                        hooks.ledgerTimeNs()));
                 lastReportMs = now;
             }
             // Read when the record is empty (bootstrap compares every region's report), while draining (a drain
@@ -304,8 +332,14 @@ public final class FailoverAgent implements AutoCloseable {
             // age is known on this clock (ObservedStamps: the hosts' clocks differ) by the time a drain asks.
             if (rec.isEmpty() || role == Role.DRAINING || now - lastReportsReadMs > REPORT_INTERVAL_MS) {
                 Map<String, Coordinator.RegionReport> observed = new java.util.HashMap<>();
-                for (var e : coordinator.reports(config.databases().keySet()).entrySet()) {
+                long readStartedNs = nanoClock.getAsLong();
+                Map<String, Coordinator.RegionReport> read = coordinator.reports(config.databases().keySet());
+                long readEndedNs = nanoClock.getAsLong();
+                for (var e : read.entrySet()) {
                     Coordinator.RegionReport r = e.getValue();
+                    if (!e.getKey().equals(config.region())) {
+                        observedLedgerTime.read(e.getKey(), r.ledgerTimeNs(), readStartedNs, readEndedNs);
+                    }
                     observed.put(e.getKey(), new Coordinator.RegionReport(r.databaseUp(), r.databasePrimary(), r.databaseEpoch(),
                             observedStamps.observedAt("region " + e.getKey(), r.reportedAtMs(), now)));
                 }
@@ -577,7 +611,8 @@ public final class FailoverAgent implements AutoCloseable {
         if (leaseUntilNanos - nanoClock.getAsLong() < 0) {
             leaseUntilNanos = nanoClock.getAsLong();
         }
-        hooks.lead(epoch, leaseUntilNanos);
+        hooks.lead(epoch, leaseUntilNanos, observedLedgerTime.reference());
+        observedLedgerTime.forget();
         lastRecord = next;
         LOG.warning(() -> "failover agent " + config.region() + ": " + change + "; epoch " + epoch + "; commits confirmed by any of "
                 + commit + "; serving " + (stampClockMs.getAsLong() - startedMs) + " ms after the takeover began (promotion + new term)");

@@ -8,7 +8,8 @@ import java.util.logging.Logger;
  * time), and what Hazelcast reads ({@link HazelcastClock}: heartbeats, CP sessions). Unix nanoseconds. It follows the host's
  * wall clock, but only as fast as the monotonic clock lets it: between two readings it advances by the monotonic
  * time that passed, corrected toward the wall clock by at most {@link #SLEW_MAX_PPM} of that. The wall clock is
- * taken as it is only when the writer starts a term ({@link #anchor}).
+ * taken as it is only when the writer starts a term ({@link #anchor}), and then only if it agrees with the ledger time
+ * the last leader published ({@link LedgerTimeReference}).
  *
  * <p>Why: a step of the wall clock (NTP stepping a drifted clock, a restored VM, `date -s`, libfaketime in the chaos
  * drills) is not time passing. Read directly, a +30 s step expired every hold 30 s early — a merchant's 60 s
@@ -33,6 +34,7 @@ public final class SteadyClock {
     private long ledgerNs;
     private long monotonicAtNs;
     private long reportedGapNs;
+    private long anchorDisagreementNs;
 
     /**
      * @param wallNanos      the host's wall clock, Unix nanoseconds
@@ -62,14 +64,67 @@ public final class SteadyClock {
     /**
      * A new term: steady time is the wall clock again, but never before {@code floorNs} (the last timestamp the ledger
      * committed, under any leader): a wall clock behind it would freeze ledger time until it caught up. From there it
-     * follows the wall clock at {@link #SLEW_MAX_PPM} as after a step. A wall clock ahead of the ledger's is taken as
-     * it is: this host cannot tell a skew from the time the failover took (open: issue #20, item 10).
+     * follows the wall clock at {@link #SLEW_MAX_PPM} as after a step. With no reference to check it against, a wall
+     * clock ahead of the ledger's is taken as it is: this host cannot tell a skew from the time the failover took.
      */
     public synchronized void anchor(long floorNs) {
-        ledgerNs = Math.max(wallNanos.getAsLong(), floorNs);
-        monotonicAtNs = monotonicNanos.getAsLong();
+        anchor(floorNs, null);
+    }
+
+    /**
+     * A new term, checked against the ledger time the last leader published ({@code reference}, null when this host
+     * has none): the wall clock is taken only when it {@linkplain LedgerTimeReference#agrees agrees} with it; otherwise
+     * ledger time goes on from the reference's lower bound, and the disagreement is logged and kept for
+     * {@link #anchorDisagreementNs}. Never before {@code floorNs}. Issue #20, item 10: a new leader whose clock ran
+     * minutes ahead stamped its transfers minutes in the future and expired every hold that much early (and after a
+     * failover back, ledger time stood still until the other host's clock caught up).
+     */
+    public synchronized void anchor(long floorNs, LedgerTimeReference reference) {
+        long wall = wallNanos.getAsLong();
+        long mono = monotonicNanos.getAsLong();
+        long base = wall;
+        anchorDisagreementNs = 0;
+        if (reference != null && reference.agrees(wall, mono)) {
+            long fromLow = wall - reference.lowNs(mono);
+            LOG.info(() -> "steady clock: the wall clock agrees with the ledger time the last leader published (" + fromLow / 1_000_000
+                    + " ms past its lower bound, window " + (reference.highNs(mono) - reference.lowNs(mono)) / 1_000_000
+                    + " ms, tolerance " + reference.toleranceNs() / 1_000_000 + " ms)");
+        } else if (reference != null) {
+            base = reference.lowNs(mono);
+            long off = wall - base;
+            anchorDisagreementNs = off;
+            LOG.warning(() -> "steady clock: this host's wall clock is " + off / 1_000_000 + " ms from the ledger time the last"
+                    + " leader published in the CP group (tolerance " + reference.toleranceNs() / 1_000_000 + " ms): ledger"
+                    + " time goes on from the published one, at the monotonic clock's pace, and follows this wall clock at "
+                    + SLEW_MAX_PPM + " ppm; check this host's time synchronisation");
+        }
+        ledgerNs = Math.max(base, floorNs);
+        monotonicAtNs = mono;
         anchored = true;
-        reportedGapNs = 0;
+        // A disagreement logged above is not reported again by the next reading as if it were a clock step.
+        reportedGapNs = anchorDisagreementNs != 0 ? wall - ledgerNs : 0;
+    }
+
+    /**
+     * How far this host's wall clock was from the published ledger time when the term began (positive: ahead), 0 when
+     * it agreed or there was no reference.
+     */
+    public synchronized long anchorDisagreementNs() {
+        return anchorDisagreementNs;
+    }
+
+    /**
+     * This host's wall clock minus ledger time now (positive: the wall clock is ahead): what a clock step or a term
+     * begun on a wall clock that disagreed with the published ledger time left, shrinking at {@link #SLEW_MAX_PPM}.
+     */
+    public synchronized long wallOffsetNs() {
+        long ledger = nowNs();
+        return wallNanos.getAsLong() - ledger;
+    }
+
+    /** Whether a term anchored this clock (before that, {@link #nowNs} anchors it to the wall clock). */
+    public synchronized boolean isAnchored() {
+        return anchored;
     }
 
     /** Steady time now; never less than at the previous call. */

@@ -82,4 +82,51 @@ class SteadyClockTest {
         clock.anchor();
         assertThat(clock.nowNs()).isEqualTo(wall);
     }
+    /** The last leader published ledger time {@code ledgerNs}; this host read it between now - 2 s and now. */
+    LedgerTimeReference published(long ledgerNs) {
+        return new LedgerTimeReference(ledgerNs, mono - 2 * S, mono, 1_500_000_000L);
+    }
+
+    @Test
+    void aNewTermOnAHostWhoseClockIsAheadGoesOnFromThePublishedLedgerTime() {
+        long published = wall; // the last leader's ledger time, read just now; this host's clock is 2 min ahead
+        LedgerTimeReference reference = published(published);
+        wall += 120 * S;
+        pass(10 * S); // the failover took 10 s
+        clock.anchor(published - S, reference);
+        // Before: ledger time jumped 2 min ahead with the wall clock (every hold 2 min early, transfers in the future).
+        assertThat(clock.nowNs()).isEqualTo(published + 10 * S);
+        assertThat(clock.anchorDisagreementNs()).isEqualTo(120 * S);
+        pass(5 * S);
+        assertThat(clock.nowNs() - published).as("then at the monotonic pace, slewing at most 500 ppm")
+                .isBetween(15 * S, 15 * S + 5 * S * SteadyClock.SLEW_MAX_PPM / 1_000_000);
+        assertThat(clock.wallOffsetNs()).as("what ledger_clock_offset_seconds shows (and LedgerClockDisagrees warns of)")
+                .isEqualTo(120 * S - 5 * S * SteadyClock.SLEW_MAX_PPM / 1_000_000);
+    }
+
+    @Test
+    void aNewTermOnAHostWhoseClockIsBehindGoesOnFromThePublishedLedgerTimeEvenAboveTheFloor() {
+        long published = wall;
+        LedgerTimeReference reference = published(published);
+        wall -= 120 * S;
+        pass(10 * S);
+        clock.anchor(published - 60 * S, reference); // the last commit was a minute before
+        assertThat(clock.nowNs()).isEqualTo(published + 10 * S);
+        assertThat(clock.anchorDisagreementNs()).isEqualTo(-120 * S);
+    }
+
+    @Test
+    void aWallClockThatAgreesWithThePublishedLedgerTimeWithinTheToleranceIsTakenAsItIs() {
+        long published = wall;
+        LedgerTimeReference reference = published(published);
+        pass(10 * S);
+        wall += 3 * S; // 3 s ahead of the lower bound: inside the 2 s read window plus 1.5 s
+        clock.anchor(0, reference);
+        assertThat(clock.nowNs()).isEqualTo(wall);
+        assertThat(clock.anchorDisagreementNs()).isZero();
+        // and with no reference, as before: the wall clock, never before the floor
+        long floor = wall + 7 * S;
+        clock.anchor(floor, null);
+        assertThat(clock.nowNs()).isEqualTo(floor);
+    }
 }

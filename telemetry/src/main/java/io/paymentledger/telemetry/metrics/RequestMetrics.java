@@ -1,4 +1,4 @@
-package io.paymentledger.security.observability;
+package io.paymentledger.telemetry.metrics;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;

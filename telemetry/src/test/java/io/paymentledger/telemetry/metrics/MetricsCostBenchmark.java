@@ -1,4 +1,4 @@
-package io.paymentledger.security.observability;
+package io.paymentledger.telemetry.metrics;
 
 import io.micrometer.core.instrument.Counter;
 import io.vertx.grpc.common.GrpcStatus;
@@ -8,9 +8,9 @@ import io.vertx.grpc.common.GrpcStatus;
  * path through {@link RequestMetrics} (method lookup, status timer, histogram bucket) and a counter increment.
  *
  * <pre>{@code
- * ./mvnw -q -B -pl security test-compile
- * java -cp "security/target/test-classes:security/target/classes:ledger-cli/target/lib/*" \
- *     io.paymentledger.security.observability.MetricsCostBenchmark
+ * ./mvnw -q -B -pl telemetry test-compile
+ * java -cp "telemetry/target/test-classes:telemetry/target/classes:ledger-cli/target/lib/*" \
+ *     io.paymentledger.telemetry.metrics.MetricsCostBenchmark
  * }</pre>
  */
 public final class MetricsCostBenchmark {

@@ -1,4 +1,4 @@
-package io.paymentledger.security.observability;
+package io.paymentledger.telemetry.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
