@@ -8,15 +8,15 @@ import io.paymentledger.cli.chaos.HistoryChecker;
 import io.paymentledger.cli.deploy.LocalDeployment;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
+
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
+
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -41,27 +41,11 @@ class ChaosRunTest {
     static final List<String> FAULTS = List.of("pause_leader_node", "pause_leader_postgres", "kill_leader_node");
 
     static LocalDeployment deployment;
-    static final ByteArrayOutputStream printed = new ByteArrayOutputStream();
 
     @BeforeAll
     static void up() {
-        deployment = LocalDeployment.open(tempDir("ledger-chaos-"), new PrintStream(printed, true));
-        deployment.up();
-    }
-
-    @AfterAll
-    static void destroy() {
-        if (deployment != null) {
-            deployment.destroy();
-        }
-    }
-
-    private static Path tempDir(String prefix) {
-        try {
-            return Files.createTempDirectory(prefix);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        // The chaos run heals every fault and waits until the deployment is whole again, so it may share one.
+        deployment = io.paymentledger.cli.support.SharedDeployment.get();
     }
 
     @Test

@@ -273,6 +273,31 @@ public final class Bench {
         return this;
     }
 
+    /** Something read when each measured window starts and when it ends (the processes' stage histograms). */
+    public interface Window {
+        Window NONE = new Window() {
+            @Override
+            public void started() {}
+
+            @Override
+            public void ended() {}
+        };
+
+        /** Called (off the load's threads) when the measured window starts. */
+        void started();
+
+        /** Called when it ends. */
+        void ended();
+    }
+
+    private volatile Window window = Window.NONE;
+
+    /** Calls {@code w} at the start and the end of each measured window (warm-up and set-up excluded). */
+    public Bench window(Window w) {
+        this.window = w;
+        return this;
+    }
+
     /** Also reads these processes' CPU time over each measured window (the server's, the generator's). */
     public Bench measureCpu(ProcessCpu cpu) {
         this.cpu = cpu;
@@ -397,11 +422,14 @@ public final class Bench {
             measureFrom = start + (long) (o.warmupSeconds() * 1e9);
             measureUntil = measureFrom + (long) (o.durationSeconds() * 1e9);
             ProcessCpu meter = cpu;
+            Window w = window;
             Thread cpuWindow = Thread.ofVirtual().name("bench-cpu").start(() -> {
                 sleepUntil(measureFrom);
                 ProcessCpu.Sample first = meter.sample();
+                w.started();
                 sleepUntil(measureUntil);
                 cpuUsage = first.until(meter.sample());
+                w.ended();
             });
             if (o.mode() == Mode.CLOSED) {
                 closedLoop();

@@ -13,8 +13,9 @@ import java.util.regex.Pattern;
 /**
  * Where a bench run's time went, from the histograms the processes already export (issue #24): the router's call, the
  * leading node's call, and the node's writer stages (queue wait, apply, rows, commit, and of the commit the COMMIT
- * statement with its wait for a second site). Each is the difference of two scrapes (before and after the run) of
- * {@code /metrics}, so only this run's calls count; its p50 and p99 are read from the buckets the way Prometheus's
+ * statement with its wait for a second site). Each is the difference of two scrapes of {@code /metrics}, at the start
+ * and the end of the run's measured window, so only calls of that window count (set-up and warm-up excluded, calls
+ * in flight at either edge counted by when they ended); its p50 and p99 are read from the buckets the way Prometheus's
  * {@code histogram_quantile} does (linear within a bucket), so they are as coarse as the buckets.
  */
 public final class StageLatency {

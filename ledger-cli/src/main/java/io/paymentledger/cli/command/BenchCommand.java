@@ -206,9 +206,22 @@ public final class BenchCommand implements Callable<Integer> {
                             sc.payments() ? "unary" : shape, m.label(),
                             m == Bench.Mode.OPEN ? " at " + rate + "/s" : "", c, duration, warmup);
                     List<Map.Entry<String, Integer>> scraped = stageTargets(topology, d, direct);
-                    StageLatency.Scrape before = StageLatency.scrape(metrics, scraped);
+                    java.util.concurrent.atomic.AtomicReference<StageLatency.Scrape> before = new java.util.concurrent.atomic.AtomicReference<>();
+                    java.util.concurrent.atomic.AtomicReference<StageLatency.Scrape> after = new java.util.concurrent.atomic.AtomicReference<>();
+                    bench.window(new Bench.Window() {
+                        @Override
+                        public void started() {
+                            before.set(StageLatency.scrape(metrics, scraped));
+                        }
+
+                        @Override
+                        public void ended() {
+                            after.set(StageLatency.scrape(metrics, scraped));
+                        }
+                    });
                     BenchResult r = bench.run(o);
-                    List<StageLatency.Stage> st = StageLatency.between(before, StageLatency.scrape(metrics, scraped));
+                    List<StageLatency.Stage> st = before.get() == null || after.get() == null ? List.of()
+                            : StageLatency.between(before.get(), after.get());
                     err.printf(Locale.ROOT, "bench: %.0f transfers/s, p99 %.2f ms, check %s%n", r.transfersPerSecond(), r.p99Ms(),
                             r.check().passed() ? "passed" : "FAILED");
                     err.println("bench: " + StageLatency.line(st));
@@ -228,7 +241,7 @@ public final class BenchCommand implements Callable<Integer> {
             } else {
                 System.out.println("ledger bench against " + targetName);
                 System.out.print(BenchReport.table(results, pgbench));
-                System.out.println("where the time went, per run (the leader's and the router's histograms, this run's calls only):");
+                System.out.println("where the time went, per run (the leader's and the router's histograms, its measured window only):");
                 for (int i = 0; i < results.size(); i++) {
                     System.out.println("  " + results.get(i).scenario() + " × " + results.get(i).shape() + ": " + StageLatency.line(stages.get(i)));
                 }
