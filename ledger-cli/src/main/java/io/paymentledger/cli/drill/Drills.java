@@ -149,6 +149,11 @@ public final class Drills implements AutoCloseable {
     private final LeaderTracker tracker;
     private final boolean viaRouter;
     private final PrintStream out;
+    /** The site whose CP member leads the CP groups' Raft when a run starts (null: wherever it is). */
+    private String raftLeader;
+    private int writers = 6;
+    private Duration faultHold;
+    private long callTimeoutMs;
 
     /**
      * @param viaRouter  the workload talks to the region router (as merchants do) rather than to whichever node
@@ -162,6 +167,27 @@ public final class Drills implements AutoCloseable {
         this.tracker = new LeaderTracker(d.topology(), clients);
         this.viaRouter = viaRouter;
         this.out = new PrintStream(java.io.OutputStream.nullOutputStream());
+        this.callTimeoutMs = viaRouter ? 20_000 : 3_000;
+    }
+
+    /** Each run starts with the CP groups' Raft leadership on {@code site}'s member (null: wherever it is). */
+    public void raftLeader(String site) {
+        this.raftLeader = site;
+    }
+
+    /** How long cuts and pauses are held (null: {@link #CUT} / {@link #PAUSE}). */
+    public void faultHold(Duration hold) {
+        this.faultHold = hold;
+    }
+
+    private Duration held(Duration byDefault) {
+        return faultHold == null ? byDefault : faultHold;
+    }
+
+    /** The workload's writers and each call's deadline. */
+    public void workload(int writers, long callTimeoutMs) {
+        this.writers = writers;
+        this.callTimeoutMs = callTimeoutMs;
     }
 
     /**
@@ -230,8 +256,13 @@ public final class Drills implements AutoCloseable {
         String runId = scenario.name().toLowerCase().replace('_', '-') + "-" + UUID.randomUUID().toString().substring(0, 8);
         java.util.function.Supplier<io.vertx.core.net.SocketAddress> target = viaRouter
                 ? () -> Clients.loopback(d.topology().routerPort()) : tracker;
-        try (Workload w = new Workload(merchant.grpc(), target, runId, DeploymentSecurity.LOAD_MERCHANT, 6,
-                viaRouter ? 20_000 : 3_000);
+        String placement = "";
+        if (raftLeader != null) {
+            long ms = io.paymentledger.cli.deploy.Coordination.moveRaftLeader(d.topology(), raftLeader, Duration.ofSeconds(30));
+            placement = "; CP Raft leader " + raftLeader + " (moved in " + ms + " ms)";
+        }
+        try (Workload w = new Workload(merchant.grpc(), target, runId, DeploymentSecurity.LOAD_MERCHANT, writers,
+                callTimeoutMs);
                 DurabilityWatch watch = new DurabilityWatch(d.topology(), clients)) {
             w.setUp();
             w.start();
@@ -269,7 +300,7 @@ public final class Drills implements AutoCloseable {
             problems.addAll(checkLeaderDatabase());
             long duringFault = inj.downFromNanos() == 0 ? 0 : w.acknowledgedBetween(inj.downFromNanos(), inj.downToNanos());
             return new Result(scenario, outageMs, w.longestGapMsAfter(t0), w.acknowledgedCount(), w.errors(), problems,
-                    inj.detail(), watch.backToTwoMsAfter(fault), watch.servedWithoutSecondSite(t0), duringFault);
+                    inj.detail() + placement, watch.backToTwoMsAfter(fault), watch.servedWithoutSecondSite(t0), duringFault);
         } finally {
             normalise();
         }
@@ -286,12 +317,12 @@ public final class Drills implements AutoCloseable {
                 long from = System.nanoTime();
                 faults.pause(process);
                 try {
-                    LocalDeployment.sleep(PAUSE.toMillis());
+                    LocalDeployment.sleep(held(PAUSE).toMillis());
                 } finally {
                     faults.resume(process);
                 }
                 NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
-                return new Injected(process + " paused " + PAUSE.toSeconds() + " s; region " + leader.getRegion()
+                return new Injected(process + " paused " + held(PAUSE).toSeconds() + " s; region " + leader.getRegion()
                         + " leads with epoch " + leader.getEpoch() + ": " + leader.getLastFailoverReason(), from, 0, 0);
             }
             case ISOLATE_LEADER_REGION, PARTITION_LEADER_STANDBY, CUT_LEADER_TO_STANDBY, ISOLATE_WITNESS -> {
@@ -399,14 +430,14 @@ public final class Drills implements AutoCloseable {
         // The fault is complete once its last rule is in (each takes a few ms to add): the clock starts then.
         long from = System.nanoTime();
         try {
-            LocalDeployment.sleep(CUT.toMillis());
+            LocalDeployment.sleep(held(CUT).toMillis());
         } finally {
             cut.heal();
         }
         long to = System.nanoTime();
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
         boolean leaderCut = scenario == Scenario.ISOLATE_LEADER_REGION;
-        return new Injected(what + ", for " + CUT.toSeconds() + " s; region " + leader.getRegion() + " leads with epoch "
+        return new Injected(what + ", for " + held(CUT).toSeconds() + " s; region " + leader.getRegion() + " leads with epoch "
                 + leader.getEpoch() + ": " + leader.getLastFailoverReason(), from, leaderCut ? 0 : from, leaderCut ? 0 : to);
     }
 

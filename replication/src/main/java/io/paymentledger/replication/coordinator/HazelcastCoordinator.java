@@ -121,6 +121,7 @@ public final class HazelcastCoordinator implements Coordinator {
     private final java.util.concurrent.atomic.AtomicInteger abandonedCalls = new java.util.concurrent.atomic.AtomicInteger();
     private final RaftLeaderSteering steering;
     private volatile boolean closed;
+    private volatile java.nio.file.Path raftLeaderWish;
 
     /**
      * Hazelcast's thread id for every CP call of this coordinator. A {@code FencedLock} belongs to (CP session, thread
@@ -163,7 +164,12 @@ public final class HazelcastCoordinator implements Coordinator {
     /** How often a member looks for the rest of its cluster after a partition (split-brain merge check). */
     static final int MERGE_CHECK_SECONDS = 5;
     /** A member silent this long is dropped from the cluster (Hazelcast's member failure detection). */
-    static final int MAX_NO_HEARTBEAT_SECONDS = 5;
+    static final int MAX_NO_HEARTBEAT_SECONDS = Integer.getInteger("ledger.cp.maxNoHeartbeatSeconds", 5);
+    /**
+     * Steering CP calls to the Raft leader this member knows, and leaving hung calls behind ({@link #call}); on unless
+     * {@code -Dledger.cp.steer=false} (to compare with Hazelcast's own behaviour, or should its internals change).
+     */
+    static final boolean STEER = !"false".equals(System.getProperty("ledger.cp.steer"));
 
     static Config config(Settings s) {
         Config c = new Config().setClusterName(s.clusterName()).setInstanceName("ledger-" + s.memberName());
@@ -245,7 +251,9 @@ public final class HazelcastCoordinator implements Coordinator {
         // member-left event or an I/O error: a leader that went silent (cut off, paused) keeps every call, session
         // heartbeats included, until it is dropped from the cluster. This member's own Raft node knows better as soon
         // as the others elected a new leader.
-        steering.steer();
+        if (STEER) {
+            steering.steer();
+        }
         // 0: running, 1: returned, 2: abandoned (given up on while it runs; its thread is left to Hazelcast)
         java.util.concurrent.atomic.AtomicInteger outcome = new java.util.concurrent.atomic.AtomicInteger();
         AtomicBoolean started = new AtomicBoolean();
@@ -277,9 +285,13 @@ public final class HazelcastCoordinator implements Coordinator {
                 slot.release();
             } else {
                 f.cancel(true);
-                abandonIfBounded(what, outcome);
+                if (STEER) {
+                    abandonIfBounded(what, outcome);
+                }
             }
-            steering.steer();
+            if (STEER) {
+                steering.steer();
+            }
             throw new CoordinatorUnavailable(what + ": no answer from the CP group within " + timeoutMs
                     + " ms (quorum lost?)", e);
         } catch (InterruptedException e) {
@@ -402,6 +414,14 @@ public final class HazelcastCoordinator implements Coordinator {
         return call("read the WAL keeper's report", () -> WalKeeperReport.fromJson(this.<String>ref(WAL_KEEPER_REPORT).get()));
     }
 
+    private Map<String, String> addressByName() {
+        Map<String, String> m = new HashMap<>();
+        for (int i = 0; i < settings.memberNames().size() && i < settings.members().size(); i++) {
+            m.put(settings.memberNames().get(i), settings.members().get(i));
+        }
+        return m;
+    }
+
     /** host:port of a member by name, or null. */
     private String addressOf(String memberName) {
         int i = settings.memberNames().indexOf(memberName);
@@ -468,8 +488,20 @@ public final class HazelcastCoordinator implements Coordinator {
      * identity): removes its own previous incarnation (same address, no longer in the cluster) and promotes
      * itself. Returns a sentence for the log; safe to call repeatedly.
      */
+    /**
+     * Honour wishes for the CP Raft leader's placement written into {@code file} (drills only; see
+     * {@link RaftLeaderSteering#honourWish}); checked at every {@link #maintain}.
+     */
+    public void raftLeaderWishFile(java.nio.file.Path file) {
+        this.raftLeaderWish = file;
+    }
+
     @Override
     public String maintain() {
+        String wish = steering.honourWish(raftLeaderWish, addressByName());
+        if (!wish.isEmpty()) {
+            LOG.info(() -> "coordinator " + settings.memberName() + ": " + wish);
+        }
         String outcome = ensureCpMember();
         try {
             call("publish my CP identity", () -> {

@@ -83,6 +83,57 @@ final class RaftLeaderSteering {
     }
 
     /**
+     * Drills (issue #19: "for each placement of the Raft leader") ask for the CP groups' Raft leadership to be on one
+     * member by writing its name into {@code wishFile}. A member that leads a group moves it there (Hazelcast's own
+     * leadership transfer); the member that sees every group led by the wished member removes the file: the wish is
+     * one-shot, so nothing keeps pushing leadership to a member that a fault then cuts off. Returns a sentence for
+     * the log, "" when there is nothing to do.
+     */
+    String honourWish(java.nio.file.Path wishFile, java.util.Map<String, String> addressByName) {
+        if (off || wishFile == null || !java.nio.file.Files.exists(wishFile)) {
+            return "";
+        }
+        try {
+            if (!bind()) {
+                return "";
+            }
+            String name = java.nio.file.Files.readString(wishFile).strip();
+            String address = addressByName.get(name);
+            if (address == null) {
+                return "";
+            }
+            boolean allThere = true;
+            StringBuilder moved = new StringBuilder();
+            for (RaftNode node : raft.getAllRaftNodes()) {
+                CPMember target = node.getCommittedMembers().stream().map(e -> context.getCPMember(e.getUuid()))
+                        .filter(m -> m != null && address.equals(m.getAddress().getHost() + ":" + m.getAddress().getPort()))
+                        .findFirst().orElse(null);
+                RaftEndpoint leader = node.getLeader();
+                if (target == null || leader == null) {
+                    allThere = false;
+                    continue;
+                }
+                if (leader.getUuid().equals(target.getUuid())) {
+                    continue;
+                }
+                allThere = false;
+                if (leader.getUuid().equals(node.getLocalMember().getUuid())
+                        && target instanceof com.hazelcast.cp.internal.CPMemberInfo info) {
+                    raft.transferLeadership(node.getGroupId(), info); // not awaited: the next upkeep looks again
+                    moved.append(moved.isEmpty() ? "" : ", ").append(node.getGroupId().getName());
+                }
+            }
+            if (allThere) {
+                java.nio.file.Files.deleteIfExists(wishFile);
+                return "every CP group's Raft leader is " + name + ", as " + wishFile + " asked";
+            }
+            return moved.isEmpty() ? "" : "moving the Raft leadership of " + moved + " to " + name + ", as " + wishFile + " asks";
+        } catch (java.io.IOException | RuntimeException | ReflectiveOperationException e) {
+            return "cannot move the Raft leadership as " + wishFile + " asks: " + e;
+        }
+    }
+
+    /**
      * Hazelcast heartbeats this member's CP session every second, to the cached leader: those sent while it pointed at
      * the silent member are lost, and the session would expire on the new leader although this member is alive. One
      * heartbeat now, to the new leader (a heartbeat only extends the session; its answer is not awaited).
