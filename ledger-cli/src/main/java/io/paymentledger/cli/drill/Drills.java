@@ -91,7 +91,15 @@ public final class Drills implements AutoCloseable {
          * killed. a must not wait for b for good: it either does not hand over (b's node is silent) or, having handed
          * over to a b that never recorded its leadership, takes leadership back under a new epoch by itself (12 s).
          */
-        SWITCHOVER_TO_FROZEN_TARGET;
+        SWITCHOVER_TO_FROZEN_TARGET,
+        /**
+         * Issue #19, no false failovers: the leader's node is paused {@link #SHORT_PAUSES} times for
+         * {@link #SHORT_PAUSE} each (a GC pause; `--hold-seconds` to change it), {@link #SHORT_PAUSE_GAP} apart. Below the
+         * detection timers nothing may fail over: the same region leads with the same epoch throughout.
+         */
+        SHORT_PAUSES_LEADER_NODE,
+        /** The same, pausing the witness (CP member and WAL keeper): the regions must not notice beyond a moment. */
+        SHORT_PAUSES_WITNESS;
 
         /** Does the drill cut links between sites (it needs `./ledger up --sites netns`)? */
         public boolean cutsLinks() {
@@ -119,6 +127,11 @@ public final class Drills implements AutoCloseable {
     static final int CLOCK_HOLD_TIMEOUT_S = 20;
     /** While the leader's clock is behind, ledger time must advance at least this fraction of real time. */
     static final double LEDGER_PACE_MIN = 0.5;
+
+    /** A GC-like pause, and how many, how far apart ({@link Scenario#SHORT_PAUSES_LEADER_NODE}). */
+    static final Duration SHORT_PAUSE = Duration.ofMillis(2_000);
+    static final int SHORT_PAUSES = 5;
+    static final Duration SHORT_PAUSE_GAP = Duration.ofSeconds(3);
 
     /** How long a paused process stays paused: twice the CP session TTL. */
     static final Duration PAUSE = Duration.ofSeconds(6);
@@ -356,6 +369,10 @@ public final class Drills implements AutoCloseable {
             case CLOCK_JUMP_LEADER -> {
                 return clockJump(w);
             }
+            case SHORT_PAUSES_LEADER_NODE, SHORT_PAUSES_WITNESS -> {
+                return shortPauses(scenario == Scenario.SHORT_PAUSES_WITNESS ? LocalDeployment.WITNESS
+                        : "node-" + LocalDeployment.FIRST_PRIMARY);
+            }
             case WRITER_STALL_LEADER -> {
                 return stallLeadersWriter();
             }
@@ -528,6 +545,36 @@ public final class Drills implements AutoCloseable {
 
     /** What {@link #clockJump} found wrong (reported with the run's other problems). */
     private final List<String> clockProblems = new ArrayList<>();
+
+    /**
+     * Pauses {@code process} {@link #SHORT_PAUSES} times (SIGSTOP, SIGCONT after the hold), and checks that the leader
+     * and its epoch never changed: a pause shorter than the detection timers is no reason to fail over.
+     */
+    private Injected shortPauses(String process) {
+        NodeStatus before = d.awaitLeader(Duration.ofSeconds(30));
+        io.paymentledger.cli.chaos.Faults faults = new io.paymentledger.cli.chaos.Faults(d);
+        Duration hold = held(SHORT_PAUSE);
+        long from = System.nanoTime();
+        for (int i = 0; i < SHORT_PAUSES; i++) {
+            faults.pause(process);
+            try {
+                LocalDeployment.sleep(hold.toMillis());
+            } finally {
+                faults.resume(process);
+            }
+            LocalDeployment.sleep(SHORT_PAUSE_GAP.toMillis());
+        }
+        NodeStatus after = d.awaitLeader(Duration.ofSeconds(30));
+        String what = process + " paused " + SHORT_PAUSES + " times for " + hold.toMillis() + " ms, " + SHORT_PAUSE_GAP.toSeconds()
+                + " s apart";
+        if (!after.getRegion().equals(before.getRegion()) || after.getEpoch() != before.getEpoch()) {
+            clockProblems.add("false failover: " + what + ", and leadership moved from " + before.getRegion() + " (epoch "
+                    + before.getEpoch() + ") to " + after.getRegion() + " (epoch " + after.getEpoch() + "): "
+                    + after.getLastFailoverReason());
+        }
+        return new Injected(what + "; " + after.getRegion() + " leads with epoch " + after.getEpoch() + " (before: "
+                + before.getRegion() + ", epoch " + before.getEpoch() + ")", from, 0, 0);
+    }
 
     /** The witness has a complete base backup (it takes one as soon as it streams from a leader). */
     private void awaitBaseBackup(Duration timeout) {
