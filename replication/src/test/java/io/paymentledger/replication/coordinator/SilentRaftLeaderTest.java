@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
 class SilentRaftLeaderTest {
 
     static final Duration CALL_TIMEOUT = Duration.ofMillis(1_500);
-    /** Shorter than Hazelcast's member removal (5 s): what answers here is the new Raft leader, not the removal. */
+    /** Shorter than Hazelcast's member removal (10 s): what answers here is the new Raft leader, not the removal. */
     static final long FROZEN_MS = 4_500;
     static final List<String> NAMES = List.of("a", "b", "witness");
 
