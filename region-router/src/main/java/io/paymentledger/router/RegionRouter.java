@@ -72,6 +72,8 @@ public final class RegionRouter implements AutoCloseable {
     /** GET requests on the merchants' port (the status page); null: every request is gRPC. */
     private volatile io.vertx.core.Handler<io.vertx.core.http.HttpServerRequest> httpPages;
     private final HoldQueue hold;
+    /** The router's connections to the nodes (health checks and forwarding), closed when a node is found unreachable. */
+    private final io.paymentledger.router.health.UpstreamConnections connections = new io.paymentledger.router.health.UpstreamConnections();
     private final MerchantLimiter merchants;
     private final List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile HealthVerticle health;
@@ -245,16 +247,15 @@ public final class RegionRouter implements AutoCloseable {
 
         @Override
         public Future<?> start() {
-            healthClient = GrpcClient.builder(vertx)
-                    .with(new GrpcClientOptions().setMaxMessageSize(64 * 1024).setScheduleDeadlineAutomatically(true))
-                    .with(http2(config.upstreamClientOptions(), config.healthCheckTimeoutMs()))
-                    .build();
+            healthClient = connections.client(vertx,
+                    new GrpcClientOptions().setMaxMessageSize(64 * 1024).setScheduleDeadlineAutomatically(true),
+                    http2(config.upstreamClientOptions(), config.healthCheckTimeoutMs()));
             upstreams = new ArrayList<>();
             for (RouterConfig.UpstreamConfig u : config.upstreams()) {
                 upstreams.add(new Upstream(u, new Breaker(config.outlierFailures(), config.outlierEjectionMs(),
                         config.outlierEjectionMaxMs()), config.upstreamInFlightCalls()));
             }
-            tracker = new LeaderTracker(vertx, context, healthClient, upstreams, config,
+            tracker = new LeaderTracker(vertx, context, healthClient, connections, upstreams, config,
                     LeaderTracker.Listener.both(new HoldWaker(hold, counters), leadership));
             tracker.start();
             return Future.succeededFuture();
@@ -280,10 +281,9 @@ public final class RegionRouter implements AutoCloseable {
         @Override
         public Future<?> start() {
             LeaderTracker tracker = health.tracker;
-            upstreamClient = GrpcClient.builder(vertx)
-                    .with(new GrpcClientOptions().setMaxMessageSize(config.maxMessageBytes()).setScheduleDeadlineAutomatically(false))
-                    .with(http2(config.upstreamClientOptions(), config.upstreamConnectTimeoutMs()))
-                    .build();
+            upstreamClient = connections.client(vertx,
+                    new GrpcClientOptions().setMaxMessageSize(config.maxMessageBytes()).setScheduleDeadlineAutomatically(false),
+                    http2(config.upstreamClientOptions(), config.upstreamConnectTimeoutMs()));
             Forwarder forwarder = new Forwarder(vertx, config, upstreamClient, hold, merchants, counters, requests, telemetry);
             forwarder.tracker(tracker);
 

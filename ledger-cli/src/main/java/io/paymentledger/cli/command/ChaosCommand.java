@@ -22,7 +22,8 @@ import picocli.CommandLine.Parameters;
         + " of it); heal undoes everything; run: a workload under a seeded schedule of faults, checked afterwards. Each says"
         + " what it did and how to undo it. Processes: node-a, postgres-a, witness, router (or b); sites: a, b, witness.",
         subcommands = {ChaosCommand.Pause.class, ChaosCommand.Resume.class, ChaosCommand.Clock.class, ChaosCommand.Heal.class,
-                ChaosCommand.Kill.class, ChaosCommand.Isolate.class, ChaosCommand.Partition.class, ChaosCommand.Run.class})
+                ChaosCommand.Kill.class, ChaosCommand.Isolate.class, ChaosCommand.Partition.class, ChaosCommand.Run.class,
+                ChaosCommand.RaftLeader.class})
 public final class ChaosCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -65,6 +66,24 @@ public final class ChaosCommand implements Callable<Integer> {
             Thread.sleep(seconds * 1000L);
             f.resume(process);
             System.out.println("chaos: " + process + " resumed after " + seconds + " s (SIGCONT)");
+            return 0;
+        }
+    }
+
+    @Command(name = "raft-leader", description = "Move the CP groups' Raft leadership to a site's CP member (a, b or"
+            + " witness), so that a fault can be tried with each placement; waits until done (at most 30 s).")
+    static final class RaftLeader implements Callable<Integer> {
+        @Mixin
+        DeploymentOptions deployment;
+
+        @Parameters(index = "0", description = "a | b | witness")
+        String site;
+
+        @Override
+        public Integer call() {
+            LocalDeployment d = open(deployment);
+            long ms = io.paymentledger.cli.deploy.Coordination.moveRaftLeader(d.topology(), site, java.time.Duration.ofSeconds(30));
+            System.out.println("chaos: every CP group's Raft leader is " + site + "'s CP member (" + ms + " ms)");
             return 0;
         }
     }

@@ -36,6 +36,20 @@ public final class DrillCommand implements Callable<Integer> {
             + " router (shows what clients without the router would see).")
     boolean direct;
 
+    @Option(names = "--raft-leader", description = "Before each run, move the CP groups' Raft leadership to this site's"
+            + " CP member (a, b or witness): the faults' outage depends on where it is.")
+    String raftLeader;
+
+    @Option(names = "--writers", defaultValue = "6", description = "Concurrent writers of the workload (default 6).")
+    int writers;
+
+    @Option(names = "--deadline-ms", description = "Each call's deadline (default 20000 through the router, 3000 direct);"
+            + " a merchant's 5000 shows which calls a failover made wait out their deadline.")
+    Long deadlineMs;
+
+    @Option(names = "--hold-seconds", description = "How long a cut or a pause is held (default 6).")
+    Integer holdSeconds;
+
     @Override
     public Integer call() throws Exception {
         LogSetup.install("ledger-drill", Level.SEVERE);
@@ -50,6 +64,17 @@ public final class DrillCommand implements Callable<Integer> {
                 : List.of(Drills.Scenario.valueOf(scenario.toUpperCase().replace('-', '_')));
         boolean ok = true;
         try (Drills drills = new Drills(d, !direct)) {
+            drills.raftLeader(raftLeader);
+            if (holdSeconds != null) {
+                if (holdSeconds < 1 || holdSeconds > 600) {
+                    throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--hold-seconds must be within 1..600");
+                }
+                drills.faultHold(java.time.Duration.ofSeconds(holdSeconds));
+            }
+            if (writers < 1 || writers > 256) {
+                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--writers must be within 1..256");
+            }
+            drills.workload(writers, deadlineMs == null ? (direct ? 3_000 : 20_000) : deadlineMs);
             for (Drills.Scenario s : scenarios) {
                 List<Long> outage = new ArrayList<>();
                 List<Long> backToTwo = new ArrayList<>();

@@ -20,6 +20,41 @@ public final class Coordination {
 
     private Coordination() {}
 
+    /** Where a drill asks for the CP Raft leader's placement (one-shot; removed once done). */
+    public static java.nio.file.Path raftLeaderWishFile(Topology t) {
+        return t.run().resolve("raft-leader");
+    }
+
+    /**
+     * Moves every CP group's Raft leadership to {@code site} (a, b or witness): writes the wish, which the member leading
+     * each group honours at its next upkeep (every 2 s), and waits until a member saw it done. Returns how long it took.
+     */
+    public static long moveRaftLeader(Topology t, String site, java.time.Duration timeout) {
+        if (!t.siteNames().contains(site)) {
+            throw new IllegalArgumentException("unknown site " + site + " (one of " + t.siteNames() + ")");
+        }
+        java.nio.file.Path wish = raftLeaderWishFile(t);
+        long started = System.nanoTime();
+        try {
+            java.nio.file.Files.createDirectories(wish.getParent());
+            java.nio.file.Files.writeString(wish, site + "\n");
+            while (java.nio.file.Files.exists(wish)) {
+                if (System.nanoTime() - started > timeout.toNanos()) {
+                    java.nio.file.Files.deleteIfExists(wish);
+                    throw new IllegalStateException("the CP Raft leadership did not move to " + site + " within "
+                            + timeout.toSeconds() + " s (is every CP member up?)");
+                }
+                Thread.sleep(100);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+        return (System.nanoTime() - started) / 1_000_000;
+    }
+
     public static HazelcastCoordinator.Settings settings(Topology t, String member, int port) {
         java.util.List<String> names = t.siteNames();
         return new HazelcastCoordinator.Settings(t.clusterName(), member, t.host(member), port, t.hazelcastMembers(), names,

@@ -48,6 +48,7 @@ public final class NodeProcess {
             databases.put(r.name(), LocalDeployment.postgres(t, security, r.name()));
         }
         HazelcastCoordinator coordinator = HazelcastCoordinator.start(Coordination.settings(t, regionName, region.hazelcastPort()));
+        coordinator.raftLeaderWishFile(Coordination.raftLeaderWishFile(t));
         ReplicatedControl control = new ReplicatedControl(new FailoverAgent.Config(regionName, databases, Coordination.TICK_MS,
                 Coordination.LEASE_MS, policy, WalService.restoreCommand(t.walKeeperUrl(), databases.get(regionName).tlsDir())),
                 coordinator);

@@ -74,6 +74,7 @@ public final class WitnessProcess {
     public static void run(Topology t, Duration backupInterval) throws InterruptedException {
         HazelcastCoordinator coordinator = HazelcastCoordinator.start(Coordination.settings(t, LocalDeployment.WITNESS,
                 t.witnessHazelcastPort()));
+        coordinator.raftLeaderWishFile(Coordination.raftLeaderWishFile(t));
         DeploymentSecurity security = DeploymentSecurity.open(t);
         Map<String, PgCluster> sources = new LinkedHashMap<>();
         t.regions().keySet().forEach(r -> sources.put(r, LocalDeployment.postgres(t, security, r)));

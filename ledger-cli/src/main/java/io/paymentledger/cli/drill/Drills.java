@@ -91,7 +91,15 @@ public final class Drills implements AutoCloseable {
          * killed. a must not wait for b for good: it either does not hand over (b's node is silent) or, having handed
          * over to a b that never recorded its leadership, takes leadership back under a new epoch by itself (12 s).
          */
-        SWITCHOVER_TO_FROZEN_TARGET;
+        SWITCHOVER_TO_FROZEN_TARGET,
+        /**
+         * Issue #19, no false failovers: the leader's node is paused {@link #SHORT_PAUSES} times for
+         * {@link #SHORT_PAUSE} each (a GC pause; `--hold-seconds` to change it), {@link #SHORT_PAUSE_GAP} apart. Below the
+         * detection timers nothing may fail over: the same region leads with the same epoch throughout.
+         */
+        SHORT_PAUSES_LEADER_NODE,
+        /** The same, pausing the witness (CP member and WAL keeper): the regions must not notice beyond a moment. */
+        SHORT_PAUSES_WITNESS;
 
         /** Does the drill cut links between sites (it needs `./ledger up --sites netns`)? */
         public boolean cutsLinks() {
@@ -119,6 +127,11 @@ public final class Drills implements AutoCloseable {
     static final int CLOCK_HOLD_TIMEOUT_S = 20;
     /** While the leader's clock is behind, ledger time must advance at least this fraction of real time. */
     static final double LEDGER_PACE_MIN = 0.5;
+
+    /** A GC-like pause, and how many, how far apart ({@link Scenario#SHORT_PAUSES_LEADER_NODE}). */
+    static final Duration SHORT_PAUSE = Duration.ofMillis(2_000);
+    static final int SHORT_PAUSES = 5;
+    static final Duration SHORT_PAUSE_GAP = Duration.ofSeconds(3);
 
     /** How long a paused process stays paused: twice the CP session TTL. */
     static final Duration PAUSE = Duration.ofSeconds(6);
@@ -149,6 +162,11 @@ public final class Drills implements AutoCloseable {
     private final LeaderTracker tracker;
     private final boolean viaRouter;
     private final PrintStream out;
+    /** The site whose CP member leads the CP groups' Raft when a run starts (null: wherever it is). */
+    private String raftLeader;
+    private int writers = 6;
+    private Duration faultHold;
+    private long callTimeoutMs;
 
     /**
      * @param viaRouter  the workload talks to the region router (as merchants do) rather than to whichever node
@@ -162,6 +180,27 @@ public final class Drills implements AutoCloseable {
         this.tracker = new LeaderTracker(d.topology(), clients);
         this.viaRouter = viaRouter;
         this.out = new PrintStream(java.io.OutputStream.nullOutputStream());
+        this.callTimeoutMs = viaRouter ? 20_000 : 3_000;
+    }
+
+    /** Each run starts with the CP groups' Raft leadership on {@code site}'s member (null: wherever it is). */
+    public void raftLeader(String site) {
+        this.raftLeader = site;
+    }
+
+    /** How long cuts and pauses are held (null: {@link #CUT} / {@link #PAUSE}). */
+    public void faultHold(Duration hold) {
+        this.faultHold = hold;
+    }
+
+    private Duration held(Duration byDefault) {
+        return faultHold == null ? byDefault : faultHold;
+    }
+
+    /** The workload's writers and each call's deadline. */
+    public void workload(int writers, long callTimeoutMs) {
+        this.writers = writers;
+        this.callTimeoutMs = callTimeoutMs;
     }
 
     /**
@@ -230,8 +269,13 @@ public final class Drills implements AutoCloseable {
         String runId = scenario.name().toLowerCase().replace('_', '-') + "-" + UUID.randomUUID().toString().substring(0, 8);
         java.util.function.Supplier<io.vertx.core.net.SocketAddress> target = viaRouter
                 ? () -> Clients.loopback(d.topology().routerPort()) : tracker;
-        try (Workload w = new Workload(merchant.grpc(), target, runId, DeploymentSecurity.LOAD_MERCHANT, 6,
-                viaRouter ? 20_000 : 3_000);
+        String placement = "";
+        if (raftLeader != null) {
+            long ms = io.paymentledger.cli.deploy.Coordination.moveRaftLeader(d.topology(), raftLeader, Duration.ofSeconds(30));
+            placement = "; CP Raft leader " + raftLeader + " (moved in " + ms + " ms)";
+        }
+        try (Workload w = new Workload(merchant.grpc(), target, runId, DeploymentSecurity.LOAD_MERCHANT, writers,
+                callTimeoutMs);
                 DurabilityWatch watch = new DurabilityWatch(d.topology(), clients)) {
             w.setUp();
             w.start();
@@ -269,7 +313,7 @@ public final class Drills implements AutoCloseable {
             problems.addAll(checkLeaderDatabase());
             long duringFault = inj.downFromNanos() == 0 ? 0 : w.acknowledgedBetween(inj.downFromNanos(), inj.downToNanos());
             return new Result(scenario, outageMs, w.longestGapMsAfter(t0), w.acknowledgedCount(), w.errors(), problems,
-                    inj.detail(), watch.backToTwoMsAfter(fault), watch.servedWithoutSecondSite(t0), duringFault);
+                    inj.detail() + placement, watch.backToTwoMsAfter(fault), watch.servedWithoutSecondSite(t0), duringFault);
         } finally {
             normalise();
         }
@@ -286,12 +330,12 @@ public final class Drills implements AutoCloseable {
                 long from = System.nanoTime();
                 faults.pause(process);
                 try {
-                    LocalDeployment.sleep(PAUSE.toMillis());
+                    LocalDeployment.sleep(held(PAUSE).toMillis());
                 } finally {
                     faults.resume(process);
                 }
                 NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
-                return new Injected(process + " paused " + PAUSE.toSeconds() + " s; region " + leader.getRegion()
+                return new Injected(process + " paused " + held(PAUSE).toSeconds() + " s; region " + leader.getRegion()
                         + " leads with epoch " + leader.getEpoch() + ": " + leader.getLastFailoverReason(), from, 0, 0);
             }
             case ISOLATE_LEADER_REGION, PARTITION_LEADER_STANDBY, CUT_LEADER_TO_STANDBY, ISOLATE_WITNESS -> {
@@ -324,6 +368,10 @@ public final class Drills implements AutoCloseable {
             }
             case CLOCK_JUMP_LEADER -> {
                 return clockJump(w);
+            }
+            case SHORT_PAUSES_LEADER_NODE, SHORT_PAUSES_WITNESS -> {
+                return shortPauses(scenario == Scenario.SHORT_PAUSES_WITNESS ? LocalDeployment.WITNESS
+                        : "node-" + LocalDeployment.FIRST_PRIMARY);
             }
             case WRITER_STALL_LEADER -> {
                 return stallLeadersWriter();
@@ -399,14 +447,14 @@ public final class Drills implements AutoCloseable {
         // The fault is complete once its last rule is in (each takes a few ms to add): the clock starts then.
         long from = System.nanoTime();
         try {
-            LocalDeployment.sleep(CUT.toMillis());
+            LocalDeployment.sleep(held(CUT).toMillis());
         } finally {
             cut.heal();
         }
         long to = System.nanoTime();
         NodeStatus leader = d.awaitLeader(Duration.ofSeconds(60));
         boolean leaderCut = scenario == Scenario.ISOLATE_LEADER_REGION;
-        return new Injected(what + ", for " + CUT.toSeconds() + " s; region " + leader.getRegion() + " leads with epoch "
+        return new Injected(what + ", for " + held(CUT).toSeconds() + " s; region " + leader.getRegion() + " leads with epoch "
                 + leader.getEpoch() + ": " + leader.getLastFailoverReason(), from, leaderCut ? 0 : from, leaderCut ? 0 : to);
     }
 
@@ -497,6 +545,36 @@ public final class Drills implements AutoCloseable {
 
     /** What {@link #clockJump} found wrong (reported with the run's other problems). */
     private final List<String> clockProblems = new ArrayList<>();
+
+    /**
+     * Pauses {@code process} {@link #SHORT_PAUSES} times (SIGSTOP, SIGCONT after the hold), and checks that the leader
+     * and its epoch never changed: a pause shorter than the detection timers is no reason to fail over.
+     */
+    private Injected shortPauses(String process) {
+        NodeStatus before = d.awaitLeader(Duration.ofSeconds(30));
+        io.paymentledger.cli.chaos.Faults faults = new io.paymentledger.cli.chaos.Faults(d);
+        Duration hold = held(SHORT_PAUSE);
+        long from = System.nanoTime();
+        for (int i = 0; i < SHORT_PAUSES; i++) {
+            faults.pause(process);
+            try {
+                LocalDeployment.sleep(hold.toMillis());
+            } finally {
+                faults.resume(process);
+            }
+            LocalDeployment.sleep(SHORT_PAUSE_GAP.toMillis());
+        }
+        NodeStatus after = d.awaitLeader(Duration.ofSeconds(30));
+        String what = process + " paused " + SHORT_PAUSES + " times for " + hold.toMillis() + " ms, " + SHORT_PAUSE_GAP.toSeconds()
+                + " s apart";
+        if (!after.getRegion().equals(before.getRegion()) || after.getEpoch() != before.getEpoch()) {
+            clockProblems.add("false failover: " + what + ", and leadership moved from " + before.getRegion() + " (epoch "
+                    + before.getEpoch() + ") to " + after.getRegion() + " (epoch " + after.getEpoch() + "): "
+                    + after.getLastFailoverReason());
+        }
+        return new Injected(what + "; " + after.getRegion() + " leads with epoch " + after.getEpoch() + " (before: "
+                + before.getRegion() + ", epoch " + before.getEpoch() + ")", from, 0, 0);
+    }
 
     /** The witness has a complete base backup (it takes one as soon as it streams from a leader). */
     private void awaitBaseBackup(Duration timeout) {

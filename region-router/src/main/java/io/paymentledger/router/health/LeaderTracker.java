@@ -75,6 +75,7 @@ public final class LeaderTracker {
     private final Vertx vertx;
     private final Context context;
     private final GrpcClient health;
+    private final UpstreamConnections connections;
     private final List<Upstream> upstreams;
     private final RouterConfig config;
     private final Listener listener;
@@ -83,9 +84,10 @@ public final class LeaderTracker {
     private long periodicId = -1;
     private volatile boolean closed;
 
-    public LeaderTracker(Vertx vertx, Context context, GrpcClient health, List<Upstream> upstreams, RouterConfig config,
-            Listener listener) {
+    public LeaderTracker(Vertx vertx, Context context, GrpcClient health, UpstreamConnections connections,
+            List<Upstream> upstreams, RouterConfig config, Listener listener) {
         this.vertx = vertx;
+        this.connections = connections;
         this.context = context;
         this.health = health;
         this.upstreams = List.copyOf(upstreams);
@@ -245,6 +247,11 @@ public final class LeaderTracker {
         String after = describe(u);
         if (!before.equals(after)) {
             recompute("health of " + u.region() + ": " + after);
+        }
+        if (!u.reachable && a == null) {
+            // After its calls were cut (recompute), and at every failed check from then on: a connection opened during
+            // a silent cut stalls as well (UpstreamConnections says why).
+            connections.closeTo(u.address(), "region " + u.region() + " is unreachable (" + error + ")");
         }
     }
 

@@ -113,22 +113,47 @@ public final class HazelcastCoordinator implements Coordinator {
 
     private final Settings settings;
     private final HazelcastInstance hz;
-    private final ExecutorService owner;
+    /** Runs every CP call; replaced when a hung call is abandoned ({@link #call}). */
+    private volatile java.util.concurrent.ThreadPoolExecutor owner;
     /** The one CP call allowed to be outstanding (see {@link #call}). */
     private final Semaphore slot = new Semaphore(1);
+    /** Calls given up on whose owner thread is still blocked in Hazelcast (at most {@link #ABANDONED_CALLS_MAX}). */
+    private final java.util.concurrent.atomic.AtomicInteger abandonedCalls = new java.util.concurrent.atomic.AtomicInteger();
+    private final RaftLeaderSteering steering;
     private volatile boolean closed;
+    private volatile java.nio.file.Path raftLeaderWish;
+
+    /**
+     * Hazelcast's thread id for every CP call of this coordinator. A {@code FencedLock} belongs to (CP session, thread
+     * id); with one logical id, an owner thread that replaces a hung one still owns what its predecessor took.
+     */
+    static final long LOCK_OWNER_THREAD_ID = 0x1ed6e7L;
+    /**
+     * How many hung calls may be left behind (each holds a blocked thread until Hazelcast answers it: at the latest when
+     * the silent member is dropped from the cluster, {@link #MAX_NO_HEARTBEAT_SECONDS}). Beyond, the next call waits for
+     * the hung one as before: with the majority gone, nothing piles up.
+     */
+    static final int ABANDONED_CALLS_MAX = 3;
 
     private HazelcastCoordinator(Settings settings) {
         this.settings = settings;
-        this.owner = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+        this.owner = newOwner(settings.memberName());
+        this.hz = Hazelcast.newHazelcastInstance(config(settings));
+        this.steering = new RaftLeaderSteering(hz, settings.memberName());
+        LOG.info(() -> "coordinator: member " + settings.memberName() + " joined cluster " + settings.clusterName()
+                + " (" + hz.getCluster().getMembers().size() + " members)");
+    }
+
+    private static java.util.concurrent.ThreadPoolExecutor newOwner(String memberName) {
+        return new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
                 new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
-                    Thread t = new Thread(r, "cp-owner-" + settings.memberName());
+                    Thread t = new Thread(() -> {
+                        com.hazelcast.internal.util.ThreadUtil.setThreadId(LOCK_OWNER_THREAD_ID);
+                        r.run();
+                    }, "cp-owner-" + memberName);
                     t.setDaemon(true);
                     return t;
                 });
-        this.hz = Hazelcast.newHazelcastInstance(config(settings));
-        LOG.info(() -> "coordinator: member " + settings.memberName() + " joined cluster " + settings.clusterName()
-                + " (" + hz.getCluster().getMembers().size() + " members)");
     }
 
     /** Starts the embedded member and joins the cluster (blocks until joined). */
@@ -138,6 +163,13 @@ public final class HazelcastCoordinator implements Coordinator {
 
     /** How often a member looks for the rest of its cluster after a partition (split-brain merge check). */
     static final int MERGE_CHECK_SECONDS = 5;
+    /** A member silent this long is dropped from the cluster (Hazelcast's member failure detection). */
+    static final int MAX_NO_HEARTBEAT_SECONDS = Integer.getInteger("ledger.cp.maxNoHeartbeatSeconds", 10);
+    /**
+     * Steering CP calls to the Raft leader this member knows, and leaving hung calls behind ({@link #call}); on unless
+     * {@code -Dledger.cp.steer=false} (to compare with Hazelcast's own behaviour, or should its internals change).
+     */
+    static final boolean STEER = !"false".equals(System.getProperty("ledger.cp.steer"));
 
     static Config config(Settings s) {
         Config c = new Config().setClusterName(s.clusterName()).setInstanceName("ledger-" + s.memberName());
@@ -147,8 +179,13 @@ public final class HazelcastCoordinator implements Coordinator {
         // Join quickly: the member list is explicit, there is nothing to wait for.
         c.setProperty("hazelcast.wait.seconds.before.join", "1");
         c.setProperty("hazelcast.max.wait.seconds.before.join", "3");
-        // A member that stops answering is declared gone quickly (default is 60 s).
-        c.setProperty("hazelcast.max.no.heartbeat.seconds", "10");
+        // A member that stops answering is declared gone after 10 missed 1 s heartbeats (Hazelcast's default is 60 s).
+        // Not 5 s, as Hazelcast's Jepsen set-up has it: tried (issue #19), and a partition between the two regions longer
+        // than that made the master drop the region it could not hear, whose CP calls were then refused: a failover,
+        // where the leader and the witness were a majority. A silent CP Raft leader no longer needs the removal to be
+        // left behind (RaftLeaderSteering). Margin against a false removal: 10 s of silence; a GC pause of 1-2 s or
+        // round trips of tens of ms between regions are far from it (the CP session TTL, 3 s, is the tighter bound).
+        c.setProperty("hazelcast.max.no.heartbeat.seconds", Integer.toString(MAX_NO_HEARTBEAT_SECONDS));
         c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
         // A member cut off from the others (a partition, not a crash) forms a cluster of its own; once the link is back,
         // Hazelcast merges the clusters only when its split-brain check runs: by default 300 s after start, then every
@@ -211,6 +248,15 @@ public final class HazelcastCoordinator implements Coordinator {
             Thread.currentThread().interrupt();
             throw new CoordinatorUnavailable(what + ": interrupted", e);
         }
+        // Hazelcast sends a CP call to the member it last saw lead, and forgets it only on a reply naming another, a
+        // member-left event or an I/O error: a leader that went silent (cut off, paused) keeps every call, session
+        // heartbeats included, until it is dropped from the cluster. This member's own Raft node knows better as soon
+        // as the others elected a new leader.
+        if (STEER) {
+            steering.steer();
+        }
+        // 0: running, 1: returned, 2: abandoned (given up on while it runs; its thread is left to Hazelcast)
+        java.util.concurrent.atomic.AtomicInteger outcome = new java.util.concurrent.atomic.AtomicInteger();
         AtomicBoolean started = new AtomicBoolean();
         Future<T> f;
         try {
@@ -221,7 +267,11 @@ public final class HazelcastCoordinator implements Coordinator {
                 try {
                     return body.call();
                 } finally {
-                    slot.release();
+                    if (outcome.compareAndSet(0, 1)) {
+                        slot.release();
+                    } else {
+                        abandonedCalls.decrementAndGet();
+                    }
                 }
             });
         } catch (java.util.concurrent.RejectedExecutionException e) {
@@ -236,6 +286,12 @@ public final class HazelcastCoordinator implements Coordinator {
                 slot.release();
             } else {
                 f.cancel(true);
+                if (STEER) {
+                    abandonIfBounded(what, outcome);
+                }
+            }
+            if (STEER) {
+                steering.steer();
             }
             throw new CoordinatorUnavailable(what + ": no answer from the CP group within " + timeoutMs
                     + " ms (quorum lost?)", e);
@@ -245,6 +301,27 @@ public final class HazelcastCoordinator implements Coordinator {
         } catch (java.util.concurrent.ExecutionException e) {
             throw new CoordinatorUnavailable(what + ": " + e.getCause(), e.getCause());
         }
+    }
+
+    /**
+     * A CP call that hung is not interruptible (Hazelcast joins its invocation uninterruptibly): unless too many are
+     * already left behind, leave it to finish on its own thread and give the next call a fresh owner thread, so the
+     * next call — sent to the leader this member's Raft node now knows — need not wait for the hung one.
+     */
+    private void abandonIfBounded(String what, java.util.concurrent.atomic.AtomicInteger outcome) {
+        int n = abandonedCalls.incrementAndGet();
+        if (n > ABANDONED_CALLS_MAX || !outcome.compareAndSet(0, 2)) {
+            // Too many left behind: the slot stays taken until the hung call returns, as before (no pile-up). Or it
+            // returned just now and released the slot itself.
+            abandonedCalls.decrementAndGet();
+            return;
+        }
+        java.util.concurrent.ThreadPoolExecutor previous = owner;
+        owner = newOwner(settings.memberName());
+        previous.shutdown(); // its thread ends once the hung call returns
+        slot.release();
+        LOG.info(() -> "coordinator: " + what + " hung; left it to Hazelcast (" + n + " left behind) and moved on to a"
+                + " fresh owner thread");
     }
 
     /** Calls waiting on the owner thread behind the one running (the watchdog keeps this at 0). */
@@ -339,6 +416,14 @@ public final class HazelcastCoordinator implements Coordinator {
         return call("read the WAL keeper's report", () -> WalKeeperReport.fromJson(this.<String>ref(WAL_KEEPER_REPORT).get()));
     }
 
+    private Map<String, String> addressByName() {
+        Map<String, String> m = new HashMap<>();
+        for (int i = 0; i < settings.memberNames().size() && i < settings.members().size(); i++) {
+            m.put(settings.memberNames().get(i), settings.members().get(i));
+        }
+        return m;
+    }
+
     /** host:port of a member by name, or null. */
     private String addressOf(String memberName) {
         int i = settings.memberNames().indexOf(memberName);
@@ -405,8 +490,20 @@ public final class HazelcastCoordinator implements Coordinator {
      * identity): removes its own previous incarnation (same address, no longer in the cluster) and promotes
      * itself. Returns a sentence for the log; safe to call repeatedly.
      */
+    /**
+     * Honour wishes for the CP Raft leader's placement written into {@code file} (drills only; see
+     * {@link RaftLeaderSteering#honourWish}); checked at every {@link #maintain}.
+     */
+    public void raftLeaderWishFile(java.nio.file.Path file) {
+        this.raftLeaderWish = file;
+    }
+
     @Override
     public String maintain() {
+        String wish = steering.honourWish(raftLeaderWish, addressByName());
+        if (!wish.isEmpty()) {
+            LOG.info(() -> "coordinator " + settings.memberName() + ": " + wish);
+        }
         String outcome = ensureCpMember();
         try {
             call("publish my CP identity", () -> {
