@@ -74,6 +74,17 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "2", description = "Warm-up seconds per run, not measured. Default: ${DEFAULT-VALUE}.")
     double warmup;
 
+    @Option(names = "--warmup-until-steady", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Before the first run, run its load in " + STEADY_SLICE_S + " s slices until two in a row differ by at"
+                    + " most " + STEADY_TOLERANCE_PERCENT + " % (at most " + STEADY_SLICES_MAX + " slices): right after"
+                    + " ./ledger up the JIT compilers are cold and the first figures would be a third of the steady ones."
+                    + " Default: on (--no-warmup-until-steady to skip).")
+    boolean warmupUntilSteady;
+
+    static final int STEADY_SLICE_S = 2;
+    static final int STEADY_TOLERANCE_PERCENT = 10;
+    static final int STEADY_SLICES_MAX = 15;
+
     @Option(names = "--accounts", defaultValue = "10000", description = "Accounts per run. Default: ${DEFAULT-VALUE}.")
     int accounts;
 
@@ -195,6 +206,7 @@ public final class BenchCommand implements Callable<Integer> {
             io.vertx.core.http.HttpClient metrics = scraper.vertx().createHttpClient(
                     io.paymentledger.security.tls.Tls.clientOptions(security.prometheus().certFile(), security.prometheus().keyFile(),
                             security.caFile()).setConnectTimeout(Clients.CONNECT_BUDGET_MS));
+            boolean warmed = !warmupUntilSteady;
             for (Bench.Scenario sc : scenarios) {
                 for (int shape : sc.payments() ? List.of(1) : shapes) {
                     Bench.Options o = Bench.Options.of(sc, shape, target).duration(duration, warmup).accounts(accounts)
@@ -202,6 +214,10 @@ public final class BenchCommand implements Callable<Integer> {
                     int c = concurrency != null ? concurrency : batchingClient != null ? BATCHING_CALLERS
                             : Bench.Options.defaultConcurrency(sc, shape, m);
                     o = m == Bench.Mode.OPEN ? o.openLoop(rate, c) : o.closedLoop(c);
+                    if (!warmed) {
+                        warmUntilSteady(bench, o, err);
+                        warmed = true;
+                    }
                     err.printf(Locale.ROOT, "bench: %s × %s, %s loop%s, %d in flight, %.0f s + %.0f s warm-up...%n", sc.label(),
                             sc.payments() ? "unary" : shape, m.label(),
                             m == Bench.Mode.OPEN ? " at " + rate + "/s" : "", c, duration, warmup);
@@ -268,6 +284,25 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /**
+     * Runs {@code o}'s load in short slices until its rate is steady (two slices in a row within the tolerance), so
+     * that the first measured run does not measure the JIT compilers (issue #24: 324 transfers/s right after `up`).
+     */
+    static void warmUntilSteady(Bench bench, Bench.Options o, PrintStream err) throws InterruptedException {
+        double previous = -1;
+        for (int i = 1; i <= STEADY_SLICES_MAX; i++) {
+            double rate = bench.run(o.duration(STEADY_SLICE_S, 0)).transfersPerSecond();
+            err.printf(Locale.ROOT, "bench: warming up until steady: slice %d: %.0f transfers/s%n", i, rate);
+            if (previous > 0 && Math.abs(rate - previous) <= previous * STEADY_TOLERANCE_PERCENT / 100.0) {
+                err.printf(Locale.ROOT, "bench: steady after %d slices (within %d %%)%n", i, STEADY_TOLERANCE_PERCENT);
+                return;
+            }
+            previous = rate;
+        }
+        err.printf(Locale.ROOT, "bench: not steady after %d slices of %d s; measuring anyway (a busy machine?)%n",
+                STEADY_SLICES_MAX, STEADY_SLICE_S);
+    }
+
+    /**
      * Whose histograms the stage line reads: the leading node's (the writer's stages and its calls) and, unless the bench
      * calls the leader directly, the router's.
      */
@@ -325,6 +360,9 @@ public final class BenchCommand implements Callable<Integer> {
                 .append(accounts).append(" --seed ").append(s).append(" --timeout ").append(timeoutMs);
         if (comparePgbench) {
             sb.append(" --compare-pgbench");
+        }
+        if (!warmupUntilSteady) {
+            sb.append(" --no-warmup-until-steady");
         }
         if (direct) {
             sb.append(" --direct");
