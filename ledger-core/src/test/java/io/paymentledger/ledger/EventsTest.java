@@ -156,7 +156,12 @@ class EventsTest {
     }
 
     /** A stream as merchant (null: operator): events as they arrive, and how it ended. */
-    record Stream(LinkedBlockingQueue<Event> events, CompletableFuture<GrpcStatus> ended, io.vertx.grpc.client.GrpcClientResponse<?, Event> response) {
+    record Stream(LinkedBlockingQueue<Event> events, CompletableFuture<GrpcStatus> ended, io.vertx.grpc.client.GrpcClientRequest<?, Event> request,
+            io.vertx.grpc.client.GrpcClientResponse<?, Event> response) {
+        void cancel() {
+            request.cancel();
+        }
+
         Event next() throws InterruptedException {
             Event e = events.poll(20, TimeUnit.SECONDS);
             assertThat(e).as("an event within 20 s").isNotNull();
@@ -167,17 +172,19 @@ class EventsTest {
     private static Stream subscribe(SocketAddress at, String merchant, SubscribeEventsRequest request) {
         LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
         CompletableFuture<GrpcStatus> ended = new CompletableFuture<>();
-        var response = t.grpc.request(at, EventsServiceGrpcClient.SubscribeEvents).compose(req -> {
+        return t.grpc.request(at, EventsServiceGrpcClient.SubscribeEvents).compose(req -> {
             if (merchant != null) {
                 req.headers().set(TestLedger.TEST_MERCHANT_HEADER, merchant);
             }
             req.end(request);
-            return req.response();
+            // Handlers set as the response arrives, on its event loop: nothing it delivers can come before them.
+            return req.response().map(response -> {
+                response.handler(events::add);
+                response.endHandler(v -> ended.complete(response.status()));
+                response.exceptionHandler(e -> ended.complete(GrpcStatus.CANCELLED));
+                return new Stream(events, ended, req, response);
+            });
         }).await();
-        response.handler(events::add);
-        response.endHandler(v -> ended.complete(response.status()));
-        response.exceptionHandler(e -> ended.complete(GrpcStatus.CANCELLED));
-        return new Stream(events, ended, response);
     }
 
     // ------------------------------------------------------------------ the source: commit order, never ahead
@@ -293,5 +300,205 @@ class EventsTest {
             Thread.sleep(20);
         }
         return false;
+    }
+
+    // ------------------------------------------------------------------ what a merchant relies on
+
+    private static PaymentResult pay(String merchant, Object request) {
+        TestLedger.Answer<io.paymentledger.api.v1.PaymentResponse> a = switch (request) {
+            case AuthorizeRequest r -> t.as(merchant, PaymentsServiceGrpcClient.Authorize, r);
+            case CaptureRequest r -> t.as(merchant, PaymentsServiceGrpcClient.Capture, r);
+            case VoidRequest r -> t.as(merchant, PaymentsServiceGrpcClient.VoidPayment, r);
+            case RefundRequest r -> t.as(merchant, PaymentsServiceGrpcClient.Refund, r);
+            default -> throw new IllegalArgumentException();
+        };
+        assertThat(a.status()).as(a.message()).isEqualTo(GrpcStatus.OK);
+        return a.body().getResult();
+    }
+
+    private static AuthorizeRequest authorize(String payment, String payer, String merchant, long amount, int expiresInSeconds) {
+        return AuthorizeRequest.newBuilder().setPaymentId(payment).setPayerAccountId(payer).setMerchantAccountId(merchant)
+                .setAmount(amount).setCurrency("EUR").setExpiresInSeconds(expiresInSeconds).build();
+    }
+
+    @Test
+    void everyAcknowledgedStepAppearsOnceInOrderWithItsBalancesAndARefusedOneNever() throws Exception {
+        String start = now();
+        String bank = id("bank"), wallet = id("m1-wallet"), shop = id("m1-shop");
+        createAccounts(null, account(bank, "EUR"));
+        createAccounts(M1, owned(wallet, M1), owned(shop, M1));
+        String fund = id("fund"), hold = id("hold"), postIt = id("post"), hold2 = id("hold2"), voidIt = id("void"),
+                shortHold = id("short"), refused = id("refused");
+        List<String> expected = new ArrayList<>();
+        assertThat(transferAs(null, transfer(fund, bank, wallet, 1_000, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        assertThat(transferAs(M1, pending(transfer(hold, wallet, shop, 100, "EUR"), 3600))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        assertThat(transferAs(M1, post(postIt, hold, 60))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        assertThat(transferAs(M1, pending(transfer(hold2, wallet, shop, 10, "EUR"), 3600))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        assertThat(transferAs(M1, voidOf(voidIt, hold2))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        // Refused: more than the wallet holds. Never an event.
+        assertThat(transferAs(M1, transfer(refused, wallet, shop, 1_000_000, "EUR"))).isNotEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        // A retry of an acknowledged transfer: EXISTS, no second event.
+        assertThat(transferAs(null, transfer(fund, bank, wallet, 1_000, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_EXISTS);
+        assertThat(transferAs(M1, pending(transfer(shortHold, wallet, shop, 5, "EUR"), 1))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        String payment = id("pay"), capture = id("cap"), refund = id("ref"), payment2 = id("pay2"), void2 = id("void2"), payment3 = id("pay3");
+        assertThat(pay(M1, authorize(payment, wallet, shop, 200, 3600))).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        assertThat(pay(M1, CaptureRequest.newBuilder().setPaymentId(payment).setCaptureId(capture).setAmount(150).build()))
+                .isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        assertThat(pay(M1, RefundRequest.newBuilder().setPaymentId(payment).setRefundId(refund).setAmount(50).build()))
+                .isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        // Refused: refunds above what was captured.
+        assertThat(pay(M1, RefundRequest.newBuilder().setPaymentId(payment).setRefundId(id("too-much")).setAmount(500).build()))
+                .isNotEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        assertThat(pay(M1, authorize(payment2, wallet, shop, 20, 3600))).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        assertThat(pay(M1, VoidRequest.newBuilder().setPaymentId(payment2).setVoidId(void2).build())).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        assertThat(pay(M1, authorize(payment3, wallet, shop, 30, 1))).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+        // The ledger releases the two short holds by itself once their time is up.
+        EventFilter mine = EventFilter.newBuilder().addAccountIds(wallet).addAccountIds(shop).build();
+        await("both expiries in the stream", () -> transferIds(all(M1, start, mine, 1000)).containsAll(List.of(
+                shortHold + "#expired", payment3 + "#expired")));
+
+        List<Event> events = all(M1, start, mine, 3);
+        List<EventType> types = events.stream().map(Event::getType).toList();
+        assertThat(types.subList(0, 2)).containsExactly(EventType.EVENT_TYPE_ACCOUNT_CREATED, EventType.EVENT_TYPE_ACCOUNT_CREATED);
+        assertThat(events.subList(0, 2).stream().map(e -> e.getAccount().getId()).toList()).containsExactly(wallet, shop);
+        List<String> ids = transferIds(events);
+        // The two expiries come in the order the ledger released them; everything else in the order it was acknowledged.
+        assertThat(ids.subList(0, ids.size() - 2)).containsExactly(fund, hold, postIt, hold2, voidIt, shortHold, payment, capture,
+                refund, payment2, void2, payment3);
+        assertThat(ids.subList(ids.size() - 2, ids.size())).containsExactlyInAnyOrder(shortHold + "#expired", payment3 + "#expired");
+        assertThat(ids).doesNotContain(refused);
+        assertThat(types.subList(2, types.size() - 2)).containsExactly(EventType.EVENT_TYPE_TRANSFER_POSTED,
+                EventType.EVENT_TYPE_PENDING_CREATED, EventType.EVENT_TYPE_PENDING_POSTED, EventType.EVENT_TYPE_PENDING_CREATED,
+                EventType.EVENT_TYPE_PENDING_VOIDED, EventType.EVENT_TYPE_PENDING_CREATED, EventType.EVENT_TYPE_PAYMENT_AUTHORIZED,
+                EventType.EVENT_TYPE_PAYMENT_CAPTURED, EventType.EVENT_TYPE_PAYMENT_REFUNDED, EventType.EVENT_TYPE_PAYMENT_AUTHORIZED,
+                EventType.EVENT_TYPE_PAYMENT_VOIDED, EventType.EVENT_TYPE_PAYMENT_AUTHORIZED);
+        assertThat(types.subList(types.size() - 2, types.size())).containsExactlyInAnyOrder(EventType.EVENT_TYPE_PENDING_EXPIRED,
+                EventType.EVENT_TYPE_PAYMENT_EXPIRED);
+        // Ids unique and stable, cursors increasing, timestamps increasing.
+        assertThat(new HashSet<>(events.stream().map(Event::getId).toList())).hasSize(events.size());
+        assertThat(events).allMatch(e -> e.getId().startsWith(e.getCell() + ":") && e.getCursor().startsWith(e.getCell() + ":"));
+        for (int i = 1; i < events.size(); i++) {
+            assertThat(events.get(i).getTimestampNs()).isGreaterThan(events.get(i - 1).getTimestampNs());
+        }
+        assertThat(all(M1, start, mine, 1000)).as("the same events on a second read, ids and cursors alike").isEqualTo(events);
+        // Payment events carry the payment; refunds pay the payer back.
+        Event refunded = events.stream().filter(e -> e.getType() == EventType.EVENT_TYPE_PAYMENT_REFUNDED).findFirst().orElseThrow();
+        assertThat(refunded.getPayment().getPaymentId()).isEqualTo(payment);
+        assertThat(refunded.getPayment().getPayerAccountId()).isEqualTo(wallet);
+        assertThat(refunded.getPayment().getMerchantAccountId()).isEqualTo(shop);
+        assertThat(refunded.getPayment().getAmount()).isEqualTo(50);
+        // The balances after each event: replaying the events' own amounts gives the same wallet balance.
+        Event last = events.getLast();
+        var finalWallet = t.as(M1, LedgerServiceGrpcClient.LookupAccounts, io.paymentledger.api.v1.LookupAccountsRequest.newBuilder()
+                .addIds(wallet).build()).body().getResults(0).getAccount().getBalance();
+        var lastWallet = events.reversed().stream().flatMap(e -> e.getBalancesList().stream())
+                .filter(b -> b.getAccountId().equals(wallet)).findFirst().orElseThrow().getBalance();
+        assertThat(lastWallet).isEqualTo(finalWallet);
+        Event funded = events.get(2);
+        assertThat(funded.getBalancesList()).as("the bank's balance is not M1's to see")
+                .extracting(b -> b.getAccountId()).containsExactly(wallet);
+        assertThat(funded.getBalances(0).getBalance().getCreditsPosted()).isEqualTo(1_000);
+        assertThat(last.getTimestampNs()).isPositive();
+    }
+
+    @Test
+    void aMerchantSeesNothingOfAnothersAndTheOperatorSeesBoth() throws Exception {
+        String start = now();
+        String bank = id("bank"), m1a = id("m1a"), m1b = id("m1b"), m2a = id("m2a"), m2b = id("m2b");
+        createAccounts(null, account(bank, "EUR"));
+        createAccounts(M1, owned(m1a, M1), owned(m1b, M1));
+        createAccounts(M2, owned(m2a, M2), owned(m2b, M2));
+        List<String> m1Transfers = new ArrayList<>();
+        assertThat(transferAs(null, transfer(id("fund"), bank, m1a, 500, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        assertThat(transferAs(null, transfer(id("fund"), bank, m2a, 500, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        for (int i = 0; i < 5; i++) {
+            String x = id("m1t");
+            m1Transfers.add(x);
+            assertThat(transferAs(M1, transfer(x, m1a, m1b, 1, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        }
+        String m2Payment = id("m2pay");
+        assertThat(pay(M2, authorize(m2Payment, m2a, m2b, 7, 3600))).isEqualTo(PaymentResult.PAYMENT_RESULT_OK);
+
+        List<Event> m2 = all(M2, start, EventFilter.getDefaultInstance(), 2);
+        assertThat(m2).isNotEmpty().allMatch(e -> e.hasAccount() ? e.getAccount().getOwner().equals(M2)
+                : List.of(m2a, m2b).contains(e.getTransfer().getDebitAccountId()) || List.of(m2a, m2b).contains(e.getTransfer().getCreditAccountId()));
+        assertThat(transferIds(m2)).doesNotContainAnyElementsOf(m1Transfers).contains(m2Payment);
+        assertThat(m2.stream().flatMap(e -> e.getBalancesList().stream()).map(b -> b.getAccountId())).allMatch(a -> a.equals(m2a) || a.equals(m2b));
+        // Asking for another merchant's accounts by name gives nothing either (as for accounts that do not exist).
+        assertThat(all(M2, start, EventFilter.newBuilder().addAccountIds(m1a).addAccountIds(m1b).build(), 100)).isEmpty();
+        // The cursor after M2's two account events is the same whether M1 wrote 5 transfers meanwhile or not: it
+        // reveals nothing of others; here we check that consecutive M2 cursors are not in clear (no timestamps).
+        assertThat(m2.getFirst().getCursor()).doesNotContain(Long.toString(m2.getFirst().getTimestampNs()));
+        List<Event> operator = all(null, start, EventFilter.getDefaultInstance(), 1000);
+        assertThat(transferIds(operator)).containsAll(m1Transfers).contains(m2Payment);
+        // M2's events are the operator's, filtered: same ids, cursors and order.
+        assertThat(operator.stream().filter(e -> m2.stream().anyMatch(x -> x.getId().equals(e.getId()))).map(Event::getCursor).toList())
+                .isEqualTo(m2.stream().map(Event::getCursor).toList());
+    }
+
+    @Test
+    void badRequestsAreRefusedWithTheirCode() throws Exception {
+        createAccounts(null, account(id("x"), "EUR"));
+        String cursor = now();
+        record Bad(ListEventsRequest request, String code) {}
+        String cell = cursor.substring(0, cursor.lastIndexOf(':'));
+        for (Bad bad : List.of(
+                new Bad(ListEventsRequest.newBuilder().setAfterCursor("nonsense").build(), "EVENTS_ERROR_INVALID_CURSOR"),
+                new Bad(ListEventsRequest.newBuilder().setAfterCursor(cell + ":AAAAAAAAAAAAAAAAAAAAAA").build(), "EVENTS_ERROR_INVALID_CURSOR"),
+                new Bad(ListEventsRequest.newBuilder().setAfterCursor("other-cell" + cursor.substring(cursor.lastIndexOf(':'))).build(),
+                        "EVENTS_ERROR_CURSOR_OF_ANOTHER_CELL"),
+                new Bad(ListEventsRequest.newBuilder().setFilter(EventFilter.newBuilder().addTypesValue(99)).build(), "EVENTS_ERROR_INVALID_TYPE"),
+                new Bad(ListEventsRequest.newBuilder().setFilter(EventFilter.newBuilder().addTypes(EventType.EVENT_TYPE_UNSPECIFIED)).build(),
+                        "EVENTS_ERROR_INVALID_TYPE"),
+                new Bad(ListEventsRequest.newBuilder().setFilter(EventFilter.newBuilder().addAccountIds("bad id!")).build(),
+                        "EVENTS_ERROR_INVALID_ACCOUNT_ID"),
+                new Bad(ListEventsRequest.newBuilder().setFilter(EventFilter.newBuilder().addAllAccountIds(
+                        java.util.stream.IntStream.range(0, 257).mapToObj(i -> "a" + i).toList())).build(), "EVENTS_ERROR_TOO_MANY_ACCOUNTS"),
+                new Bad(ListEventsRequest.newBuilder().setLimit(1001).build(), "EVENTS_ERROR_INVALID_LIMIT"))) {
+            TestLedger.Answer<ListEventsResponse> a = t.as(M1, EventsServiceGrpcClient.ListEvents, bad.request());
+            assertThat(a.status()).as(bad.toString()).isEqualTo(GrpcStatus.INVALID_ARGUMENT);
+            assertThat(a.message()).startsWith(bad.code() + ": ");
+        }
+        Stream s = subscribe(t.address, M1, SubscribeEventsRequest.newBuilder().setAfterCursor(cursor).setFromNow(true).build());
+        assertThat(s.ended().get(20, TimeUnit.SECONDS)).isEqualTo(GrpcStatus.INVALID_ARGUMENT);
+        assertThat(s.response().statusMessage()).startsWith("EVENTS_ERROR_CONFLICTING_START: ");
+    }
+
+    // ------------------------------------------------------------------ streams
+
+    @Test
+    void aStreamDeliversWhatExistsThenEachNewEventAndResumesFromItsLastCursorWithNothingLostOrRepeated() throws Exception {
+        String a = id("sa"), b = id("sb");
+        createAccounts(M1, owned(a, M1), owned(b, M1));
+        String start = now();
+        assertThat(transferAs(null, transfer(id("fund"), id("none"), a, 1, "EUR"))).isNotEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        String bank = id("bank");
+        createAccounts(null, account(bank, "EUR"));
+        String before = id("before");
+        assertThat(transferAs(null, transfer(before, bank, a, 100, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        EventFilter onlyTransfers = EventFilter.newBuilder().addTypes(EventType.EVENT_TYPE_TRANSFER_POSTED).build();
+        Stream s = subscribe(t.address, M1, SubscribeEventsRequest.newBuilder().setAfterCursor(start).setFilter(onlyTransfers).build());
+        assertThat(s.next().getTransfer().getId()).isEqualTo(before);
+        // Live: acknowledged after the stream caught up.
+        String live1 = id("live"), live2 = id("live");
+        assertThat(transferAs(M1, transfer(live1, a, b, 1, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        Event e1 = s.next();
+        assertThat(e1.getTransfer().getId()).isEqualTo(live1);
+        // The consumer goes away; meanwhile more is written; it resumes from the last cursor it received.
+        s.cancel();
+        assertThat(transferAs(M1, transfer(live2, a, b, 2, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        Stream resumed = subscribe(t.address, M1, SubscribeEventsRequest.newBuilder().setAfterCursor(e1.getCursor()).setFilter(onlyTransfers).build());
+        assertThat(resumed.next().getTransfer().getId()).isEqualTo(live2);
+        // "From now": only what is acknowledged after the call.
+        Stream fromNow = subscribe(t.address, M1, SubscribeEventsRequest.newBuilder().setFromNow(true).setFilter(onlyTransfers).build());
+        await("the stream is open", () -> t.node.events() != null);
+        String live3 = id("live");
+        assertThat(transferAs(M1, transfer(live3, a, b, 3, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        assertThat(resumed.next().getTransfer().getId()).isEqualTo(live3);
+        Event first = fromNow.next();
+        assertThat(List.of(live2, live3)).contains(first.getTransfer().getId());
+        resumed.cancel();
+        fromNow.cancel();
+        assertThat(resumed.events()).isEmpty();
     }
 }

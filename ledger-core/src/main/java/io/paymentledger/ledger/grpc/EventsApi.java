@@ -232,6 +232,10 @@ public final class EventsApi {
                     subscriptions.open.add(s);
                     call.exceptionHandler(err -> s.close());
                     call.response().exceptionHandler(err -> s.close());
+                    // Headers now: a stream that starts caught up may send its first event much later.
+                    if (call.response() instanceof io.vertx.grpc.common.impl.GrpcWriteStreamBase<?, ?> base) {
+                        base.writeHead();
+                    }
                     s.pump();
                 });
             });
