@@ -80,7 +80,14 @@ public final class EventsCommand implements Runnable {
             }
             Topology topology = Topology.load(deployment.dir());
             try (Clients clients = Clients.operatorAsIs(topology)) {
-                return tail(clients, topology.routerPort(), filter.build(), System.out, System.err);
+                // Buffered, flushed whenever the stream has nothing more for now: one write per burst, not per line.
+                PrintStream out = new PrintStream(new java.io.BufferedOutputStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), 1 << 16),
+                        false, java.nio.charset.StandardCharsets.UTF_8);
+                try {
+                    return tail(clients, topology.routerPort(), filter.build(), out, System.err);
+                } finally {
+                    out.flush();
+                }
             }
         }
 
@@ -118,7 +125,7 @@ public final class EventsCommand implements Runnable {
                     resp.exceptionHandler(e -> queue.add(new Item(null, GrpcStatus.UNAVAILABLE, String.valueOf(e.getMessage()))));
                 });
                 Item item;
-                while ((item = queue.take()).event() != null) {
+                while ((item = next(queue, out)).event() != null) {
                     Event e = item.event();
                     out.println(line(e));
                     cursor = e.getCursor();
@@ -133,6 +140,7 @@ public final class EventsCommand implements Runnable {
                         clients.vertx().runOnContext(v -> resp.resume());
                     }
                 }
+                out.flush();
                 GrpcStatus status = item.status();
                 if (status == GrpcStatus.INVALID_ARGUMENT) {
                     err.println("events tail: " + item.message());
@@ -151,6 +159,15 @@ public final class EventsCommand implements Runnable {
                 Thread.sleep(delay);
                 delay = Math.min(delay * 2, RESUME_DELAY_MS_MAX);
             }
+        }
+
+        private static Item next(LinkedBlockingQueue<Item> queue, PrintStream out) throws InterruptedException {
+            Item item = queue.poll();
+            if (item == null) {
+                out.flush();
+                item = queue.take();
+            }
+            return item;
         }
 
         static String line(Event e) {

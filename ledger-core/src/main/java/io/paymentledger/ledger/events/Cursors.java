@@ -30,10 +30,15 @@ public final class Cursors {
 
     private final String cell;
     private final SecretKeySpec key;
+    /** An initialised cipher per thread and direction: set-up costs more than the one block it then encrypts. */
+    private final ThreadLocal<Cipher> encrypt;
+    private final ThreadLocal<Cipher> decrypt;
 
     public Cursors(String cell, byte[] key) {
         this.cell = cell;
         this.key = new SecretKeySpec(key, "AES");
+        this.encrypt = ThreadLocal.withInitial(() -> cipher(Cipher.ENCRYPT_MODE));
+        this.decrypt = ThreadLocal.withInitial(() -> cipher(Cipher.DECRYPT_MODE));
     }
 
     public String cell() {
@@ -79,9 +84,17 @@ public final class Cursors {
 
     private byte[] crypt(int mode, byte[] block) {
         try {
+            return (mode == Cipher.ENCRYPT_MODE ? encrypt : decrypt).get().doFinal(block);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES failed on one block: " + e.getMessage(), e);
+        }
+    }
+
+    private Cipher cipher(int mode) {
+        try {
             Cipher c = Cipher.getInstance("AES/ECB/NoPadding");
             c.init(mode, key);
-            return c.doFinal(block);
+            return c;
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES is not available: " + e.getMessage(), e);
         }
