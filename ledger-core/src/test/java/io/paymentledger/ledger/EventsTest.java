@@ -501,5 +501,7 @@ class EventsTest {
         resumed.cancel();
         fromNow.cancel();
         assertThat(resumed.events()).isEmpty();
+        // A stream its client went away from is closed on the server too: it reads and holds nothing more.
+        await("the server closed the cancelled streams", () -> t.node.eventStreams().open() == 0);
     }
 }

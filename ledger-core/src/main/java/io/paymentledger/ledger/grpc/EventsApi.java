@@ -196,50 +196,54 @@ public final class EventsApi {
     // ---------------------------------------------------------------- streams
 
     private void subscribe(GrpcServerRequest<SubscribeEventsRequest, Event> call) {
-        call.handler(req -> {
-            Context ctx = blocking.context();
-            callers.resolve(call).onComplete(who -> {
-                if (who.failed()) {
-                    end(call, who.cause());
+        // Registered first: a client that goes away (a reset, CANCELLED) at any point closes the stream here too.
+        // Without it a stream kept reading pages for a consumer that was gone.
+        Stream s = new Stream(call, blocking.context());
+        call.errorHandler(error -> s.close());
+        call.exceptionHandler(err -> s.close());
+        call.response().exceptionHandler(err -> s.close());
+        call.handler(req -> callers.resolve(call).onComplete(who -> {
+            if (who.failed()) {
+                end(call, who.cause());
+                return;
+            }
+            Caller caller = who.result();
+            if (!caller.isOperator()) {
+                call.response().headers().set(Identities.CALLER_HEADER, caller.merchantId());
+            }
+            EventSource.Filter filter;
+            try {
+                if (req.getFromNow() && !req.getAfterCursor().isEmpty()) {
+                    throw invalid(EventsError.EVENTS_ERROR_CONFLICTING_START, "give after_cursor or from_now, not both");
+                }
+                filter = filter(req.getFilter());
+                checkLeader();
+            } catch (StatusException e) {
+                end(call, e);
+                return;
+            }
+            if (subscriptions.open.size() >= SUBSCRIPTIONS_MAX) {
+                end(call, new StatusException(GrpcStatus.RESOURCE_EXHAUSTED, SUBSCRIPTIONS_MAX
+                        + " event streams are open on this node, its limit; retry later"));
+                return;
+            }
+            blocking.run(() -> req.getFromNow() ? source.horizon() : position(req.getAfterCursor())).onComplete(start -> {
+                if (start.failed()) {
+                    end(call, start.cause());
                     return;
                 }
-                Caller caller = who.result();
-                if (!caller.isOperator()) {
-                    call.response().headers().set(Identities.CALLER_HEADER, caller.merchantId());
-                }
-                EventSource.Filter filter;
-                try {
-                    if (req.getFromNow() && !req.getAfterCursor().isEmpty()) {
-                        throw invalid(EventsError.EVENTS_ERROR_CONFLICTING_START, "give after_cursor or from_now, not both");
-                    }
-                    filter = filter(req.getFilter());
-                    checkLeader();
-                } catch (StatusException e) {
-                    end(call, e);
+                if (s.closed) {
                     return;
                 }
-                if (subscriptions.open.size() >= SUBSCRIPTIONS_MAX) {
-                    end(call, new StatusException(GrpcStatus.RESOURCE_EXHAUSTED, SUBSCRIPTIONS_MAX
-                            + " event streams are open on this node, its limit; retry later"));
-                    return;
+                s.start(caller, filter, start.result());
+                subscriptions.open.add(s);
+                // Headers now: a stream that starts caught up may send its first event much later.
+                if (call.response() instanceof io.vertx.grpc.common.impl.GrpcWriteStreamBase<?, ?> base) {
+                    base.writeHead();
                 }
-                blocking.run(() -> req.getFromNow() ? source.horizon() : position(req.getAfterCursor())).onComplete(start -> {
-                    if (start.failed()) {
-                        end(call, start.cause());
-                        return;
-                    }
-                    Stream s = new Stream(call, ctx, caller, filter, start.result());
-                    subscriptions.open.add(s);
-                    call.exceptionHandler(err -> s.close());
-                    call.response().exceptionHandler(err -> s.close());
-                    // Headers now: a stream that starts caught up may send its first event much later.
-                    if (call.response() instanceof io.vertx.grpc.common.impl.GrpcWriteStreamBase<?, ?> base) {
-                        base.writeHead();
-                    }
-                    s.pump();
-                });
+                s.pump();
             });
-        });
+        }));
     }
 
     private static void end(GrpcServerRequest<?, ?> call, Throwable cause) {
@@ -265,20 +269,23 @@ public final class EventsApi {
         final GrpcServerRequest<SubscribeEventsRequest, Event> call;
         final GrpcServerResponse<SubscribeEventsRequest, Event> response;
         final Context ctx;
-        final Caller caller;
-        final EventSource.Filter filter;
-        volatile Position cursor;
+        Caller caller;
+        EventSource.Filter filter;
+        volatile Position cursor = Position.START;
         boolean closed;
         boolean reading;
         long idleTimer = -1;
 
-        Stream(GrpcServerRequest<SubscribeEventsRequest, Event> call, Context ctx, Caller caller, EventSource.Filter filter, Position start) {
+        Stream(GrpcServerRequest<SubscribeEventsRequest, Event> call, Context ctx) {
             this.call = call;
             this.response = call.response();
             this.ctx = ctx;
+        }
+
+        void start(Caller caller, EventSource.Filter filter, Position from) {
             this.caller = caller;
             this.filter = filter;
-            this.cursor = start;
+            this.cursor = from;
         }
 
         void close() {
@@ -324,7 +331,7 @@ public final class EventsApi {
                 }
                 Sent s = ar.result();
                 for (Event e : s.events()) {
-                    response.write(e);
+                    response.write(e).onFailure(err -> close());
                 }
                 subscriptions.sent.addAndGet(s.events().size());
                 cursor = s.next();

@@ -175,6 +175,11 @@ public final class LedgerNode implements AutoCloseable {
         return events;
     }
 
+    /** The event streams open on this node (count, lag). */
+    public io.paymentledger.ledger.grpc.EventsApi.Subscriptions eventStreams() {
+        return subscriptions;
+    }
+
     static long wallClockNanos() {
         return io.paymentledger.replication.time.SteadyClock.wallClockNanos();
     }
