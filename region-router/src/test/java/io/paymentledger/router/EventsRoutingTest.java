@@ -53,29 +53,53 @@ class EventsRoutingTest extends RouterFixture {
             assertThat(bad.status()).isEqualTo(GrpcStatus.INVALID_ARGUMENT);
             assertThat(bad.message()).startsWith("EVENTS_ERROR_INVALID_CURSOR: ");
 
-            LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
-            CompletableFuture<GrpcStatus> ended = new CompletableFuture<>();
-            // Not awaited: the router sends a stream's headers with its first message (until then it may still retry it
-            // elsewhere), and the first message is the transfer written below.
-            client.request(via, EventsServiceGrpcClient.SubscribeEvents).compose(req -> {
-                req.end(SubscribeEventsRequest.newBuilder().setAfterCursor(page.body().getNextCursor()).build());
-                return req.response().map(resp -> {
-                    resp.handler(events::add);
-                    resp.endHandler(v -> ended.complete(resp.status()));
-                    resp.exceptionHandler(e -> ended.complete(GrpcStatus.CANCELLED));
-                    return resp;
-                });
-            });
+            // A consumer whose process goes away (its connection closes): the router ends the call to the region too.
+            io.vertx.core.Vertx gone = io.vertx.core.Vertx.vertx();
+            io.vertx.grpc.client.GrpcClient goneClient = TestLedger.newClient(gone);
+            LinkedBlockingQueue<Event> first = new LinkedBlockingQueue<>();
+            subscribe(goneClient, via, page.body().getNextCursor(), first, new CompletableFuture<>());
             String id = "ev-t-" + System.nanoTime();
             assertThat(Calls.call(client, via, LedgerServiceGrpcClient.CreateTransfers, CreateTransfersRequest.newBuilder()
                     .addTransfers(transfer(id, x, y, 3, "EUR")).build(), Map.of(), 10_000).status()).isEqualTo(GrpcStatus.OK);
-            Event e = events.poll(20, TimeUnit.SECONDS);
+            Event e = first.poll(20, TimeUnit.SECONDS);
             assertThat(e).isNotNull();
             assertThat(e.getTransfer().getId()).isEqualTo(id);
+            assertThat(ra.node.eventStreams().open()).isEqualTo(1);
+            goneClient.close().await();
+            gone.close().await();
+            RouterTesting.await(() -> ra.node.eventStreams().open() == 0, 20_000,
+                    () -> "the region still streams to a consumer that went away");
+
+            LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
+            CompletableFuture<GrpcStatus> ended = new CompletableFuture<>();
+            subscribe(client, via, e.getCursor(), events, ended);
+            String id2 = "ev-t-" + System.nanoTime();
+            assertThat(Calls.call(client, via, LedgerServiceGrpcClient.CreateTransfers, CreateTransfersRequest.newBuilder()
+                    .addTransfers(transfer(id2, x, y, 3, "EUR")).build(), Map.of(), 10_000).status()).isEqualTo(GrpcStatus.OK);
+            Event e2 = events.poll(20, TimeUnit.SECONDS);
+            assertThat(e2).isNotNull();
+            assertThat(e2.getTransfer().getId()).as("resumed after the cursor it had: nothing repeated").isEqualTo(id2);
 
             ra.stepDown("test: region a stops leading");
             assertThat(ended.get(20, TimeUnit.SECONDS)).isEqualTo(GrpcStatus.UNAVAILABLE);
             assertThat(events).isEmpty();
         }
+    }
+
+    /**
+     * Not awaited: the router sends a stream's headers with its first message (until then it may still retry it
+     * elsewhere), and the first message is a transfer the test writes afterwards.
+     */
+    private static void subscribe(io.vertx.grpc.client.GrpcClient c, SocketAddress via, String after, LinkedBlockingQueue<Event> events,
+            CompletableFuture<GrpcStatus> ended) {
+        c.request(via, EventsServiceGrpcClient.SubscribeEvents).compose(req -> {
+            req.end(SubscribeEventsRequest.newBuilder().setAfterCursor(after).build());
+            return req.response().map(resp -> {
+                resp.handler(events::add);
+                resp.endHandler(v -> ended.complete(resp.status()));
+                resp.exceptionHandler(err -> ended.complete(GrpcStatus.CANCELLED));
+                return resp;
+            });
+        });
     }
 }
