@@ -168,9 +168,10 @@ public record RouterConfig(
         }
     }
 
-    /** The ledger's own services: ledger.v1 LedgerService, PaymentsService and NodeService. */
+    /** The ledger's own services: ledger.v1 LedgerService, PaymentsService, EventsService and NodeService. */
     public static List<FileDescriptor> ledgerServices() {
-        return List.of(LedgerProto.getDescriptor(), PaymentsProto.getDescriptor(), NodeProto.getDescriptor());
+        return List.of(LedgerProto.getDescriptor(), PaymentsProto.getDescriptor(), io.paymentledger.api.v1.EventsProto.getDescriptor(),
+                NodeProto.getDescriptor());
     }
 
     public static Builder builder() {

@@ -70,6 +70,8 @@ public final class LedgerNode implements AutoCloseable {
     private volatile java.util.function.Supplier<String> secretsHealth = () -> "LIVE: no secret store configured";
     private final ProcessMetrics metrics;
     private final RequestMetrics requests;
+    private final io.paymentledger.ledger.events.EventSource events;
+    private final io.paymentledger.ledger.grpc.EventsApi.Subscriptions subscriptions = new io.paymentledger.ledger.grpc.EventsApi.Subscriptions();
 
     private LedgerNode(Config config, NodeControl control, CallerResolver callers) {
         this.config = config;
@@ -84,6 +86,13 @@ public final class LedgerNode implements AutoCloseable {
         Metrics state = new Metrics(metrics, control, writer, () -> secretsHealth.get());
         metrics.beforeScrape(state::refresh);
         this.reader = new LedgerReader(database);
+        this.events = new io.paymentledger.ledger.events.EventSource(database, writer, config.region(), cellName(),
+                config.writer().bounds().sessionLimits());
+        writer.onAcknowledged(() -> {
+            var ack = writer.acknowledged();
+            subscriptions.acknowledged(ack == null ? 0 : ack.lastTimestampNs());
+        });
+        subscriptions.register(metrics.registry());
         this.telemetry = io.paymentledger.telemetry.Telemetry.fromEnvironment("ledger-node-" + config.region());
         this.writes = new io.paymentledger.ledger.grpc.WriteTracing(writer, telemetry);
         this.blocking = new Blocking(vertx);
@@ -132,6 +141,7 @@ public final class LedgerNode implements AutoCloseable {
             new LedgerApi(writes, reader, control, blocking).bind(unary);
             new PaymentsApi(writes, reader, control, blocking).bind(unary);
             new NodeApi(control, config.apiKeys(), blocking).bind(vertx, grpc, unary);
+            new io.paymentledger.ledger.grpc.EventsApi(events, control, blocking, callers, subscriptions).bind(grpc, unary);
             return vertx.createHttpServer(options).requestHandler(req -> {
                 if (!metrics.handle(req, callers::mayReadMetrics)) {
                     grpc.handle(req);
@@ -143,6 +153,31 @@ public final class LedgerNode implements AutoCloseable {
     /** Starts a node: listens, then hands over to {@code control} (which migrates the schema before leading). */
     public static LedgerNode start(Config config, NodeControl control, CallerResolver callers) {
         return new LedgerNode(config, control, callers);
+    }
+
+    /**
+     * The name event ids and cursors carry ({@code -Dledger.cell}); used only by the first leader that serves events,
+     * which stores it in the database for good. Without one, a random name, unique enough to merge cells' streams.
+     */
+    static String cellName() {
+        String name = System.getProperty("ledger.cell", "");
+        if (name.isEmpty()) {
+            return "cell-" + java.util.HexFormat.of().formatHex(java.nio.ByteBuffer.allocate(4)
+                    .putInt(new java.security.SecureRandom().nextInt()).array());
+        }
+        if (!io.paymentledger.ledger.validation.Ids.isValid(name) || name.contains(":")) {
+            throw new IllegalArgumentException("ledger.cell must be 1..64 of [A-Za-z0-9._-], got '" + name + "'");
+        }
+        return name;
+    }
+
+    public io.paymentledger.ledger.events.EventSource events() {
+        return events;
+    }
+
+    /** The event streams open on this node (count, lag). */
+    public io.paymentledger.ledger.grpc.EventsApi.Subscriptions eventStreams() {
+        return subscriptions;
     }
 
     static long wallClockNanos() {

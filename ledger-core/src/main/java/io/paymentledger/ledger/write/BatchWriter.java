@@ -225,6 +225,9 @@ public final class BatchWriter implements AutoCloseable {
     private volatile String applierDoing = "waiting for requests";
     private final AtomicLong committedBatches = new AtomicLong();
     private final AtomicLong committedTransfers = new AtomicLong();
+    /** The newest batch answered OK (durable in two sites), for the event stream; null before the first. */
+    private volatile Acknowledged acknowledged;
+    private final java.util.List<Runnable> acknowledgedListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     // ---- shared between the threads, under `lock` ----
     private final ReentrantLock lock = new ReentrantLock();
@@ -430,6 +433,31 @@ public final class BatchWriter implements AutoCloseable {
 
     public long epoch() {
         return epoch;
+    }
+
+    /**
+     * A batch this writer answered OK: its COMMIT returned with the synchronous quorum's confirmation, so it and
+     * everything committed before it (an earlier COMMIT whose wait was cancelled included: its WAL comes first) is
+     * durable in two sites. Batches are answered in commit order, so this only moves forward within a term.
+     */
+    public record Acknowledged(long epoch, long seq, long lastTimestampNs) {}
+
+    /** The newest acknowledged batch of this writer (any term), or null. */
+    public Acknowledged acknowledged() {
+        return acknowledged;
+    }
+
+    /** Runs {@code listener} on the committing thread after each acknowledged batch (it must return at once). */
+    public void onAcknowledged(Runnable listener) {
+        acknowledgedListeners.add(listener);
+    }
+
+    /**
+     * Throws when a COMMIT's warnings say its wait for the synchronous quorum was cancelled (committed here only);
+     * for other code that needs a commit confirmed by a second site.
+     */
+    public static void requireQuorumConfirmed(java.sql.SQLWarning warnings) throws SQLException {
+        WriterStore.notDurableWarning(warnings);
     }
 
     public long committedBatches() {
@@ -1201,6 +1229,11 @@ public final class BatchWriter implements AutoCloseable {
             return false;
         }
         memory.committed(b.seq());
+        // Before any answer: a caller told OK finds its change in the event stream.
+        acknowledged = new Acknowledged(b.epoch(), b.seq(), b.lastTimestampNs());
+        for (Runnable l : acknowledgedListeners) {
+            l.run();
+        }
         committedBatches.incrementAndGet();
         committedTransfers.addAndGet(b.transfers().size());
         Stages s = stages;

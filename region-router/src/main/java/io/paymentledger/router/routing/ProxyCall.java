@@ -142,6 +142,9 @@ final class ProxyCall {
         in.endHandler(v -> onRequestEnd());
         in.errorHandler(this::onClientReset);
         in.exceptionHandler(this::onClientError);
+        // A client whose connection closes after its request ended (a killed process, a dropped link) is told to the
+        // response only: without this, the call to the region of a server stream (SubscribeEvents) went on for good.
+        in.response().exceptionHandler(this::onClientError);
         in.invalidMessageHandler(this::onInvalidMessage);
         deadlineTimer = f.vertx.setTimer(Math.max(1, remainingMs()), id -> {
             deadlineTimer = -1;

@@ -28,10 +28,13 @@ public record Route(String fullMethodName, boolean clientStreaming, boolean serv
         return readOptionsField > 0;
     }
 
-    /** A call that changes the ledger: a ledger or payments method without read options (not NodeService). */
+    /** A call that changes the ledger: a ledger or payments method without read options (not NodeService, not events). */
     public boolean write() {
-        return !read() && !fullMethodName.startsWith(OPERATOR_SERVICE);
+        return !read() && !fullMethodName.startsWith(OPERATOR_SERVICE) && !fullMethodName.startsWith(EVENTS_SERVICE);
     }
+
+    /** The event stream: read from the leader only (it has no read options), never a write. */
+    static final String EVENTS_SERVICE = "ledger.v1.EventsService/";
 
     /** The operator's service (status, switchover, API keys): neither a merchant's read nor a ledger write. */
     static final String OPERATOR_SERVICE = "ledger.v1.NodeService/";
