@@ -152,7 +152,7 @@ class AdversarialCorpusTest {
                 c.close();
             }
         }
-        // The shared deployment outlives this class (SharedDeployment destroys it when the JVM exits).
+        io.paymentledger.cli.support.SharedDeployment.release(AdversarialCorpusTest.class);
     }
 
     // ------------------------------------------------------------------ the corpus

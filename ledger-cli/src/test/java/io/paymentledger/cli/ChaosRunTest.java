@@ -48,6 +48,11 @@ class ChaosRunTest {
         deployment = io.paymentledger.cli.support.SharedDeployment.get();
     }
 
+    @org.junit.jupiter.api.AfterAll
+    static void release() {
+        io.paymentledger.cli.support.SharedDeployment.release(ChaosRunTest.class);
+    }
+
     @Test
     void aSeededRunOfPausesAndAKillOnTheLeaderIsSoundAndReportsEveryFault(@TempDir Path tmp) throws Exception {
         Path json = tmp.resolve("chaos.json");

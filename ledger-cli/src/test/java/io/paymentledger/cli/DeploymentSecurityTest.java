@@ -70,6 +70,11 @@ class DeploymentSecurityTest {
     static String m1Account;
     static String m2Account;
 
+    @org.junit.jupiter.api.AfterAll
+    static void release() {
+        io.paymentledger.cli.support.SharedDeployment.release(DeploymentSecurityTest.class);
+    }
+
     @BeforeAll
     static void up() throws Exception {
         d = io.paymentledger.cli.support.SharedDeployment.get();
