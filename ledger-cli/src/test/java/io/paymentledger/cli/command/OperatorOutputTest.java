@@ -178,7 +178,7 @@ class OperatorOutputTest {
      * status or verify prints (like the {@code journal sound:} verify never printed) fails the test.
      */
     private static final Set<String> OTHER_OUTPUTS = Set.of(
-            "chaos", "chaos run", "switchover", "switchover to b failed", "prometheus not installed", // other commands
+            "chaos", "chaos run", "switchover", "switchover to b failed", "prometheus not installed", "events tail", // other commands
             "ledger", // the CLI's own error prefix ("ledger: switchover to b failed: ...")
             "no action", "taking over", "stopped serving", "handed over to b", "I hold the leader lock", "switchover done", // the agent's explanations
             "bootstrap", "failover", "restart", // the CP record's leadership changes (on the 'last change:' line)
