@@ -165,6 +165,8 @@ public final class EventsCommand implements Runnable {
             Item item = queue.poll();
             if (item == null) {
                 out.flush();
+                // A tail follows for as long as the operator lets it: no bound here on purpose. The stream's end or
+                // failure is an item too, so this wakes for it (and Ctrl-C interrupts it).
                 item = queue.take();
             }
             return item;

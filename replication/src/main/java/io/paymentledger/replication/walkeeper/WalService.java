@@ -66,7 +66,7 @@ public final class WalService implements AutoCloseable {
         WalService service = new WalService(config, vertx, server);
         server.requestHandler(service::handle);
         try {
-            server.listen().await();
+            server.listen().timeout(30, java.util.concurrent.TimeUnit.SECONDS).await();
         } catch (RuntimeException e) {
             vertx.close();
             throw new IllegalStateException("WAL keeper service: cannot listen on " + config.host() + ":" + config.port() + ": "
@@ -146,9 +146,9 @@ public final class WalService implements AutoCloseable {
     @Override
     public void close() {
         try {
-            server.close().await();
+            server.close().timeout(10, java.util.concurrent.TimeUnit.SECONDS).await();
         } finally {
-            vertx.close().await();
+            vertx.close().timeout(10, java.util.concurrent.TimeUnit.SECONDS).await();
         }
     }
 }
