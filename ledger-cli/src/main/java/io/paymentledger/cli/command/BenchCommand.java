@@ -76,7 +76,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--warmup-until-steady", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "Before the first run, run its load in " + STEADY_SLICE_S + " s slices until two in a row differ by at"
-                    + " most " + STEADY_TOLERANCE_PERCENT + " % (at most " + STEADY_SLICES_MAX + " slices): right after"
+                    + " most " + STEADY_TOLERANCE_PERCENT + " %% (at most " + STEADY_SLICES_MAX + " slices): right after"
                     + " ./ledger up the JIT compilers are cold and the first figures would be a third of the steady ones."
                     + " Default: on (--no-warmup-until-steady to skip).")
     boolean warmupUntilSteady;
