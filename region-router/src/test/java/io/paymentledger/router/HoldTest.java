@@ -94,6 +94,31 @@ class HoldTest extends RouterFixture {
     }
 
     @Test
+    void whileNoRegionLeadsTheRouterChecksTenTimesAsOftenAndStopsOnceOneLeads() throws Exception {
+        // A slow interval (3 s) makes the difference countable: without a leader the router asks every 300 ms, so a
+        // held call goes soon after a new leader serves instead of up to an interval later (what a switchover paid).
+        FakeRegion a = FakeRegion.start(vertx, "a", false, 1);
+        router = RegionRouter.start(vertx, config(a).healthCheckIntervalMs(3_000).holdTimeMs(15_000).build());
+        RouterTesting.await(() -> router.status().upstreams().get(0).lastCheckAgoMs() >= 0, 5000, () -> "never checked");
+        int before = a.healthChecks.get();
+        Thread.sleep(2_000);
+        int leaderless = a.healthChecks.get() - before;
+        assertThat(leaderless).as("health checks of a in 2 s without a leader (interval 3 s, fast checks every 300 ms)")
+                .isGreaterThanOrEqualTo(4);
+
+        Future<Reply<Buffer>> held = write(20_000);
+        RouterTesting.await(() -> router.status().holdQueueDepth() == 1, 5000, () -> "not held: " + router.status());
+        a.serving = true;
+        assertThat(Calls.await(held).status()).as("the held write, once a leads").isEqualTo(GrpcStatus.OK);
+        RouterTesting.awaitLeader(router, "a");
+
+        int led = a.healthChecks.get();
+        Thread.sleep(2_000);
+        assertThat(a.healthChecks.get() - led).as("health checks of a in 2 s with a leader: back to the 3 s interval")
+                .isLessThanOrEqualTo(1);
+    }
+
+    @Test
     void aCallWhoseDeadlineComesFirstGetsDeadlineExceeded() {
         FakeRegion a = FakeRegion.start(vertx, "a", false, 1);
         router = RegionRouter.start(vertx, config(a).holdTimeMs(15_000).build());

@@ -30,6 +30,8 @@ public final class FakeRegion implements AutoCloseable {
     /** What happens to a forwarded call; the default answers OK with an empty message. */
     public volatile Consumer<GrpcServerRequest<Buffer, Buffer>> behavior = FakeRegion::okEmpty;
     public final AtomicInteger calls = new AtomicInteger();
+    /** Health checks answered or not (every Check call that arrived). */
+    public final AtomicInteger healthChecks = new AtomicInteger();
     public final List<MultiMap> headersSeen = new CopyOnWriteArrayList<>();
     private final HttpServer server;
 
@@ -39,6 +41,7 @@ public final class FakeRegion implements AutoCloseable {
         this.epoch = epoch;
         GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setScheduleDeadlineAutomatically(true));
         grpc.callHandler(GrpcHealthCheckV1Handler.SERVICE_METHOD, call -> call.last().onSuccess(req -> {
+            healthChecks.incrementAndGet();
             if (!answerHealth) {
                 return;
             }

@@ -37,6 +37,8 @@ public final class PgCluster {
     /** The superuser initdb creates; used for administration only. */
     public static final String SUPERUSER = "postgres";
     private static final long TOOL_TIMEOUT_SECONDS = 120;
+    /** How long a promotion may take before the takeover gives up (pg_promote's own default wait is 60 s). */
+    private static final java.time.Duration PROMOTION_TIMEOUT = java.time.Duration.ofSeconds(60);
     /** The file whose lock serialises stop/rewind/start across processes (see {@link #exclusively}). */
     private static final String LIFECYCLE_LOCK = "lifecycle.lock";
 
@@ -474,11 +476,29 @@ public final class PgCluster {
      */
     public void promote() {
         try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
-            try (ResultSet rs = st.executeQuery("select pg_promote(true, 60)")) {
+            // pg_promote(true) looks whether recovery ended only every 100 ms (WAITS_PER_SECOND in xlogfuncs.c), which
+            // rounds every takeover up by up to 0.1 s: signal without waiting, then look every 5 ms, for 60 s at most.
+            try (ResultSet rs = st.executeQuery("select pg_promote(false)")) {
                 if (!rs.next() || !rs.getBoolean(1)) {
-                    throw new IllegalStateException("promotion of postgres " + name() + " did not finish within 60 s");
+                    throw new IllegalStateException("postgres " + name() + " refused to be promoted (pg_promote returned false)");
                 }
             }
+            long deadline = System.nanoTime() + PROMOTION_TIMEOUT.toNanos();
+            while (true) {
+                try (ResultSet rs = st.executeQuery("select pg_is_in_recovery()")) {
+                    if (rs.next() && !rs.getBoolean(1)) {
+                        break;
+                    }
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    throw new IllegalStateException("promotion of postgres " + name() + " did not finish within "
+                            + PROMOTION_TIMEOUT.toSeconds() + " s");
+                }
+                Thread.sleep(5);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("promotion of postgres " + name() + " interrupted", e);
         } catch (SQLException e) {
             throw new IllegalStateException("promotion of postgres " + name() + " failed: " + e.getMessage(), e);
         }
