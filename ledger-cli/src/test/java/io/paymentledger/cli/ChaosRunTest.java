@@ -90,6 +90,11 @@ class ChaosRunTest {
         assertThat(ops.getLong("writesUnknown")).isNotNegative();
         assertThat(ops.getLong("transferReads")).as("answered transfer lookups").isPositive();
         assertThat(ops.getLong("balanceReads")).as("answered balance reads").isPositive();
+        // Payments through the same faults: acknowledged calls, refused ones (a capture above what is held, a capture
+        // after expiry), and GetPayment reads, all checked by the verdict above.
+        assertThat(ops.getLong("paymentCallsAcked")).as("acknowledged payments calls").isPositive();
+        assertThat(ops.getLong("paymentCallsRefused")).as("payments calls the ledger refused").isPositive();
+        assertThat(ops.getLong("paymentReads")).as("answered GetPayment reads").isPositive();
     }
 
     @Test

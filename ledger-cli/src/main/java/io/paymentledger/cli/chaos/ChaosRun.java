@@ -23,7 +23,7 @@ import java.util.function.Supplier;
 
 /**
  * `./ledger chaos run`: a merchant's workload through the region router (writers retrying with the same ids,
- * linearizable readers), recorded into a {@link History}; meanwhile a schedule of faults drawn from a seeded
+ * linearizable readers, payment flows with a GetPayment after every call), recorded into a {@link History}; meanwhile a schedule of faults drawn from a seeded
  * {@link Random} (the same seed replays the same schedule: the same classes in the same order, the same quiet gaps and
  * hold times), each injected into whichever node leads at that moment, held, healed, then waited out until the
  * deployment is whole again; afterwards everything is healed, the workload's pending retries settle, and the
@@ -55,6 +55,8 @@ public final class ChaosRun {
     static final long CALL_TIMEOUT_MS = 10_000;
     static final int WRITERS = 4;
     static final int READERS = 2;
+    /** Merchants' payment flows (authorise, captures, void or refused capture, refund; GetPayment after each). */
+    static final int PAYMENT_WORKERS = 2;
     public static final int DURATION_MIN_S = 10;
     public static final int DURATION_MAX_S = 1_800;
     public static final int DURATION_DEFAULT_S = 120;
@@ -117,11 +119,15 @@ public final class ChaosRun {
         String runId = "chaos-" + UUID.randomUUID().toString().substring(0, 8);
         try (Clients merchant = Clients.tls(security, security.merchant(DeploymentSecurity.LOAD_MERCHANT));
                 Workload workload = new Workload(merchant.grpc(), target, runId, DeploymentSecurity.LOAD_MERCHANT, WRITERS,
-                        CALL_TIMEOUT_MS).withWallet().observedBy(recorder)) {
+                        CALL_TIMEOUT_MS).withWallet().observedBy(recorder);
+                Payments payments = new Payments(merchant.grpc(), target, history, runId, DeploymentSecurity.LOAD_MERCHANT,
+                        PAYMENT_WORKERS)) {
             workload.setUp();
+            payments.setUp();
             long start = System.nanoTime();
             long end = start + options.durationS() * 1_000_000_000L;
             workload.start();
+            payments.start();
             Readers readers = new Readers(merchant.grpc(), target, recorder, history,
                     List.of(workload.merchant(), workload.wallet()), READERS);
             try {
@@ -175,10 +181,12 @@ public final class ChaosRun {
                 leaderRegion = "";
             }
             workload.stop(WORKLOAD_SETTLE);
+            payments.stop(WORKLOAD_SETTLE);
             readers.close();
             FinalState state = null;
             if (!leaderRegion.isEmpty()) {
-                List<String> ids = history.ops(Write.class).stream().map(Write::transferId).toList();
+                List<String> ids = new ArrayList<>(history.ops(Write.class).stream().map(Write::transferId).toList());
+                history.ops(History.PaymentStep.class).forEach(p -> ids.add(p.callId()));
                 try (Connection c = d.postgres(leaderRegion).connect("ledger")) {
                     state = FinalState.read(c, ids, List.of(workload.merchant(), workload.wallet()));
                 }
@@ -192,7 +200,7 @@ public final class ChaosRun {
                     r.error().isEmpty() ? outageMs(acks, r.injectedNanos(), r.healedNanos(), stopped) : 0,
                     r.recoveredNanos() < 0 ? -1 : (r.recoveredNanos() - r.healedNanos()) / 1_000_000)).toList();
             return new RunReport(options.seed(), options.durationS(), options.faults().stream().map(FaultClass::cliName).toList(),
-                    faults, RunReport.Counts.of(history, readers.failed()), clientErrors(workload.errors()), leaderRegion, verdict,
+                    faults, RunReport.Counts.of(history, readers.failed()), clientErrors(workload.errors(), payments.errors()), leaderRegion, verdict,
                     (System.nanoTime() - start) / 1_000_000);
         } finally {
             try {
@@ -247,9 +255,10 @@ public final class ChaosRun {
     }
 
     /** What the writers' calls failed with (each retried with the same ids); the ledger's refusals are counted apart. */
-    private static java.util.Map<String, Long> clientErrors(java.util.Map<String, Long> errors) {
+    private static java.util.Map<String, Long> clientErrors(java.util.Map<String, Long> errors, java.util.Map<String, Long> payments) {
         java.util.Map<String, Long> m = new java.util.TreeMap<>(errors);
         m.keySet().removeIf(k -> k.startsWith(Workload.ITEM_REFUSED_PREFIX));
+        payments.forEach((k, n) -> m.merge("payments: " + k, n, Long::sum));
         return m;
     }
 

@@ -18,7 +18,7 @@ public final class History {
 
     public enum Outcome { ACKED, REFUSED, UNKNOWN }
 
-    public sealed interface Op permits Write, TransferRead, BalanceRead {
+    public sealed interface Op permits Write, TransferRead, BalanceRead, PaymentStep, PaymentRead {
         long invokeNanos();
 
         long completeNanos();
@@ -37,6 +37,22 @@ public final class History {
 
     /** A linearizable read of an account's posted credits that answered. */
     public record BalanceRead(String accountId, long creditsPosted, long invokeNanos, long completeNanos) implements Op {}
+
+    /** A payments call (each is one ledger transfer whose id is the call's own id). */
+    public enum PaymentCall { AUTHORIZE, CAPTURE, VOID, REFUND }
+
+    /**
+     * One payments call as its client saw it: {@code callId} is the transfer id it creates (the payment id for
+     * AUTHORIZE); {@code amount} what it asked for (0 for VOID, which releases whatever is still held). ACKED when the
+     * ledger answered OK or EXISTS, REFUSED for a business refusal (capture above the authorisation, a void after a
+     * void, an expired authorisation...), UNKNOWN when no answer came within the retries.
+     */
+    public record PaymentStep(String paymentId, String callId, PaymentCall call, long amount, long invokeNanos,
+            long completeNanos, Outcome outcome, String detail) implements Op {}
+
+    /** A linearizable GetPayment that answered: {@code found} false when the ledger said PAYMENT_NOT_FOUND. */
+    public record PaymentRead(String paymentId, boolean found, long capturedAmount, long refundedAmount, long invokeNanos,
+            long completeNanos) implements Op {}
 
     private final ConcurrentLinkedQueue<Op> ops = new ConcurrentLinkedQueue<>();
 

@@ -3,6 +3,9 @@ package io.paymentledger.cli.chaos;
 import io.paymentledger.cli.chaos.FinalState.Committed;
 import io.paymentledger.cli.chaos.History.BalanceRead;
 import io.paymentledger.cli.chaos.History.Outcome;
+import io.paymentledger.cli.chaos.History.PaymentCall;
+import io.paymentledger.cli.chaos.History.PaymentRead;
+import io.paymentledger.cli.chaos.History.PaymentStep;
 import io.paymentledger.cli.chaos.History.TransferRead;
 import io.paymentledger.cli.chaos.History.Write;
 import java.util.ArrayList;
@@ -21,7 +24,10 @@ import java.util.Map;
  *   <li>reads are linearizable: a read started after a write was acknowledged sees it; reads of an account never
  *       go backwards;</li>
  *   <li>at most one region acknowledged writes at any moment: once a write of epoch E was acknowledged, no write
- *       invoked later was committed by an older epoch (and each epoch was written by one region only).</li>
+ *       invoked later was committed by an older epoch (and each epoch was written by one region only);</li>
+ *   <li>payments: every acknowledged call (authorisation, capture, void, refund) is in the ledger with the amount asked
+ *       for, no refused one is; a GetPayment shows at least what was acknowledged before it started, never more than
+ *       the ledger holds at the end, and never less than an earlier GetPayment of the same payment.</li>
  * </ul>
  */
 public final class HistoryChecker {
@@ -65,6 +71,9 @@ public final class HistoryChecker {
         c.transferReads(history.ops(TransferRead.class), writes, state);
         c.balanceReads(history.ops(BalanceRead.class), writes, state);
         c.oneLeaderAtATime(writes, state);
+        List<PaymentStep> steps = history.ops(PaymentStep.class);
+        c.paymentSteps(steps, state);
+        c.paymentReads(history.ops(PaymentRead.class), steps, state);
         return new Verdict(Map.copyOf(c.counts), List.copyOf(c.anomalies));
     }
 
@@ -187,6 +196,103 @@ public final class HistoryChecker {
                         + newer.committed().epoch() + " (region " + newer.committed().region() + ") had acknowledged "
                         + newer.write().transferId());
             }
+        }
+    }
+
+    private void paymentSteps(List<PaymentStep> steps, FinalState state) {
+        for (PaymentStep s : steps) {
+            Committed c = state.transfers().get(s.callId());
+            String what = s.call() + " " + s.callId() + " of payment " + s.paymentId();
+            switch (s.outcome()) {
+                case ACKED -> {
+                    if (c == null) {
+                        report(Kind.LOST_WRITE, what + " was acknowledged (" + s.detail() + ") but is not in the ledger");
+                    } else if (s.call() != PaymentCall.VOID && c.amount() != s.amount()) {
+                        report(Kind.CHANGED_WRITE, what + " was acknowledged for " + s.amount() + " but the ledger has " + c);
+                    }
+                }
+                case REFUSED -> {
+                    if (c != null) {
+                        report(Kind.REFUSED_WRITE_PRESENT, what + " was refused (" + s.detail() + ") but the ledger has it: " + c);
+                    }
+                }
+                case UNKNOWN -> { /* may or may not exist */ }
+            }
+        }
+    }
+
+    private void paymentReads(List<PaymentRead> reads, List<PaymentStep> steps, FinalState state) {
+        record Amounts(long[] completes, long[] prefix, long atEnd) {
+            /** Acknowledged before {@code t}. */
+            long before(long t) {
+                return prefix[countBefore(completes, t)];
+            }
+        }
+        Map<String, List<PaymentStep>> byPayment = new HashMap<>();
+        steps.forEach(s -> byPayment.computeIfAbsent(s.paymentId(), k -> new ArrayList<>()).add(s));
+        Map<String, List<PaymentRead>> readsByPayment = new HashMap<>();
+        reads.forEach(r -> readsByPayment.computeIfAbsent(r.paymentId(), k -> new ArrayList<>()).add(r));
+        for (var e : readsByPayment.entrySet()) {
+            String payment = e.getKey();
+            List<PaymentStep> mine = byPayment.getOrDefault(payment, List.of());
+            java.util.function.Function<PaymentCall, Amounts> amounts = call -> {
+                List<PaymentStep> acked = mine.stream().filter(s -> s.call() == call && s.outcome() == Outcome.ACKED)
+                        .sorted(Comparator.comparingLong(PaymentStep::completeNanos)).toList();
+                long[] completes = acked.stream().mapToLong(PaymentStep::completeNanos).toArray();
+                long[] prefix = new long[acked.size() + 1];
+                for (int i = 0; i < acked.size(); i++) {
+                    prefix[i + 1] = prefix[i] + acked.get(i).amount();
+                }
+                long atEnd = mine.stream().filter(s -> s.call() == call).map(s -> state.transfers().get(s.callId()))
+                        .filter(java.util.Objects::nonNull).mapToLong(Committed::amount).sum();
+                return new Amounts(completes, prefix, atEnd);
+            };
+            Amounts captures = amounts.apply(PaymentCall.CAPTURE);
+            Amounts refunds = amounts.apply(PaymentCall.REFUND);
+            PaymentStep auth = mine.stream().filter(s -> s.call() == PaymentCall.AUTHORIZE).findFirst().orElse(null);
+            boolean authAtEnd = state.transfers().containsKey(payment);
+            List<PaymentRead> rs = new ArrayList<>(e.getValue());
+            rs.sort(Comparator.comparingLong(PaymentRead::invokeNanos));
+            List<PaymentRead> byComplete = new ArrayList<>(rs);
+            byComplete.sort(Comparator.comparingLong(PaymentRead::completeNanos));
+            int done = 0;
+            long seenCaptured = 0;
+            long seenRefunded = 0;
+            for (PaymentRead r : rs) {
+                if (!r.found()) {
+                    if (auth != null && auth.outcome() == Outcome.ACKED && auth.completeNanos() - r.invokeNanos() < 0) {
+                        report(Kind.STALE_READ, "payment " + payment + " was authorised (acknowledged) "
+                                + millis(r.invokeNanos() - auth.completeNanos()) + " ms before a GetPayment that did not find it");
+                    }
+                    continue;
+                }
+                if (!authAtEnd) {
+                    report(Kind.READ_OF_LOST_WRITE, "a GetPayment found payment " + payment + ", which is not in the ledger at the end");
+                }
+                check(payment, "captured", r.capturedAmount(), captures.before(r.invokeNanos()), captures.atEnd());
+                check(payment, "refunded", r.refundedAmount(), refunds.before(r.invokeNanos()), refunds.atEnd());
+                while (done < byComplete.size() && byComplete.get(done).completeNanos() - r.invokeNanos() < 0) {
+                    PaymentRead earlier = byComplete.get(done++);
+                    seenCaptured = Math.max(seenCaptured, earlier.capturedAmount());
+                    seenRefunded = Math.max(seenRefunded, earlier.refundedAmount());
+                }
+                if (r.capturedAmount() < seenCaptured || r.refundedAmount() < seenRefunded) {
+                    report(Kind.READ_WENT_BACKWARDS, "a GetPayment of " + payment + " saw captured " + r.capturedAmount()
+                            + ", refunded " + r.refundedAmount() + " after an earlier one had seen captured " + seenCaptured
+                            + ", refunded " + seenRefunded);
+                }
+            }
+        }
+    }
+
+    private void check(String payment, String what, long read, long ackedBefore, long atEnd) {
+        if (read < ackedBefore) {
+            report(Kind.STALE_READ, "a GetPayment of " + payment + " saw " + what + " " + read + " though " + ackedBefore
+                    + " had been acknowledged before it started");
+        }
+        if (read > atEnd) {
+            report(Kind.READ_ABOVE_FINAL, "a GetPayment of " + payment + " saw " + what + " " + read + ", above the "
+                    + atEnd + " the ledger holds at the end: it showed a call that was then lost");
         }
     }
 

@@ -31,13 +31,18 @@ public record RunReport(long seed, int durationS, List<String> faultsChosen, Lis
 
     /** Operations recorded: writes by outcome (one per transfer), answered reads by kind, and reads with no answer. */
     public record Counts(long writesAcked, long writesRefused, long writesUnknown, long transferReads, long balanceReads,
-            long readsFailed) {
+            long readsFailed, long paymentCallsAcked, long paymentCallsRefused, long paymentCallsUnknown, long paymentReads) {
         static Counts of(History h, long readsFailed) {
             List<Write> writes = h.ops(Write.class);
+            List<History.PaymentStep> steps = h.ops(History.PaymentStep.class);
             return new Counts(writes.stream().filter(w -> w.outcome() == Outcome.ACKED).count(),
                     writes.stream().filter(w -> w.outcome() == Outcome.REFUSED).count(),
                     writes.stream().filter(w -> w.outcome() == Outcome.UNKNOWN).count(),
-                    h.ops(History.TransferRead.class).size(), h.ops(History.BalanceRead.class).size(), readsFailed);
+                    h.ops(History.TransferRead.class).size(), h.ops(History.BalanceRead.class).size(), readsFailed,
+                    steps.stream().filter(p -> p.outcome() == Outcome.ACKED).count(),
+                    steps.stream().filter(p -> p.outcome() == Outcome.REFUSED).count(),
+                    steps.stream().filter(p -> p.outcome() == Outcome.UNKNOWN).count(),
+                    h.ops(History.PaymentRead.class).size());
         }
     }
 
@@ -71,7 +76,9 @@ public record RunReport(long seed, int durationS, List<String> faultsChosen, Lis
                 .put("faults", fs)
                 .put("ops", new JsonObject().put("writesAcked", ops.writesAcked()).put("writesRefused", ops.writesRefused())
                         .put("writesUnknown", ops.writesUnknown()).put("transferReads", ops.transferReads())
-                        .put("balanceReads", ops.balanceReads()).put("readsFailed", ops.readsFailed()))
+                        .put("balanceReads", ops.balanceReads()).put("readsFailed", ops.readsFailed())
+                        .put("paymentCallsAcked", ops.paymentCallsAcked()).put("paymentCallsRefused", ops.paymentCallsRefused())
+                        .put("paymentCallsUnknown", ops.paymentCallsUnknown()).put("paymentReads", ops.paymentReads()))
                 .put("clientErrors", errorsJson())
                 .put("leaderAtEnd", leaderAtEnd)
                 .put("anomalies", anomalies)
@@ -101,6 +108,8 @@ public record RunReport(long seed, int durationS, List<String> faultsChosen, Lis
         out.printf("  writes: %d acknowledged, %d refused, %d unknown; reads: %d transfer lookups, %d balance reads"
                 + " (%d got no answer); writers' call errors (retried with the same ids) %s%n", ops.writesAcked(), ops.writesRefused(), ops.writesUnknown(),
                 ops.transferReads(), ops.balanceReads(), ops.readsFailed(), new TreeMap<>(clientErrors));
+        out.printf("  payments calls: %d acknowledged, %d refused, %d unknown; %d GetPayment reads%n", ops.paymentCallsAcked(),
+                ops.paymentCallsRefused(), ops.paymentCallsUnknown(), ops.paymentReads());
         switch (result()) {
             case SOUND -> out.println("chaos run: SOUND — no anomaly (every acknowledged write present once, no refused write"
                     + " present, balances and reads consistent, one leader at a time), checked against region " + leaderAtEnd);

@@ -276,7 +276,8 @@ public final class Workload implements AutoCloseable {
         }
     }
 
-    private static String describe(Throwable e) {
+    /** What a failed call is counted as: its gRPC status name, or the failure's message or class. */
+    public static String describe(Throwable e) {
         if (e instanceof InvalidStatusException s) {
             return s.actualStatus().name();
         }

@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.paymentledger.cli.chaos.FinalState.Committed;
 import io.paymentledger.cli.chaos.History.BalanceRead;
 import io.paymentledger.cli.chaos.History.Outcome;
+import io.paymentledger.cli.chaos.History.PaymentCall;
+import io.paymentledger.cli.chaos.History.PaymentRead;
+import io.paymentledger.cli.chaos.History.PaymentStep;
 import io.paymentledger.cli.chaos.History.TransferRead;
 import io.paymentledger.cli.chaos.History.Write;
 import io.paymentledger.cli.chaos.HistoryChecker.Anomaly;
@@ -152,5 +155,65 @@ class HistoryCheckerTest {
         assertThat(verdict.counts()).containsExactly(Map.entry(Kind.LOST_WRITE, 100));
         assertThat(verdict.examples()).hasSize(HistoryChecker.DETAILS_PER_KIND_MAX);
         assertThat(verdict.examples().get(0).detail()).contains("acknowledged").contains("not in the ledger");
+    }
+
+    // ---- payments -------------------------------------------------------------------------------------------
+
+    private void step(String payment, String callId, PaymentCall call, long amount, long invoke, long complete, Outcome outcome) {
+        history.add(new PaymentStep(payment, callId, call, amount, ms(invoke), ms(complete), outcome, outcome.name()));
+    }
+
+    private void commitStep(String id, long amount) {
+        committed.put(id, new Committed(id, "pay-payer", "pay-shop", amount, 1, "a"));
+    }
+
+    private void readPayment(String payment, long captured, long refunded, long invoke, long complete) {
+        history.add(new PaymentRead(payment, true, captured, refunded, ms(invoke), ms(complete)));
+    }
+
+    @Test
+    void aSoundPaymentLifeHasNoAnomaly() {
+        step("p1", "p1", PaymentCall.AUTHORIZE, 900, 0, 5, Outcome.ACKED);
+        commitStep("p1", 900);
+        step("p1", "p1-c1", PaymentCall.CAPTURE, 300, 10, 15, Outcome.ACKED);
+        commitStep("p1-c1", 300);
+        readPayment("p1", 300, 0, 16, 18);
+        step("p1", "p1-c2", PaymentCall.CAPTURE, 225, 20, 3_000, Outcome.UNKNOWN); // in flight at a failover, then applied
+        commitStep("p1-c2", 225);
+        readPayment("p1", 525, 0, 3_001, 3_002);
+        step("p1", "p1-c3", PaymentCall.CAPTURE, 900, 3_010, 3_012, Outcome.REFUSED); // above what is held
+        step("p1", "p1-v", PaymentCall.VOID, 0, 3_020, 3_025, Outcome.ACKED);
+        commitStep("p1-v", 375); // a void releases whatever was still held: its amount is the ledger's
+        step("p1", "p1-r1", PaymentCall.REFUND, 262, 3_030, 3_035, Outcome.ACKED);
+        commitStep("p1-r1", 262);
+        readPayment("p1", 525, 262, 3_040, 3_041);
+        assertThat(check()).isEmpty();
+    }
+
+    @Test
+    void anAcknowledgedCaptureMissingARefusedOnePresentAndAChangedAmountAreReported() {
+        step("p1", "p1", PaymentCall.AUTHORIZE, 900, 0, 5, Outcome.ACKED);
+        commitStep("p1", 900);
+        step("p1", "p1-c1", PaymentCall.CAPTURE, 300, 10, 15, Outcome.ACKED); // not committed: lost
+        step("p1", "p1-c3", PaymentCall.CAPTURE, 900, 20, 25, Outcome.REFUSED);
+        commitStep("p1-c3", 900); // refused, yet there
+        step("p1", "p1-r1", PaymentCall.REFUND, 100, 30, 35, Outcome.ACKED);
+        commitStep("p1-r1", 150); // acknowledged for 100
+        assertThat(kinds(check())).containsExactlyInAnyOrder(Kind.LOST_WRITE, Kind.REFUSED_WRITE_PRESENT, Kind.CHANGED_WRITE);
+    }
+
+    @Test
+    void aGetPaymentThatMissesAnAcknowledgedCaptureShowsALostOneOrGoesBackwardsIsReported() {
+        step("p1", "p1", PaymentCall.AUTHORIZE, 900, 0, 5, Outcome.ACKED);
+        commitStep("p1", 900);
+        step("p1", "p1-c1", PaymentCall.CAPTURE, 300, 10, 15, Outcome.ACKED);
+        commitStep("p1-c1", 300);
+        readPayment("p1", 0, 0, 20, 21); // started after c1 was acknowledged: stale
+        step("p1", "p1-c2", PaymentCall.CAPTURE, 225, 30, 40, Outcome.UNKNOWN); // lost in the end
+        readPayment("p1", 525, 0, 35, 36); // showed c2, which the ledger does not hold: above final
+        readPayment("p1", 300, 0, 50, 51); // after a read that saw 525: backwards
+        history.add(new PaymentRead("p1", false, 0, 0, ms(60), ms(61))); // not found after the authorisation was acknowledged
+        assertThat(kinds(check())).containsExactlyInAnyOrder(Kind.STALE_READ, Kind.READ_ABOVE_FINAL, Kind.READ_WENT_BACKWARDS,
+                Kind.STALE_READ);
     }
 }
