@@ -95,6 +95,22 @@ class ChaosRunTest {
         assertThat(ops.getLong("paymentCallsAcked")).as("acknowledged payments calls").isPositive();
         assertThat(ops.getLong("paymentCallsRefused")).as("payments calls the ledger refused").isPositive();
         assertThat(ops.getLong("paymentReads")).as("answered GetPayment reads").isPositive();
+
+        // What every process holds at the start and the end (a leak under faults shows as a difference).
+        for (String when : List.of("resourcesAtStart", "resourcesAtEnd")) {
+            JsonArray usage = report.getJsonArray(when);
+            assertThat(usage.stream().map(u -> ((JsonObject) u).getString("process")).toList()).as(when)
+                    .contains("router", "node-a", "node-b", "witness");
+            for (Object o : usage) {
+                JsonObject u = (JsonObject) o;
+                assertThat(u.getLong("rssKb")).as(when + " rss: " + u.encode()).isPositive();
+                assertThat(u.getLong("threads")).as(when + " threads: " + u.encode()).isPositive();
+                assertThat(u.getLong("fds")).as(when + " fds: " + u.encode()).isPositive();
+                if (!u.getString("process").startsWith("postgres")) {
+                    assertThat(u.getLong("heapUsedKb")).as(when + " JVM heap (jcmd GC.heap_info): " + u.encode()).isPositive();
+                }
+            }
+        }
     }
 
     @Test

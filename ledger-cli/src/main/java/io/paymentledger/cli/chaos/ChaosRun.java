@@ -124,6 +124,7 @@ public final class ChaosRun {
                         PAYMENT_WORKERS)) {
             workload.setUp();
             payments.setUp();
+            List<ProcessResources.Usage> resourcesAtStart = ProcessResources.snapshot(d.topology(), d);
             long start = System.nanoTime();
             long end = start + options.durationS() * 1_000_000_000L;
             workload.start();
@@ -192,6 +193,7 @@ public final class ChaosRun {
                 }
             }
             HistoryChecker.Verdict verdict = state == null ? null : HistoryChecker.check(history, state);
+            List<ProcessResources.Usage> resourcesAtEnd = ProcessResources.snapshot(d.topology(), d);
             long[] acks = history.ops(Write.class).stream().filter(w -> w.outcome() == Outcome.ACKED)
                     .mapToLong(Write::completeNanos).sorted().toArray();
             List<RunReport.Fault> faults = ran.stream().map(r -> new RunReport.Fault(r.fault().cliName(), r.target(),
@@ -201,7 +203,7 @@ public final class ChaosRun {
                     r.recoveredNanos() < 0 ? -1 : (r.recoveredNanos() - r.healedNanos()) / 1_000_000)).toList();
             return new RunReport(options.seed(), options.durationS(), options.faults().stream().map(FaultClass::cliName).toList(),
                     faults, RunReport.Counts.of(history, readers.failed()), clientErrors(workload.errors(), payments.errors()), leaderRegion, verdict,
-                    (System.nanoTime() - start) / 1_000_000);
+                    (System.nanoTime() - start) / 1_000_000, resourcesAtStart, resourcesAtEnd);
         } finally {
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);

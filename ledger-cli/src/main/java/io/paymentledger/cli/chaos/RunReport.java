@@ -15,7 +15,8 @@ import java.util.TreeMap;
  * came back to read the final ledger from.
  */
 public record RunReport(long seed, int durationS, List<String> faultsChosen, List<Fault> faults, Counts ops,
-        Map<String, Long> clientErrors, String leaderAtEnd, HistoryChecker.Verdict verdict, long elapsedMs) {
+        Map<String, Long> clientErrors, String leaderAtEnd, HistoryChecker.Verdict verdict, long elapsedMs,
+        List<ProcessResources.Usage> resourcesAtStart, List<ProcessResources.Usage> resourcesAtEnd) {
 
     /**
      * One fault of the schedule.
@@ -84,7 +85,42 @@ public record RunReport(long seed, int durationS, List<String> faultsChosen, Lis
                 .put("anomalies", anomalies)
                 .put("anomalyExamples", examples)
                 .put("verdict", result().name().toLowerCase())
-                .put("elapsedMs", elapsedMs);
+                .put("elapsedMs", elapsedMs)
+                .put("resourcesAtStart", resourcesJson(resourcesAtStart))
+                .put("resourcesAtEnd", resourcesJson(resourcesAtEnd));
+    }
+
+    private static JsonArray resourcesJson(List<ProcessResources.Usage> usage) {
+        JsonArray a = new JsonArray();
+        usage.forEach(u -> a.add(new JsonObject().put("process", u.process()).put("pid", u.pid()).put("rssKb", u.rssKb())
+                .put("threads", u.threads()).put("fds", u.fds()).put("heapUsedKb", u.heapUsedKb())));
+        return a;
+    }
+
+    /**
+     * Per process: resident memory, threads (PostgreSQL: processes), file descriptors and JVM heap in use, at the start
+     * and at the end of the run (a restarted process has a new pid: its figures start afresh).
+     */
+    void printResources(PrintStream out) {
+        out.println("  resources at start -> end (rss MB, threads or PostgreSQL processes, file descriptors, JVM heap used MB):");
+        for (ProcessResources.Usage end : resourcesAtEnd) {
+            ProcessResources.Usage start = resourcesAtStart.stream().filter(u -> u.process().equals(end.process())).findFirst()
+                    .orElse(null);
+            out.printf("    %-11s rss %s  threads %s  fds %s  heap %s%s%n", end.process(),
+                    pair(start == null ? -1 : kbToMb(start.rssKb()), kbToMb(end.rssKb())),
+                    pair(start == null ? -1 : start.threads(), end.threads()), pair(start == null ? -1 : start.fds(), end.fds()),
+                    end.process().startsWith("postgres") ? "n/a"
+                            : pair(start == null ? -1 : kbToMb(start.heapUsedKb()), kbToMb(end.heapUsedKb())),
+                    start != null && start.pid() != end.pid() ? "  (restarted during the run: pid " + start.pid() + " -> " + end.pid() + ")" : "");
+        }
+    }
+
+    private static long kbToMb(long kb) {
+        return kb < 0 ? -1 : kb / 1024;
+    }
+
+    private static String pair(long a, long b) {
+        return (a < 0 ? "?" : Long.toString(a)) + " -> " + (b < 0 ? "?" : Long.toString(b));
     }
 
     private JsonObject errorsJson() {
@@ -110,6 +146,7 @@ public record RunReport(long seed, int durationS, List<String> faultsChosen, Lis
                 ops.transferReads(), ops.balanceReads(), ops.readsFailed(), new TreeMap<>(clientErrors));
         out.printf("  payments calls: %d acknowledged, %d refused, %d unknown; %d GetPayment reads%n", ops.paymentCallsAcked(),
                 ops.paymentCallsRefused(), ops.paymentCallsUnknown(), ops.paymentReads());
+        printResources(out);
         switch (result()) {
             case SOUND -> out.println("chaos run: SOUND — no anomaly (every acknowledged write present once, no refused write"
                     + " present, balances and reads consistent, one leader at a time), checked against region " + leaderAtEnd);
