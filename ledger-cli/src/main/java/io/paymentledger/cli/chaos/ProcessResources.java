@@ -26,8 +26,12 @@ public final class ProcessResources {
     /** How long jcmd may take to answer (it attaches to the JVM, which may be busy). */
     static final long JCMD_TIMEOUT_S = 15;
     private static final Path PROC = Path.of("/proc");
-    /** "garbage-first heap   total 262144K, used 25284K" (JDK 21), "... total reserved 262144K, committed 68608K, used 25284K" (25). */
-    private static final Pattern HEAP_USED = Pattern.compile("heap\\s+total\\b[^\\n]*?\\bused\\s+(\\d+)K");
+    /**
+     * A heap or generation line of GC.heap_info: "garbage-first heap   total reserved 262144K, committed 68608K, used
+     * 25284K" (G1, one line), "DefNew     total 116160K, used 31009K" and "Tenured    total 258048K, used 1166K"
+     * (Serial: summed), "PSYoungGen total ..., used ..." and "ParOldGen ..." (Parallel); not Metaspace (no total).
+     */
+    private static final Pattern HEAP_USED = Pattern.compile("(?m)^[^\\n]*\\btotal\\b[^\\n]*?\\bused\\s+(\\d+)K");
 
     /**
      * One process (or PostgreSQL server) at one moment; -1 where it could not be read, {@code heapUsedKb} -1 also
@@ -100,6 +104,16 @@ public final class ProcessResources {
         }
     }
 
+    /** The heap in use (kB) in jcmd's GC.heap_info text: the sum of its heap or generation lines; -1 when none. */
+    static long heapUsedKb(String gcHeapInfo) {
+        Matcher m = HEAP_USED.matcher(gcHeapInfo);
+        long used = -1;
+        while (m.find()) {
+            used = Math.max(used, 0) + Long.parseLong(m.group(1));
+        }
+        return used;
+    }
+
     /** The heap in use (kB) per the JVM itself; -1 when jcmd is missing, cannot attach, or takes too long. */
     static long heapUsedKb(long pid) {
         Path java = Path.of(ProcessHandle.current().info().command().orElse("java"));
@@ -117,8 +131,7 @@ public final class ProcessResources {
                 }
                 text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             }
-            Matcher m = HEAP_USED.matcher(text);
-            return m.find() ? Long.parseLong(m.group(1)) : -1;
+            return heapUsedKb(text);
         } catch (IOException e) {
             return -1;
         } catch (InterruptedException e) {
