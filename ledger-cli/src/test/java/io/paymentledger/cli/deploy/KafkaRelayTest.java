@@ -1,0 +1,234 @@
+package io.paymentledger.cli.deploy;
+
+import static io.paymentledger.ledger.support.Fixtures.account;
+import static io.paymentledger.ledger.support.Fixtures.id;
+import static io.paymentledger.ledger.support.Fixtures.transfer;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.paymentledger.api.v1.CreateAccountsRequest;
+import io.paymentledger.api.v1.CreateTransferStatus;
+import io.paymentledger.api.v1.CreateTransfersRequest;
+import io.paymentledger.api.v1.Event;
+import io.paymentledger.api.v1.LedgerServiceGrpcClient;
+import io.paymentledger.cli.Main;
+import io.paymentledger.ledger.Caller;
+import io.paymentledger.ledger.events.EventSource;
+import io.paymentledger.ledger.events.LedgerEvent;
+import io.paymentledger.ledger.events.Position;
+import io.paymentledger.ledger.events.kafka.KafkaRelay;
+import io.paymentledger.ledger.grpc.CallerResolver;
+import io.paymentledger.ledger.node.LedgerNode;
+import io.paymentledger.ledger.node.StandaloneControl;
+import io.paymentledger.ledger.support.TestLedger;
+import io.paymentledger.ledger.write.BatchWriter;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * Issue #22 with the real broker (started from {@link KafkaProcess}, as {@code ./ledger up --kafka} does) and real
+ * ledger nodes on a real PostgreSQL: a read_committed consumer of the relay's topic sees every acknowledged change
+ * exactly once, in cursor order per key, through a relay that stops dead in an open transaction, a broker restart and
+ * a leader change; a refused transfer never appears.
+ */
+class KafkaRelayTest {
+
+    @TempDir
+    static Path dir;
+    static Topology topology;
+
+    @BeforeAll
+    static void broker() {
+        topology = Topology.create(dir);
+        topology.save();
+        KafkaProcess.record(topology, true);
+        KafkaProcess.up(topology, System.out);
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        if (topology != null) {
+            KafkaProcess.stop(topology);
+        }
+    }
+
+    @Test
+    void upWithKafkaPassesTheRelayToBothNodesAndWithoutItNothing() {
+        for (String region : List.of("a", "b")) {
+            CommandLine.ParseResult parsed = new CommandLine(new Main())
+                    .parseArgs(LocalDeployment.nodeArguments(topology, region).toArray(String[]::new));
+            assertThat(parsed.subcommand().<String>matchedOptionValue("--kafka-bootstrap", null))
+                    .isEqualTo(KafkaProcess.settings(topology).bootstrap());
+        }
+        Topology without = Topology.create(dir.resolve("without"));
+        assertThat(LocalDeployment.nodeArguments(without, "a")).noneMatch(a -> a.startsWith("--kafka"));
+        assertThat(KafkaProcess.statusLine(KafkaProcess.status(without))).startsWith("kafka:      off");
+        assertThat(KafkaProcess.statusLine(KafkaProcess.status(topology))).contains("accepts connections");
+    }
+
+    @Test
+    void aReadCommittedConsumerSeesEveryAcknowledgedChangeOnceThroughACrashABrokerRestartAndALeaderChange() throws Exception {
+        String topic = "events-" + Long.toHexString(System.nanoTime());
+        KafkaRelay.Config config = KafkaRelay.Config.of(KafkaProcess.settings(topology).bootstrap(), topic, 3, 1,
+                KafkaRelay.Format.PROTOBUF).withBatchEventsMax(7);
+        List<String> refused = new ArrayList<>();
+        try (TestLedger a = TestLedger.start()) {
+            String x = id("kx"), y = id("ky"), z = id("kz");
+            a.ledger.createAccounts(CreateAccountsRequest.newBuilder().addAccounts(account(x, "EUR")).addAccounts(account(y, "EUR"))
+                    .addAccounts(account(z, "EUR")).build()).await();
+            KafkaRelay first = relay(config, a.node);
+            pay(a.ledger, 10, x, y, z, refused);
+            await(() -> first.committed().equals(horizon(a.node)), "the first relay publishes everything acknowledged", first);
+
+            // (a) The relay stops dead after sending a transaction's records, before its commit (a process killed
+            // there): the records stay in an open transaction that no read_committed consumer may see.
+            first.dieMidTransaction();
+            pay(a.ledger, 10, x, y, z, refused);
+            await(first::dead, "the relay stops dead in an open transaction", first);
+            // Its successor (a restarted node's relay) fences it, which aborts the open transaction, and goes on
+            // from the cursor of the last committed one.
+            KafkaRelay second = relay(config, a.node);
+            pay(a.ledger, 5, x, y, z, refused);
+            await(() -> second.committed().equals(horizon(a.node)), "the restarted relay catches up", second);
+
+            // (c) The broker restarts; writes go on meanwhile, and the relay publishes them once it is back.
+            KafkaProcess.stop(topology);
+            pay(a.ledger, 5, x, y, z, refused);
+            KafkaProcess.up(topology, System.out);
+            pay(a.ledger, 5, x, y, z, refused);
+            await(() -> second.committed().equals(horizon(a.node)), "the relay catches up after the broker's restart", second);
+
+            // (b) Leadership moves to node b (same replicated data): a's relay stops, b's starts from the cursor.
+            pay(a.ledger, 5, x, y, z, refused);
+            a.node.writer().stepDown("test: leadership moves to b");
+            try (LedgerNode b = LedgerNode.start(new LedgerNode.Config("b", new HttpServerOptions().setHost("127.0.0.1").setPort(0),
+                    TestLedger.database(a.postgres), 4, BatchWriter.Config.defaults()), new StandaloneControl(),
+                    CallerResolver.TRUST_ALL_AS_OPERATOR)) {
+                KafkaRelay onB = relay(config, b);
+                LedgerServiceGrpcClient bLedger = LedgerServiceGrpcClient.create(a.grpc,
+                        SocketAddress.inetSocketAddress(b.grpcPort(), "127.0.0.1"));
+                pay(bLedger, 10, x, y, z, refused);
+                await(() -> onB.committed().equals(horizon(b)), "the new leader's relay publishes everything acknowledged", onB);
+                assertThat(second.state()).as(second.describe()).isIn(KafkaRelay.State.IDLE, KafkaRelay.State.FENCED);
+
+                List<Event> journal = journal(b);
+                List<Event> consumed = consume(config, journal.size());
+                List<String> ids = consumed.stream().map(Event::getId).toList();
+                assertThat(ids).as("each acknowledged change once: nothing lost, nothing twice").doesNotHaveDuplicates()
+                        .containsExactlyInAnyOrderElementsOf(journal.stream().map(Event::getId).toList());
+                String cell = journal.getFirst().getCell();
+                assertThat(refused).isNotEmpty();
+                assertThat(ids).as("refused transfers never appear").doesNotContainAnyElementsOf(
+                        refused.stream().map(t -> cell + ":t:" + t).toList());
+                onB.close();
+            }
+            second.close();
+            first.close();
+        }
+    }
+
+    private static KafkaRelay relay(KafkaRelay.Config config, LedgerNode node) {
+        return KafkaRelay.start(config, node.events(), node.control(), node.writer(), new SimpleMeterRegistry());
+    }
+
+    /** {@code n} transfers among three accounts, one request each, plus one refused (its debit account does not exist). */
+    private static void pay(LedgerServiceGrpcClient ledger, int n, String x, String y, String z, List<String> refused) {
+        String[] accounts = {x, y, z};
+        for (int i = 0; i < n; i++) {
+            assertThat(ledger.createTransfers(CreateTransfersRequest.newBuilder().addTransfers(transfer(id("kt"), accounts[i % 3],
+                    accounts[(i + 1) % 3], 1 + i, "EUR")).build()).await().getResults(0).getStatus())
+                    .isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        }
+        String no = id("refused");
+        assertThat(ledger.createTransfers(CreateTransfersRequest.newBuilder().addTransfers(transfer(no, id("nobody"), x, 1, "EUR"))
+                .build()).await().getResults(0).getStatus()).isNotEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        refused.add(no);
+    }
+
+    private static Position horizon(LedgerNode node) {
+        try {
+            return node.events().horizon();
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Every event of the journal up to the horizon, through the event source (the gRPC stream's reader). */
+    private static List<Event> journal(LedgerNode node) throws Exception {
+        EventSource source = node.events();
+        Position horizon = source.horizon();
+        List<Event> all = new ArrayList<>();
+        Position at = Position.START;
+        while (horizon.isAfter(at)) {
+            EventSource.Page page = source.page(Caller.OPERATOR, at, horizon, EventSource.Filter.ALL, 1_000);
+            for (LedgerEvent e : page.events()) {
+                all.add(io.paymentledger.ledger.grpc.EventsApi.proto(Caller.OPERATOR, source.cursors(), e));
+            }
+            at = page.next();
+        }
+        return all;
+    }
+
+    /**
+     * Reads the topic with isolation.level=read_committed until {@code expected} events arrived (60 s at most), then
+     * 3 s more for anything extra; checks on the way that each key's events come in cursor (timestamp) order and that
+     * every record carries its type header.
+     */
+    private static List<Event> consume(KafkaRelay.Config config, int expected) throws Exception {
+        Properties p = config.client("test-consumer");
+        p.setProperty(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.setProperty(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        List<Event> out = new ArrayList<>();
+        Map<String, Long> lastTsByKey = new HashMap<>();
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = c.partitionsFor(config.topic(), Duration.ofSeconds(10)).stream()
+                    .map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            long extraUntil = Long.MAX_VALUE;
+            while (System.nanoTime() < Math.min(deadline, extraUntil)) {
+                for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(300))) {
+                    Event e = Event.parseFrom(r.value());
+                    assertThat(new String(r.headers().lastHeader(KafkaRelay.HEADER_EVENT_TYPE).value(), StandardCharsets.UTF_8))
+                            .isEqualTo(e.getType().name());
+                    Long before = lastTsByKey.put(r.key(), e.getTimestampNs());
+                    assertThat(before == null || before < e.getTimestampNs()).as("key %s: cursor order", r.key()).isTrue();
+                    out.add(e);
+                }
+                if (out.size() >= expected && extraUntil == Long.MAX_VALUE) {
+                    extraUntil = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+                }
+            }
+        }
+        return out;
+    }
+
+    private static void await(BooleanSupplier condition, String what, KafkaRelay relay) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime() < deadline).as("within 60 s: %s (relay: %s)", what, relay.describe()).isTrue();
+            Thread.sleep(100);
+        }
+    }
+}
