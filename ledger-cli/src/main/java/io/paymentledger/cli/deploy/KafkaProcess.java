@@ -163,18 +163,33 @@ public final class KafkaProcess {
         return dir(t).resolve("data");
     }
 
-    /** The broker's configuration: one node, broker and controller, transactions on one replica. */
+    /** The broker's key and certificate in one PEM file (Kafka's PEM key store), written at each start. */
+    static Path brokerKeyStore(Topology t) {
+        return dir(t).resolve("broker-keystore.pem");
+    }
+
+    /**
+     * The broker's configuration: one node, broker and controller, transactions on one replica; both listeners TLS 1.3
+     * with the deployment's PKI, client certificates required (the nodes' relays, the operator).
+     */
     static Properties serverConfig(Topology t, Settings s) {
         Properties p = new Properties();
         p.setProperty("process.roles", "broker,controller");
         p.setProperty("node.id", "1");
         p.setProperty("controller.quorum.voters", "1@" + Sites.LOOPBACK_HOST + ":" + s.controllerPort());
-        p.setProperty("listeners", "PLAINTEXT://" + Sites.LOOPBACK_HOST + ":" + s.port() + ",CONTROLLER://"
+        p.setProperty("listeners", "SSL://" + Sites.LOOPBACK_HOST + ":" + s.port() + ",CONTROLLER://"
                 + Sites.LOOPBACK_HOST + ":" + s.controllerPort());
-        p.setProperty("advertised.listeners", "PLAINTEXT://" + s.bootstrap());
-        p.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
-        p.setProperty("inter.broker.listener.name", "PLAINTEXT");
+        p.setProperty("advertised.listeners", "SSL://" + s.bootstrap());
+        p.setProperty("listener.security.protocol.map", "SSL:SSL,CONTROLLER:SSL");
+        p.setProperty("inter.broker.listener.name", "SSL");
         p.setProperty("controller.listener.names", "CONTROLLER");
+        p.setProperty("ssl.keystore.type", "PEM");
+        p.setProperty("ssl.keystore.location", brokerKeyStore(t).toString());
+        p.setProperty("ssl.truststore.type", "PEM");
+        p.setProperty("ssl.truststore.location", DeploymentSecurity.open(t).caFile().toString());
+        p.setProperty("ssl.client.auth", "required");
+        p.setProperty("ssl.enabled.protocols", "TLSv1.3");
+        p.setProperty("ssl.protocol", "TLSv1.3");
         p.setProperty("log.dirs", dataDir(t).toString());
         // One broker: every internal topic on one replica, or the transaction coordinator never becomes available.
         p.setProperty("offsets.topic.replication.factor", "1");
@@ -191,20 +206,38 @@ public final class KafkaProcess {
         p.setProperty("num.network.threads", "2");
         p.setProperty("num.io.threads", "2");
         p.setProperty("background.threads", "2");
-        p.setProperty("log.flush.interval.messages", Long.toString(Long.MAX_VALUE));
         return p;
     }
 
-    /** The properties a client of this broker needs (bootstrap; security once the listener has TLS). */
+    /**
+     * TLS client properties for the broker with {@code cert} (a node's for its relay, the operator's for ./ledger and
+     * consumers by hand): Kafka's PEM key store, read from the files each time it is asked (renewals are picked up by
+     * the next client).
+     */
+    public static java.util.Map<String, String> tlsClient(Topology t, io.paymentledger.security.pki.IssuedCert cert) {
+        try {
+            return java.util.Map.of("security.protocol", "SSL", "ssl.protocol", "TLSv1.3", "ssl.enabled.protocols", "TLSv1.3",
+                    "ssl.keystore.type", "PEM",
+                    "ssl.keystore.certificate.chain", Files.readString(cert.certFile()),
+                    "ssl.keystore.key", Files.readString(cert.keyFile()),
+                    "ssl.truststore.type", "PEM",
+                    "ssl.truststore.certificates", Files.readString(DeploymentSecurity.open(t).caFile()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the TLS material for Kafka (" + cert.certFile() + ")", e);
+        }
+    }
+
+    /** The TLS settings of a node's relay: its node certificate, asked again for each new Kafka client. */
+    static java.util.function.Supplier<java.util.Map<String, String>> relaySecurity(Topology t, io.paymentledger.security.pki.IssuedCert cert) {
+        return () -> tlsClient(t, cert);
+    }
+
+    /** The properties an operator's client of this broker needs (bootstrap, TLS with the operator certificate). */
     public static Properties clientProperties(Topology t) {
         Properties p = new Properties();
+        p.putAll(tlsClient(t, DeploymentSecurity.open(t).operator()));
         p.setProperty("bootstrap.servers", settings(t).bootstrap());
         return p;
-    }
-
-    /** The TLS settings of a node's relay (none while the broker listens in plaintext). */
-    static java.util.Map<String, String> relaySecurity(Topology t, io.paymentledger.security.pki.IssuedCert cert) {
-        return java.util.Map.of();
     }
 
     public static java.util.Optional<ProcessHandle> running(Topology t) {
@@ -258,6 +291,10 @@ public final class KafkaProcess {
     private static void write(Topology t, Settings s) {
         try {
             Files.createDirectories(dataDir(t));
+            var cert = DeploymentSecurity.open(t).kafka();
+            Path keyStore = brokerKeyStore(t);
+            Files.writeString(keyStore, Files.readString(cert.keyFile()) + Files.readString(cert.certFile()));
+            Files.setPosixFilePermissions(keyStore, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             try (var w = Files.newBufferedWriter(serverProperties(t))) {
                 serverConfig(t, s).store(w, "written by ./ledger up --kafka from " + settingsFile(t) + "; edits are overwritten");
             }

@@ -4,6 +4,7 @@ import static io.paymentledger.ledger.support.Fixtures.account;
 import static io.paymentledger.ledger.support.Fixtures.id;
 import static io.paymentledger.ledger.support.Fixtures.transfer;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.paymentledger.api.v1.CreateAccountsRequest;
@@ -32,7 +33,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -87,10 +90,29 @@ class KafkaRelayTest {
     }
 
     @Test
+    void theBrokerServesOnlyTlsClientsWithACertificateOfTheDeployment() throws Exception {
+        Properties operator = KafkaProcess.clientProperties(topology);
+        try (Admin admin = Admin.create(operator)) {
+            assertThat(admin.describeCluster().nodes().get(20, TimeUnit.SECONDS)).hasSize(1);
+        }
+        Properties noCertificate = new Properties();
+        noCertificate.putAll(operator);
+        noCertificate.remove("ssl.keystore.certificate.chain");
+        noCertificate.remove("ssl.keystore.key");
+        noCertificate.remove("ssl.keystore.type");
+        noCertificate.setProperty("default.api.timeout.ms", "5000");
+        noCertificate.setProperty("request.timeout.ms", "4000");
+        try (Admin admin = Admin.create(noCertificate)) {
+            assertThatThrownBy(() -> admin.describeCluster().nodes().get(10, TimeUnit.SECONDS)).as("no client certificate: refused");
+        }
+    }
+
+    @Test
     void aReadCommittedConsumerSeesEveryAcknowledgedChangeOnceThroughACrashABrokerRestartAndALeaderChange() throws Exception {
         String topic = "events-" + Long.toHexString(System.nanoTime());
+        var nodeCert = DeploymentSecurity.open(topology).node("a");
         KafkaRelay.Config config = KafkaRelay.Config.of(KafkaProcess.settings(topology).bootstrap(), topic, 3, 1,
-                KafkaRelay.Format.PROTOBUF).withBatchEventsMax(7);
+                KafkaRelay.Format.PROTOBUF).withBatchEventsMax(7).withSecurity(() -> KafkaProcess.tlsClient(topology, nodeCert));
         List<String> refused = new ArrayList<>();
         try (TestLedger a = TestLedger.start()) {
             String x = id("kx"), y = id("ky"), z = id("kz");

@@ -99,10 +99,11 @@ public final class KafkaRelay implements AutoCloseable {
      * @param replicationFactor  both topics' replicas when created (1 on a single broker)
      * @param retentionHours     how long the events' topic keeps records
      * @param batchEventsMax     events per transaction at most
-     * @param clientSecurity     extra client properties (TLS: security.protocol, ssl.*), the same for every client
+     * @param clientSecurity     extra client properties (TLS: security.protocol, ssl.*), asked for each new client
+     *                           (a renewed certificate is used from the next session on)
      */
     public record Config(String bootstrap, String topic, int partitions, short replicationFactor, long retentionHours,
-            Format format, int batchEventsMax, Map<String, String> clientSecurity) {
+            Format format, int batchEventsMax, java.util.function.Supplier<Map<String, String>> clientSecurity) {
 
         public static final String DEFAULT_TOPIC = "ledger.events";
         public static final int DEFAULT_PARTITIONS = 3;
@@ -129,14 +130,13 @@ public final class KafkaRelay implements AutoCloseable {
                 throw new IllegalArgumentException("events per Kafka transaction must be 1.." + EventSource.SCAN_ROWS_MAX
                         + ", got " + batchEventsMax);
             }
-            clientSecurity = Map.copyOf(clientSecurity);
         }
 
         public static Config of(String bootstrap, String topic, int partitions, long retentionHours, Format format) {
-            return new Config(bootstrap, topic, partitions, (short) 1, retentionHours, format, DEFAULT_BATCH_EVENTS_MAX, Map.of());
+            return new Config(bootstrap, topic, partitions, (short) 1, retentionHours, format, DEFAULT_BATCH_EVENTS_MAX, Map::of);
         }
 
-        public Config withSecurity(Map<String, String> security) {
+        public Config withSecurity(java.util.function.Supplier<Map<String, String>> security) {
             return new Config(bootstrap, topic, partitions, replicationFactor, retentionHours, format, batchEventsMax, security);
         }
 
@@ -155,7 +155,7 @@ public final class KafkaRelay implements AutoCloseable {
         /** The client properties every client of the relay starts from. */
         public Properties client(String clientId) {
             Properties p = new Properties();
-            p.putAll(clientSecurity);
+            p.putAll(clientSecurity.get());
             p.setProperty("bootstrap.servers", bootstrap);
             p.setProperty("client.id", clientId);
             return p;
