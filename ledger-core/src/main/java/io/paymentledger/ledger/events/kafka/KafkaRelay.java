@@ -262,9 +262,10 @@ public final class KafkaRelay implements AutoCloseable {
         if (!leads()) {
             return 0;
         }
+        // Nothing committed yet counts from the ledger's time 0: a relay that never published alerts too.
         long h = horizonTsNs;
         long c = committed.timestampNs();
-        return h > c && c > 0 ? (h - c) / 1e9 : h > 0 && c == 0 ? Double.NaN : 0;
+        return h > c ? (h - c) / 1e9 : 0;
     }
 
     public long transactionsCommitted() {
