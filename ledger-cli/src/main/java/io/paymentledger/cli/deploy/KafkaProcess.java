@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.apache.kafka.clients.admin.Admin;
 
@@ -26,6 +27,16 @@ import org.apache.kafka.clients.admin.Admin;
 public final class KafkaProcess {
 
     private static final Logger LOG = Logger.getLogger(KafkaProcess.class.getName());
+    /** Held here: java.util.logging keeps loggers weakly, and a collected one forgets its level. */
+    private static final Logger KAFKA_CLIENT_LOG = Logger.getLogger("org.apache.kafka");
+
+    /**
+     * The operator's commands print their own sentences; the Kafka client's (a WARN per refused connection while the
+     * broker starts) only into the log's SEVERE lines.
+     */
+    public static void quietClient() {
+        KAFKA_CLIENT_LOG.setLevel(Level.SEVERE);
+    }
     public static final String NAME = "kafka";
     public static final String MAIN_CLASS = "kafka.Kafka";
     static final String STORAGE_TOOL = "kafka.tools.StorageTool";
@@ -249,6 +260,7 @@ public final class KafkaProcess {
      * start that does not answer in time once. Throws with the log's path when it does not come up.
      */
     public static void up(Topology t, PrintStream out) {
+        quietClient();
         Settings s = settings(t);
         if (running(t).isPresent()) {
             awaitReady(t, s, START_ATTEMPT_TIMEOUT);

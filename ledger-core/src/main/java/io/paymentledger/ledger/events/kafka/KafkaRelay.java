@@ -58,6 +58,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 public final class KafkaRelay implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(KafkaRelay.class.getName());
+    /** Held here: java.util.logging keeps loggers weakly, and a collected one forgets its level. */
+    private static final Logger KAFKA_CLIENT_LOG = Logger.getLogger("org.apache.kafka");
 
     /** A caught-up or idle relay looks again this often without a commit signal (leadership gained or lost). */
     static final long IDLE_RECHECK_MS = 500;
@@ -234,7 +236,7 @@ public final class KafkaRelay implements AutoCloseable {
     public static KafkaRelay start(Config config, EventSource source, ReadGate leader, BatchWriter writer, MeterRegistry meters) {
         KafkaRelay r = new KafkaRelay(config, source, leader, writer, meters);
         // The client's INFO lines (every configuration value of every client) would drown the node's log.
-        Logger.getLogger("org.apache.kafka").setLevel(Level.WARNING);
+        KAFKA_CLIENT_LOG.setLevel(Level.WARNING);
         r.thread.start();
         LOG.info(() -> "kafka relay: started for " + config.bootstrap() + ", topic " + config.topic() + " (publishes while this node leads)");
         return r;
