@@ -117,6 +117,11 @@ public final class KafkaProcess {
 
     /** Records whether the deployment runs Kafka (from the next node start on, for the relay). */
     public static Settings record(Topology t, boolean on) {
+        if (on && t.sites().netns()) {
+            // The broker listens on the host's 127.0.0.1; a node in its site's namespace has its own loopback.
+            throw new IllegalArgumentException("--kafka works with --sites loopback only: the broker listens on 127.0.0.1,"
+                    + " which the nodes in their network namespaces do not reach (docs/decisions/0008-kafka-relay.md)");
+        }
         Settings s = settings(t).enabled(on);
         save(t, s);
         return s;
