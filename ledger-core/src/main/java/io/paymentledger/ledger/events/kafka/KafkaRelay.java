@@ -193,9 +193,8 @@ public final class KafkaRelay implements AutoCloseable {
     private final Counter transactionsAborted;
     private final Counter eventsPublished;
     private final Counter fencings;
-    /** Test hook: the next transaction stops after its sends, as a process killed at that moment would. */
-    private volatile boolean dieMidTransaction;
-    private volatile boolean dead;
+    /** Test hook: runs after a transaction's sends, before its commit (a test kills the process there). */
+    private volatile Runnable beforeCommit = () -> {};
 
     private Session session;
 
@@ -278,20 +277,14 @@ public final class KafkaRelay implements AutoCloseable {
         return (long) transactionsAborted.count();
     }
 
-    /** Test hook: the next transaction sends its events and then the relay stops dead, leaving it open. */
-    public void dieMidTransaction() {
-        dieMidTransaction = true;
-        wake.offer(Boolean.TRUE);
-    }
-
-    /** Whether the relay stopped dead ({@link #dieMidTransaction}). */
-    public boolean dead() {
-        return dead;
+    /** Test hook: {@code hook} runs in each transaction after its sends and before its commit. */
+    public void beforeCommit(Runnable hook) {
+        this.beforeCommit = hook;
     }
 
     private void run() {
         long backoffMs = BACKOFF_MIN_MS;
-        while (!closed && !dead) {
+        while (!closed) {
             try {
                 if (!leads()) {
                     end(State.IDLE, "this node does not lead (" + leader.notLeadingReason() + ")");
@@ -326,11 +319,7 @@ public final class KafkaRelay implements AutoCloseable {
                 backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
             }
         }
-        if (dead) {
-            to(State.CLOSED, "stopped dead in an open transaction (test)");
-        } else {
-            end(State.CLOSED, "closed");
-        }
+        end(State.CLOSED, "closed");
     }
 
     private String sessionId() {
@@ -488,16 +477,11 @@ public final class KafkaRelay implements AutoCloseable {
             }
             String next = s.cursors().encode(page.next());
             s.producer().send(new ProducerRecord<>(config.cursorTopic(), 0, s.transactionalId(), next.getBytes(StandardCharsets.UTF_8)));
-            if (dieMidTransaction) {
-                s.producer().flush();
-                dead = true;
-                LOG.warning("kafka relay: stopping dead in an open transaction (test)");
-                throw new IllegalStateException("died mid-transaction (test)");
-            }
+            beforeCommit.run();
             s.producer().commitTransaction();
             done = true;
         } finally {
-            if (!done && !dead) {
+            if (!done) {
                 transactionsAborted.increment();
                 try {
                     s.producer().abortTransaction();
@@ -545,8 +529,6 @@ public final class KafkaRelay implements AutoCloseable {
         }
         if (thread.isAlive()) {
             LOG.warning("kafka relay: did not stop within 40 s");
-        } else if (session != null) {
-            session.producer().close(Duration.ZERO);
         }
     }
 }
