@@ -261,6 +261,22 @@ public final class KafkaProcess {
     }
 
     /**
+     * {@code ./ledger up}: starts the broker when the deployment runs Kafka. A broker that does not come up does not
+     * stop the ledger: the line says so, and the relay publishes once it is started ({@code ./ledger up} again).
+     */
+    public static void upIfEnabled(Topology t, PrintStream out) {
+        if (!enabled(t)) {
+            return;
+        }
+        try {
+            up(t, out);
+        } catch (IllegalStateException | UncheckedIOException e) {
+            out.println("kafka: NOT STARTED: " + e.getMessage() + ". The ledger starts without it; the relay keeps retrying"
+                    + " and catches up once the broker answers (./ledger up starts it again; runbooks/events.md, Kafka relay)");
+        }
+    }
+
+    /**
      * Starts the broker unless it runs (formatting its storage on first use), and waits until it answers; retries a
      * start that does not answer in time once. Throws with the log's path when it does not come up.
      */

@@ -136,9 +136,7 @@ public final class LocalDeployment {
             startPostgres(standby);
         }
         startWitness();
-        if (KafkaProcess.enabled(topology)) {
-            KafkaProcess.up(topology, out);
-        }
+        KafkaProcess.upIfEnabled(topology, out);
         for (String region : topology.regions().keySet()) {
             startNode(region);
         }
