@@ -499,23 +499,25 @@ public final class KafkaRelay implements AutoCloseable {
 
     private ProducerRecord<String, byte[]> record(Cursors cursors, LedgerEvent e) {
         Event event = EventsApi.proto(Caller.OPERATOR, cursors, e);
-        byte[] value;
-        if (config.format() == Format.JSON) {
-            try {
-                value = com.google.protobuf.util.JsonFormat.printer().omittingInsignificantWhitespace().print(event)
-                        .getBytes(StandardCharsets.UTF_8);
-            } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
-                throw new IllegalStateException("cannot print event " + event.getId() + " as JSON: " + ex.getMessage(), ex);
-            }
-        } else {
-            value = event.toByteArray();
-        }
-        ProducerRecord<String, byte[]> r = new ProducerRecord<>(config.topic(), key(e), value);
+        ProducerRecord<String, byte[]> r = new ProducerRecord<>(config.topic(), key(e), value(config.format(), event));
         r.headers().add(new RecordHeader(HEADER_EVENT_TYPE, event.getType().name().getBytes(StandardCharsets.UTF_8)));
         r.headers().add(new RecordHeader(HEADER_EVENT_ID, event.getId().getBytes(StandardCharsets.UTF_8)));
         r.headers().add(new RecordHeader(HEADER_CURSOR, event.getCursor().getBytes(StandardCharsets.UTF_8)));
         r.headers().add(new RecordHeader(HEADER_CONTENT_TYPE, config.format().contentType.getBytes(StandardCharsets.UTF_8)));
         return r;
+    }
+
+    /** A record's value: the event as protobuf bytes, or its proto3 JSON (field names as in events.proto's JSON form). */
+    public static byte[] value(Format format, Event event) {
+        if (format == Format.PROTOBUF) {
+            return event.toByteArray();
+        }
+        try {
+            return com.google.protobuf.util.JsonFormat.printer().omittingInsignificantWhitespace().print(event)
+                    .getBytes(StandardCharsets.UTF_8);
+        } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+            throw new IllegalStateException("cannot print event " + event.getId() + " as JSON: " + ex.getMessage(), ex);
+        }
     }
 
     @Override
