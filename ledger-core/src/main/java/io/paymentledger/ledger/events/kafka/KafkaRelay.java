@@ -311,7 +311,9 @@ public final class KafkaRelay implements AutoCloseable {
                 if (closed) {
                     break;
                 }
-                String why = e.getClass().getSimpleName() + ": " + e.getMessage();
+                String why = e.getClass().getSimpleName() + ": " + e.getMessage()
+                        + (e.getCause() != null && e.getCause() != e ? " (cause: " + e.getCause() + ")" : "");
+                refreshLag();
                 long wait = backoffMs;
                 LOG.warning(() -> "kafka relay: " + why + "; starting over from the committed cursor in " + wait + " ms");
                 end(State.RETRYING, why);
@@ -455,6 +457,19 @@ public final class KafkaRelay implements AutoCloseable {
             throw new IllegalStateException("the committed cursor in " + config.cursorTopic() + " is not this cell's: " + e.getMessage());
         } catch (java.sql.SQLException e) {
             throw new IllegalStateException("checking the committed cursor: " + e.getMessage(), e);
+        }
+    }
+
+    /** While the relay cannot publish, its lag in events still counts what waits (bounded count; leader only). */
+    private void refreshLag() {
+        try {
+            if (leads()) {
+                Position horizon = source.horizon();
+                horizonTsNs = Math.max(horizonTsNs, horizon.timestampNs());
+                lagEvents = source.count(committed, horizon, LAG_EVENTS_COUNTED_MAX);
+            }
+        } catch (java.sql.SQLException | RuntimeException e) {
+            LOG.fine(() -> "kafka relay: cannot count the lag: " + e.getMessage());
         }
     }
 
