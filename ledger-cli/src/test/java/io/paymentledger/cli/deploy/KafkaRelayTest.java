@@ -65,6 +65,8 @@ class KafkaRelayTest {
         topology = Topology.create(dir);
         topology.save();
         KafkaProcess.record(topology, true);
+        // Also if the JVM ends without @AfterAll (surefire gives exit hooks time): no broker outlives the tests.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> KafkaProcess.stop(topology), "kafka-test-broker-stop"));
         KafkaProcess.up(topology, System.out);
     }
 
