@@ -6,6 +6,7 @@ import io.paymentledger.cli.command.DestroyCommand;
 import io.paymentledger.cli.command.DownCommand;
 import io.paymentledger.cli.command.DrillCommand;
 import io.paymentledger.cli.command.EventsCommand;
+import io.paymentledger.cli.command.KafkaCommand;
 import io.paymentledger.cli.command.FailbackCommand;
 import io.paymentledger.cli.command.KillCommand;
 import io.paymentledger.cli.command.RestoreCommand;
@@ -26,7 +27,7 @@ import picocli.CommandLine.Command;
         description = "Global payment ledger: run the local multi-region deployment and operate it.",
         subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, DestroyCommand.class,
                 SwitchoverCommand.class, FailbackCommand.class, RestoreCommand.class, KillCommand.class, ChaosCommand.class, DrillCommand.class, BenchCommand.class, PkiCommand.class, MerchantCommand.class,
-                NodeCommand.class, WitnessCommand.class, RouterCommand.class, VerifyCommand.class, EventsCommand.class, CommandLine.HelpCommand.class})
+                NodeCommand.class, WitnessCommand.class, RouterCommand.class, VerifyCommand.class, EventsCommand.class, KafkaCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

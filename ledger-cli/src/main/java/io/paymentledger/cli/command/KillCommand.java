@@ -11,13 +11,13 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "kill", description = "Failure drill: SIGKILL a part of the local deployment. Targets: node-<r>,"
-        + " postgres-<r>, region-<r> (node and postgres), witness.")
+        + " postgres-<r>, region-<r> (node and postgres), witness, kafka (the broker of ./ledger up --kafka).")
 public final class KillCommand implements Callable<Integer> {
 
     @Mixin
     DeploymentOptions deployment;
 
-    @Parameters(index = "0", description = "node-a | postgres-a | region-a | witness (or b)")
+    @Parameters(index = "0", description = "node-a | postgres-a | region-a | witness | kafka (or b)")
     String target;
 
     @Override
@@ -32,6 +32,10 @@ public final class KillCommand implements Callable<Integer> {
         Topology t = d.topology();
         if (target.equals(LocalDeployment.WITNESS)) {
             report(target, Processes.kill(t, LocalDeployment.WITNESS));
+            return;
+        }
+        if (target.equals(io.paymentledger.cli.deploy.KafkaProcess.NAME)) {
+            report(target, Processes.kill(t, io.paymentledger.cli.deploy.KafkaProcess.NAME));
             return;
         }
         int dash = target.indexOf('-');

@@ -24,10 +24,31 @@ public final class NodeCommand implements Callable<Integer> {
             + " alone). ./ledger up passes what ./ledger up --sync-loss recorded.")
     FailoverStateMachine.SyncLossPolicy syncLoss;
 
+    @Option(names = "--kafka-bootstrap", paramLabel = "HOST:PORT", description = "Run the Kafka relay beside the leader,"
+            + " publishing the event stream to these brokers (./ledger up --kafka passes it). Without it: no relay.")
+    String kafkaBootstrap;
+
+    @Option(names = "--kafka-topic", defaultValue = io.paymentledger.ledger.events.kafka.KafkaRelay.Config.DEFAULT_TOPIC,
+            description = "The relay's topic (its cursor goes to <topic>.cursor). Default: ${DEFAULT-VALUE}.")
+    String kafkaTopic;
+
+    @Option(names = "--kafka-partitions", defaultValue = "3", description = "Partitions of the topic when the relay creates it.")
+    int kafkaPartitions;
+
+    @Option(names = "--kafka-retention-hours", defaultValue = "168", description = "Retention of the topic when the relay creates it.")
+    long kafkaRetentionHours;
+
+    @Option(names = "--kafka-format", defaultValue = "PROTOBUF", description = "PROTOBUF (ledger.v1.Event bytes) or JSON"
+            + " (its proto3 JSON).")
+    io.paymentledger.ledger.events.kafka.KafkaRelay.Format kafkaFormat;
+
     @Override
     public Integer call() throws Exception {
         LogSetup.install("node-" + region, Level.INFO);
-        NodeProcess.run(Topology.load(deployment.dir()), region, syncLoss);
+        var relay = kafkaBootstrap == null ? java.util.Optional.<io.paymentledger.ledger.events.kafka.KafkaRelay.Config>empty()
+                : java.util.Optional.of(io.paymentledger.ledger.events.kafka.KafkaRelay.Config.of(kafkaBootstrap, kafkaTopic,
+                        kafkaPartitions, kafkaRetentionHours, kafkaFormat));
+        NodeProcess.run(Topology.load(deployment.dir()), region, syncLoss, relay);
         return 0;
     }
 }

@@ -183,7 +183,8 @@ public final class StatusCommand implements Callable<Integer> {
                 .put("lastFailover", lastFailover(newestView))
                 .put("router", router).put("witness", witness)
                 .put("walKeeper", walKeeper(t, leaderView)).put("pki", pki).put("regions", regions)
-                .put("prometheus", new JsonObject().put("address", io.paymentledger.cli.deploy.Monitoring.prometheusAddress(t)));
+                .put("prometheus", new JsonObject().put("address", io.paymentledger.cli.deploy.Monitoring.prometheusAddress(t)))
+                .put("kafka", io.paymentledger.cli.deploy.KafkaProcess.status(t));
     }
 
     /**
@@ -303,6 +304,9 @@ public final class StatusCommand implements Callable<Integer> {
                         : witness.getJsonObject("answer").getString("detail")));
         if (witness.getString("walService") != null) {
             out.println("            WAL service (a takeover fetches from it): " + witness.getString("walService"));
+        }
+        if (r.containsKey("kafka")) {
+            out.println(io.paymentledger.cli.deploy.KafkaProcess.statusLine(r.getJsonObject("kafka")));
         }
         JsonObject k = r.getJsonObject("walKeeper");
         JsonObject stream = k.getJsonObject("stream");

@@ -40,6 +40,11 @@ public final class UpCommand implements Runnable {
             + " its policy until it restarts (./ledger down, then up).")
     FailoverStateMachine.SyncLossPolicy syncLoss;
 
+    @Option(names = "--kafka", negatable = true, description = "Run a Kafka broker (KRaft, one node, from the Maven Central"
+            + " jars) beside the deployment and the relay that publishes the event stream into it exactly once; kept until"
+            + " ./ledger destroy, --no-kafka turns it off. Nodes that run pick it up when restarted.")
+    Boolean kafka;
+
     @Override
     public void run() {
         LogSetup.install("ledger-up", Level.WARNING);
@@ -53,6 +58,12 @@ public final class UpCommand implements Runnable {
         }
         if (syncLoss != null) {
             recordSyncLoss(d.topology(), syncLoss);
+        }
+        if (kafka != null) {
+            io.paymentledger.cli.deploy.KafkaProcess.record(d.topology(), kafka);
+            if (!kafka && io.paymentledger.cli.deploy.KafkaProcess.stop(d.topology())) {
+                System.out.println("kafka: turned off and stopped (the nodes stop their relay when restarted)");
+            }
         }
         d.up();
         if (detach) {

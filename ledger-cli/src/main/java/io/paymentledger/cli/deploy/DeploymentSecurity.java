@@ -119,6 +119,16 @@ public final class DeploymentSecurity {
         return new PgCluster.Security(c.certFile(), c.keyFile(), caFile(), postgresPassword());
     }
 
+    /**
+     * The Kafka broker's certificate (./ledger up --kafka): its TLS listeners, and the client side of its own
+     * connections to them. Long-lived like PostgreSQL's: the broker does not reload it (up reissues it when a third is
+     * left; a restart of the broker serves the new one).
+     */
+    public IssuedCert kafka() {
+        String region = topology.regions().keySet().iterator().next();
+        return current("kafka", () -> pki.issueService("kafka", region, "kafka", Duration.ofDays(365), java.util.List.of(Sites.LOOPBACK_HOST)));
+    }
+
     public IssuedCert operator() {
         return current("operator", () -> pki.issueOperator(OPERATOR_VALIDITY));
     }

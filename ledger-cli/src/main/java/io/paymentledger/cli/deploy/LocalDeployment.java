@@ -136,6 +136,7 @@ public final class LocalDeployment {
             startPostgres(standby);
         }
         startWitness();
+        KafkaProcess.upIfEnabled(topology, out);
         for (String region : topology.regions().keySet()) {
             startNode(region);
         }
@@ -202,7 +203,10 @@ public final class LocalDeployment {
 
     /** The command line of a region's node process: {@code node --dir … --region r --sync-loss <the recorded policy>}. */
     public static List<String> nodeArguments(Topology t, String region) {
-        return List.of("node", "--dir", t.dir().toString(), "--region", region, "--sync-loss", syncLossPolicy(t).name());
+        List<String> args = new java.util.ArrayList<>(List.of("node", "--dir", t.dir().toString(), "--region", region,
+                "--sync-loss", syncLossPolicy(t).name()));
+        args.addAll(KafkaProcess.nodeArguments(t));
+        return List.copyOf(args);
     }
 
     /** Where {@code ./ledger up --sync-loss} records the policy both nodes start with (kept until {@code destroy}). */
@@ -274,6 +278,9 @@ public final class LocalDeployment {
         }
         if (Processes.stop(topology, WITNESS, Duration.ofSeconds(10))) {
             out.println("witness: stopped");
+        }
+        if (KafkaProcess.stop(topology)) {
+            out.println("kafka: stopped");
         }
         for (String region : topology.regions().keySet()) {
             PgCluster pg = postgres(region);

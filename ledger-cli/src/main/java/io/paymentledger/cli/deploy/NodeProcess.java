@@ -1,6 +1,7 @@
 package io.paymentledger.cli.deploy;
 
 import io.paymentledger.ledger.auth.ApiKeyStore;
+import io.paymentledger.ledger.events.kafka.KafkaRelay;
 import io.paymentledger.ledger.auth.CertificateCallerResolver;
 import io.paymentledger.ledger.journal.PeriodicSigner;
 import io.paymentledger.ledger.node.LedgerNode;
@@ -40,6 +41,12 @@ public final class NodeProcess {
     private NodeProcess() {}
 
     public static void run(Topology t, String regionName, FailoverStateMachine.SyncLossPolicy policy) throws InterruptedException {
+        run(t, regionName, policy, java.util.Optional.empty());
+    }
+
+    /** With {@code relay}: the Kafka relay runs beside the node and publishes while it leads (./ledger up --kafka). */
+    public static void run(Topology t, String regionName, FailoverStateMachine.SyncLossPolicy policy,
+            java.util.Optional<KafkaRelay.Config> relay) throws InterruptedException {
         Topology.Region region = t.region(regionName);
         DeploymentSecurity security = DeploymentSecurity.open(t);
         IssuedCert cert = security.node(regionName);
@@ -75,9 +82,14 @@ public final class NodeProcess {
         // A revocation (./ledger merchant revoke) rewrites the CRL: serve it to new connections within seconds.
         CrlWatcher.watch(node.vertx(), security.crlFile(), () -> node.updateSsl(Tls.serverSslOptions(renewer.current().certFile(),
                 renewer.current().keyFile(), security.caFile(), security.crlFile(), ClientAuth.REQUIRED)));
+        KafkaRelay kafka = relay.map(c -> KafkaRelay.start(c.withSecurity(KafkaProcess.relaySecurity(t, cert)), node.events(),
+                node.control(), node.writer(), node.metrics().registry())).orElse(null);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             LOG.info("node " + regionName + ": shutting down");
+            if (kafka != null) {
+                kafka.close();
+            }
             renewer.close();
             node.close();
             coordinator.close();

@@ -53,6 +53,15 @@ public final class Processes {
 
     /** Starts {@code ledger <args>} as a detached Java process named {@code name}; returns its PID. */
     public static long startJava(Topology t, String name, List<String> jvmOptions, List<String> args) {
+        return startJava(t, name, jvmOptions, System.getProperty("java.class.path"), MAIN_CLASS, args);
+    }
+
+    /**
+     * Starts {@code mainClass <args>} on {@code classPath} as a detached Java process named {@code name} (a program
+     * that is not ours, such as the Kafka broker, with its own classpath); returns its PID.
+     */
+    public static long startJava(Topology t, String name, List<String> jvmOptions, String classPath, String mainClass,
+            List<String> args) {
         try {
             Files.createDirectories(t.run());
             Files.createDirectories(t.logs());
@@ -80,7 +89,7 @@ public final class Processes {
                     cmd.add("-D" + property + "=" + value);
                 }
             }
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MAIN_CLASS));
+            cmd.addAll(List.of("-cp", classPath, mainClass));
             cmd.addAll(args);
             Path log = logFile(t, name);
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)

@@ -179,6 +179,7 @@ class OperatorOutputTest {
      */
     private static final Set<String> OTHER_OUTPUTS = Set.of(
             "chaos", "chaos run", "switchover", "switchover to b failed", "prometheus not installed", "events tail", // other commands
+            "kafka check", "kafka relay", "kafka relay: FENCED", // ./ledger kafka check, the relay's log lines
             "ledger", // the CLI's own error prefix ("ledger: switchover to b failed: ...")
             "no action", "taking over", "stopped serving", "handed over to b", "I hold the leader lock", "switchover done", // the agent's explanations
             "bootstrap", "failover", "restart", // the CP record's leadership changes (on the 'last change:' line)

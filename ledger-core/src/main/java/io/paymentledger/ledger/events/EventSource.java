@@ -200,6 +200,21 @@ public final class EventSource {
         return new Page(out, next);
     }
 
+    /**
+     * How many events (journal rows of both kinds) lie after {@code after} up to {@code horizon}, counted up to
+     * {@code max} of each kind: a consumer's lag in events (the Kafka relay's), bounded in cost.
+     */
+    public long count(Position after, Position horizon, int max) throws SQLException {
+        if (!horizon.isAfter(after)) {
+            return 0;
+        }
+        return database.read(dsl -> (long) dsl.fetchCount(dsl.selectOne().from(TRANSFER)
+                .where(TRANSFER.TIMESTAMP_NS.gt(after.timestampNs()).and(TRANSFER.TIMESTAMP_NS.le(horizon.timestampNs()))).limit(max))
+                + dsl.fetchCount(dsl.selectOne().from(ACCOUNT)
+                .where(DSL.row(ACCOUNT.BATCH_SEQ, ACCOUNT.CREATED_NS).gt(after.batchSeq(), after.timestampNs()))
+                .and(ACCOUNT.BATCH_SEQ.le(horizon.batchSeq())).and(ACCOUNT.CREATED_NS.le(horizon.timestampNs())).limit(max)));
+    }
+
     private static Position min(Position a, Position b) {
         return a.compareTo(b) <= 0 ? a : b;
     }

@@ -357,7 +357,8 @@ public final class EventsApi {
 
     // ---------------------------------------------------------------- messages
 
-    static Event proto(Caller caller, Cursors cursors, LedgerEvent e) {
+    /** The event as the API shows it to {@code caller} (the Kafka relay: to the operator, who sees everything). */
+    public static Event proto(Caller caller, Cursors cursors, LedgerEvent e) {
         Event.Builder b = Event.newBuilder().setId(e.id(cursors.cell())).setCursor(cursors.encode(e.position()))
                 .setType(io.paymentledger.api.v1.EventType.valueOf("EVENT_TYPE_" + e.type().name()))
                 .setTimestampNs(e.timestampNs()).setCell(cursors.cell());

@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
 public sealed interface Principal permits Principal.Operator, Principal.Merchant, Principal.Service, Principal.Prometheus {
 
     /** The service components that may hold a service identity. */
-    Set<String> COMPONENTS = Set.of("ledger", "router", "witness", "agent", "postgres");
+    Set<String> COMPONENTS = Set.of("ledger", "router", "witness", "agent", "postgres", "kafka");
 
     /**
      * The shape of merchant ids: letters, digits and '-', 1-64 characters, starting with a letter or digit (no '_').
@@ -98,7 +98,7 @@ public sealed interface Principal permits Principal.Operator, Principal.Merchant
         }
     }
 
-    /** A service of the ledger in a region: ledger, router, witness, agent or postgres. */
+    /** A service of the ledger in a region: ledger, router, witness, agent, postgres or kafka (the broker of ./ledger up --kafka). */
     record Service(String region, String component) implements Principal {
         public Service {
             if (region == null || !REGION.matcher(region).matches()) {
