@@ -200,6 +200,18 @@ public final class EventSource {
         return new Page(out, next);
     }
 
+    /** Journal rows (accounts and transfers, everyone's) after {@code after} up to {@code horizon}, counted up to {@code max}. */
+    public long rowsBetween(Position after, Position horizon, int max) throws SQLException {
+        return database.read(dsl -> {
+            long transfers = dsl.fetchCount(dsl.selectOne().from(TRANSFER).where(TRANSFER.TIMESTAMP_NS.gt(after.timestampNs()))
+                    .and(TRANSFER.TIMESTAMP_NS.le(horizon.timestampNs())).limit(max));
+            long accounts = dsl.fetchCount(dsl.selectOne().from(ACCOUNT)
+                    .where(DSL.row(ACCOUNT.BATCH_SEQ, ACCOUNT.CREATED_NS).gt(after.batchSeq(), after.timestampNs()))
+                    .and(ACCOUNT.BATCH_SEQ.le(horizon.batchSeq())).and(ACCOUNT.CREATED_NS.le(horizon.timestampNs())).limit(max));
+            return transfers + accounts;
+        });
+    }
+
     private static Position min(Position a, Position b) {
         return a.compareTo(b) <= 0 ? a : b;
     }
