@@ -98,10 +98,14 @@ public final class WebhookDispatcher implements AutoCloseable {
     }
 
     /** What a node needs to deliver webhooks: the key secrets are sealed with, the trust for endpoints' TLS. */
-    public record Settings(SecretSealer sealer, TrustOptions trust, RetrySchedule retry, boolean allowPrivate) {
+    public record Settings(SecretSealer sealer, TrustOptions trust, RetrySchedule retry, java.util.function.BooleanSupplier privateAllowed) {
         /** Public CAs (the JDK's), the schedule and the private-address switch from system properties. */
         public static Settings of(SecretSealer sealer) {
-            return new Settings(sealer, null, RetrySchedule.fromProperties(), WebhookUrls.privateAllowed());
+            return new Settings(sealer, null, RetrySchedule.fromProperties(), WebhookUrls::privateAllowed);
+        }
+
+        public boolean allowPrivate() {
+            return privateAllowed.getAsBoolean();
         }
     }
 
@@ -143,6 +147,11 @@ public final class WebhookDispatcher implements AutoCloseable {
         Gauge.builder("ledger_webhook_endpoints_served", workers, Map::size)
                 .description("webhook endpoints this node delivers to (the leader: every enabled one)").register(meters);
         this.supervisor = Thread.ofVirtual().name("webhook-supervisor").start(this::supervise);
+    }
+
+    /** Endpoints this node is delivering to now (0 unless it leads). */
+    public int served() {
+        return (int) workers.values().stream().filter(w -> !w.stopped).count();
     }
 
     /** A batch was acknowledged: caught-up workers look for new events now. */
@@ -434,6 +443,16 @@ public final class WebhookDispatcher implements AutoCloseable {
                         pause(TimeUnit.NANOSECONDS.toMillis(wait) + 1);
                         continue;
                     }
+                    // The endpoint as stored now: a rotation, a new URL, a disable or a replay applies to the next attempt.
+                    WebhookStore.Endpoint fresh = store.find(id);
+                    if (fresh == null || !fresh.enabled()) {
+                        return;
+                    }
+                    endpoint = fresh;
+                    if (fresh.generation() != generation) {
+                        continue;
+                    }
+                    e = fresh;
                     Cursors cursors = source.cursors();
                     String eventId = event.id(cursors.cell());
                     String cursor = cursors.encode(event.position());

@@ -307,6 +307,10 @@ public final class WebhookStore {
     /** One attempt, written to the log; the endpoint's oldest rows beyond {@link #LOG_ROWS_MAX} go. */
     public void log(String endpointId, Delivery d) throws SQLException {
         transaction(dsl -> {
+            // Deleted meanwhile (every write of the store goes through this one session, so this check holds).
+            if (!dsl.fetchExists(WEBHOOK_ENDPOINT, WEBHOOK_ENDPOINT.ID.eq(endpointId))) {
+                return null;
+            }
             dsl.insertInto(WEBHOOK_DELIVERY).set(WEBHOOK_DELIVERY.ENDPOINT_ID, endpointId).set(WEBHOOK_DELIVERY.EVENT_ID, d.eventId())
                     .set(WEBHOOK_DELIVERY.EVENT_CURSOR, d.eventCursor()).set(WEBHOOK_DELIVERY.ATTEMPT, d.attempt())
                     .set(WEBHOOK_DELIVERY.RESULT, d.result()).set(WEBHOOK_DELIVERY.HTTP_STATUS, d.httpStatus())
