@@ -77,7 +77,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 /**
  * Webhooks end to end (issue #21, docs/decisions/0007-webhooks.md): a real node on a real PostgreSQL delivers to a
  * real HTTPS receiver on 127.0.0.1 (a Vert.x server with a certificate of the project's PKI); signatures are checked
- * here independently with javax.crypto. Retries are shrunk to 100-400 ms (the schedule is a setting).
+ * here independently with javax.crypto. Retries are shrunk to 100-400 ms, for 10 s (the schedule is a setting).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WebhooksTest {
@@ -86,6 +86,9 @@ class WebhooksTest {
     static final String M2 = "shop-2";
     /** The receiver does not answer at all (the dispatcher gives up after its 5 s budget). */
     static final int HANG = -1;
+
+    /** Retries of one event end this long after its first failure (3 days in production). */
+    static final long RETRY_TOTAL_MS = 10_000;
 
     private static TestLedger t;
     private static Receiver receiver;
@@ -102,7 +105,7 @@ class WebhooksTest {
                 .setHost("127.0.0.1").setPort(0));
         settings = new WebhookDispatcher.Settings(SecretSealer.fromBase64(SecretStore.random(32).get()),
                 new PemTrustOptions().addCertPath(pki.caCertFile().toString()),
-                new WebhookDispatcher.RetrySchedule(100, 400, 60_000), privateAllowed::get);
+                new WebhookDispatcher.RetrySchedule(100, 400, RETRY_TOTAL_MS), privateAllowed::get);
         t = TestLedger.startWithMerchants(settings);
     }
 
@@ -452,6 +455,36 @@ class WebhooksTest {
         assertThat(t.as(M1, EventsServiceGrpcClient.DeleteWebhookEndpoint, DeleteWebhookEndpointRequest.newBuilder()
                 .setEndpointId("nope").build()).message()).startsWith("WEBHOOKS_ERROR_INVALID_ENDPOINT_ID: ");
         delete(M1, ep.getEndpoint().getId());
+    }
+
+    @Test
+    @Order(4)
+    void anEndpointThatFailsForTheWholeRetryWindowIsDisabledWithTheReasonAndEnablingItDeliversAgain() throws Exception {
+        String a = id("da"), b = id("db");
+        createAccounts(M1, owned(a, M1), owned(b, M1));
+        String p = "/" + id("down");
+        Integer[] plan = new Integer[10_000];
+        java.util.Arrays.fill(plan, 500);
+        receiver.plan(p, plan);
+        CreateWebhookEndpointResponse ep = create(M1, receiver.url(p), EventType.EVENT_TYPE_TRANSFER_POSTED);
+        pay(M1, a, b);
+        String id = ep.getEndpoint().getId();
+        await("the endpoint is disabled once its retries ran out", () -> !endpoint(M1, id).getEnabled(), RETRY_TOTAL_MS / 1000 + 20);
+        WebhookEndpoint down = endpoint(M1, id);
+        assertThat(down.getDisabledReason()).contains("was not delivered for").contains("HTTP 500").contains("enabled=true");
+        List<Hit> attempts = receiver.hits(p);
+        assertThat(attempts.size()).as("retried, with backoff").isBetween(3, 200);
+        assertThat(attempts).extracting(Hit::id).containsOnly(attempts.get(0).id());
+        int seen = attempts.size();
+        Thread.sleep(500);
+        assertThat(receiver.hits(p)).as("no attempt once disabled").hasSize(seen);
+
+        receiver.plans.get(p).clear();
+        assertThat(t.as(M1, EventsServiceGrpcClient.UpdateWebhookEndpoint, UpdateWebhookEndpointRequest.newBuilder().setEndpointId(id)
+                .setEnabled(true).build()).body().getDisabledReason()).isEmpty();
+        await("the event is delivered after the endpoint is enabled", () -> receiver.delivered(p).size() == 1, 30);
+        assertThat(receiver.delivered(p).get(0).id()).isEqualTo(attempts.get(0).id());
+        delete(M1, id);
     }
 
     /** Last: it deposes the class's node. */

@@ -325,9 +325,12 @@ public final class WebhookDispatcher implements AutoCloseable {
             thread = Thread.ofVirtual().name("webhook-" + id).start(this::run);
         }
 
+        /** The supervisor's look at the endpoint; one read before a RedeliverEvents never takes the worker back. */
         void update(WebhookStore.Endpoint e) {
-            endpoint = e;
-            if (e.generation() != generation) {
+            if (e.generation() >= endpoint.generation()) {
+                endpoint = e;
+            }
+            if (e.generation() > generation) {
                 wake();
             }
         }
@@ -386,7 +389,7 @@ public final class WebhookDispatcher implements AutoCloseable {
             }
         }
 
-        private long generation;
+        private volatile long generation;
         private volatile Position persisted;
 
         private boolean mayGoOn() {
@@ -405,7 +408,7 @@ public final class WebhookDispatcher implements AutoCloseable {
             try {
                 while (mayGoOn()) {
                     e = endpoint;
-                    if (e.generation() != generation) {
+                    if (e.generation() > generation) {
                         // RedeliverEvents: start again from the endpoint's new cursor.
                         generation = e.generation();
                         buffer.clear();
@@ -449,7 +452,7 @@ public final class WebhookDispatcher implements AutoCloseable {
                         return;
                     }
                     endpoint = fresh;
-                    if (fresh.generation() != generation) {
+                    if (fresh.generation() > generation) {
                         continue;
                     }
                     e = fresh;
