@@ -99,9 +99,17 @@ public final class WebhookDispatcher implements AutoCloseable {
 
     /** What a node needs to deliver webhooks: the key secrets are sealed with, the trust for endpoints' TLS. */
     public record Settings(SecretSealer sealer, TrustOptions trust, RetrySchedule retry, java.util.function.BooleanSupplier privateAllowed) {
-        /** Public CAs (the JDK's), the schedule and the private-address switch from system properties. */
+        /** Endpoints' certificates are checked against this CA (PEM) instead of the JDK's public CAs (a local deployment). */
+        public static final String CA_FILE_PROPERTY = "ledger.webhooks.ca-file";
+
+        /**
+         * Public CAs (the JDK's) unless {@value #CA_FILE_PROPERTY} names another; the schedule and the private-address
+         * switch from system properties.
+         */
         public static Settings of(SecretSealer sealer) {
-            return new Settings(sealer, null, RetrySchedule.fromProperties(), WebhookUrls::privateAllowed);
+            String ca = System.getProperty(CA_FILE_PROPERTY, "");
+            return new Settings(sealer, ca.isEmpty() ? null : new io.vertx.core.net.PemTrustOptions().addCertPath(ca),
+                    RetrySchedule.fromProperties(), WebhookUrls::privateAllowed);
         }
 
         public boolean allowPrivate() {
