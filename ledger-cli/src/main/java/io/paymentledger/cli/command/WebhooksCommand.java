@@ -75,7 +75,7 @@ public final class WebhooksCommand implements Runnable {
         if (a.status() == GrpcStatus.OK) {
             return -1;
         }
-        System.err.println("events webhooks " + what + ": " + a.status() + ": " + a.message());
+        System.err.println("events webhooks " + what + ": " + a.status().name() + ": " + a.message());
         return a.status() == GrpcStatus.INVALID_ARGUMENT || a.status() == GrpcStatus.NOT_FOUND ? 2 : 1;
     }
 

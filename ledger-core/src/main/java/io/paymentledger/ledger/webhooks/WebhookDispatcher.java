@@ -476,17 +476,17 @@ public final class WebhookDispatcher implements AutoCloseable {
                     int attempt = failures + 1;
                     failures = a.delivered() ? 0 : attempt;
                     results.get(a.result()).increment();
-                    store.log(id, new WebhookStore.Delivery(eventId, cursor, attempt, a.result(), a.httpStatus(),
-                            a.latencyMs(), a.error(), now));
+                    WebhookStore.Delivery logged = new WebhookStore.Delivery(eventId, cursor, attempt, a.result(), a.httpStatus(),
+                            a.latencyMs(), a.error(), now);
                     if (a.delivered()) {
                         buffer.poll();
-                        if (store.advance(id, generation, event.position())) {
+                        if (store.delivered(id, generation, event.position(), logged)) {
                             persisted = event.position();
                         }
                         nextAttemptNanos = 0;
                         continue;
                     }
-                    Instant since = store.failingSince(id, generation, now);
+                    Instant since = store.failed(id, generation, logged);
                     if (since != null && Duration.between(since, now).toMillis() >= settings.retry().totalMs()) {
                         String reason = "event " + eventId + " was not delivered for " + Duration.between(since, now).toSeconds()
                                 + " s (" + failures + " attempts here; last: " + a.error() + "); disabled at " + now

@@ -74,16 +74,35 @@ public final class WebhookStore {
     }
 
     /** One transaction on the store's session, committed and confirmed by the quorum; a failed session is replaced. */
-    private synchronized <T> T transaction(Work<T> work) throws SQLException {
+    private <T> T transaction(Work<T> work) throws SQLException {
+        return transaction(work, true);
+    }
+
+    /**
+     * The dispatcher's own records (delivery log, progress): committed without waiting for the second site. Losing
+     * one in a failover only means an event is delivered again (at least once, same webhook-id); waiting for the
+     * quorum twice per event cost more than the POST itself under load.
+     */
+    private <T> T progress(Work<T> work) throws SQLException {
+        return transaction(work, false);
+    }
+
+    private synchronized <T> T transaction(Work<T> work, boolean quorum) throws SQLException {
         try {
             if (connection == null || connection.isClosed()) {
                 connection = database.connect(applicationName, limits);
                 connection.setAutoCommit(false);
             }
-            T result = work.apply(Database.dsl(connection));
+            DSLContext dsl = Database.dsl(connection);
+            if (!quorum) {
+                dsl.execute("set local synchronous_commit = local");
+            }
+            T result = work.apply(dsl);
             connection.clearWarnings();
             connection.commit();
-            BatchWriter.requireQuorumConfirmed(connection.getWarnings());
+            if (quorum) {
+                BatchWriter.requireQuorumConfirmed(connection.getWarnings());
+            }
             return result;
         } catch (SQLException | RuntimeException e) {
             closeQuietly();
@@ -270,20 +289,35 @@ public final class WebhookStore {
      * while its generation is {@code generation} (a RedeliverEvents meanwhile wins). False when it did not move.
      */
     public boolean advance(String id, long generation, Position to) throws SQLException {
-        return transaction(dsl -> dsl.update(WEBHOOK_ENDPOINT).set(WEBHOOK_ENDPOINT.CURSOR_BATCH, to.batchSeq())
+        return progress(dsl -> advance(dsl, id, generation, to));
+    }
+
+    private static boolean advance(DSLContext dsl, String id, long generation, Position to) {
+        return dsl.update(WEBHOOK_ENDPOINT).set(WEBHOOK_ENDPOINT.CURSOR_BATCH, to.batchSeq())
                 .set(WEBHOOK_ENDPOINT.CURSOR_TS, to.timestampNs()).set(WEBHOOK_ENDPOINT.FAILING_SINCE, (OffsetDateTime) null)
                 .where(WEBHOOK_ENDPOINT.ID.eq(id)).and(WEBHOOK_ENDPOINT.GENERATION.eq(generation))
-                .and(WEBHOOK_ENDPOINT.CURSOR_TS.lt(to.timestampNs())).execute() == 1);
+                .and(WEBHOOK_ENDPOINT.CURSOR_TS.lt(to.timestampNs())).execute() == 1;
+    }
+
+    /** A delivery: logged, and the cursor moved to its event, in one transaction. */
+    public boolean delivered(String id, long generation, Position to, Delivery d) throws SQLException {
+        return progress(dsl -> log(dsl, id, d) && advance(dsl, id, generation, to));
+    }
+
+    /** A failed attempt: logged; returns when the event at the head first failed (set now if it had not). */
+    public Instant failed(String id, long generation, Delivery d) throws SQLException {
+        return progress(dsl -> {
+            log(dsl, id, d);
+            return failingSince(dsl, id, generation, d.attemptedAt());
+        });
     }
 
     /** The head event's first failure, kept across failover so the retry window is the endpoint's, not a node's. */
-    public Instant failingSince(String id, long generation, Instant now) throws SQLException {
-        return transaction(dsl -> {
-            dsl.update(WEBHOOK_ENDPOINT).set(WEBHOOK_ENDPOINT.FAILING_SINCE, time(now)).where(WEBHOOK_ENDPOINT.ID.eq(id))
-                    .and(WEBHOOK_ENDPOINT.GENERATION.eq(generation)).and(WEBHOOK_ENDPOINT.FAILING_SINCE.isNull()).execute();
-            return instant(dsl.select(WEBHOOK_ENDPOINT.FAILING_SINCE).from(WEBHOOK_ENDPOINT).where(WEBHOOK_ENDPOINT.ID.eq(id))
-                    .fetchOne(WEBHOOK_ENDPOINT.FAILING_SINCE));
-        });
+    private static Instant failingSince(DSLContext dsl, String id, long generation, Instant now) {
+        dsl.update(WEBHOOK_ENDPOINT).set(WEBHOOK_ENDPOINT.FAILING_SINCE, time(now)).where(WEBHOOK_ENDPOINT.ID.eq(id))
+                .and(WEBHOOK_ENDPOINT.GENERATION.eq(generation)).and(WEBHOOK_ENDPOINT.FAILING_SINCE.isNull()).execute();
+        return instant(dsl.select(WEBHOOK_ENDPOINT.FAILING_SINCE).from(WEBHOOK_ENDPOINT).where(WEBHOOK_ENDPOINT.ID.eq(id))
+                .fetchOne(WEBHOOK_ENDPOINT.FAILING_SINCE));
     }
 
     public void disable(String id, long generation, String reason) throws SQLException {
@@ -305,25 +339,23 @@ public final class WebhookStore {
     }
 
     /** One attempt, written to the log; the endpoint's oldest rows beyond {@link #LOG_ROWS_MAX} go. */
-    public void log(String endpointId, Delivery d) throws SQLException {
-        transaction(dsl -> {
-            // Deleted meanwhile (every write of the store goes through this one session, so this check holds).
-            if (!dsl.fetchExists(WEBHOOK_ENDPOINT, WEBHOOK_ENDPOINT.ID.eq(endpointId))) {
-                return null;
-            }
-            dsl.insertInto(WEBHOOK_DELIVERY).set(WEBHOOK_DELIVERY.ENDPOINT_ID, endpointId).set(WEBHOOK_DELIVERY.EVENT_ID, d.eventId())
-                    .set(WEBHOOK_DELIVERY.EVENT_CURSOR, d.eventCursor()).set(WEBHOOK_DELIVERY.ATTEMPT, d.attempt())
-                    .set(WEBHOOK_DELIVERY.RESULT, d.result()).set(WEBHOOK_DELIVERY.HTTP_STATUS, d.httpStatus())
-                    .set(WEBHOOK_DELIVERY.LATENCY_MS, d.latencyMs())
-                    .set(WEBHOOK_DELIVERY.ERROR, d.error() == null || d.error().length() <= 512 ? d.error() : d.error().substring(0, 512))
-                    .set(WEBHOOK_DELIVERY.ATTEMPTED_AT, time(d.attemptedAt())).execute();
-            Long keepFrom = dsl.select(WEBHOOK_DELIVERY.ID).from(WEBHOOK_DELIVERY).where(WEBHOOK_DELIVERY.ENDPOINT_ID.eq(endpointId))
-                    .orderBy(WEBHOOK_DELIVERY.ID.desc()).offset(LOG_ROWS_MAX - 1).limit(1).fetchOne(WEBHOOK_DELIVERY.ID);
-            if (keepFrom != null) {
-                dsl.deleteFrom(WEBHOOK_DELIVERY).where(WEBHOOK_DELIVERY.ENDPOINT_ID.eq(endpointId)).and(WEBHOOK_DELIVERY.ID.lt(keepFrom)).execute();
-            }
-            return null;
-        });
+    private static boolean log(DSLContext dsl, String endpointId, Delivery d) {
+        // Deleted meanwhile (every write of the store goes through this one session, so this check holds).
+        if (!dsl.fetchExists(WEBHOOK_ENDPOINT, WEBHOOK_ENDPOINT.ID.eq(endpointId))) {
+            return false;
+        }
+        dsl.insertInto(WEBHOOK_DELIVERY).set(WEBHOOK_DELIVERY.ENDPOINT_ID, endpointId).set(WEBHOOK_DELIVERY.EVENT_ID, d.eventId())
+                .set(WEBHOOK_DELIVERY.EVENT_CURSOR, d.eventCursor()).set(WEBHOOK_DELIVERY.ATTEMPT, d.attempt())
+                .set(WEBHOOK_DELIVERY.RESULT, d.result()).set(WEBHOOK_DELIVERY.HTTP_STATUS, d.httpStatus())
+                .set(WEBHOOK_DELIVERY.LATENCY_MS, d.latencyMs())
+                .set(WEBHOOK_DELIVERY.ERROR, d.error() == null || d.error().length() <= 512 ? d.error() : d.error().substring(0, 512))
+                .set(WEBHOOK_DELIVERY.ATTEMPTED_AT, time(d.attemptedAt())).execute();
+        Long keepFrom = dsl.select(WEBHOOK_DELIVERY.ID).from(WEBHOOK_DELIVERY).where(WEBHOOK_DELIVERY.ENDPOINT_ID.eq(endpointId))
+                .orderBy(WEBHOOK_DELIVERY.ID.desc()).offset(LOG_ROWS_MAX - 1).limit(1).fetchOne(WEBHOOK_DELIVERY.ID);
+        if (keepFrom != null) {
+            dsl.deleteFrom(WEBHOOK_DELIVERY).where(WEBHOOK_DELIVERY.ENDPOINT_ID.eq(endpointId)).and(WEBHOOK_DELIVERY.ID.lt(keepFrom)).execute();
+        }
+        return true;
     }
 
     /** The endpoint's last attempts, newest first. */
