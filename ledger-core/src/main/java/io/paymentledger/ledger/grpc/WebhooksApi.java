@@ -142,9 +142,10 @@ public final class WebhooksApi {
         return webhooks.settings().sealer().seal(secret.getBytes(StandardCharsets.UTF_8), endpointId);
     }
 
-    private void changed() {
+    /** Tells this node's dispatcher at once (it runs here: the API is served by the leader too). */
+    private void changed(String id, WebhookStore.Endpoint e) {
         if (webhooks.dispatcher() != null) {
-            webhooks.dispatcher().endpointsChanged();
+            webhooks.dispatcher().changed(id, e);
         }
     }
 
@@ -160,7 +161,7 @@ public final class WebhooksApi {
             } catch (WebhookStore.TooMany t) {
                 throw invalid(WebhooksError.WEBHOOKS_ERROR_TOO_MANY_ENDPOINTS, t.getMessage());
             }
-            changed();
+            changed(e.id(), e);
             return CreateWebhookEndpointResponse.newBuilder().setEndpoint(proto(e)).setSecret(secret).build();
         });
     }
@@ -185,7 +186,7 @@ public final class WebhooksApi {
             String url = req.hasUrl() ? checkUrl(req.getUrl()) : null;
             mine(ctx.caller(), id);
             WebhookStore.Endpoint e = webhooks.store().update(id, url, types, req.hasEnabled() ? req.getEnabled() : null);
-            changed();
+            changed(id, e);
             return proto(e);
         });
     }
@@ -195,7 +196,7 @@ public final class WebhooksApi {
         return onLeader(() -> {
             mine(ctx.caller(), id);
             webhooks.store().delete(id);
-            changed();
+            changed(id, null);
             return DeleteWebhookEndpointResponse.getDefaultInstance();
         });
     }
@@ -216,7 +217,7 @@ public final class WebhooksApi {
             } catch (WebhookStore.TooManySecrets t) {
                 throw invalid(WebhooksError.WEBHOOKS_ERROR_TOO_MANY_SECRETS, t.getMessage());
             }
-            changed();
+            changed(id, e);
             return RotateWebhookSecretResponse.newBuilder().setEndpoint(proto(e)).setSecret(secret).build();
         });
     }
@@ -247,7 +248,7 @@ public final class WebhooksApi {
             mine(ctx.caller(), id);
             Position from = EventsApi.position(source, req.getAfterCursor());
             WebhookStore.Endpoint e = webhooks.store().redeliver(id, from);
-            changed();
+            changed(id, e);
             return RedeliverEventsResponse.newBuilder().setEndpoint(proto(e)).build();
         });
     }

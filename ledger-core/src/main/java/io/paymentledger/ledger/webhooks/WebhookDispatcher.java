@@ -169,6 +169,23 @@ public final class WebhookDispatcher implements AutoCloseable {
         }
     }
 
+    /**
+     * The API changed an endpoint on this node (it leads): its worker uses the new state from its next attempt on (a
+     * rotated secret signs at once), or stops now when it was disabled or deleted ({@code e} null).
+     */
+    public void changed(String id, WebhookStore.Endpoint e) {
+        Worker w = workers.get(id);
+        if (w != null) {
+            if (e == null || !e.enabled()) {
+                w.stop("disabled or deleted");
+                workers.remove(id, w);
+            } else {
+                w.update(e);
+            }
+        }
+        endpointsChanged();
+    }
+
     /** Look at the endpoints now (one was created, changed, or redelivered). */
     public void endpointsChanged() {
         synchronized (wake) {
@@ -334,8 +351,11 @@ public final class WebhookDispatcher implements AutoCloseable {
         }
 
         /** The supervisor's look at the endpoint; one read before a RedeliverEvents never takes the worker back. */
-        void update(WebhookStore.Endpoint e) {
-            if (e.generation() >= endpoint.generation()) {
+        synchronized void update(WebhookStore.Endpoint e) {
+            WebhookStore.Endpoint current = endpoint;
+            // The newest change wins (each API change sets updated_at; a supervisor's look may be older than it).
+            if (e.generation() > current.generation() || (e.generation() == current.generation()
+                    && !e.updatedAt().isBefore(current.updatedAt()))) {
                 endpoint = e;
             }
             if (e.generation() > generation) {
@@ -405,6 +425,20 @@ public final class WebhookDispatcher implements AutoCloseable {
         }
 
         private void run() {
+            try {
+                // The supervisor's list may predate a delete or disable through the API.
+                WebhookStore.Endpoint now = store.find(id);
+                if (now == null || !now.enabled()) {
+                    stopped = true;
+                    removeGauges();
+                    return;
+                }
+                update(now);
+            } catch (SQLException ex) {
+                stopped = true;
+                removeGauges();
+                return;
+            }
             WebhookStore.Endpoint e = endpoint;
             generation = e.generation();
             persisted = e.cursor();
@@ -454,16 +488,14 @@ public final class WebhookDispatcher implements AutoCloseable {
                         pause(TimeUnit.NANOSECONDS.toMillis(wait) + 1);
                         continue;
                     }
-                    // The endpoint as stored now: a rotation, a new URL, a disable or a replay applies to the next attempt.
-                    WebhookStore.Endpoint fresh = store.find(id);
-                    if (fresh == null || !fresh.enabled()) {
+                    // The endpoint as the API last changed it (changed()): a rotation, a new URL, a replay applies here.
+                    e = endpoint;
+                    if (stopped) {
                         return;
                     }
-                    endpoint = fresh;
-                    if (fresh.generation() > generation) {
+                    if (e.generation() > generation) {
                         continue;
                     }
-                    e = fresh;
                     Cursors cursors = source.cursors();
                     String eventId = event.id(cursors.cell());
                     String cursor = cursors.encode(event.position());

@@ -47,7 +47,7 @@ public final class WebhookStore {
     }
 
     public record Endpoint(String id, String owner, String url, Set<EventType> types, boolean enabled, String disabledReason,
-            Position cursor, long generation, Instant failingSince, Instant createdAt, List<Secret> secrets) {
+            Position cursor, long generation, Instant failingSince, Instant createdAt, Instant updatedAt, List<Secret> secrets) {
 
         public List<Secret> activeSecrets(Instant now) {
             return secrets.stream().filter(s -> s.activeAt(now)).toList();
@@ -224,7 +224,7 @@ public final class WebhookStore {
         for (var r : dsl.selectFrom(WEBHOOK_ENDPOINT).where(where).orderBy(WEBHOOK_ENDPOINT.CREATED_AT, WEBHOOK_ENDPOINT.ID).fetch()) {
             out.add(new Endpoint(r.getId(), r.getOwner(), r.getUrl(), types(r.getEventTypes()), r.getEnabled(), r.getDisabledReason(),
                     new Position(r.getCursorBatch(), r.getCursorTs()), r.getGeneration(), instant(r.getFailingSince()),
-                    instant(r.getCreatedAt()), List.copyOf(secrets.getOrDefault(r.getId(), List.of()))));
+                    instant(r.getCreatedAt()), instant(r.getUpdatedAt()), List.copyOf(secrets.getOrDefault(r.getId(), List.of()))));
         }
         return out;
     }
@@ -265,7 +265,8 @@ public final class WebhookStore {
     public Endpoint rotate(String id, byte[] sealed, Instant keepUntil) throws SQLException, TooManySecrets {
         try {
             return transaction(dsl -> {
-                dsl.selectFrom(WEBHOOK_ENDPOINT).where(WEBHOOK_ENDPOINT.ID.eq(id)).forUpdate().fetchOne();
+                dsl.update(WEBHOOK_ENDPOINT).set(WEBHOOK_ENDPOINT.UPDATED_AT, DSL.currentOffsetDateTime())
+                        .where(WEBHOOK_ENDPOINT.ID.eq(id)).execute();
                 dsl.deleteFrom(WEBHOOK_SECRET).where(WEBHOOK_SECRET.ENDPOINT_ID.eq(id))
                         .and(WEBHOOK_SECRET.EXPIRES_AT.le(DSL.currentOffsetDateTime())).execute();
                 if (dsl.fetchCount(WEBHOOK_SECRET, WEBHOOK_SECRET.ENDPOINT_ID.eq(id)) >= SECRETS_ACTIVE_MAX) {
