@@ -85,10 +85,13 @@ public record RouterConfig(
      * a node. Every other ledger.v1 method is: LedgerService and PaymentsService writes carry their own ids (a repeat
      * returns the first outcome), lookups, GetNodeStatus and ListApiKeys only read, and RevokeApiKey names its key (a
      * repeat revokes nothing more). Not so {@code Switchover} (a repeat starts a second handover) and
-     * {@code CreateApiKey} (it has no id: a repeat mints a second live key whose secret only the repeat's answer holds).
+     * {@code CreateApiKey} (it has no id: a repeat mints a second live key whose secret only the repeat's answer holds),
+     * and for the same reason {@code CreateWebhookEndpoint} and {@code RotateWebhookSecret} (a second endpoint, a second
+     * new secret).
      */
     public static final Set<String> LEDGER_NON_IDEMPOTENT_METHODS =
-            Set.of("ledger.v1.NodeService/Switchover", "ledger.v1.NodeService/CreateApiKey");
+            Set.of("ledger.v1.NodeService/Switchover", "ledger.v1.NodeService/CreateApiKey",
+                    "ledger.v1.EventsService/CreateWebhookEndpoint", "ledger.v1.EventsService/RotateWebhookSecret");
 
     private static final Pattern REGION = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 

@@ -52,6 +52,12 @@ class EventsRoutingTest extends RouterFixture {
                     ListEventsRequest.newBuilder().setAfterCursor("nonsense").build(), Map.of(), 10_000);
             assertThat(bad.status()).isEqualTo(GrpcStatus.INVALID_ARGUMENT);
             assertThat(bad.message()).startsWith("EVENTS_ERROR_INVALID_CURSOR: ");
+            // The webhook methods go the same way (this test node has no sealing key: its answer comes back whole).
+            Reply<io.paymentledger.api.v1.CreateWebhookEndpointResponse> hook = Calls.call(client, via,
+                    EventsServiceGrpcClient.CreateWebhookEndpoint, io.paymentledger.api.v1.CreateWebhookEndpointRequest.newBuilder()
+                            .setUrl("https://example.com/hook").build(), Map.of(), 10_000);
+            assertThat(hook.status()).isEqualTo(GrpcStatus.FAILED_PRECONDITION);
+            assertThat(hook.message()).contains("no webhook sealing key");
 
             // A consumer whose process goes away (its connection closes): the router ends the call to the region too.
             io.vertx.core.Vertx gone = io.vertx.core.Vertx.vertx();

@@ -25,7 +25,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code ./ledger events tail}: the event stream, through the router, as the operator (runbooks/events.md). */
-@Command(name = "events", description = "The event stream (runbooks/events.md).", subcommands = EventsCommand.Tail.class)
+@Command(name = "events", description = "The event stream (runbooks/events.md).", subcommands = {EventsCommand.Tail.class, WebhooksCommand.class})
 public final class EventsCommand implements Runnable {
 
     @Override

@@ -72,6 +72,11 @@ public final class DeploymentSecurity {
         return secrets.getOrCreate("api-key-pepper", SecretStore.random(32));
     }
 
+    /** The key webhook signing secrets are sealed with before they go into the ledger's database (never stored there). */
+    public String webhookSecretKey() {
+        return secrets.getOrCreate("webhook-secret-key", SecretStore.random(32));
+    }
+
     /** The certificate named {@code name}, issued (or reissued when a third of its life is left) if needed. */
     private IssuedCert current(String name, java.util.function.Supplier<IssuedCert> issue) {
         Path crt = pki.dir().resolve(name + ".crt");

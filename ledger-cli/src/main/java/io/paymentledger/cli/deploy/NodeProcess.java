@@ -7,6 +7,8 @@ import io.paymentledger.ledger.journal.PeriodicSigner;
 import io.paymentledger.ledger.node.LedgerNode;
 import io.paymentledger.ledger.node.ReplicatedControl;
 import io.paymentledger.ledger.store.Database;
+import io.paymentledger.ledger.webhooks.WebhookDispatcher;
+import io.paymentledger.security.secrets.SecretSealer;
 import io.paymentledger.ledger.write.BatchWriter;
 import io.paymentledger.replication.coordinator.HazelcastCoordinator;
 import io.paymentledger.replication.failover.FailoverAgent;
@@ -66,8 +68,9 @@ public final class NodeProcess {
         ApiKeyStore apiKeys = new ApiKeyStore(database, ApiKeys.fromBase64Pepper(security.apiKeyPepper()));
         HttpServerOptions server = Tls.serverOptions(cert.certFile(), cert.keyFile(), security.caFile(), security.crlFile(),
                 ClientAuth.REQUIRED).setHost(t.host(regionName)).setPort(region.grpcPort());
+        // Webhook secrets are sealed under a key of the secret store; endpoints are trusted by the JDK's public CAs.
         LedgerNode node = LedgerNode.start(new LedgerNode.Config(regionName, server, database, 16, BatchWriter.Config.defaults(),
-                apiKeys), control, new CertificateCallerResolver(security.trustDomain(), apiKeys,
+                apiKeys, WebhookDispatcher.Settings.of(SecretSealer.fromBase64(security.webhookSecretKey()))), control, new CertificateCallerResolver(security.trustDomain(), apiKeys,
                 security.pki().caCertificate()));
         node.writer().checkpointSigner(signer(cert));
         node.secretsHealth(security::secretsHealth);

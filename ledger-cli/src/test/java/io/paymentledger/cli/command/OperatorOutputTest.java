@@ -183,7 +183,7 @@ class OperatorOutputTest {
             "ledger", // the CLI's own error prefix ("ledger: switchover to b failed: ...")
             "no action", "taking over", "stopped serving", "handed over to b", "I hold the leader lock", "switchover done", // the agent's explanations
             "bootstrap", "failover", "restart", // the CP record's leadership changes (on the 'last change:' line)
-            "coordinator", "steady clock", "last base backup failed", "writer", // log lines, the WAL keeper's detail
+            "coordinator", "steady clock", "last base backup failed", "writer", "webhooks", // log lines, the WAL keeper's detail
             "WAL keeper service", "curl", // the witness's log line, curl's errors in PostgreSQL's log (restore_command)
             "TLS error", "answer", // status's process state (after "running (pid N) but"), a JSON field
             "authorization"); // gRPC metadata

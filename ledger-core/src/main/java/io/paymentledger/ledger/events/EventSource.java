@@ -202,7 +202,7 @@ public final class EventSource {
 
     /**
      * How many events (journal rows of both kinds) lie after {@code after} up to {@code horizon}, counted up to
-     * {@code max} of each kind: a consumer's lag in events (the Kafka relay's), bounded in cost.
+     * {@code max} of each kind: a consumer's lag in events (the Kafka relay's, a webhook endpoint's), bounded in cost.
      */
     public long count(Position after, Position horizon, int max) throws SQLException {
         if (!horizon.isAfter(after)) {

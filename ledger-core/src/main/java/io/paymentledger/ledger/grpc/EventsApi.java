@@ -129,7 +129,7 @@ public final class EventsApi {
         return Unary.invalid(code.name() + ": " + message);
     }
 
-    static EventSource.Filter filter(EventFilter f) throws StatusException {
+    public static EventSource.Filter filter(EventFilter f) throws StatusException {
         Set<EventType> types = EnumSet.noneOf(EventType.class);
         for (int i = 0; i < f.getTypesCount(); i++) {
             io.paymentledger.api.v1.EventType t = f.getTypes(i);
@@ -156,6 +156,11 @@ public final class EventsApi {
 
     /** The position of a caller's cursor (leader, off the event loop): decoded, and a place in this journal. */
     private Position position(String cursor) throws StatusException, SQLException {
+        return position(source, cursor);
+    }
+
+    /** As above, for other services that take a cursor (RedeliverEvents). */
+    public static Position position(EventSource source, String cursor) throws StatusException, SQLException {
         Position p;
         try {
             p = source.cursors().decode(cursor);
@@ -357,7 +362,10 @@ public final class EventsApi {
 
     // ---------------------------------------------------------------- messages
 
-    /** The event as the API shows it to {@code caller} (the Kafka relay: to the operator, who sees everything). */
+    /**
+     * The event as {@code caller} may see it (balances of its accounts only): webhooks send the same; the Kafka relay
+     * shows it to the operator, who sees everything.
+     */
     public static Event proto(Caller caller, Cursors cursors, LedgerEvent e) {
         Event.Builder b = Event.newBuilder().setId(e.id(cursors.cell())).setCursor(cursors.encode(e.position()))
                 .setType(io.paymentledger.api.v1.EventType.valueOf("EVENT_TYPE_" + e.type().name()))

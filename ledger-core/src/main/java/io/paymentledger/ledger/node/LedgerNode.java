@@ -11,6 +11,9 @@ import io.paymentledger.ledger.grpc.PaymentsApi;
 import io.paymentledger.ledger.grpc.Unary;
 import io.paymentledger.ledger.read.LedgerReader;
 import io.paymentledger.ledger.store.Database;
+import io.paymentledger.ledger.webhooks.WebhookDispatcher;
+import io.paymentledger.ledger.webhooks.WebhookStore;
+import io.paymentledger.ledger.webhooks.Webhooks;
 import io.paymentledger.ledger.write.BatchWriter;
 import io.paymentledger.telemetry.metrics.ProcessMetrics;
 import io.paymentledger.telemetry.metrics.RequestMetrics;
@@ -39,11 +42,20 @@ public final class LedgerNode implements AutoCloseable {
      * @param serverOptions  where and how to listen (host 127.0.0.1, port, TLS); the port may be 0
      * @param readPoolMax    read connections at most
      */
+    /**
+     * @param webhooks the key webhook secrets are sealed with and the trust for endpoints' TLS; null: no webhooks
+     *                 (the API answers FAILED_PRECONDITION)
+     */
     public record Config(String region, HttpServerOptions serverOptions, Database database, int readPoolMax,
-            BatchWriter.Config writer, io.paymentledger.ledger.auth.ApiKeyStore apiKeys) {
+            BatchWriter.Config writer, io.paymentledger.ledger.auth.ApiKeyStore apiKeys, WebhookDispatcher.Settings webhooks) {
 
         public Config(String region, HttpServerOptions serverOptions, Database database, int readPoolMax, BatchWriter.Config writer) {
-            this(region, serverOptions, database, readPoolMax, writer, null);
+            this(region, serverOptions, database, readPoolMax, writer, null, null);
+        }
+
+        public Config(String region, HttpServerOptions serverOptions, Database database, int readPoolMax, BatchWriter.Config writer,
+                io.paymentledger.ledger.auth.ApiKeyStore apiKeys) {
+            this(region, serverOptions, database, readPoolMax, writer, apiKeys, null);
         }
     }
 
@@ -72,6 +84,7 @@ public final class LedgerNode implements AutoCloseable {
     private final RequestMetrics requests;
     private final io.paymentledger.ledger.events.EventSource events;
     private final io.paymentledger.ledger.grpc.EventsApi.Subscriptions subscriptions = new io.paymentledger.ledger.grpc.EventsApi.Subscriptions();
+    private final Webhooks webhooks;
 
     private LedgerNode(Config config, NodeControl control, CallerResolver callers) {
         this.config = config;
@@ -88,9 +101,15 @@ public final class LedgerNode implements AutoCloseable {
         this.reader = new LedgerReader(database);
         this.events = new io.paymentledger.ledger.events.EventSource(database, writer, config.region(), cellName(),
                 config.writer().bounds().sessionLimits());
+        WebhookStore webhookStore = new WebhookStore(database, config.region(), config.writer().bounds().sessionLimits());
+        this.webhooks = new Webhooks(webhookStore, config.webhooks() == null ? null : new WebhookDispatcher(vertx, webhookStore, events,
+                writer, control, config.webhooks(), metrics.registry()), config.webhooks());
         writer.onAcknowledged(() -> {
             var ack = writer.acknowledged();
             subscriptions.acknowledged(ack == null ? 0 : ack.lastTimestampNs());
+            if (webhooks.dispatcher() != null) {
+                webhooks.dispatcher().acknowledged();
+            }
         });
         subscriptions.register(metrics.registry());
         this.telemetry = io.paymentledger.telemetry.Telemetry.fromEnvironment("ledger-node-" + config.region());
@@ -142,6 +161,7 @@ public final class LedgerNode implements AutoCloseable {
             new PaymentsApi(writes, reader, control, blocking).bind(unary);
             new NodeApi(control, config.apiKeys(), blocking).bind(vertx, grpc, unary);
             new io.paymentledger.ledger.grpc.EventsApi(events, control, blocking, callers, subscriptions).bind(grpc, unary);
+            new io.paymentledger.ledger.grpc.WebhooksApi(webhooks, events, control, blocking).bind(unary);
             return vertx.createHttpServer(options).requestHandler(req -> {
                 if (!metrics.handle(req, callers::mayReadMetrics)) {
                     grpc.handle(req);
@@ -173,6 +193,11 @@ public final class LedgerNode implements AutoCloseable {
 
     public io.paymentledger.ledger.events.EventSource events() {
         return events;
+    }
+
+    /** Webhook endpoints and their dispatcher (null when the node has no sealing key). */
+    public Webhooks webhooks() {
+        return webhooks;
     }
 
     /** The event streams open on this node (count, lag). */
@@ -278,6 +303,10 @@ public final class LedgerNode implements AutoCloseable {
     @Override
     public void close() {
         control.stop();
+        if (webhooks.dispatcher() != null) {
+            webhooks.dispatcher().close();
+        }
+        webhooks.store().close();
         writer.close();
         for (HttpServer server : httpServers) {
             try {

@@ -65,12 +65,23 @@ public final class TestLedger implements AutoCloseable {
      * plaintext loopback in tests: it lets one test act as several merchants against the real authorisation rules.
      */
     public static TestLedger startWithMerchants() {
-        return start(BatchWriter.Config.defaults(), new StandaloneControl(), request -> {
-            String merchant = request.headers().get(TEST_MERCHANT_HEADER);
-            return io.vertx.core.Future.succeededFuture(merchant == null ? io.paymentledger.ledger.Caller.OPERATOR
-                    : io.paymentledger.ledger.Caller.merchant(merchant));
-        });
+        return start(BatchWriter.Config.defaults(), new StandaloneControl(), MERCHANT_HEADER);
     }
+
+    /** As {@link #startWithMerchants()}, delivering webhooks with {@code webhooks}. */
+    public static TestLedger startWithMerchants(io.paymentledger.ledger.webhooks.WebhookDispatcher.Settings webhooks) {
+        PgCluster pg = TestPostgres.startPrimary("core", "ledger");
+        LedgerNode node = LedgerNode.start(new LedgerNode.Config("a", new HttpServerOptions().setHost("127.0.0.1").setPort(0),
+                database(pg), 8, BatchWriter.Config.defaults(), null, webhooks), new StandaloneControl(), MERCHANT_HEADER);
+        return new TestLedger(pg, node);
+    }
+
+    /** Callers named by {@value #TEST_MERCHANT_HEADER} (none: the operator). */
+    public static final CallerResolver MERCHANT_HEADER = request -> {
+        String merchant = request.headers().get(TestLedger.TEST_MERCHANT_HEADER);
+        return io.vertx.core.Future.succeededFuture(merchant == null ? io.paymentledger.ledger.Caller.OPERATOR
+                : io.paymentledger.ledger.Caller.merchant(merchant));
+    };
 
     public static final String TEST_MERCHANT_HEADER = "x-test-merchant";
 
