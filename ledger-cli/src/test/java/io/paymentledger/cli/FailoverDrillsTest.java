@@ -193,6 +193,38 @@ class FailoverDrillsTest {
     }
 
     @Test
+    @Order(13)
+    void aRollingRestartOfEveryProcessButTheRouterCausesNoClientError() throws Exception {
+        // Issue #23: ./ledger restart --rolling --no-router under the workload through the router: b's PostgreSQL and
+        // node, the witness, a switchover a -> b, a's PostgreSQL and node, each waited for until it is whole again.
+        drills.normalise();
+        java.util.Map<String, Long> before = pids();
+        Drills.Result r = drills.run(Drills.Scenario.ROLLING_RESTART);
+        System.out.println("rolling_restart: " + r.detail() + "; longest write gap " + r.outageMs() + " ms; "
+                + r.acknowledged() + " acknowledged transfers; client errors " + r.errors());
+        assertSound(r);
+        assertThat(r.detail()).contains("postgres-b").contains("node-b").contains("witness").contains("switchover a -> b")
+                .contains("postgres-a").contains("node-a");
+        java.util.Map<String, Long> after = pids();
+        for (String process : java.util.List.of("node-a", "node-b", "witness", "postgres-b")) {
+            assertThat(after.get(process)).as(process + " was restarted (its pid changed)").isNotEqualTo(before.get(process));
+        }
+        assertThat(after.get("router")).as("the router was left running").isEqualTo(before.get("router"));
+    }
+
+    static java.util.Map<String, Long> pids() {
+        var t = deployment.topology();
+        java.util.Map<String, Long> pids = new java.util.HashMap<>();
+        for (String p : java.util.List.of("node-a", "node-b", LocalDeployment.WITNESS, LocalDeployment.ROUTER)) {
+            pids.put(p, io.paymentledger.cli.deploy.Processes.running(t, p).map(ProcessHandle::pid).orElse(-1L));
+        }
+        for (String region : t.regions().keySet()) {
+            pids.put("postgres-" + region, deployment.postgres(region).postmasterPid().orElse(-1L));
+        }
+        return pids;
+    }
+
+    @Test
     @Order(20)
     void losingTwoOfThreeCpMembersStopsWritesAndSaysWhy() throws Exception {
         drills.normalise();
