@@ -106,7 +106,6 @@ public final class LocalDeployment {
         NodeStatus leader = awaitLeader(START_TIMEOUT);
         awaitRouter(START_TIMEOUT);
         out.println("leader: region " + leader.getRegion() + " (epoch " + leader.getEpoch() + "): " + leader.getExplanation());
-        new Monitoring(topology, security(), out).up();
         out.println("ledger up: gRPC API for merchants at 127.0.0.1:" + topology.routerPort()
                 + " (the region router)  (./ledger status for everything; logs: " + topology.logs() + ")");
     }

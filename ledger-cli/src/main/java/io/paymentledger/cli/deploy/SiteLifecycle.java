@@ -57,6 +57,11 @@ public final class SiteLifecycle {
      */
     public void up(LocalDeployment d, SiteConfig c) {
         Topology t = d.topology();
+        // What runs is what the topology file says (the nodes and the witness read it when they start).
+        locked(t.dir(), () -> {
+            c.applyTo(t).save();
+            return null;
+        });
         Path appliedFile = SiteConfig.appliedFile(t.dir(), c.site());
         SiteConfig previous = Files.exists(appliedFile) ? SiteConfig.read(appliedFile) : null;
         boolean changed = previous != null && !previous.own().equals(c.own());
@@ -92,6 +97,8 @@ public final class SiteLifecycle {
             }
             case ROUTER -> {
                 d.startRouter();
+                // Prometheus and the PostgreSQL exporters run beside the router, on the operator's side.
+                new Monitoring(t, d.security(), out).up();
                 if (!d.currentLeaderRegion().isEmpty()) {
                     d.awaitRouter(JOIN_TIMEOUT);
                     out.println("site router: serving on 127.0.0.1:" + t.routerPort());
@@ -112,6 +119,15 @@ public final class SiteLifecycle {
             out.println("site " + c.site() + ": nothing deployed in " + c.dir());
             return;
         }
+        // One site at a time (Terraform destroys them all at once): a leading region hands over to a running other
+        // region, and only the last site removed finds nothing left and removes the deployment.
+        locked(c.dir(), () -> {
+            downLocked(c, purge);
+            return null;
+        });
+    }
+
+    private void downLocked(SiteConfig c, boolean purge) {
         Topology t = Topology.load(c.dir());
         Path appliedFile = SiteConfig.appliedFile(t.dir(), c.site());
         if (Files.exists(appliedFile) && !SiteConfig.read(appliedFile).equals(c)) {
@@ -121,11 +137,7 @@ public final class SiteLifecycle {
         }
         LocalDeployment d = new LocalDeployment(t, out);
         switch (c.kind()) {
-            // One region at a time (Terraform destroys both at once): the leader hands over to a running other region.
-            case REGION -> locked(t.dir(), () -> {
-                regionDown(d, c.site(), purge);
-                return null;
-            });
+            case REGION -> regionDown(d, c.site(), purge);
             case WITNESS -> {
                 stop(t, LocalDeployment.WITNESS, STOP_GRACE);
                 if (purge) {
