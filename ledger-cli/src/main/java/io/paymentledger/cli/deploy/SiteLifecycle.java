@@ -99,10 +99,10 @@ public final class SiteLifecycle {
                 d.startRouter();
                 // Prometheus and the PostgreSQL exporters run beside the router, on the operator's side.
                 new Monitoring(t, d.security(), out).up();
-                if (!d.currentLeaderRegion().isEmpty()) {
-                    d.awaitRouter(JOIN_TIMEOUT);
-                    out.println("site router: serving on 127.0.0.1:" + t.routerPort());
-                }
+                // Applied at once with the others (Terraform), the router is up once a leader serves through it.
+                NodeStatus leader = d.awaitLeader(JOIN_TIMEOUT);
+                d.awaitRouter(JOIN_TIMEOUT);
+                out.println("site router: serving on 127.0.0.1:" + t.routerPort() + ", routes to region " + leader.getRegion());
             }
         }
         c.write(appliedFile);
