@@ -84,8 +84,9 @@ public final class SiteLifecycle {
                 if (!leader.isEmpty() && !leader.equals(c.site())) {
                     try (Clients clients = Clients.operator(t)) {
                         SiteHealth.awaitQuorum(t, clients, leader, c.site(), JOIN_TIMEOUT);
+                        SiteHealth.awaitFullCpGroup(t, clients, JOIN_TIMEOUT);
                     }
-                    out.println("site " + c.site() + ": streams in " + leader + "'s commit quorum");
+                    out.println("site " + c.site() + ": streams in " + leader + "'s commit quorum; CP group whole");
                 }
             }
             case WITNESS -> {
@@ -185,7 +186,8 @@ public final class SiteLifecycle {
         }
         if (purge) {
             LocalDeployment.deleteTree(pg.dataDir());
-            out.println("postgres " + region + ": data removed (" + pg.dataDir() + "); site up rebuilds it from the other region");
+            out.println("postgres " + region + ": data removed (" + pg.dataDir() + ")" + (d.postgres(other).isInitialised()
+                    ? "; site up rebuilds it from " + other : ""));
         }
     }
 
