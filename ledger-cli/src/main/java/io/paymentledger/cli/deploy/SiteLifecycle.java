@@ -177,15 +177,18 @@ public final class SiteLifecycle {
         }
         stop(t, LocalDeployment.nodeName(region), NODE_STOP_GRACE);
         PgCluster pg = d.postgres(region);
-        if (pg.isRunning()) {
-            pg.exclusively(() -> {
+        // Under its lifecycle lock: a rejoin its node began (pg_rewind, then a start) has finished or never starts.
+        pg.exclusively(() -> {
+            if (pg.isRunning()) {
                 pg.stop();
-                return null;
-            });
-            out.println("postgres " + region + ": stopped");
-        }
+                out.println("postgres " + region + ": stopped");
+            }
+            if (purge) {
+                LocalDeployment.deleteTree(pg.dataDir());
+            }
+            return null;
+        });
         if (purge) {
-            LocalDeployment.deleteTree(pg.dataDir());
             out.println("postgres " + region + ": data removed (" + pg.dataDir() + ")" + (d.postgres(other).isInitialised()
                     ? "; site up rebuilds it from " + other : ""));
         }
