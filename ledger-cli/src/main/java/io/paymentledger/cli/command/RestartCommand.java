@@ -39,7 +39,7 @@ public final class RestartCommand implements Callable<Integer> {
         System.out.println("restart: done, " + steps.size() + " steps in " + steps.stream().mapToLong(RollingRestart.Step::millis)
                 .sum() + " ms; region " + leader.getRegion() + " leads (epoch " + leader.getEpoch() + ")"
                 + (leader.getRegion().equals(d.topology().settings().firstPrimary()) ? ""
-                : "; ./ledger switchover --to " + d.topology().settings().firstPrimary() + " hands back"));
+                : "; to hand back: ./ledger switchover --to " + d.topology().settings().firstPrimary()));
         return 0;
     }
 }
