@@ -64,3 +64,8 @@ output "local_deployment" {
     destroy = "${local.ledger_cli} destroy --dir ${local.dir}"
   } : null
 }
+
+output "site_configs" {
+  description = "Targets local and sites: each site's configuration file (path and JSON) as `ledger site up <site> --config <file>` reads it."
+  value       = var.target == "model" ? null : { for s, c in local.site_configs : s => { file = local.site_config_files[s], config = jsonencode(c) } }
+}

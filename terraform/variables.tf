@@ -1,7 +1,10 @@
 variable "target" {
   description = <<-EOT
-    "local": apply the topology on this machine through the ledger CLI (`ledger up --detach` on create,
-    `ledger destroy` on destroy), which requires the CLI's fixed local layout (see local_layout in main.tf).
+    "local": the whole topology on this machine in one resource (`ledger up --detach` on create, `ledger destroy`
+    on destroy), with the layout these variables describe.
+    "sites": each site (region a, region b, the witness, the router) a resource of its own, applied with
+    `ledger site up <site> --config <file rendered here>` and removed with `ledger site down --purge`: a changed
+    site is rolled (a leading region hands over first), a destroyed region is a planned removal.
     "model": only describe the components, their configuration and network rules (no side effects);
     the starting point for a real multi-region deployment.
   EOT
@@ -9,8 +12,23 @@ variable "target" {
   default     = "local"
 
   validation {
-    condition     = contains(["local", "model"], var.target)
-    error_message = "target must be \"local\" or \"model\"."
+    condition     = contains(["local", "sites", "model"], var.target)
+    error_message = "target must be \"local\", \"sites\" or \"model\"."
+  }
+}
+
+variable "sites_layout" {
+  description = <<-EOT
+    Where the sites live on this machine (targets local and sites): "loopback" (every listener on 127.0.0.1)
+    or "netns" (each site a network namespace of its own, its own address: needs root; the CLI chooses the
+    addresses, the regions' host is then not used).
+  EOT
+  type        = string
+  default     = "loopback"
+
+  validation {
+    condition     = contains(["loopback", "netns"], var.sites_layout)
+    error_message = "sites_layout must be \"loopback\" or \"netns\"."
   }
 }
 
@@ -53,7 +71,9 @@ variable "regions" {
     Exactly two regions, active-passive: one "primary" (PostgreSQL primary, first leader) and one "standby"
     (PostgreSQL synchronous streaming standby). Each runs one PostgreSQL server, one ledger node (which
     embeds the region's Hazelcast CP member and failover agent) and optionally a region router
-    (router_port = null: no router in that region; the local deployment runs a single router).
+    (router_port = null: no router in that region; the local deployment runs a single router), and its own
+    PostgreSQL settings (postgres; the tooling's own, such as listen_addresses or synchronous_standby_names,
+    cannot be overridden).
   EOT
   type = list(object({
     name           = string
@@ -63,6 +83,8 @@ variable "regions" {
     node_port      = number
     hazelcast_port = number
     router_port    = optional(number)
+    # The region's own PostgreSQL settings (postgresql.conf): changing one rolls that region alone.
+    postgres = optional(map(string), {})
   }))
   default = [
     { name = "a", role = "primary", host = "127.0.0.1", postgres_port = 7432, node_port = 7401, hazelcast_port = 7501, router_port = 7400 },
@@ -114,6 +136,16 @@ variable "regions" {
         for p in [r.postgres_port, r.node_port, r.hazelcast_port, r.router_port] : p if p != null
     ]]))
     error_message = "Ports must be distinct per host: no two listeners (postgres, node, hazelcast, router of either region, the witness's hazelcast) may share a host:port."
+  }
+
+  # The tooling owns these (addresses, replication, TLS); ledger-cli SiteConfig.OWNED_SETTINGS is the same list.
+  validation {
+    condition = alltrue([for r in var.regions : alltrue([for k in keys(r.postgres) : !contains([
+      "listen_addresses", "port", "wal_level", "hot_standby", "ssl", "ssl_cert_file", "ssl_key_file", "ssl_ca_file",
+      "primary_conninfo", "primary_slot_name", "synchronous_standby_names", "restore_command", "wal_log_hints",
+      "include_if_exists", "data_directory", "hba_file"
+    ], k)])])
+    error_message = "A region's postgres settings may not override what the tooling sets (listen_addresses, port, wal_level, hot_standby, ssl*, primary_conninfo, primary_slot_name, synchronous_standby_names, restore_command, wal_log_hints, include_if_exists, data_directory, hba_file)."
   }
 
   validation {

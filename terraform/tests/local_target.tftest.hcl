@@ -19,8 +19,13 @@ run "local_target_calls_the_cli_with_the_directory" {
   }
 
   assert {
-    condition     = terraform_data.local_deployment[0].input.up_command == "\"$LEDGER_CLI\" up --detach --dir \"$LEDGER_DIR\""
-    error_message = "Create runs: ledger up --detach --dir <dir>."
+    condition     = startswith(terraform_data.local_deployment[0].input.up_command, "\"$LEDGER_CLI\" site up a --config \"/var/tmp/ledger-terraform-plan/terraform/a-") && strcontains(terraform_data.local_deployment[0].input.up_command, " && \"$LEDGER_CLI\" site up router --config ")
+    error_message = "Create applies every site's configuration with ledger site up, the primary's region first, the router last: ${terraform_data.local_deployment[0].input.up_command}."
+  }
+
+  assert {
+    condition     = length(terraform_data.local_deployment[0].input.site_configs) == 4
+    error_message = "Create writes four site configuration files (a, b, witness, router)."
   }
 
   assert {
@@ -48,24 +53,49 @@ run "local_target_defaults_to_the_checkouts_cli_and_ledger_dir" {
   }
 }
 
-run "local_target_rejects_a_layout_the_cli_cannot_build" {
+run "local_target_runs_any_layout_this_machine_can_hold" {
   command = plan
 
   variables {
     regions = [
-      { name = "a", role = "primary", host = "127.0.0.1", postgres_port = 8432, node_port = 8401, hazelcast_port = 8501, router_port = 8400 },
-      { name = "b", role = "standby", host = "127.0.0.1", postgres_port = 8433, node_port = 8402, hazelcast_port = 8502 },
+      { name = "east", role = "primary", host = "127.0.0.1", postgres_port = 8432, node_port = 8401, hazelcast_port = 8501, router_port = 8400 },
+      { name = "west", role = "standby", host = "127.0.0.1", postgres_port = 8433, node_port = 8402, hazelcast_port = 8502 },
     ]
+    witness = { host = "127.0.0.1", hazelcast_port = 8503, wal_port = 8504 }
   }
 
-  expect_failures = [terraform_data.local_deployment]
+  assert {
+    condition     = strcontains(terraform_data.local_deployment[0].input.up_command, "site up east --config") && jsondecode(output.site_configs["east"].config).listeners == { postgres = 8432, node = 8401, hazelcast = 8501 }
+    error_message = "Other names and ports reach the CLI through the sites' configuration (no fixed layout any more)."
+  }
+
+  assert {
+    condition     = jsondecode(output.site_configs["witness"].config).listeners == { hazelcast = 8503, wal = 8504 } && jsondecode(output.site_configs["router"].config).listeners == { router = 8400 }
+    error_message = "The witness's and the router's listeners are in their files."
+  }
 }
 
-run "local_target_rejects_timing_the_cli_does_not_use" {
+run "local_target_takes_the_cp_timing" {
   command = plan
 
   variables {
     cp_timing = { session_ttl_seconds = 5, heartbeat_seconds = 1, leader_lease_ms = 3000 }
+  }
+
+  assert {
+    condition     = alltrue([for s, c in output.site_configs : jsondecode(c.config).cp == { sessionTtlSeconds = 5, heartbeatSeconds = 1, leaderLeaseMs = 3000 }])
+    error_message = "Every site's file carries the CP timing the nodes and the witness run with."
+  }
+}
+
+run "local_target_rejects_two_routers" {
+  command = plan
+
+  variables {
+    regions = [
+      { name = "a", role = "primary", host = "127.0.0.1", postgres_port = 7432, node_port = 7401, hazelcast_port = 7501, router_port = 7400 },
+      { name = "b", role = "standby", host = "127.0.0.1", postgres_port = 7433, node_port = 7402, hazelcast_port = 7502, router_port = 7410 },
+    ]
   }
 
   expect_failures = [terraform_data.local_deployment]

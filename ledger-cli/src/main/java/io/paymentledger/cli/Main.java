@@ -9,12 +9,14 @@ import io.paymentledger.cli.command.EventsCommand;
 import io.paymentledger.cli.command.KafkaCommand;
 import io.paymentledger.cli.command.FailbackCommand;
 import io.paymentledger.cli.command.KillCommand;
+import io.paymentledger.cli.command.RestartCommand;
 import io.paymentledger.cli.command.RestoreCommand;
 import io.paymentledger.cli.command.SwitchoverCommand;
 import io.paymentledger.cli.command.MerchantCommand;
 import io.paymentledger.cli.command.NodeCommand;
 import io.paymentledger.cli.command.PkiCommand;
 import io.paymentledger.cli.command.RouterCommand;
+import io.paymentledger.cli.command.SiteCommand;
 import io.paymentledger.cli.command.StatusCommand;
 import io.paymentledger.cli.command.UpCommand;
 import io.paymentledger.cli.command.VerifyCommand;
@@ -26,7 +28,7 @@ import picocli.CommandLine.Command;
 @Command(name = "ledger", mixinStandardHelpOptions = true, version = "ledger 0.1.0",
         description = "Global payment ledger: run the local multi-region deployment and operate it.",
         subcommands = {UpCommand.class, StatusCommand.class, DownCommand.class, DestroyCommand.class,
-                SwitchoverCommand.class, FailbackCommand.class, RestoreCommand.class, KillCommand.class, ChaosCommand.class, DrillCommand.class, BenchCommand.class, PkiCommand.class, MerchantCommand.class,
+                RestartCommand.class, SiteCommand.class, SwitchoverCommand.class, FailbackCommand.class, RestoreCommand.class, KillCommand.class, ChaosCommand.class, DrillCommand.class, BenchCommand.class, PkiCommand.class, MerchantCommand.class,
                 NodeCommand.class, WitnessCommand.class, RouterCommand.class, VerifyCommand.class, EventsCommand.class, KafkaCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

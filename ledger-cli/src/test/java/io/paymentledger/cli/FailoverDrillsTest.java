@@ -193,6 +193,73 @@ class FailoverDrillsTest {
     }
 
     @Test
+    @Order(13)
+    void aRollingRestartOfEveryProcessButTheRouterCausesNoClientError() throws Exception {
+        // Issue #23: ./ledger restart --rolling --no-router under the workload through the router: b's PostgreSQL and
+        // node, the witness, a switchover a -> b, a's PostgreSQL and node, each waited for until it is whole again.
+        drills.normalise();
+        java.util.Map<String, Long> before = pids();
+        Drills.Result r = drills.run(Drills.Scenario.ROLLING_RESTART);
+        System.out.println("rolling_restart: " + r.detail() + "; longest write gap " + r.outageMs() + " ms; "
+                + r.acknowledged() + " acknowledged transfers; client errors " + r.errors());
+        assertSound(r);
+        assertThat(r.detail()).contains("postgres-b").contains("node-b").contains("witness").contains("switchover a -> b")
+                .contains("postgres-a").contains("node-a");
+        java.util.Map<String, Long> after = pids();
+        for (String process : java.util.List.of("node-a", "node-b", "witness", "postgres-b")) {
+            assertThat(after.get(process)).as(process + " was restarted (its pid changed)").isNotEqualTo(before.get(process));
+        }
+        assertThat(after.get("router")).as("the router was left running").isEqualTo(before.get("router"));
+    }
+
+    @Test
+    @Order(14)
+    void aChangedPostgresSettingOfTheLeadingRegionAppliedWithSiteUpIsRolledOutAfterASwitchover() throws Exception {
+        // Issue #23: ./ledger site up a --config <file with a new PostgreSQL setting> on a running deployment where a
+        // leads: a hands over first, its PostgreSQL restarts with the setting, and site up returns once a streams in
+        // b's commit quorum with every acknowledged write in two sites.
+        drills.normalise();
+        var t = deployment.topology();
+        io.vertx.core.json.JsonObject j = io.paymentledger.cli.deploy.SiteConfig.of(t, "a").toJson()
+                .put("postgres", new io.vertx.core.json.JsonObject().put("work_mem", "7MB"));
+        java.nio.file.Path file = Files.createTempFile("site-a-", ".json");
+        Files.writeString(file, j.encodePrettily());
+        var out = new ByteArrayOutputStream();
+        var applied = new io.paymentledger.cli.deploy.SiteLifecycle(new PrintStream(out, true))
+                .up(io.paymentledger.cli.deploy.SiteConfig.read(file));
+        String said = out.toString();
+        System.out.println("site up a (work_mem 7MB):\n" + said);
+        assertThat(said).contains("rolling change").contains("switchover a -> b").contains("postgres-a whole again");
+        assertThat(applied.awaitLeader(Duration.ofSeconds(30)).getRegion()).as("a handed over before restarting").isEqualTo("b");
+        try (var c = deployment.postgres("a").connect("postgres"); var st = c.createStatement();
+                var rs = st.executeQuery("show work_mem")) {
+            rs.next();
+            assertThat(rs.getString(1)).as("a's PostgreSQL runs with the new setting").isEqualTo("7MB");
+        }
+        try (Clients clients = Clients.operator(t)) {
+            var b = clients.nodeStatus(t.region("b").grpcPort()).orElseThrow();
+            assertThat(io.paymentledger.cli.deploy.SiteHealth.inQuorum(b, "a")).as("a streams in b's commit quorum").isTrue();
+            assertThat(b.getSyncCopies()).isGreaterThanOrEqualTo(2);
+        }
+        // The same file again changes nothing (no restart, no switchover).
+        var again = new ByteArrayOutputStream();
+        new io.paymentledger.cli.deploy.SiteLifecycle(new PrintStream(again, true)).up(io.paymentledger.cli.deploy.SiteConfig.read(file));
+        assertThat(again.toString()).doesNotContain("rolling change");
+    }
+
+    static java.util.Map<String, Long> pids() {
+        var t = deployment.topology();
+        java.util.Map<String, Long> pids = new java.util.HashMap<>();
+        for (String p : java.util.List.of("node-a", "node-b", LocalDeployment.WITNESS, LocalDeployment.ROUTER)) {
+            pids.put(p, io.paymentledger.cli.deploy.Processes.running(t, p).map(ProcessHandle::pid).orElse(-1L));
+        }
+        for (String region : t.regions().keySet()) {
+            pids.put("postgres-" + region, deployment.postgres(region).postmasterPid().orElse(-1L));
+        }
+        return pids;
+    }
+
+    @Test
     @Order(20)
     void losingTwoOfThreeCpMembersStopsWritesAndSaysWhy() throws Exception {
         drills.normalise();

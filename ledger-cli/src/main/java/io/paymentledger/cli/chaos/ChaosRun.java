@@ -7,7 +7,6 @@ import io.paymentledger.cli.chaos.History.Write;
 import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.DeploymentSecurity;
 import io.paymentledger.cli.deploy.LocalDeployment;
-import io.paymentledger.cli.drill.Drills;
 import io.paymentledger.cli.drill.Workload;
 import io.paymentledger.replication.walkeeper.WalKeeper;
 import io.vertx.core.net.SocketAddress;
@@ -222,8 +221,8 @@ public final class ChaosRun {
         do {
             try {
                 NodeStatus leader = d.awaitLeader(Duration.ofMillis(RECOVERY_POLL_MS));
-                if (leader.getCpMembersAlive() == 3 && Drills.inQuorum(leader, WalKeeper.NAME)
-                        && Drills.inQuorum(leader, d.topology().otherRegion(leader.getRegion()))) {
+                if (leader.getCpMembersAlive() == 3 && io.paymentledger.cli.deploy.SiteHealth.inQuorum(leader, WalKeeper.NAME)
+                        && io.paymentledger.cli.deploy.SiteHealth.inQuorum(leader, d.topology().otherRegion(leader.getRegion()))) {
                     return System.nanoTime();
                 }
             } catch (IllegalStateException noLeaderYet) {

@@ -26,7 +26,7 @@ public final class DrillCommand implements Callable<Integer> {
             + " | kill_passive_region | kill_witness | switchover | lose_two (or lose-two) | pause_leader_node"
             + " | pause_leader_postgres | isolate_leader_region | partition_leader_standby | cut_leader_to_standby"
             + " | isolate_witness (these four need ./ledger up --sites netns) | clock_jump_leader (needs ./ledger up"
-            + " --clock-faults) | writer_stall_leader | switchover_to_frozen_target | all (the drills the deployment can run)")
+            + " --clock-faults) | writer_stall_leader | switchover_to_frozen_target | rolling_restart | all (the drills the deployment can run)")
     String scenario;
 
     @Option(names = "--runs", defaultValue = "1", description = "Runs per scenario (min/median/max are printed).")

@@ -57,7 +57,8 @@ public final class Coordination {
 
     public static HazelcastCoordinator.Settings settings(Topology t, String member, int port) {
         java.util.List<String> names = t.siteNames();
+        Topology.CpTiming cp = t.settings().cp();
         return new HazelcastCoordinator.Settings(t.clusterName(), member, t.host(member), port, t.hazelcastMembers(), names,
-                SESSION_TTL_SECONDS, HEARTBEAT_SECONDS, 0, CALL_TIMEOUT, 0);
+                cp.sessionTtlSeconds(), cp.heartbeatSeconds(), 0, CALL_TIMEOUT, 0);
     }
 }

@@ -18,7 +18,7 @@ import java.util.logging.Logger;
 public final class LocalDeployment {
 
     private static final Logger LOG = Logger.getLogger(LocalDeployment.class.getName());
-    /** The region that is primary on a fresh deployment. */
+    /** The region that is primary on a fresh deployment of the default layout (topology settings say which, per deployment). */
     public static final String FIRST_PRIMARY = "a";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
 
@@ -73,6 +73,7 @@ public final class LocalDeployment {
         Topology.Region r = topology.region(region);
         Sites sites = topology.sites();
         return new PgCluster(PgCluster.Options.of(region, r.pgDir(), r.pgPort()).withSecurity(security.postgresSecurity(region))
+                .withSettings(topology.settings().postgres(region))
                 .withNetwork(new PgCluster.Network(sites.host(region), sites.clientCidr(), sites.launcher(region))));
     }
 
@@ -87,66 +88,127 @@ public final class LocalDeployment {
     public static final String WITNESS = "witness";
     public static final String ROUTER = "router";
 
+    /** How long a region created as a standby waits for a running primary to clone from. */
+    static final Duration PRIMARY_WAIT = Duration.ofSeconds(120);
+
     /**
-     * Starts everything that is not running and waits until a leader serves: PostgreSQL a (primary) and b
-     * (its streaming standby, cloned with pg_basebackup) on first use, the witness, both ledger nodes.
+     * Starts everything that is not running and waits until a leader serves: each site the way {@code ./ledger site up}
+     * starts it, with the configuration made from this deployment's layout ({@link SiteConfig#of}) — region by region
+     * (the first primary's PostgreSQL created with initdb, the other's cloned from it as its streaming standby), the
+     * witness, the router.
      */
     public void up() {
+        requireCurl();
+        prepareSite();
+        // Before the nodes, whose relays publish to it (with --kafka only; a broker that does not come up stops nothing).
+        KafkaProcess.upIfEnabled(topology, out);
+        for (String site : SiteConfig.allSites(topology)) {
+            new SiteLifecycle(out).up(this, SiteConfig.of(topology, site));
+        }
+        NodeStatus leader = awaitLeader(START_TIMEOUT);
+        awaitRouter(START_TIMEOUT);
+        out.println("leader: region " + leader.getRegion() + " (epoch " + leader.getEpoch() + "): " + leader.getExplanation());
+        out.println("ledger up: gRPC API for merchants at 127.0.0.1:" + topology.routerPort()
+                + " (the region router)  (./ledger status for everything; logs: " + topology.logs() + ")");
+    }
+
+    static void requireCurl() {
         if (!io.paymentledger.replication.walkeeper.WalService.curlAvailable()) {
             throw new IllegalStateException("curl is not installed: a standby that takes over fetches what it lacks from the"
                     + " WAL keeper's service with it (restore_command); install it (Debian: apt-get install curl) and run"
                     + " ./ledger up again");
         }
+    }
+
+    /**
+     * What every site needs first (once, before any site starts): its network namespace (netns layout) and the
+     * deployment's certificates.
+     */
+    void prepareSite() {
         if (topology.sites().netns()) {
-            new SiteNetwork(topology.sites()).up();
-            out.println("sites: network namespaces " + topology.sites().namespaces() + " on bridge " + topology.sites().bridge()
-                    + " (" + topology.sites().clientCidr() + "); cut links with ./ledger chaos isolate|partition, undo with heal");
+            SiteNetwork net = new SiteNetwork(topology.sites());
+            if (!topology.siteNames().stream().allMatch(net::exists)) {
+                net.up();
+                out.println("sites: network namespaces " + topology.sites().namespaces() + " on bridge " + topology.sites().bridge()
+                        + " (" + topology.sites().clientCidr() + "); cut links with ./ledger chaos isolate|partition, undo with heal");
+            }
         }
         DeploymentSecurity security = security();
-        security.issueAll();
-        out.println("pki: " + security.pki().dir() + " (CA " + security.caFile().getFileName() + ", trust domain "
-                + security.trustDomain() + "); operator certificate " + security.operator().certFile());
-        PgCluster first = postgres(FIRST_PRIMARY);
-        boolean fresh = !first.isInitialised();
+        if (!java.nio.file.Files.exists(security.pki().caCertFile())) {
+            security.issueAll();
+            out.println("pki: " + security.pki().dir() + " (CA " + security.caFile().getFileName() + ", trust domain "
+                    + security.trustDomain() + "); operator certificate " + security.operator().certFile());
+        } else {
+            security.issueAll();
+        }
+    }
+
+    /**
+     * Starts a region's PostgreSQL and node. On first use its PostgreSQL is created: with initdb when it is the first
+     * primary and no other region has data; otherwise cloned (pg_basebackup) from whichever region's PostgreSQL is the
+     * primary, as its streaming standby (a rebuilt region too: it then rejoins by itself).
+     */
+    public void regionUp(String region) {
+        PgCluster pg = postgres(region);
+        boolean fresh = !pg.isInitialised();
+        boolean created = false;
         if (fresh) {
-            out.println("postgres " + FIRST_PRIMARY + ": creating " + first.dataDir());
-            first.initdb();
+            boolean othersHaveData = topology.regions().keySet().stream().filter(r -> !r.equals(region))
+                    .anyMatch(r -> postgres(r).isInitialised());
+            if (region.equals(topology.settings().firstPrimary()) && !othersHaveData) {
+                out.println("postgres " + region + ": creating " + pg.dataDir());
+                pg.initdb();
+                created = true;
+            } else {
+                PgCluster primary = awaitPrimary(region, PRIMARY_WAIT);
+                out.println("postgres " + region + ": cloning a streaming standby of " + primary.name() + " into " + pg.dataDir());
+                primary.createReplicationSlot(region);
+                pg.cloneFrom(primary, region);
+            }
         }
-        startPostgres(first);
-        try {
-            if (!first.isInRecovery()) {
-                first.createDatabase("ledger");
+        startPostgres(pg);
+        if (region.equals(topology.settings().firstPrimary())) {
+            try {
+                if (!pg.isInRecovery()) {
+                    pg.createDatabase("ledger");
+                }
+            } catch (IllegalStateException notAnswering) {
+                if (created) {
+                    throw notAnswering;
+                }
+                // Being rejoined as a standby by its node: its data, the ledger database included, exists.
             }
-        } catch (IllegalStateException notAnswering) {
-            if (fresh) {
-                throw notAnswering;
-            }
-            // Being rejoined as a standby by its node: its data, the ledger database included, exists.
         }
-        for (String region : topology.regions().keySet()) {
-            if (region.equals(FIRST_PRIMARY)) {
-                continue;
+        startNode(region);
+    }
+
+    /** The PostgreSQL of another region than {@code except} that runs as a primary (waited for up to {@code timeout}). */
+    private PgCluster awaitPrimary(String except, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            for (String r : topology.regions().keySet()) {
+                if (r.equals(except)) {
+                    continue;
+                }
+                PgCluster other = postgres(r);
+                try {
+                    if (other.isRunning() && !other.isInRecovery()) {
+                        return other;
+                    }
+                } catch (IllegalStateException notAnswering) {
+                    // starting, or being rejoined: ask again
+                }
             }
-            PgCluster standby = postgres(region);
-            if (!standby.isInitialised()) {
-                out.println("postgres " + region + ": cloning a streaming standby of " + FIRST_PRIMARY + " into " + standby.dataDir());
-                first.createReplicationSlot(region);
-                standby.cloneFrom(first, region);
-            }
-            startPostgres(standby);
+            sleep(500);
         }
+        throw new IllegalStateException("region " + except + " has no data and no other region's PostgreSQL runs as the"
+                + " primary to clone it from after " + timeout.toSeconds() + " s: start the primary's region first"
+                + " (./ledger site up <region> --config <file>)");
+    }
+
+    /** Starts the witness site: its CP member and WAL keeper. */
+    public void witnessUp() {
         startWitness();
-        KafkaProcess.upIfEnabled(topology, out);
-        for (String region : topology.regions().keySet()) {
-            startNode(region);
-        }
-        startRouter();
-        NodeStatus leader = awaitLeader(START_TIMEOUT);
-        awaitRouter(START_TIMEOUT);
-        out.println("leader: region " + leader.getRegion() + " (epoch " + leader.getEpoch() + "): " + leader.getExplanation());
-        new Monitoring(topology, security, out).up();
-        out.println("ledger up: gRPC API for merchants at 127.0.0.1:" + topology.routerPort()
-                + " (the region router)  (./ledger status for everything; logs: " + topology.logs() + ")");
     }
 
     private void startPostgres(PgCluster pg) {
@@ -175,6 +237,33 @@ public final class LocalDeployment {
         long pid = Processes.startJava(topology, ROUTER, List.of("-Xmx256m", "-XX:+UseG1GC"),
                 List.of("router", "--dir", topology.dir().toString()));
         out.println("router: starting (pid " + pid + ", merchants connect to 127.0.0.1:" + topology.routerPort() + ")");
+    }
+
+    /**
+     * Restarts a region's PostgreSQL (fast shutdown, then start, waiting until it accepts connections) holding its
+     * lifecycle lock, so that no rejoin by its node interleaves.
+     */
+    public void restartPostgres(String region) {
+        PgCluster pg = postgres(region);
+        pg.exclusively(() -> {
+            pg.stop();
+            pg.start();
+            return null;
+        });
+        out.println("postgres " + region + ": restarted (pid " + pg.postmasterPid().orElse(-1L) + ")");
+    }
+
+    /** Stops {@code process} (a node, the witness, the router: SIGTERM, then SIGKILL after {@code grace}) and starts it. */
+    public void restartProcess(String process, Duration grace) {
+        if (Processes.stop(topology, process, grace)) {
+            out.println(process + ": stopped");
+        }
+        switch (process) {
+            case WITNESS -> startWitness();
+            case ROUTER -> startRouter();
+            default -> startNode(topology.regions().keySet().stream().filter(r -> nodeName(r).equals(process)).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("no process " + process + " (node-<region>, witness, router)")));
+        }
     }
 
     /** Waits until the router's own health says it knows a leader. */
@@ -258,6 +347,30 @@ public final class LocalDeployment {
         }
         throw new IllegalStateException("no ledger node leads after " + timeout.toSeconds() + " s; see the logs in "
                 + topology.logs() + " and run ./ledger status");
+    }
+
+    /** The leader answers a switchover within 30 s (it gives up draining after 10 s); the call waits a little longer. */
+    static final long SWITCHOVER_CALL_TIMEOUT_SECONDS = 40;
+
+    /** Asks the current leader to hand over to {@code to} (planned switchover); returns once {@code to} leads. */
+    public io.paymentledger.api.v1.SwitchoverResponse switchover(String to) throws Exception {
+        NodeStatus leader = awaitLeader(Duration.ofSeconds(30));
+        if (leader.getRegion().equals(to)) {
+            throw new IllegalStateException("region " + to + " already leads (epoch " + leader.getEpoch() + ")");
+        }
+        try (Clients clients = Clients.operator(topology)) {
+            // The request API, not the generated client: that one drops the status message, which here says why
+            // (e.g. "switchover to b abandoned after 10 s (...): serving again as a").
+            return clients.grpc().request(clients.address(topology.region(leader.getRegion()).grpcPort()),
+                    io.paymentledger.api.v1.NodeServiceGrpcClient.Switchover).compose(req -> {
+                        req.timeout(SWITCHOVER_CALL_TIMEOUT_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+                        req.end(io.paymentledger.api.v1.SwitchoverRequest.newBuilder().setToRegion(to).build());
+                        return req.response();
+                    }).compose(resp -> resp.last().recover(err -> io.vertx.core.Future.failedFuture(new IllegalStateException(
+                            "switchover to " + to + " failed: " + resp.status() + (resp.statusMessage() == null ? ""
+                                    : ": " + resp.statusMessage())))))
+                    .await(SWITCHOVER_CALL_TIMEOUT_SECONDS + 5, java.util.concurrent.TimeUnit.SECONDS);
+        }
     }
 
     /** Stops every process of the deployment (nodes first, then the witness, then PostgreSQL). */

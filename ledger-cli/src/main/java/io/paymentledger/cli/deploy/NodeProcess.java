@@ -59,7 +59,7 @@ public final class NodeProcess {
         HazelcastCoordinator coordinator = HazelcastCoordinator.start(Coordination.settings(t, regionName, region.hazelcastPort()));
         coordinator.raftLeaderWishFile(Coordination.raftLeaderWishFile(t));
         ReplicatedControl control = new ReplicatedControl(new FailoverAgent.Config(regionName, databases, Coordination.TICK_MS,
-                Coordination.LEASE_MS, policy, WalService.restoreCommand(t.walKeeperUrl(), databases.get(regionName).tlsDir())),
+                t.settings().cp().leaderLeaseMs(), policy, WalService.restoreCommand(t.walKeeperUrl(), databases.get(regionName).tlsDir())),
                 coordinator);
         // A commit waits for the synchronous standby as long as it takes; it is never cancelled (that would
         // leave it committed locally but not replicated), so no socket timeout on the writer.

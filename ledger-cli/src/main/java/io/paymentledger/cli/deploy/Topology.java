@@ -15,7 +15,7 @@ import java.util.Map;
  * kept in {@code <dir>/topology.json}, so ports stay the same across restarts.
  */
 public record Topology(Path dir, Map<String, Region> regions, int witnessHazelcastPort, int witnessWalPort, int routerPort,
-        String trustDomain, Path witnessDir, MonitoringPorts monitoring, Sites sites) {
+        String trustDomain, Path witnessDir, MonitoringPorts monitoring, Sites sites, Settings settings) {
 
     public static final String FILE = "topology.json";
 
@@ -51,6 +51,91 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         }
     }
 
+    /**
+     * The CP subsystem's timing: the session TTL bounds how long a dead leader keeps the lock, members send a heartbeat
+     * every {@code heartbeatSeconds}, a leader serves at most {@code leaderLeaseMs} after its last successful CP check
+     * (shorter than TTL minus heartbeat: a cut-off leader stops before anyone else can take over).
+     */
+    public record CpTiming(int sessionTtlSeconds, int heartbeatSeconds, long leaderLeaseMs) {
+        public static final CpTiming DEFAULT = new CpTiming(Coordination.SESSION_TTL_SECONDS, Coordination.HEARTBEAT_SECONDS,
+                Coordination.LEASE_MS);
+
+        public CpTiming {
+            if (heartbeatSeconds < 1 || sessionTtlSeconds <= heartbeatSeconds) {
+                throw new IllegalArgumentException("CP timing: heartbeat must be at least 1 s and the session TTL longer than it"
+                        + " (got TTL " + sessionTtlSeconds + " s, heartbeat " + heartbeatSeconds + " s)");
+            }
+            if (leaderLeaseMs <= 0 || leaderLeaseMs >= (sessionTtlSeconds - heartbeatSeconds) * 1_000L) {
+                throw new IllegalArgumentException("CP timing: the leader lease (" + leaderLeaseMs + " ms) must be positive and"
+                        + " shorter than TTL minus heartbeat (" + (sessionTtlSeconds - heartbeatSeconds) * 1_000L + " ms), so a"
+                        + " cut-off leader stops serving before another region can take over");
+            }
+        }
+
+        JsonObject toJson() {
+            return new JsonObject().put("sessionTtlSeconds", sessionTtlSeconds).put("heartbeatSeconds", heartbeatSeconds)
+                    .put("leaderLeaseMs", leaderLeaseMs);
+        }
+
+        static CpTiming fromJson(JsonObject j) {
+            return new CpTiming(j.getInteger("sessionTtlSeconds"), j.getInteger("heartbeatSeconds"), j.getLong("leaderLeaseMs"));
+        }
+    }
+
+    /**
+     * What the sites' configuration tunes (see {@link SiteConfig}): the region whose PostgreSQL is created as the
+     * primary, the CP timing, and each region's own PostgreSQL settings (postgresql.conf, written at every start).
+     */
+    public record Settings(String firstPrimary, CpTiming cp, Map<String, Map<String, String>> postgres) {
+        public Settings {
+            Map<String, Map<String, String>> copy = new LinkedHashMap<>();
+            postgres.forEach((r, s) -> copy.put(r, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(s))));
+            postgres = java.util.Collections.unmodifiableMap(copy);
+        }
+
+        public static Settings defaults(String firstPrimary) {
+            return new Settings(firstPrimary, CpTiming.DEFAULT, Map.of());
+        }
+
+        public Map<String, String> postgres(String region) {
+            return postgres.getOrDefault(region, Map.of());
+        }
+
+        public Settings withPostgres(String region, Map<String, String> settings) {
+            Map<String, Map<String, String>> next = new LinkedHashMap<>(postgres);
+            if (settings.isEmpty()) {
+                next.remove(region);
+            } else {
+                next.put(region, settings);
+            }
+            return new Settings(firstPrimary, cp, next);
+        }
+
+        public Settings withCp(CpTiming timing) {
+            return new Settings(firstPrimary, timing, postgres);
+        }
+
+        JsonObject toJson() {
+            JsonObject pg = new JsonObject();
+            postgres.forEach((r, s) -> {
+                JsonObject o = new JsonObject();
+                s.forEach(o::put);
+                pg.put(r, o);
+            });
+            return new JsonObject().put("firstPrimary", firstPrimary).put("cp", cp.toJson()).put("postgres", pg);
+        }
+
+        static Settings fromJson(JsonObject j) {
+            Map<String, Map<String, String>> pg = new LinkedHashMap<>();
+            j.getJsonObject("postgres", new JsonObject()).forEach(e -> {
+                Map<String, String> s = new LinkedHashMap<>();
+                ((JsonObject) e.getValue()).forEach(kv -> s.put(kv.getKey(), String.valueOf(kv.getValue())));
+                pg.put(e.getKey(), s);
+            });
+            return new Settings(j.getString("firstPrimary"), CpTiming.fromJson(j.getJsonObject("cp")), pg);
+        }
+    }
+
     /** One region: its PostgreSQL and its ledger node (which embeds the region's Hazelcast CP member). */
     public record Region(String name, int pgPort, Path pgDir, int grpcPort, int hazelcastPort) {}
 
@@ -65,7 +150,7 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         regions.put("a", new Region("a", port(7432), PgDirectories.choose(dir, "pg-a"), port(7401), port(7501)));
         regions.put("b", new Region("b", port(7433), PgDirectories.choose(dir, "pg-b"), port(7402), port(7502)));
         return new Topology(dir.toAbsolutePath(), regions, port(7503), port(7504), port(7400), "ledger.local",
-                PgDirectories.choose(dir, "witness"), MonitoringPorts.create(regions.keySet()), sites);
+                PgDirectories.choose(dir, "witness"), MonitoringPorts.create(regions.keySet()), sites, Settings.defaults("a"));
     }
 
     /** The site name of the witness (the regions' sites are named after the regions). */
@@ -186,11 +271,19 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
             Sites sites = j.containsKey("sites") ? Sites.fromJson(j.getJsonObject("sites")) : Sites.LOOPBACK;
             // Deployments made before the keeper served its WAL over the network get its port now (kept from then on).
             int walPort = j.containsKey("witnessWalPort") ? j.getInteger("witnessWalPort") : port(7504);
+            // Deployments made before the sites' configuration was kept have the defaults (a first, CP 3 s / 1 s / 1500 ms).
+            Settings settings = j.containsKey("settings") ? Settings.fromJson(j.getJsonObject("settings"))
+                    : Settings.defaults(regions.keySet().iterator().next());
             return new Topology(d, regions, j.getInteger("witnessHazelcastPort"), walPort, j.getInteger("routerPort"),
-                    j.getString("trustDomain"), witness, monitoring, sites);
+                    j.getString("trustDomain"), witness, monitoring, sites, settings);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + dir.resolve(FILE) + "; run ./ledger up first", e);
         }
+    }
+
+    public Topology withSettings(Settings s) {
+        return new Topology(dir, regions, witnessHazelcastPort, witnessWalPort, routerPort, trustDomain, witnessDir, monitoring,
+                sites, s);
     }
 
     public void save() {
@@ -199,7 +292,8 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
                 .put("grpcPort", r.grpcPort()).put("hazelcastPort", r.hazelcastPort())));
         JsonObject j = new JsonObject().put("dir", dir.toString()).put("regions", rs)
                 .put("witnessHazelcastPort", witnessHazelcastPort).put("witnessWalPort", witnessWalPort).put("routerPort", routerPort).put("trustDomain", trustDomain)
-                .put("witnessDir", witnessDir.toString()).put("monitoring", monitoring.toJson()).put("sites", sites.toJson());
+                .put("witnessDir", witnessDir.toString()).put("monitoring", monitoring.toJson()).put("sites", sites.toJson())
+                .put("settings", settings.toJson());
         try {
             Files.createDirectories(dir);
             Files.writeString(dir.resolve(FILE), j.encodePrettily());

@@ -352,6 +352,22 @@ public final class Workload implements AutoCloseable {
         return gap / 1_000_000;
     }
 
+    /**
+     * The longest time within [{@code fromNanos}, {@code toNanos}] without an acknowledgement, the window's edges counted
+     * as its ends (a step of a rolling restart during which writes stopped shows as the whole stretch).
+     */
+    public long longestGapMsBetween(long fromNanos, long toNanos) {
+        long[] times = acks.stream().mapToLong(Ack::ackNanos).filter(t -> t - fromNanos >= 0 && toNanos - t >= 0).sorted()
+                .toArray();
+        long gap = 0;
+        long previous = fromNanos;
+        for (long t : times) {
+            gap = Math.max(gap, t - previous);
+            previous = t;
+        }
+        return Math.max(gap, toNanos - previous) / 1_000_000;
+    }
+
     /** The acknowledgements that created transfers, in the order they were acknowledged. */
     public List<Stamped> stamped() {
         return stamped.stream().sorted(java.util.Comparator.comparingLong(Stamped::ackNanos)).toList();

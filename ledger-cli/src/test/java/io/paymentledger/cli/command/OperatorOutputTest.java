@@ -180,6 +180,7 @@ class OperatorOutputTest {
     private static final Set<String> OTHER_OUTPUTS = Set.of(
             "chaos", "chaos run", "switchover", "switchover to b failed", "prometheus not installed", "events tail", // other commands
             "kafka check", "kafka relay", "kafka relay: FENCED", // ./ledger kafka check, the relay's log lines
+            "site a", "site b", "site witness", "site router", "postgres a", "ledger destroy", "not restarting", // ./ledger site up|down, restart
             "ledger", // the CLI's own error prefix ("ledger: switchover to b failed: ...")
             "no action", "taking over", "stopped serving", "handed over to b", "I hold the leader lock", "switchover done", // the agent's explanations
             "bootstrap", "failover", "restart", // the CP record's leadership changes (on the 'last change:' line)

@@ -546,19 +546,23 @@ public final class HazelcastCoordinator implements Coordinator {
     }
 
     /**
-     * How many of the expected members are CP members right now: each publishes its own CP identity every few
-     * seconds (a restarted member comes back with a new one, and is not a CP member until it rejoined), and
-     * counts only if that identity is in the CP member list and was published recently.
+     * How many of the expected members are CP members right now, in every CP group: each publishes its own CP identity
+     * every few seconds (a restarted member comes back with a new one, and is not a CP member until it rejoined), and
+     * counts only if that identity is in the CP member list and was published recently. The answer is the smallest
+     * number of such live members in any CP group: a restarted member is in the CP member list before Hazelcast has
+     * added it to every group, and a group still without it loses its majority with the next loss (a rolling restart
+     * that went on at "3 members" stopped the CP group that way).
      */
     @Override
     public int cpMembersAlive() {
         try {
             return call("count CP members", () -> {
-                Set<String> cpUuids = cp().getCPSubsystemManagementService().getCPMembers().toCompletableFuture()
-                        .get(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS).stream()
+                CPSubsystemManagementService mgmt = cp().getCPSubsystemManagementService();
+                long timeoutMs = settings.callTimeout().toMillis();
+                Set<String> cpUuids = mgmt.getCPMembers().toCompletableFuture().get(timeoutMs, TimeUnit.MILLISECONDS).stream()
                         .map(m -> m.getUuid().toString()).collect(Collectors.toSet());
                 long now = HazelcastClock.stampMillis();
-                int alive = 0;
+                Set<String> alive = new java.util.HashSet<>();
                 for (String name : settings.memberNames()) {
                     String v = this.<String>ref(CP_IDENTITY_PREFIX + name).get();
                     if (v == null) {
@@ -566,10 +570,17 @@ public final class HazelcastCoordinator implements Coordinator {
                     }
                     String[] p = v.split(",");
                     if (!p[0].isEmpty() && cpUuids.contains(p[0]) && now - Long.parseLong(p[1]) < CP_IDENTITY_FRESH_MS) {
-                        alive++;
+                        alive.add(p[0]);
                     }
                 }
-                return alive;
+                int fewest = alive.size();
+                for (var id : mgmt.getCPGroupIds().toCompletableFuture().get(timeoutMs, TimeUnit.MILLISECONDS)) {
+                    CPGroup g = mgmt.getCPGroup(id.getName()).toCompletableFuture().get(timeoutMs, TimeUnit.MILLISECONDS);
+                    if (g != null) {
+                        fewest = Math.min(fewest, (int) g.members().stream().filter(m -> alive.contains(m.getUuid().toString())).count());
+                    }
+                }
+                return fewest;
             });
         } catch (CoordinatorUnavailable e) {
             return -1;

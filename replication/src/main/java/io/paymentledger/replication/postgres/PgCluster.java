@@ -49,7 +49,7 @@ public final class PgCluster {
      * @param dir       where its data, socket and log live
      * @param port      TCP port on {@code network.host()} (127.0.0.1 unless the sites are network namespaces)
      * @param durable   false only for throw-away test clusters: fsync off
-     * @param settings  extra postgresql.conf settings, shared by every member of a replication pair
+     * @param settings  extra postgresql.conf settings (this server's own; written at every start)
      * @param hbaLines  pg_hba.conf lines; empty means the defaults for {@code security}
      * @param security  TLS files and the superuser's password; null = no TLS, trust on 127.0.0.1 (tests only)
      * @param network   where it listens, whom it admits, and how its server is launched
@@ -321,7 +321,7 @@ public final class PgCluster {
             conf.put("full_page_writes", "off");
         }
         options.settings().forEach((k, v) -> conf.put(k, quoteIfNeeded(v)));
-        StringBuilder sb = new StringBuilder("# Written by the ledger tooling (PgCluster). Shared by both members of a pair.\n");
+        StringBuilder sb = new StringBuilder("# Written by the ledger tooling (PgCluster). Rewritten at every start from the tooling's options; edit those, not this file.\n");
         conf.forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
         Path main = dataDir().resolve("postgresql.conf");
         try {
@@ -392,9 +392,16 @@ public final class PgCluster {
                 java.nio.file.StandardOpenOption.WRITE);
     }
 
-    /** Starts the server and waits until it accepts connections. */
+    /**
+     * Starts the server and waits until it accepts connections. Its configuration (ledger.conf, pg_hba.conf) is written
+     * from {@link Options} first: a changed setting takes effect at the next start, and what pg_rewind copied from the
+     * other region is replaced by this server's own.
+     */
     public void start() {
         prepareDirectories();
+        if (isInitialised()) {
+            writeConfiguration();
+        }
         String opts = "-p " + port() + " -k " + socketDir();
         if (secured()) {
             // Per-node files on the command line: pg_rewind copies the source's configuration over ours.
