@@ -6,6 +6,7 @@ import io.paymentledger.cli.bench.BenchResult;
 import io.paymentledger.cli.bench.PgBenchComparison;
 import io.paymentledger.cli.bench.ProcessCpu;
 import io.paymentledger.cli.bench.StageLatency;
+import io.paymentledger.cli.bench.StreamLag;
 import io.paymentledger.client.LedgerClient;
 import io.paymentledger.cli.deploy.Clients;
 import io.paymentledger.cli.deploy.DeploymentSecurity;
@@ -106,6 +107,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Machine-readable output on stdout (progress goes to stderr).")
     boolean json;
 
+    @Option(names = "--events", description = "Also subscribe to the load's events during each measured window"
+            + " (SubscribeEvents from now, as the load's merchant, through the same target) and report how long after its"
+            + " ledger timestamp each event arrived (p50/p99/max): the live stream's lag at the bench's write rate. The"
+            + " subscriber costs the ledger some throughput of its own.")
+    boolean events;
+
     @Option(names = "--direct", description = "Send to whichever node leads instead of through the region router.")
     boolean direct;
 
@@ -202,6 +209,7 @@ public final class BenchCommand implements Callable<Integer> {
             err.println("bench: target " + targetName + "; " + command);
             List<BenchResult> results = new ArrayList<>();
             List<List<StageLatency.Stage>> stages = new ArrayList<>();
+            List<StreamLag.Result> streamLags = new ArrayList<>();
             scraper = Clients.tls(security, security.prometheus());
             io.vertx.core.http.HttpClient metrics = scraper.vertx().createHttpClient(
                     io.paymentledger.security.tls.Tls.clientOptions(security.prometheus().certFile(), security.prometheus().keyFile(),
@@ -224,14 +232,23 @@ public final class BenchCommand implements Callable<Integer> {
                     List<Map.Entry<String, Integer>> scraped = stageTargets(topology, d, direct);
                     java.util.concurrent.atomic.AtomicReference<StageLatency.Scrape> before = new java.util.concurrent.atomic.AtomicReference<>();
                     java.util.concurrent.atomic.AtomicReference<StageLatency.Scrape> after = new java.util.concurrent.atomic.AtomicReference<>();
+                    java.util.concurrent.atomic.AtomicReference<StreamLag> subscriber = new java.util.concurrent.atomic.AtomicReference<>();
+                    java.util.concurrent.atomic.AtomicReference<StreamLag.Result> lag = new java.util.concurrent.atomic.AtomicReference<>();
                     bench.window(new Bench.Window() {
                         @Override
                         public void started() {
                             before.set(StageLatency.scrape(metrics, scraped));
+                            if (events) {
+                                subscriber.set(StreamLag.start(grpcs.get(0), target.get()));
+                            }
                         }
 
                         @Override
                         public void ended() {
+                            StreamLag sub = subscriber.getAndSet(null);
+                            if (sub != null) {
+                                lag.set(sub.stop());
+                            }
                             after.set(StageLatency.scrape(metrics, scraped));
                         }
                     });
@@ -241,8 +258,12 @@ public final class BenchCommand implements Callable<Integer> {
                     err.printf(Locale.ROOT, "bench: %.0f transfers/s, p99 %.2f ms, check %s%n", r.transfersPerSecond(), r.p99Ms(),
                             r.check().passed() ? "passed" : "FAILED");
                     err.println("bench: " + StageLatency.line(st));
+                    if (lag.get() != null) {
+                        err.println("bench: " + lag.get().line());
+                    }
                     results.add(r);
                     stages.add(st);
+                    streamLags.add(lag.get());
                 }
             }
             PgBenchComparison.Result pgbench = null;
@@ -253,13 +274,22 @@ public final class BenchCommand implements Callable<Integer> {
                 io.vertx.core.json.JsonObject report = BenchReport.json(results, pgbench, command, targetName);
                 io.vertx.core.json.JsonArray perRun = new io.vertx.core.json.JsonArray();
                 stages.forEach(st -> perRun.add(new io.vertx.core.json.JsonArray(st.stream().map(StageLatency.Stage::toJson).toList())));
-                System.out.println(report.put("stages", perRun).encodePrettily());
+                report.put("stages", perRun);
+                if (events) {
+                    io.vertx.core.json.JsonArray lags = new io.vertx.core.json.JsonArray();
+                    streamLags.forEach(l -> lags.add(l == null ? null : l.toJson()));
+                    report.put("events", lags);
+                }
+                System.out.println(report.encodePrettily());
             } else {
                 System.out.println("ledger bench against " + targetName);
                 System.out.print(BenchReport.table(results, pgbench));
                 System.out.println("where the time went, per run (the leader's and the router's histograms, its measured window only):");
                 for (int i = 0; i < results.size(); i++) {
                     System.out.println("  " + results.get(i).scenario() + " × " + results.get(i).shape() + ": " + StageLatency.line(stages.get(i)));
+                    if (streamLags.get(i) != null) {
+                        System.out.println("  " + results.get(i).scenario() + " × " + results.get(i).shape() + ": " + streamLags.get(i).line());
+                    }
                 }
                 System.out.println("transfers/s: accepted transfers answered inside the measured window; latency: "
                         + (m == Bench.Mode.OPEN ? "from each request's due time (open loop, coordinated-omission corrected)"
@@ -363,6 +393,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (!warmupUntilSteady) {
             sb.append(" --no-warmup-until-steady");
+        }
+        if (events) {
+            sb.append(" --events");
         }
         if (direct) {
             sb.append(" --direct");

@@ -60,6 +60,26 @@ class BenchTest {
     }
 
     @Test
+    void aLiveSubscriberBesideTheRunReportsHowLateTheEventsArrive() throws Exception {
+        StreamLag subscriber = StreamLag.start(ledger.grpc, ledger.address);
+        Thread.sleep(500); // subscribed (from now) before the run's accounts and transfers
+        BenchResult r = bench.run(brief(Bench.Scenario.UNIFORM).closedLoop(4));
+        long expected = 10_000 + r.transfers(); // the run's accounts and its measured transfers, at least
+        long waitUntil = System.nanoTime() + 30_000_000_000L; // the last acknowledged events are on their way
+        while (subscriber.received() < expected && System.nanoTime() - waitUntil < 0) {
+            Thread.sleep(50);
+        }
+        StreamLag.Result lag = subscriber.stop();
+        assertSound(r);
+        assertThat(lag.problem()).as("the stream ran through the run").isEmpty();
+        assertThat(lag.events()).isGreaterThanOrEqualTo(expected);
+        assertThat(lag.p50Ms()).isNotNegative();
+        assertThat(lag.p99Ms()).isGreaterThanOrEqualTo(lag.p50Ms());
+        assertThat(lag.maxMs()).isGreaterThanOrEqualTo(lag.p99Ms());
+        assertThat(lag.line()).startsWith("events: " + lag.events() + " received live, lag p50 ");
+    }
+
+    @Test
     void openLoopHotKeepsItsSchedule() throws Exception {
         // 5,000 transfers/s in requests of 100: one request due every 20 ms, 100 in the 2 s window.
         BenchResult r = bench.run(brief(Bench.Scenario.HOT).openLoop(5_000, 64));
