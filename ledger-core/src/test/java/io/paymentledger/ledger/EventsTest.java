@@ -438,6 +438,50 @@ class EventsTest {
     }
 
     @Test
+    void aMerchantsStreamThroughThousandsOfOthersRowsHasExactlyItsOwnEventsInOrder() throws Exception {
+        // M1's few events among M2's 3,000 transfers: the stream's scan grows past a page's worth to find them, and one
+        // that sees everything (M2) stays at a page; both must deliver exactly their own events, once, in order.
+        String start = now();
+        String bank = id("bank"), m1a = id("m1a"), m1b = id("m1b"), m2a = id("m2a"), m2b = id("m2b");
+        createAccounts(null, account(bank, "EUR"));
+        createAccounts(M1, owned(m1a, M1), owned(m1b, M1));
+        createAccounts(M2, owned(m2a, M2), owned(m2b, M2));
+        assertThat(transferAs(null, transfer(id("fund"), bank, m1a, 1_000, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        assertThat(transferAs(null, transfer(id("fund"), bank, m2a, 100_000, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        List<String> m1Transfers = new ArrayList<>();
+        List<String> m2Transfers = new ArrayList<>();
+        for (int round = 0; round < 6; round++) {
+            CreateTransfersRequest.Builder batch = CreateTransfersRequest.newBuilder();
+            for (int i = 0; i < 500; i++) {
+                String x = id("m2t");
+                m2Transfers.add(x);
+                batch.addTransfers(transfer(x, m2a, m2b, 1, "EUR"));
+            }
+            assertThat(t.as(M2, LedgerServiceGrpcClient.CreateTransfers, batch.build()).body().getResultsList())
+                    .allMatch(r -> r.getStatus() == CreateTransferStatus.CREATE_TRANSFER_CREATED);
+            String x = id("m1t");
+            m1Transfers.add(x);
+            assertThat(transferAs(M1, transfer(x, m1a, m1b, 1, "EUR"))).isEqualTo(CreateTransferStatus.CREATE_TRANSFER_CREATED);
+        }
+        EventFilter onlyTransfers = EventFilter.newBuilder().addTypes(io.paymentledger.api.v1.EventType.EVENT_TYPE_TRANSFER_POSTED).build();
+        Stream m1 = subscribe(t.address, M1, SubscribeEventsRequest.newBuilder().setAfterCursor(start).setFilter(onlyTransfers).build());
+        Stream m2 = subscribe(t.address, M2, SubscribeEventsRequest.newBuilder().setAfterCursor(start).setFilter(onlyTransfers).build());
+        List<String> m1Seen = new ArrayList<>();
+        while (m1Seen.size() < m1Transfers.size() + 1) { // + the bank's funding of m1a (M1 may read m1a)
+            m1Seen.add(m1.next().getTransfer().getId());
+        }
+        List<String> m2Seen = new ArrayList<>();
+        while (m2Seen.size() < m2Transfers.size() + 1) {
+            m2Seen.add(m2.next().getTransfer().getId());
+        }
+        m1.cancel();
+        m2.cancel();
+        assertThat(m1Seen.subList(1, m1Seen.size())).as("M1's own transfers, once, in commit order").isEqualTo(m1Transfers);
+        assertThat(m2Seen.subList(1, m2Seen.size())).as("M2's own transfers, once, in commit order").isEqualTo(m2Transfers);
+        assertThat(m1.events()).as("nothing more for M1").isEmpty();
+    }
+
+    @Test
     void badRequestsAreRefusedWithTheirCode() throws Exception {
         createAccounts(null, account(id("x"), "EUR"));
         String cursor = now();
