@@ -46,7 +46,7 @@ public final class LivePrometheus {
     /** Targets: two nodes, the router, two PostgreSQL exporters, Prometheus itself. */
     static final int TARGETS = 6;
     /** Rules in alerts.yml (PrometheusRulesTest checks the same count with promtool). */
-    static final int ALERT_RULES = 9;
+    static final int ALERT_RULES = 11;
     /** Long enough for two scrapes after the first traffic (rates need two samples), at 5 s a scrape. */
     static final Duration DATA_TIMEOUT = Duration.ofSeconds(45);
     static final String DASHBOARD_RESOURCE = "/observability/grafana-dashboard.json";
