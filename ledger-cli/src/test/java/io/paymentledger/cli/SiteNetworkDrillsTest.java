@@ -61,9 +61,22 @@ class SiteNetworkDrillsTest {
             drills.close();
         }
         if (deployment != null) {
+            keepLogs(deployment.topology().logs(), Path.of("target", "site-network-drills-logs"));
             deployment.destroy();
             // destroy removes the sites' namespaces and bridge with everything else
             assertThat(Path.of("/run/netns", deployment.topology().sites().namespace("a").orElseThrow())).doesNotExist();
+        }
+    }
+
+    /** The processes' logs outlive the deployment (under the module's target/): a failed drill is read from them. */
+    static void keepLogs(Path logs, Path into) {
+        try (var files = Files.list(logs)) {
+            Files.createDirectories(into);
+            for (Path f : files.toList()) {
+                Files.copy(f, into.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (java.io.IOException e) {
+            System.err.println("could not keep the logs of " + logs + ": " + e.getMessage());
         }
     }
 
