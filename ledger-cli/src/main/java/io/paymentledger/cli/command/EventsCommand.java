@@ -40,14 +40,6 @@ public final class EventsCommand implements Runnable {
             "Exit code: 0 after --count events, 1 on an error, 2 for a bad request (the message says which)."})
     public static final class Tail implements Callable<Integer> {
 
-        /** Events buffered before the stream is paused (flow control back to the server). */
-        static final int BUFFER_EVENTS_MAX = 1_024;
-        /** Each stream asks for this deadline; the CLI goes on from its cursor when it passes. */
-        static final long STREAM_DEADLINE_MINUTES = 10;
-        /** Waits before resuming after a stream ended, doubling up to the max. */
-        static final long RESUME_DELAY_MS_MIN = 200;
-        static final long RESUME_DELAY_MS_MAX = 5_000;
-
         @Mixin
         DeploymentOptions deployment;
 
@@ -91,85 +83,31 @@ public final class EventsCommand implements Runnable {
             }
         }
 
-        /** What the stream handlers hand the printing thread: an event, or the end of the stream. */
-        private record Item(Event event, GrpcStatus status, String message) {}
-
         int tail(Clients clients, int routerPort, EventFilter filter, PrintStream out, PrintStream err) throws InterruptedException {
-            String cursor = from.equals("start") || from.equals("now") ? "" : from;
-            boolean fromNow = from.equals("now");
-            long printed = 0;
-            long delay = RESUME_DELAY_MS_MIN;
-            while (true) {
-                LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
-                java.util.concurrent.atomic.AtomicReference<GrpcClientResponse<?, Event>> stream = new java.util.concurrent.atomic.AtomicReference<>();
-                SubscribeEventsRequest request = SubscribeEventsRequest.newBuilder().setAfterCursor(cursor).setFromNow(fromNow)
-                        .setFilter(filter).build();
-                clients.grpc().request(clients.address(routerPort), EventsServiceGrpcClient.SubscribeEvents).compose(req -> {
-                    req.timeout(STREAM_DEADLINE_MINUTES, TimeUnit.MINUTES);
-                    req.end(request);
-                    return req.response();
-                }).onComplete(ar -> {
-                    if (ar.failed()) {
-                        queue.add(new Item(null, GrpcStatus.UNAVAILABLE, ar.cause().getMessage()));
-                        return;
-                    }
-                    GrpcClientResponse<?, Event> resp = ar.result();
-                    stream.set(resp);
-                    resp.handler(e -> {
-                        queue.add(new Item(e, null, null));
-                        if (queue.size() >= BUFFER_EVENTS_MAX) {
-                            resp.pause();
-                        }
-                    });
-                    resp.endHandler(v -> queue.add(new Item(null, resp.status(), resp.statusMessage())));
-                    resp.exceptionHandler(e -> queue.add(new Item(null, GrpcStatus.UNAVAILABLE, String.valueOf(e.getMessage()))));
-                });
-                Item item;
-                while ((item = next(queue, out)).event() != null) {
-                    Event e = item.event();
+            EventFollower follower = new EventFollower(clients.grpc(), clients.vertx(), () -> clients.address(routerPort), filter, from);
+            EventFollower.Outcome o = follower.follow(new EventFollower.Sink() {
+                @Override
+                public void event(Event e) {
                     out.println(line(e));
-                    cursor = e.getCursor();
-                    fromNow = false;
-                    delay = RESUME_DELAY_MS_MIN;
-                    if (++printed >= count) {
-                        out.flush();
-                        return 0;
-                    }
-                    GrpcClientResponse<?, Event> resp = stream.get();
-                    if (resp != null && queue.size() < BUFFER_EVENTS_MAX / 4) {
-                        clients.vertx().runOnContext(v -> resp.resume());
-                    }
                 }
-                out.flush();
-                GrpcStatus status = item.status();
-                if (status == GrpcStatus.INVALID_ARGUMENT) {
-                    err.println("events tail: " + item.message());
-                    return 2;
-                }
-                if (status == GrpcStatus.PERMISSION_DENIED || status == GrpcStatus.UNAUTHENTICATED) {
-                    err.println("events tail: " + status + ": " + item.message());
-                    return 1;
-                }
-                // Failover, switchover, the stream's deadline, a dropped connection: go on from the last cursor.
-                if (status != GrpcStatus.DEADLINE_EXCEEDED) {
-                    err.println("events tail: the stream ended (" + status + (item.message() == null ? "" : ": " + item.message())
-                            + "); resuming " + (cursor.isEmpty() ? (fromNow ? "from now" : "from the start") : "after " + cursor)
-                            + " in " + delay + " ms");
-                }
-                Thread.sleep(delay);
-                delay = Math.min(delay * 2, RESUME_DELAY_MS_MAX);
-            }
-        }
 
-        private static Item next(LinkedBlockingQueue<Item> queue, PrintStream out) throws InterruptedException {
-            Item item = queue.poll();
-            if (item == null) {
-                out.flush();
-                // A tail follows for as long as the operator lets it: no bound here on purpose. The stream's end or
-                // failure is an item too, so this wakes for it (and Ctrl-C interrupts it).
-                item = queue.take();
-            }
-            return item;
+                @Override
+                public void idle() {
+                    out.flush();
+                }
+            }, count, null, err);
+            out.flush();
+            return switch (o.kind()) {
+                case COUNTED, STOPPED -> 0;
+                case INVALID -> {
+                    err.println("events tail: " + o.message());
+                    yield 2;
+                }
+                case DENIED -> {
+                    err.println("events tail: " + o.status() + ": " + o.message());
+                    yield 1;
+                }
+            };
         }
 
         static String line(Event e) {

@@ -156,9 +156,15 @@ public final class Drills implements AutoCloseable {
      *                              (0: never less; -1: not within the drill)
      * @param servedWithoutSecondSite  status samples in which a leader served with an empty commit quorum (must be 0)
      * @param acknowledgedDuringFault  calls acknowledged while the lost site was down (passive region, witness)
+     * @param events             events a merchant's subscriber received during the run, through the same target as the
+     *                           workload (-1: no subscriber, the workload went straight to the leader); its problems
+     *                           (an acknowledged transfer that never arrived, an event that arrived twice) are in
+     *                           {@code problems}
+     * @param streamResumes      how often that subscriber had to open a new stream from its last cursor
      */
     public record Result(Scenario scenario, long outageMs, long longestGapMs, int acknowledged, Map<String, Long> errors,
-            List<String> problems, String detail, long syncCopiesBackMs, int servedWithoutSecondSite, long acknowledgedDuringFault) {}
+            List<String> problems, String detail, long syncCopiesBackMs, int servedWithoutSecondSite, long acknowledgedDuringFault,
+            long events, int streamResumes) {}
 
     /** What a fault injection did: when the fault that counts happened, and when the site was down. */
     private record Injected(String detail, long faultNanos, long downFromNanos, long downToNanos) {}
@@ -251,9 +257,17 @@ public final class Drills implements AutoCloseable {
             long ms = io.paymentledger.cli.deploy.Coordination.moveRaftLeader(d.topology(), raftLeader, Duration.ofSeconds(30));
             placement = "; CP Raft leader " + raftLeader + " (moved in " + ms + " ms)";
         }
+        EventWitness events = null;
         try (Workload w = new Workload(merchant.grpc(), target, runId, DeploymentSecurity.LOAD_MERCHANT, writers,
                 callTimeoutMs);
                 DurabilityWatch watch = new DurabilityWatch(d.topology(), clients)) {
+            // A merchant following its accounts' events through the router, from before the first write (issue #21).
+            if (viaRouter) {
+                List<String> accounts = new ArrayList<>(w.accountIds());
+                accounts.addAll(EventWitness.probes(runId));
+                events = new EventWitness(merchant.grpc(), merchant.vertx(), target, accounts);
+                events.awaitLive(runId, w::createAccount);
+            }
             w.setUp();
             w.start();
             LocalDeployment.sleep(1_500);
@@ -297,10 +311,19 @@ public final class Drills implements AutoCloseable {
             problems.addAll(clockProblems);
             clockProblems.clear();
             problems.addAll(checkLeaderDatabase());
+            String eventDetail = "";
+            if (events != null) {
+                problems.addAll(events.check(w.acknowledgedIds()));
+                eventDetail = "; " + events.summary();
+            }
             long duringFault = inj.downFromNanos() == 0 ? 0 : w.acknowledgedBetween(inj.downFromNanos(), inj.downToNanos());
             return new Result(scenario, outageMs, w.longestGapMsAfter(t0), w.acknowledgedCount(), w.errors(), problems,
-                    inj.detail() + placement, backToTwoMs, watch.servedWithoutSecondSite(t0), duringFault);
+                    inj.detail() + placement + eventDetail, backToTwoMs, watch.servedWithoutSecondSite(t0), duringFault,
+                    events == null ? -1 : events.received(), events == null ? 0 : events.resumes());
         } finally {
+            if (events != null) {
+                events.close();
+            }
             normalise();
         }
     }

@@ -152,6 +152,13 @@ public final class Workload implements AutoCloseable {
         retrying(() -> client().createAccounts(req.build()).await(5, TimeUnit.SECONDS), 60_000);
     }
 
+    /** Creates one more account of the workload's owner, {@code id} (retried like the set-up; idempotent). */
+    public void createAccount(String id) {
+        CreateAccountsRequest req = CreateAccountsRequest.newBuilder()
+                .addAccounts(Account.newBuilder().setId(id).setCurrency(CURRENCY).setCode(1).setOwner(owner)).build();
+        retrying(() -> client().createAccounts(req).await(5, TimeUnit.SECONDS), 60_000);
+    }
+
     private LedgerServiceGrpcClient client() {
         return LedgerServiceGrpcClient.create(grpc, target.get());
     }
@@ -323,6 +330,24 @@ public final class Workload implements AutoCloseable {
 
     public int acknowledgedCount() {
         return acknowledged.size();
+    }
+
+    /** The ids of every transfer acknowledged so far (CREATED or EXISTS). */
+    public java.util.Set<String> acknowledgedIds() {
+        return java.util.Set.copyOf(acknowledged.keySet());
+    }
+
+    /** The workload's accounts: the merchant, the payers and the wallet if there is one. */
+    public List<String> accountIds() {
+        List<String> ids = new ArrayList<>();
+        ids.add(merchant());
+        for (int i = 0; i < PAYERS; i++) {
+            ids.add(payer(i));
+        }
+        if (wallet) {
+            ids.add(wallet());
+        }
+        return ids;
     }
 
     public Map<String, Long> errors() {
