@@ -68,6 +68,43 @@ class ProtectionTest extends RouterFixture {
     }
 
     @Test
+    void aStreamThatProbesAnEjectedRegionDoesNotHoldEveryOtherCallForItsLifetime() {
+        // Found by the drills' event subscriber: an event stream (open for minutes) took the half-open breaker's one
+        // probe, so every write to the leader was held until the router's hold time and refused.
+        FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
+        String stream = "ledger.v1.EventsService/SubscribeEvents";
+        String notReplayed = "ledger.v1.EventsService/CreateWebhookEndpoint";
+        java.util.concurrent.atomic.AtomicBoolean failing = new java.util.concurrent.atomic.AtomicBoolean(true);
+        a.behavior = in -> {
+            if (in.fullMethodName().equals(stream)) {
+                // Headers now, then nothing: a stream that is caught up.
+                in.handler(m -> ((io.vertx.grpc.common.impl.GrpcWriteStreamBase<?, ?>) in.response()).writeHead());
+            } else if (failing.get()) {
+                FakeRegion.fail(GrpcStatus.UNAVAILABLE, "database write failed (08006): connection lost").accept(in);
+            } else {
+                FakeRegion.okEmpty(in);
+            }
+        };
+        router = RegionRouter.start(vertx, RouterConfig.builder().merchantResolver(ClientHeader.resolver()).upstream("a", "127.0.0.1", a.port())
+                .healthCheckIntervalMs(50).outlierFailures(1).outlierEjectionMs(300).holdTimeMs(5_000).build());
+        RouterTesting.awaitLeader(router, "a");
+
+        // One failure (a call the router does not replay) ejects a for 300 ms; then the stream goes first: the probe.
+        assertThat(Calls.await(call(notReplayed, null)).status()).isEqualTo(GrpcStatus.UNAVAILABLE);
+        assertThat(router.status().upstreams().get(0).breaker()).isEqualTo("OPEN");
+        failing.set(false);
+        RouterTesting.await(() -> "HALF_OPEN".equals(router.status().upstreams().get(0).breaker()), 5000,
+                () -> "the ejection did not end: " + router.status());
+        Future<Reply<Buffer>> subscribed = call(stream, null);
+        RouterTesting.await(() -> a.calls.get() == 2, 5000, () -> "the stream did not reach a: " + router.status());
+
+        Reply<Buffer> write = Calls.await(call(WRITE, null));
+        assertThat(write.status()).as(write.message()).isEqualTo(GrpcStatus.OK);
+        assertThat(router.status().upstreams().get(0).breaker()).isEqualTo("CLOSED");
+        assertThat(subscribed.isComplete()).as("the stream is still open").isFalse();
+    }
+
+    @Test
     void requestCausedErrorsDoNotEjectTheLeader() {
         FakeRegion a = FakeRegion.start(vertx, "a", true, 1);
         a.behavior = FakeRegion.fail(GrpcStatus.INTERNAL, "internal error");

@@ -415,6 +415,12 @@ final class ProxyCall {
             return;
         }
         GrpcClientResponse<Buffer, Buffer> r = rar.result();
+        if (!route.bufferedResponse()) {
+            // A stream's headers are the region's answer, and the stream may stay open for minutes (an event stream
+            // that is caught up): a half-open breaker's probe is settled now, not when the stream ends — until then
+            // every other call to the region was held and failed after the hold time.
+            report(a.upstream, a.upstream.breaker().onSuccess());
+        }
         r.exceptionHandler(err -> {
             if (err instanceof MessageSizeOverflowException big) {
                 // The answer is larger than the router passes: say so rather than retry.
