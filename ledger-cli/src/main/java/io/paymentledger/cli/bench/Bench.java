@@ -315,6 +315,30 @@ public final class Bench {
         return run.result(check);
     }
 
+    static final long PRELOAD_PROGRESS_MS = 5_000;
+
+    /**
+     * What one preload pass did: transfers accepted (answered CREATED, plus those of calls with an unknown outcome that
+     * the check found in the ledger), how long the writing took, errors by kind, the check of its accounts, and the
+     * prefix of its account ids ({@code <prefix>-a0} is the account with the most transfers: rank 0 of the Zipf).
+     */
+    public record Preloaded(long accepted, double seconds, Map<String, Long> errors, BenchResult.Check check, String prefix) {}
+
+    /**
+     * One preload pass (`./ledger bench --preload`): creates {@code o.accounts()} fresh accounts, then writes
+     * {@code plan.toWrite()} transfers of {@code o.scenario()} in requests of up to {@link Preload#BATCH},
+     * {@code o.concurrency()} in flight, then checks the ledger like every run (its accounts hold what the accepted
+     * transfers imply; every ledger sums to zero).
+     */
+    public Preloaded preload(Preload.Plan plan, Options o) throws InterruptedException {
+        Run run = new Run(o);
+        run.setUp();
+        run.driveCount(plan);
+        double seconds = (System.nanoTime() - run.start) / 1e9;
+        BenchResult.Check check = run.check();
+        return new Preloaded(run.acceptedTotal.sum() + check.reconciled(), seconds, run.errorsNow(), check, run.prefix);
+    }
+
     /** Calls with an unknown outcome, remembered by their ids so the check can look them up. */
     private sealed interface Unknown {
         long ids();
@@ -417,6 +441,63 @@ public final class Bench {
 
         // ------------------------------------------------------------------ load
 
+        /**
+         * Writes {@code plan}'s transfers, {@code o.concurrency()} requests in flight, each lane taking the next request
+         * of the plan until none is left; a failed request is not sent again (the caller counts what the ledger holds
+         * and plans again). Every call counts as measured: there is no warm-up and no window.
+         */
+        void driveCount(Preload.Plan plan) throws InterruptedException {
+            start = System.nanoTime();
+            measureFrom = start;
+            measureUntil = start + TimeUnit.DAYS.toNanos(365);
+            AtomicLong next = new AtomicLong();
+            long requests = plan.requests();
+            Thread reporter = Thread.ofVirtual().name("preload-progress").start(() -> {
+                long last = 0;
+                long lastAt = start;
+                while (true) {
+                    try {
+                        Thread.sleep(PRELOAD_PROGRESS_MS);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    long now = System.nanoTime();
+                    long done = acceptedTotal.sum();
+                    long failed = errors.values().stream().mapToLong(LongAdder::sum).sum();
+                    progress.accept(String.format(Locale.ROOT, "preload: %,d of %,d written (%,.0f/s now, %,.0f/s overall)%s",
+                            done, plan.toWrite(), (done - last) * 1e9 / (now - lastAt), done * 1e9 / (now - start),
+                            failed == 0 ? "" : String.format(Locale.ROOT, ", %,d failed calls or items: %s", failed, errorsNow())));
+                    last = done;
+                    lastAt = now;
+                }
+            });
+            try (ExecutorService lanes = Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int lane = 0; lane < o.concurrency(); lane++) {
+                    GrpcClient c = client(lane);
+                    lanes.execute(() -> {
+                        long k;
+                        while ((k = next.getAndIncrement()) < requests) {
+                            long due = System.nanoTime();
+                            try {
+                                transfers(c, due, plan.requestSize(k));
+                            } catch (RuntimeException e) {
+                                failed(due, "client: " + e.getClass().getSimpleName() + ": " + e.getMessage());
+                            }
+                        }
+                    });
+                }
+            } finally {
+                reporter.interrupt();
+                reporter.join();
+            }
+        }
+
+        private Map<String, Long> errorsNow() {
+            Map<String, Long> errs = new TreeMap<>();
+            errors.forEach((k, v) -> errs.put(k, v.sum()));
+            return errs;
+        }
+
         void drive() throws InterruptedException {
             start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
             measureFrom = start + (long) (o.warmupSeconds() * 1e9);
@@ -515,7 +596,6 @@ public final class Bench {
             }
         }
 
-        /** One CreateTransfers request of the run's shape, built from the templates. */
         /** One single-transfer call of the merchants' client; the client batches it with the other lanes' calls. */
         private void batchedTransfer(io.paymentledger.client.LedgerClient client, long due) {
             long n = seq.getAndIncrement();
@@ -556,7 +636,11 @@ public final class Bench {
                 batchedTransfer(batching, due);
                 return;
             }
-            int n = o.transfersPerRequest();
+            transfers(c, due, o.transfersPerRequest());
+        }
+
+        /** One CreateTransfers request of {@code n} transfers, built from the templates. */
+        void transfers(GrpcClient c, long due, int n) {
             long first = seq.getAndAdd(n);
             CreateTransfersRequest.Builder req = CreateTransfersRequest.newBuilder();
             for (int i = 0; i < n; i++) {
