@@ -317,6 +317,9 @@ public final class BenchCommand implements Callable<Integer> {
                     report.put("events", lags);
                 }
                 System.out.println(report.encodePrettily());
+            } else if (results.isEmpty()) {
+                System.out.println("ledger bench: no runs (--scenario none)");
+                System.out.println("reproduce: " + command);
             } else {
                 System.out.println("ledger bench against " + targetName);
                 System.out.print(BenchReport.table(results, pgbench));
