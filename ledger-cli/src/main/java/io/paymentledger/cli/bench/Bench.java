@@ -91,11 +91,23 @@ public final class Bench {
          * whole amount): the race that deadlocked the writer's two commit lanes under large batches (issue #18). Not
          * part of {@code all}; run it beside a large-batch run.
          */
-        CAPTURES;
+        CAPTURES,
+        /**
+         * Reads, no writes: each call is one GetAccountTransfers page ({@link #HISTORY_PAGE} transfers, both directions)
+         * of one of the accounts given by {@link Bench#historyAccounts}, newest first. Not part of {@code all}.
+         */
+        HISTORY_NEWEST,
+        /** The same, oldest first: the page furthest back in the account's history. */
+        HISTORY_OLDEST;
 
         /** A payments-API scenario (unary calls, one transfer each). */
         public boolean payments() {
             return this == PAYMENTS || this == CAPTURES;
+        }
+
+        /** A read scenario: pages of existing accounts' histories; nothing written, nothing to check. */
+        public boolean history() {
+            return this == HISTORY_NEWEST || this == HISTORY_OLDEST;
         }
 
         public String label() {
@@ -103,7 +115,7 @@ public final class Bench {
         }
 
         public static Scenario parse(String s) {
-            return valueOf(s.trim().toUpperCase(Locale.ROOT));
+            return valueOf(s.trim().toUpperCase(Locale.ROOT).replace('-', '_'));
         }
     }
 
@@ -119,6 +131,8 @@ public final class Bench {
         }
     }
 
+    /** Transfers per page of the history scenarios. */
+    public static final int HISTORY_PAGE = 100;
     /** The request shapes: transfers per CreateTransfers request. */
     public static final List<Integer> SHAPES = List.of(1, 100, 1000, 8000);
     static final String CURRENCY = "EUR";
@@ -153,7 +167,7 @@ public final class Bench {
             owner = owner == null ? "" : owner;
             Objects.requireNonNull(mode, "mode");
             Objects.requireNonNull(target, "target");
-            if (scenario.payments()) {
+            if (scenario.payments() || scenario.history()) {
                 transfersPerRequest = 1;
             } else if (!SHAPES.contains(transfersPerRequest)) {
                 throw new IllegalArgumentException("transfers per request must be one of " + SHAPES + ", not " + transfersPerRequest);
@@ -187,7 +201,7 @@ public final class Bench {
          * times that in flight before it drops.
          */
         public static int defaultConcurrency(Scenario scenario, int transfersPerRequest, Mode mode) {
-            int closed = scenario.payments() ? 64 : switch (transfersPerRequest) {
+            int closed = scenario.history() ? 1 : scenario.payments() ? 64 : switch (transfersPerRequest) {
                 case 1 -> 64;
                 case 100 -> 16;
                 case 1000 -> 8;
@@ -267,6 +281,14 @@ public final class Bench {
         this.progress = progress == null ? s -> {} : progress;
     }
 
+    private volatile List<String> historyAccounts = List.of();
+
+    /** The accounts whose history pages the history scenarios read (the caller's own), in turn. */
+    public Bench historyAccounts(List<String> ids) {
+        this.historyAccounts = List.copyOf(ids);
+        return this;
+    }
+
     /** Single-transfer calls through this client (its automatic batching) instead of one request per call. */
     public Bench batchingClient(io.paymentledger.client.LedgerClient client) {
         this.batchingClient = client;
@@ -306,12 +328,19 @@ public final class Bench {
 
     /** Sets up fresh accounts, drives the load, then checks the ledger. */
     public BenchResult run(Options options) throws InterruptedException {
+        if (options.scenario().history() && historyAccounts.isEmpty()) {
+            throw new IllegalArgumentException("the " + options.scenario().label() + " scenario reads the history of given"
+                    + " accounts: none given");
+        }
         Run run = new Run(options);
-        run.setUp();
+        if (!options.scenario().history()) {
+            run.setUp();
+        }
         beforeLoad.run();
         run.drive();
         beforeCheck.accept(run.expected);
-        BenchResult.Check check = run.check();
+        // Reads write nothing: there is nothing of theirs to check (and the whole-ledger checks are not theirs to pay).
+        BenchResult.Check check = options.scenario().history() ? new BenchResult.Check(true, List.of(), 0, 0) : run.check();
         return run.result(check);
     }
 
@@ -391,7 +420,7 @@ public final class Bench {
                 accountIds[i] = prefix + "-a" + i;
             }
             this.expected = new Expected(o.accounts());
-            this.pool = TransferPool.build(o.scenario(), o.accounts(), o.seed());
+            this.pool = TransferPool.build(o.scenario().history() ? Scenario.UNIFORM : o.scenario(), o.accounts(), o.seed());
         }
 
         String transferId(long seq) {
@@ -586,7 +615,9 @@ public final class Bench {
 
         void one(GrpcClient c, long due) {
             try {
-                if (o.scenario().payments()) {
+                if (o.scenario().history()) {
+                    historyPage(c, due);
+                } else if (o.scenario().payments()) {
                     payment(c, due);
                 } else {
                     transfers(c, due);
@@ -594,6 +625,29 @@ public final class Bench {
             } catch (RuntimeException e) {
                 failed(due, "client: " + e.getClass().getSimpleName() + ": " + e.getMessage());
             }
+        }
+
+        /**
+         * One page of an account's history (GetAccountTransfers, both directions, {@link #HISTORY_PAGE} transfers, newest
+         * or oldest first), the accounts taken in turn; counted as the transfers it returned.
+         */
+        private void historyPage(GrpcClient c, long due) {
+            List<String> accounts = historyAccounts;
+            String account = accounts.get((int) (seq.getAndIncrement() % accounts.size()));
+            io.paymentledger.api.v1.GetAccountTransfersRequest req = io.paymentledger.api.v1.GetAccountTransfersRequest.newBuilder()
+                    .setAccountId(account).setPageSize(HISTORY_PAGE).setReversed(o.scenario() == Scenario.HISTORY_NEWEST).build();
+            io.paymentledger.api.v1.GetAccountTransfersResponse resp;
+            try {
+                resp = Calls.unary(c, o.target().get(), LedgerServiceGrpcClient.GetAccountTransfers, req, o.callTimeoutMs());
+            } catch (Calls.Failure f) {
+                failed(due, f.key);
+                return;
+            }
+            long done = System.nanoTime();
+            if (resp.getTransfersCount() == 0) {
+                itemErrors(due, "empty page (no such account, or not the caller's)", 1);
+            }
+            succeeded(due, done, resp.getTransfersCount());
         }
 
         /** One single-transfer call of the merchants' client; the client batches it with the other lanes' calls. */

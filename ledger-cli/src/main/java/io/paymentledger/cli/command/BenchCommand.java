@@ -48,8 +48,10 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--scenario", defaultValue = "all", description = "uniform | hot | zipf | payments | all (default: all: these four),"
             + " or a comma-separated list; also captures: two partial captures of each payment sent at the same moment"
-            + " (run it beside a large-batch run: the race that once deadlocked the writer); none: no run (with --preload:"
-            + " only the preload).")
+            + " (run it beside a large-batch run: the race that once deadlocked the writer); history_newest / history_oldest:"
+            + " reads, no writes: each call one GetAccountTransfers page of " + Bench.HISTORY_PAGE + " transfers (both"
+            + " directions) of the --history-accounts in turn, newest or oldest first (default --concurrency 1; the"
+            + " transfers/s column counts the transfers returned); none: no run (with --preload: only the preload).")
     String scenario;
 
     @Option(names = "--batch", defaultValue = "all", description = "Transfers per request: 1 | 100 | 1000 | 8000 | all"
@@ -118,6 +120,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--direct", description = "Send to whichever node leads instead of through the region router.")
     boolean direct;
 
+    @Option(names = "--history-accounts", split = ",", paramLabel = "ID", description = "The accounts the history scenarios"
+            + " read (comma-separated; the --merchant's own, e.g. the busiest account a preload names).")
+    List<String> historyAccounts;
+
     @Option(names = "--preload", paramLabel = "N", description = "Before the runs, bring the ledger to N transfers, counted"
             + " from what it already holds (nothing to do when it holds N or more), then measure on it: through the API"
             + " (the journal stays hash-chained; ./ledger verify passes afterwards), " + Preload.BATCH + " transfers per"
@@ -162,6 +168,10 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         LogSetup.install("ledger-bench", Level.SEVERE);
         List<Bench.Scenario> scenarios = parseScenarios(scenario);
+        if (scenarios.stream().anyMatch(Bench.Scenario::history) && (historyAccounts == null || historyAccounts.isEmpty())) {
+            throw new IllegalArgumentException("--scenario history_newest / history_oldest read the pages of given accounts:"
+                    + " name them with --history-accounts ID[,ID...]");
+        }
         List<Integer> shapes = parseShapes(batch);
         Long preloadTo = preload == null ? null : Preload.parseCount(preload);
         Bench.Mode m = Bench.Mode.parse(mode);
@@ -216,6 +226,9 @@ public final class BenchCommand implements Callable<Integer> {
             }
             Bench.LeaderDatabase leaderDb = () -> d.postgres(d.awaitLeader(Duration.ofSeconds(30)).getRegion()).connect("ledger");
             Bench bench = new Bench(grpcs, leaderDb, err::println).measureCpu(cpuSources(topology, d)).batchingClient(batchingClient);
+            if (historyAccounts != null) {
+                bench.historyAccounts(historyAccounts);
+            }
             String command = reproduce(s);
             err.println("bench: target " + targetName + "; " + command);
             io.vertx.core.json.JsonObject preloaded = null;
@@ -249,7 +262,7 @@ public final class BenchCommand implements Callable<Integer> {
                             security.caFile()).setConnectTimeout(Clients.CONNECT_BUDGET_MS));
             boolean warmed = !warmupUntilSteady;
             for (Bench.Scenario sc : scenarios) {
-                for (int shape : sc.payments() ? List.of(1) : shapes) {
+                for (int shape : sc.payments() || sc.history() ? List.of(1) : shapes) {
                     Bench.Options o = Bench.Options.of(sc, shape, target).duration(duration, warmup).accounts(accounts)
                             .seed(s).callTimeoutMs(timeoutMs).owner(merchant);
                     int c = concurrency != null ? concurrency : batchingClient != null ? BATCHING_CALLERS
@@ -260,7 +273,7 @@ public final class BenchCommand implements Callable<Integer> {
                         warmed = true;
                     }
                     err.printf(Locale.ROOT, "bench: %s × %s, %s loop%s, %d in flight, %.0f s + %.0f s warm-up...%n", sc.label(),
-                            sc.payments() ? "unary" : shape, m.label(),
+                            sc.payments() ? "unary" : sc.history() ? "page" : shape, m.label(),
                             m == Bench.Mode.OPEN ? " at " + rate + "/s" : "", c, duration, warmup);
                     List<Map.Entry<String, Integer>> scraped = stageTargets(topology, d, direct);
                     java.util.concurrent.atomic.AtomicReference<StageLatency.Scrape> before = new java.util.concurrent.atomic.AtomicReference<>();
@@ -489,6 +502,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (preload != null) {
             sb.append(" --preload ").append(Preload.parseCount(preload));
+        }
+        if (historyAccounts != null && !historyAccounts.isEmpty()) {
+            sb.append(" --history-accounts ").append(String.join(",", historyAccounts));
         }
         if (!DeploymentSecurity.LOAD_MERCHANT.equals(merchant)) {
             sb.append(" --merchant ").append(merchant);
