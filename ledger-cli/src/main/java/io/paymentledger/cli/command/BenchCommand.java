@@ -338,9 +338,10 @@ public final class BenchCommand implements Callable<Integer> {
                 System.out.print(BenchReport.table(results, pgbench));
                 System.out.println("where the time went, per run (the leader's and the router's histograms, its measured window only):");
                 for (int i = 0; i < results.size(); i++) {
-                    System.out.println("  " + results.get(i).scenario() + " × " + results.get(i).shape() + ": " + StageLatency.line(stages.get(i)));
+                    String shape = results.get(i).scenario().startsWith("history") ? "page" : Integer.toString(results.get(i).shape());
+                    System.out.println("  " + results.get(i).scenario() + " × " + shape + ": " + StageLatency.line(stages.get(i)));
                     if (streamLags.get(i) != null) {
-                        System.out.println("  " + results.get(i).scenario() + " × " + results.get(i).shape() + ": " + streamLags.get(i).line());
+                        System.out.println("  " + results.get(i).scenario() + " × " + shape + ": " + streamLags.get(i).line());
                     }
                 }
                 System.out.println("transfers/s: accepted transfers answered inside the measured window; latency: "
