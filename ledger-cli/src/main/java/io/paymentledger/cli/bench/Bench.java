@@ -91,11 +91,23 @@ public final class Bench {
          * whole amount): the race that deadlocked the writer's two commit lanes under large batches (issue #18). Not
          * part of {@code all}; run it beside a large-batch run.
          */
-        CAPTURES;
+        CAPTURES,
+        /**
+         * Reads, no writes: each call is one GetAccountTransfers page ({@link #HISTORY_PAGE} transfers, both directions)
+         * of one of the accounts given by {@link Bench#historyAccounts}, newest first. Not part of {@code all}.
+         */
+        HISTORY_NEWEST,
+        /** The same, oldest first: the page furthest back in the account's history. */
+        HISTORY_OLDEST;
 
         /** A payments-API scenario (unary calls, one transfer each). */
         public boolean payments() {
             return this == PAYMENTS || this == CAPTURES;
+        }
+
+        /** A read scenario: pages of existing accounts' histories; nothing written, nothing to check. */
+        public boolean history() {
+            return this == HISTORY_NEWEST || this == HISTORY_OLDEST;
         }
 
         public String label() {
@@ -103,7 +115,7 @@ public final class Bench {
         }
 
         public static Scenario parse(String s) {
-            return valueOf(s.trim().toUpperCase(Locale.ROOT));
+            return valueOf(s.trim().toUpperCase(Locale.ROOT).replace('-', '_'));
         }
     }
 
@@ -119,6 +131,8 @@ public final class Bench {
         }
     }
 
+    /** Transfers per page of the history scenarios. */
+    public static final int HISTORY_PAGE = 100;
     /** The request shapes: transfers per CreateTransfers request. */
     public static final List<Integer> SHAPES = List.of(1, 100, 1000, 8000);
     static final String CURRENCY = "EUR";
@@ -153,7 +167,7 @@ public final class Bench {
             owner = owner == null ? "" : owner;
             Objects.requireNonNull(mode, "mode");
             Objects.requireNonNull(target, "target");
-            if (scenario.payments()) {
+            if (scenario.payments() || scenario.history()) {
                 transfersPerRequest = 1;
             } else if (!SHAPES.contains(transfersPerRequest)) {
                 throw new IllegalArgumentException("transfers per request must be one of " + SHAPES + ", not " + transfersPerRequest);
@@ -187,7 +201,7 @@ public final class Bench {
          * times that in flight before it drops.
          */
         public static int defaultConcurrency(Scenario scenario, int transfersPerRequest, Mode mode) {
-            int closed = scenario.payments() ? 64 : switch (transfersPerRequest) {
+            int closed = scenario.history() ? 1 : scenario.payments() ? 64 : switch (transfersPerRequest) {
                 case 1 -> 64;
                 case 100 -> 16;
                 case 1000 -> 8;
@@ -267,6 +281,14 @@ public final class Bench {
         this.progress = progress == null ? s -> {} : progress;
     }
 
+    private volatile List<String> historyAccounts = List.of();
+
+    /** The accounts whose history pages the history scenarios read (the caller's own), in turn. */
+    public Bench historyAccounts(List<String> ids) {
+        this.historyAccounts = List.copyOf(ids);
+        return this;
+    }
+
     /** Single-transfer calls through this client (its automatic batching) instead of one request per call. */
     public Bench batchingClient(io.paymentledger.client.LedgerClient client) {
         this.batchingClient = client;
@@ -306,13 +328,44 @@ public final class Bench {
 
     /** Sets up fresh accounts, drives the load, then checks the ledger. */
     public BenchResult run(Options options) throws InterruptedException {
+        if (options.scenario().history() && historyAccounts.isEmpty()) {
+            throw new IllegalArgumentException("the " + options.scenario().label() + " scenario reads the history of given"
+                    + " accounts: none given");
+        }
         Run run = new Run(options);
-        run.setUp();
+        if (!options.scenario().history()) {
+            run.setUp();
+        }
         beforeLoad.run();
         run.drive();
         beforeCheck.accept(run.expected);
-        BenchResult.Check check = run.check();
+        // Reads write nothing: there is nothing of theirs to check (and the whole-ledger checks are not theirs to pay).
+        BenchResult.Check check = options.scenario().history() ? new BenchResult.Check(true, List.of(), 0, 0) : run.check();
         return run.result(check);
+    }
+
+    static final long PRELOAD_PROGRESS_MS = 5_000;
+
+    /**
+     * What one preload pass did: transfers accepted (answered CREATED, plus those of calls with an unknown outcome that
+     * the check found in the ledger), how long the writing took, errors by kind, the check of its accounts, and the
+     * prefix of its account ids ({@code <prefix>-a0} is the account with the most transfers: rank 0 of the Zipf).
+     */
+    public record Preloaded(long accepted, double seconds, Map<String, Long> errors, BenchResult.Check check, String prefix) {}
+
+    /**
+     * One preload pass (`./ledger bench --preload`): creates {@code o.accounts()} fresh accounts, then writes
+     * {@code plan.toWrite()} transfers of {@code o.scenario()} in requests of up to {@link Preload#BATCH},
+     * {@code o.concurrency()} in flight, then checks the ledger like every run (its accounts hold what the accepted
+     * transfers imply; every ledger sums to zero).
+     */
+    public Preloaded preload(Preload.Plan plan, Options o) throws InterruptedException {
+        Run run = new Run(o);
+        run.setUp();
+        run.driveCount(plan);
+        double seconds = (System.nanoTime() - run.start) / 1e9;
+        BenchResult.Check check = run.check();
+        return new Preloaded(run.acceptedTotal.sum() + check.reconciled(), seconds, run.errorsNow(), check, run.prefix);
     }
 
     /** Calls with an unknown outcome, remembered by their ids so the check can look them up. */
@@ -367,7 +420,7 @@ public final class Bench {
                 accountIds[i] = prefix + "-a" + i;
             }
             this.expected = new Expected(o.accounts());
-            this.pool = TransferPool.build(o.scenario(), o.accounts(), o.seed());
+            this.pool = TransferPool.build(o.scenario().history() ? Scenario.UNIFORM : o.scenario(), o.accounts(), o.seed());
         }
 
         String transferId(long seq) {
@@ -416,6 +469,63 @@ public final class Bench {
         }
 
         // ------------------------------------------------------------------ load
+
+        /**
+         * Writes {@code plan}'s transfers, {@code o.concurrency()} requests in flight, each lane taking the next request
+         * of the plan until none is left; a failed request is not sent again (the caller counts what the ledger holds
+         * and plans again). Every call counts as measured: there is no warm-up and no window.
+         */
+        void driveCount(Preload.Plan plan) throws InterruptedException {
+            start = System.nanoTime();
+            measureFrom = start;
+            measureUntil = start + TimeUnit.DAYS.toNanos(365);
+            AtomicLong next = new AtomicLong();
+            long requests = plan.requests();
+            Thread reporter = Thread.ofVirtual().name("preload-progress").start(() -> {
+                long last = 0;
+                long lastAt = start;
+                while (true) {
+                    try {
+                        Thread.sleep(PRELOAD_PROGRESS_MS);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    long now = System.nanoTime();
+                    long done = acceptedTotal.sum();
+                    long failed = errors.values().stream().mapToLong(LongAdder::sum).sum();
+                    progress.accept(String.format(Locale.ROOT, "preload: %,d of %,d written (%,.0f/s now, %,.0f/s overall)%s",
+                            done, plan.toWrite(), (done - last) * 1e9 / (now - lastAt), done * 1e9 / (now - start),
+                            failed == 0 ? "" : String.format(Locale.ROOT, ", %,d failed calls or items: %s", failed, errorsNow())));
+                    last = done;
+                    lastAt = now;
+                }
+            });
+            try (ExecutorService lanes = Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int lane = 0; lane < o.concurrency(); lane++) {
+                    GrpcClient c = client(lane);
+                    lanes.execute(() -> {
+                        long k;
+                        while ((k = next.getAndIncrement()) < requests) {
+                            long due = System.nanoTime();
+                            try {
+                                transfers(c, due, plan.requestSize(k));
+                            } catch (RuntimeException e) {
+                                failed(due, "client: " + e.getClass().getSimpleName() + ": " + e.getMessage());
+                            }
+                        }
+                    });
+                }
+            } finally {
+                reporter.interrupt();
+                reporter.join();
+            }
+        }
+
+        private Map<String, Long> errorsNow() {
+            Map<String, Long> errs = new TreeMap<>();
+            errors.forEach((k, v) -> errs.put(k, v.sum()));
+            return errs;
+        }
 
         void drive() throws InterruptedException {
             start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
@@ -505,7 +615,9 @@ public final class Bench {
 
         void one(GrpcClient c, long due) {
             try {
-                if (o.scenario().payments()) {
+                if (o.scenario().history()) {
+                    historyPage(c, due);
+                } else if (o.scenario().payments()) {
                     payment(c, due);
                 } else {
                     transfers(c, due);
@@ -515,7 +627,29 @@ public final class Bench {
             }
         }
 
-        /** One CreateTransfers request of the run's shape, built from the templates. */
+        /**
+         * One page of an account's history (GetAccountTransfers, both directions, {@link #HISTORY_PAGE} transfers, newest
+         * or oldest first), the accounts taken in turn; counted as the transfers it returned.
+         */
+        private void historyPage(GrpcClient c, long due) {
+            List<String> accounts = historyAccounts;
+            String account = accounts.get((int) (seq.getAndIncrement() % accounts.size()));
+            io.paymentledger.api.v1.GetAccountTransfersRequest req = io.paymentledger.api.v1.GetAccountTransfersRequest.newBuilder()
+                    .setAccountId(account).setPageSize(HISTORY_PAGE).setReversed(o.scenario() == Scenario.HISTORY_NEWEST).build();
+            io.paymentledger.api.v1.GetAccountTransfersResponse resp;
+            try {
+                resp = Calls.unary(c, o.target().get(), LedgerServiceGrpcClient.GetAccountTransfers, req, o.callTimeoutMs());
+            } catch (Calls.Failure f) {
+                failed(due, f.key);
+                return;
+            }
+            long done = System.nanoTime();
+            if (resp.getTransfersCount() == 0) {
+                itemErrors(due, "empty page (no such account, or not the caller's)", 1);
+            }
+            succeeded(due, done, resp.getTransfersCount());
+        }
+
         /** One single-transfer call of the merchants' client; the client batches it with the other lanes' calls. */
         private void batchedTransfer(io.paymentledger.client.LedgerClient client, long due) {
             long n = seq.getAndIncrement();
@@ -556,7 +690,11 @@ public final class Bench {
                 batchedTransfer(batching, due);
                 return;
             }
-            int n = o.transfersPerRequest();
+            transfers(c, due, o.transfersPerRequest());
+        }
+
+        /** One CreateTransfers request of {@code n} transfers, built from the templates. */
+        void transfers(GrpcClient c, long due, int n) {
             long first = seq.getAndAdd(n);
             CreateTransfersRequest.Builder req = CreateTransfersRequest.newBuilder();
             for (int i = 0; i < n; i++) {

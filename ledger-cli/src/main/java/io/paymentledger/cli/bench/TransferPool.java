@@ -30,7 +30,7 @@ final class TransferPool {
         return switch (scenario) {
             case HOT -> 1;
             case PAYMENTS, CAPTURES -> Math.max(1, Math.min(100, accounts / 100));
-            case UNIFORM, ZIPF -> 0;
+            case UNIFORM, ZIPF, HISTORY_NEWEST, HISTORY_OLDEST -> 0;
         };
     }
 

@@ -4,6 +4,7 @@ import io.paymentledger.cli.bench.Bench;
 import io.paymentledger.cli.bench.BenchReport;
 import io.paymentledger.cli.bench.BenchResult;
 import io.paymentledger.cli.bench.PgBenchComparison;
+import io.paymentledger.cli.bench.Preload;
 import io.paymentledger.cli.bench.ProcessCpu;
 import io.paymentledger.cli.bench.StageLatency;
 import io.paymentledger.cli.bench.StreamLag;
@@ -47,7 +48,10 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--scenario", defaultValue = "all", description = "uniform | hot | zipf | payments | all (default: all: these four),"
             + " or a comma-separated list; also captures: two partial captures of each payment sent at the same moment"
-            + " (run it beside a large-batch run: the race that once deadlocked the writer).")
+            + " (run it beside a large-batch run: the race that once deadlocked the writer); history_newest / history_oldest:"
+            + " reads, no writes: each call one GetAccountTransfers page of " + Bench.HISTORY_PAGE + " transfers (both"
+            + " directions) of the --history-accounts in turn, newest or oldest first (default --concurrency 1; the"
+            + " transfers/s column counts the transfers returned); none: no run (with --preload: only the preload).")
     String scenario;
 
     @Option(names = "--batch", defaultValue = "all", description = "Transfers per request: 1 | 100 | 1000 | 8000 | all"
@@ -116,6 +120,18 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--direct", description = "Send to whichever node leads instead of through the region router.")
     boolean direct;
 
+    @Option(names = "--history-accounts", split = ",", paramLabel = "ID", description = "The accounts the history scenarios"
+            + " read (comma-separated; the --merchant's own, e.g. the busiest account a preload names).")
+    List<String> historyAccounts;
+
+    @Option(names = "--preload", paramLabel = "N", description = "Before the runs, bring the ledger to N transfers, counted"
+            + " from what it already holds (nothing to do when it holds N or more), then measure on it: through the API"
+            + " (the journal stays hash-chained; ./ledger verify passes afterwards), " + Preload.BATCH + " transfers per"
+            + " CreateTransfers, " + Preload.IN_FLIGHT + " in flight, to the leading node directly, zipf over "
+            + Preload.ACCOUNTS + " fresh accounts, checked like a run. N: a whole number >= 0 (1000000, 1_000_000, 250k,"
+            + " 1M). Progress on stderr; last line 'preload: N transfers in the ledger (M written in S s, R/s)'.")
+    String preload;
+
     @Option(names = "--merchant", defaultValue = DeploymentSecurity.LOAD_MERCHANT, description = "The merchant identity"
             + " (mTLS certificate of the deployment's PKI) the load comes from; it owns the run's accounts."
             + " Default: ${DEFAULT-VALUE}.")
@@ -152,7 +168,12 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         LogSetup.install("ledger-bench", Level.SEVERE);
         List<Bench.Scenario> scenarios = parseScenarios(scenario);
+        if (scenarios.stream().anyMatch(Bench.Scenario::history) && (historyAccounts == null || historyAccounts.isEmpty())) {
+            throw new IllegalArgumentException("--scenario history_newest / history_oldest read the pages of given accounts:"
+                    + " name them with --history-accounts ID[,ID...]");
+        }
         List<Integer> shapes = parseShapes(batch);
+        Long preloadTo = preload == null ? null : Preload.parseCount(preload);
         Bench.Mode m = Bench.Mode.parse(mode);
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(1, 1L << 40);
         if (connections < 1 || connections > 64) {
@@ -203,10 +224,35 @@ public final class BenchCommand implements Callable<Integer> {
                                 def.batchesInFlightMax(), def.queuedTransfersMax(), connections))
                         .build();
             }
-            Bench bench = new Bench(grpcs, () -> d.postgres(d.awaitLeader(Duration.ofSeconds(30)).getRegion()).connect("ledger"),
-                    err::println).measureCpu(cpuSources(topology, d)).batchingClient(batchingClient);
+            Bench.LeaderDatabase leaderDb = () -> d.postgres(d.awaitLeader(Duration.ofSeconds(30)).getRegion()).connect("ledger");
+            Bench bench = new Bench(grpcs, leaderDb, err::println).measureCpu(cpuSources(topology, d)).batchingClient(batchingClient);
+            if (historyAccounts != null) {
+                bench.historyAccounts(historyAccounts);
+            }
             String command = reproduce(s);
             err.println("bench: target " + targetName + "; " + command);
+            io.vertx.core.json.JsonObject preloaded = null;
+            if (preloadTo != null) {
+                Supplier<SocketAddress> leader = tracker;
+                LeaderTracker own = null;
+                if (leader == null) {
+                    own = new LeaderTracker(topology, operator);
+                    leader = own;
+                }
+                try {
+                    preloaded = preload(bench, leaderDb, preloadTo, leader, s, merchant, err);
+                } finally {
+                    if (own != null) {
+                        own.close();
+                    }
+                }
+                if (!preloaded.getBoolean("reached") || !preloaded.getBoolean("checkPassed")) {
+                    if (json) {
+                        System.out.println(new io.vertx.core.json.JsonObject().put("command", command).put("preload", preloaded).encodePrettily());
+                    }
+                    return 1;
+                }
+            }
             List<BenchResult> results = new ArrayList<>();
             List<List<StageLatency.Stage>> stages = new ArrayList<>();
             List<StreamLag.Result> streamLags = new ArrayList<>();
@@ -216,7 +262,7 @@ public final class BenchCommand implements Callable<Integer> {
                             security.caFile()).setConnectTimeout(Clients.CONNECT_BUDGET_MS));
             boolean warmed = !warmupUntilSteady;
             for (Bench.Scenario sc : scenarios) {
-                for (int shape : sc.payments() ? List.of(1) : shapes) {
+                for (int shape : sc.payments() || sc.history() ? List.of(1) : shapes) {
                     Bench.Options o = Bench.Options.of(sc, shape, target).duration(duration, warmup).accounts(accounts)
                             .seed(s).callTimeoutMs(timeoutMs).owner(merchant);
                     int c = concurrency != null ? concurrency : batchingClient != null ? BATCHING_CALLERS
@@ -227,7 +273,7 @@ public final class BenchCommand implements Callable<Integer> {
                         warmed = true;
                     }
                     err.printf(Locale.ROOT, "bench: %s × %s, %s loop%s, %d in flight, %.0f s + %.0f s warm-up...%n", sc.label(),
-                            sc.payments() ? "unary" : shape, m.label(),
+                            sc.payments() ? "unary" : sc.history() ? "page" : shape, m.label(),
                             m == Bench.Mode.OPEN ? " at " + rate + "/s" : "", c, duration, warmup);
                     List<Map.Entry<String, Integer>> scraped = stageTargets(topology, d, direct);
                     java.util.concurrent.atomic.AtomicReference<StageLatency.Scrape> before = new java.util.concurrent.atomic.AtomicReference<>();
@@ -272,6 +318,9 @@ public final class BenchCommand implements Callable<Integer> {
             }
             if (json) {
                 io.vertx.core.json.JsonObject report = BenchReport.json(results, pgbench, command, targetName);
+                if (preloaded != null) {
+                    report.put("preload", preloaded);
+                }
                 io.vertx.core.json.JsonArray perRun = new io.vertx.core.json.JsonArray();
                 stages.forEach(st -> perRun.add(new io.vertx.core.json.JsonArray(st.stream().map(StageLatency.Stage::toJson).toList())));
                 report.put("stages", perRun);
@@ -281,14 +330,18 @@ public final class BenchCommand implements Callable<Integer> {
                     report.put("events", lags);
                 }
                 System.out.println(report.encodePrettily());
+            } else if (results.isEmpty()) {
+                System.out.println("ledger bench: no runs (--scenario none)");
+                System.out.println("reproduce: " + command);
             } else {
                 System.out.println("ledger bench against " + targetName);
                 System.out.print(BenchReport.table(results, pgbench));
                 System.out.println("where the time went, per run (the leader's and the router's histograms, its measured window only):");
                 for (int i = 0; i < results.size(); i++) {
-                    System.out.println("  " + results.get(i).scenario() + " × " + results.get(i).shape() + ": " + StageLatency.line(stages.get(i)));
+                    String shape = results.get(i).scenario().startsWith("history") ? "page" : Integer.toString(results.get(i).shape());
+                    System.out.println("  " + results.get(i).scenario() + " × " + shape + ": " + StageLatency.line(stages.get(i)));
                     if (streamLags.get(i) != null) {
-                        System.out.println("  " + results.get(i).scenario() + " × " + results.get(i).shape() + ": " + streamLags.get(i).line());
+                        System.out.println("  " + results.get(i).scenario() + " × " + shape + ": " + streamLags.get(i).line());
                     }
                 }
                 System.out.println("transfers/s: accepted transfers answered inside the measured window; latency: "
@@ -311,6 +364,54 @@ public final class BenchCommand implements Callable<Integer> {
             pool.forEach(Clients::close);
             operator.close();
         }
+    }
+
+    /**
+     * `--preload N`: counts the ledger's transfers, writes what is missing (in up to {@link Preload#PASSES_MAX} passes:
+     * a pass whose calls failed leaves a rest, counted again), prints the summary line; returns what it did (JSON).
+     */
+    static io.vertx.core.json.JsonObject preload(Bench bench, Bench.LeaderDatabase db, long target, Supplier<SocketAddress> leader,
+            long seed, String owner, PrintStream err) throws Exception {
+        long present;
+        try (java.sql.Connection c = db.open()) {
+            present = Preload.transfersInLedger(c);
+        }
+        long before = present;
+        Preload.Plan plan = new Preload.Plan(target, present);
+        err.println(plan.describe());
+        long written = 0;
+        double seconds = 0;
+        boolean checked = true;
+        io.vertx.core.json.JsonArray passes = new io.vertx.core.json.JsonArray();
+        for (int pass = 1; !plan.nothingToDo() && pass <= Preload.PASSES_MAX; pass++) {
+            Bench.Options o = Bench.Options.of(Preload.SCENARIO, Preload.BATCH, leader).accounts(Preload.ACCOUNTS)
+                    .seed(seed + pass).closedLoop(Preload.IN_FLIGHT).owner(owner);
+            Bench.Preloaded p = bench.preload(plan, o);
+            written += p.accepted();
+            seconds += p.seconds();
+            checked &= p.check().passed();
+            err.printf(Locale.ROOT, "preload: pass %d: %,d accepted in %.1f s (accounts %s-a0..%d, %s-a0 the busiest), errors %s,"
+                    + " check %s%n", pass, p.accepted(), p.seconds(), p.prefix(), Preload.ACCOUNTS - 1, p.prefix(),
+                    p.errors().isEmpty() ? "none" : p.errors(), p.check().passed() ? "passed" : "FAILED: " + p.check().problems());
+            passes.add(new io.vertx.core.json.JsonObject().put("accepted", p.accepted()).put("seconds", p.seconds())
+                    .put("accountPrefix", p.prefix()).put("errors", new io.vertx.core.json.JsonObject(new java.util.TreeMap<>(p.errors())))
+                    .put("check", p.check().toJson()));
+            try (java.sql.Connection c = db.open()) {
+                present = Preload.transfersInLedger(c);
+            }
+            plan = new Preload.Plan(target, present);
+            if (p.accepted() == 0 || !p.check().passed()) {
+                break;
+            }
+        }
+        boolean reached = present >= target;
+        err.println(Preload.summary(present, written, seconds));
+        if (!reached) {
+            err.printf(Locale.ROOT, "preload: FAILED: the ledger holds %,d transfers, %,d short of %,d%n", present, target - present, target);
+        }
+        return new io.vertx.core.json.JsonObject().put("target", target).put("before", before).put("after", present)
+                .put("written", written).put("seconds", seconds).put("reached", reached).put("checkPassed", checked)
+                .put("passes", passes);
     }
 
     /**
@@ -400,6 +501,12 @@ public final class BenchCommand implements Callable<Integer> {
         if (direct) {
             sb.append(" --direct");
         }
+        if (preload != null) {
+            sb.append(" --preload ").append(Preload.parseCount(preload));
+        }
+        if (historyAccounts != null && !historyAccounts.isEmpty()) {
+            sb.append(" --history-accounts ").append(String.join(",", historyAccounts));
+        }
         if (!DeploymentSecurity.LOAD_MERCHANT.equals(merchant)) {
             sb.append(" --merchant ").append(merchant);
         }
@@ -419,6 +526,9 @@ public final class BenchCommand implements Callable<Integer> {
     static List<Bench.Scenario> parseScenarios(String s) {
         if (s.trim().equalsIgnoreCase("all")) {
             return List.of(Bench.Scenario.UNIFORM, Bench.Scenario.HOT, Bench.Scenario.ZIPF, Bench.Scenario.PAYMENTS);
+        }
+        if (s.trim().equalsIgnoreCase("none")) {
+            return List.of();
         }
         return Arrays.stream(s.split(",")).map(Bench.Scenario::parse).distinct().toList();
     }

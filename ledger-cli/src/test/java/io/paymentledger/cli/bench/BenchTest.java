@@ -51,6 +51,62 @@ class BenchTest {
         assertThat(r.p999Ms()).isGreaterThanOrEqualTo(r.p50Ms());
     }
 
+    /**
+     * `--preload`: writes exactly what is missing (its last request a partial one), the check of its accounts holds, the
+     * journal still replays sound (the preload goes through the writer: nothing behind its back), and a second plan to the
+     * same target has nothing to write.
+     */
+    @Test
+    void preloadWritesWhatIsMissingAndTheJournalStaysSound() throws Exception {
+        long before;
+        try (Connection c = ledger.sql()) {
+            before = Preload.transfersInLedger(c);
+        }
+        Preload.Plan plan = new Preload.Plan(before + 20_500, before);
+        assertThat(plan.requests()).isEqualTo(3);
+        Bench.Preloaded p = bench.preload(plan, Bench.Options.of(Preload.SCENARIO, Preload.BATCH, () -> ledger.address)
+                .accounts(1_000).closedLoop(2).seed(7));
+        assertThat(p.errors()).isEmpty();
+        assertThat(p.check().problems()).isEmpty();
+        assertThat(p.accepted()).isEqualTo(20_500);
+        try (Connection c = ledger.sql()) {
+            long after = Preload.transfersInLedger(c);
+            assertThat(after).isEqualTo(before + 20_500);
+            try (Statement st = c.createStatement(); java.sql.ResultSet rs = st.executeQuery("select count(*) from transfer")) {
+                rs.next();
+                assertThat(rs.getLong(1)).as("the journal's count is the rows'").isEqualTo(after);
+            }
+            assertThat(new Preload.Plan(before + 20_500, after).nothingToDo()).isTrue();
+            io.paymentledger.ledger.journal.JournalVerifier.Report report = new io.paymentledger.ledger.journal.JournalVerifier(null).verify(c);
+            assertThat(report.sound()).as("journal replay: " + report).isTrue();
+        }
+    }
+
+    /** The read scenarios: full pages of a preloaded account's history, newest and oldest first, nothing written. */
+    @Test
+    void historyScenariosReadFullPagesOfAPreloadedAccount() throws Exception {
+        long before;
+        try (Connection c = ledger.sql()) {
+            before = Preload.transfersInLedger(c);
+        }
+        Bench.Preloaded p = bench.preload(new Preload.Plan(before + 16_000, before), Bench.Options.of(Preload.SCENARIO,
+                Preload.BATCH, () -> ledger.address).accounts(1_000).closedLoop(2).seed(11));
+        assertThat(p.check().passed()).isTrue();
+        Bench reader = new Bench(List.of(ledger.grpc), ledger::sql, System.out::println).historyAccounts(List.of(p.prefix() + "-a0"));
+        for (Bench.Scenario s : List.of(Bench.Scenario.HISTORY_NEWEST, Bench.Scenario.parse("history-oldest"))) {
+            BenchResult r = reader.run(Bench.Options.of(s, 1, () -> ledger.address).duration(1, 0.2));
+            System.out.println(BenchReport.table(List.of(r), null));
+            assertThat(r.errors()).isEmpty();
+            assertThat(r.check().passed()).isTrue();
+            assertThat(r.concurrency()).isEqualTo(1);
+            assertThat(r.latencySamples()).isPositive();
+            assertThat(r.transfers()).as("full pages").isPositive().isEqualTo(r.transfers() / Bench.HISTORY_PAGE * Bench.HISTORY_PAGE);
+        }
+        try (Connection c = ledger.sql()) {
+            assertThat(Preload.transfersInLedger(c)).as("reads write nothing").isEqualTo(before + 16_000);
+        }
+    }
+
     @Test
     void closedLoopUniform() throws Exception {
         BenchResult r = bench.run(brief(Bench.Scenario.UNIFORM).closedLoop(8));

@@ -178,7 +178,7 @@ class OperatorOutputTest {
      * status or verify prints (like the {@code journal sound:} verify never printed) fails the test.
      */
     private static final Set<String> OTHER_OUTPUTS = Set.of(
-            "chaos", "chaos run", "payments calls", "payments", "switchover", "switchover to b failed", "prometheus not installed", "events tail", "events", // other commands
+            "chaos", "chaos run", "payments calls", "payments", "preload", "switchover", "switchover to b failed", "prometheus not installed", "events tail", "events", // other commands
             "kafka check", "kafka relay", "kafka relay: FENCED", // ./ledger kafka check, the relay's log lines
             "site a", "site b", "site witness", "site router", "postgres a", "ledger destroy", "not restarting", // ./ledger site up|down, restart
             "ledger", // the CLI's own error prefix ("ledger: switchover to b failed: ...")
