@@ -33,6 +33,7 @@ import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.common.ServiceMethod;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -517,7 +518,8 @@ public final class Bench {
                 }
             } finally {
                 reporter.interrupt();
-                reporter.join();
+                // It only sleeps and prints: interrupted, it returns at once.
+                reporter.join(Duration.ofSeconds(5));
             }
         }
 

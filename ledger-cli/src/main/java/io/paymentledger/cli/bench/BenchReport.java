@@ -26,7 +26,7 @@ public final class BenchReport {
         sb.append("  check  errors\n");
         for (BenchResult r : results) {
             sb.append(String.format(Locale.ROOT, "%-9s %6s %-6s %5d %12.0f %9s %9s %9s %9s %10s %10s",
-                    r.scenario(), r.scenario().equals("payments") ? "unary" : r.scenario().startsWith("history") ? "page" : Integer.toString(r.shape()), r.mode(),
+                    r.scenario(), shapeLabel(r), r.mode(),
                     r.concurrency(), r.transfersPerSecond(), ms(r, r.p50Ms()), ms(r, r.p99Ms()), ms(r, r.p999Ms()),
                     ms(r, r.maxMs()), us(r.cpu().serverUsPerCall()), us(r.cpu().generatorUsPerCall())));
             if (pgbench != null) {
@@ -37,7 +37,7 @@ public final class BenchReport {
             sb.append("  ").append(r.check().passed() ? "PASS " : "FAIL ").append("  ").append(errors(r)).append('\n');
         }
         for (BenchResult r : results) {
-            sb.append("cpu ").append(r.scenario()).append(" × ").append(r.scenario().equals("payments") ? "unary" : r.scenario().startsWith("history") ? "page" : r.shape())
+            sb.append("cpu ").append(r.scenario()).append(" × ").append(shapeLabel(r))
                     .append(": ").append(cpu(r.cpu())).append('\n');
         }
         for (BenchResult r : results) {
@@ -121,5 +121,10 @@ public final class BenchReport {
             out.put("pgbench", pgbench.toJson());
         }
         return out;
+    }
+
+    /** The table's shape column: "unary" for payments calls, "page" for history reads, else transfers per request. */
+    private static String shapeLabel(BenchResult r) {
+        return r.scenario().equals("payments") ? "unary" : r.scenario().startsWith("history") ? "page" : Integer.toString(r.shape());
     }
 }

@@ -181,8 +181,9 @@ public final class EventFollower {
         }
         sink.idle();
         if (stop == null) {
-            // A tail follows for as long as the operator lets it: no bound here on purpose. The stream's end or
-            // failure is an item too, so this wakes for it (and Ctrl-C interrupts it).
+            // A tail follows for as long as the operator lets it: no deadline of its own. It cannot hang: the stream's
+            // end or failure is an item too, and every stream ends by its STREAM_DEADLINE_MINUTES deadline at the latest,
+            // so this wakes for that (and Ctrl-C interrupts it).
             return queue.take();
         }
         while (!stop.getAsBoolean()) {
