@@ -486,11 +486,6 @@ public final class HazelcastCoordinator implements Coordinator {
     }
 
     /**
-     * Makes this member a CP member again after a restart (open-source CP members come back with a new
-     * identity): removes its own previous incarnation (same address, no longer in the cluster) and promotes
-     * itself. Returns a sentence for the log; safe to call repeatedly.
-     */
-    /**
      * Honour wishes for the CP Raft leader's placement written into {@code file} (drills only; see
      * {@link RaftLeaderSteering#honourWish}); checked at every {@link #maintain}.
      */
@@ -518,6 +513,19 @@ public final class HazelcastCoordinator implements Coordinator {
         return outcome;
     }
 
+    /**
+     * Makes this member a CP member again after a restart (open-source CP members come back with a new identity):
+     * removes its previous incarnations, one at a time, then promotes itself once and waits for that promotion to
+     * finish. Returns a sentence for the log; safe to call repeatedly, and from two threads at once (a hung call is left
+     * running while the next tick calls again, {@link #call}).
+     *
+     * <p>While this process's promotion runs, nothing at this member's address is removed: Hazelcast gives a promoted
+     * member a fresh random CP identity (not the cluster member's) and makes it the local CP member only once the CP
+     * groups took it in, so a promotion in progress looks exactly like a dead incarnation. Removing it (as this method
+     * once did when a tick came while its promotion ran) leaves the CP groups with two members, and the next loss of
+     * either stops the CP Subsystem for good. Outside a promotion, whatever is listed at this address is a previous
+     * incarnation: its process is gone, since this one holds the address.
+     */
     public String ensureCpMember() {
         try {
             return call("rejoin the CP group", () -> {
@@ -528,22 +536,43 @@ public final class HazelcastCoordinator implements Coordinator {
                 if (cp().getLocalCPMember() != null) {
                     return "already a CP member";
                 }
-                Collection<CPMember> cpMembers = mgmt.getCPMembers().toCompletableFuture().get(settings.callTimeout().toMillis(), TimeUnit.MILLISECONDS);
-                Set<java.util.UUID> alive = hz.getCluster().getMembers().stream().map(Member::getUuid).collect(Collectors.toSet());
-                var me = hz.getCluster().getLocalMember().getAddress();
-                for (CPMember m : cpMembers) {
-                    if (!alive.contains(m.getUuid()) && m.getAddress().equals(me)) {
-                        mgmt.removeCPMember(m.getUuid()).toCompletableFuture().get(settings.callTimeout().toMillis() * 3, TimeUnit.MILLISECONDS);
-                        LOG.warning(() -> "coordinator: removed my previous CP incarnation " + m.getUuid());
+                long timeoutMs = settings.callTimeout().toMillis();
+                synchronized (this) {
+                    if (promotion != null && !promotion.isDone()) {
+                        return "my promotion to CP member is in progress; waiting for it";
                     }
+                    // Done and still not a CP member (Hazelcast makes a promotion the local CP member before its future
+                    // completes): it failed, and whatever it listed is a dead identity now, removed below.
+                    promotion = null;
                 }
-                mgmt.promoteToCPMember().toCompletableFuture().get(settings.callTimeout().toMillis() * 3, TimeUnit.MILLISECONDS);
+                var me = hz.getCluster().getLocalMember().getAddress();
+                List<CPMember> previous = mgmt.getCPMembers().toCompletableFuture().get(timeoutMs, TimeUnit.MILLISECONDS)
+                        .stream().filter(m -> m.getAddress().equals(me)).toList();
+                if (!previous.isEmpty()) {
+                    // Its future ends with the CP groups' change; promoted at a later call, once none is listed.
+                    CPMember m = previous.get(0);
+                    mgmt.removeCPMember(m.getUuid()).toCompletableFuture().get(timeoutMs * 3, TimeUnit.MILLISECONDS);
+                    LOG.warning(() -> "coordinator: removed my previous CP incarnation " + m.getUuid());
+                    return "removed my previous CP incarnation " + m.getUuid() + "; promoting once none is listed";
+                }
+                java.util.concurrent.CompletableFuture<Void> asked;
+                synchronized (this) {
+                    if (promotion != null) {
+                        return "my promotion to CP member is in progress; waiting for it";
+                    }
+                    asked = mgmt.promoteToCPMember().toCompletableFuture();
+                    promotion = asked;
+                }
+                asked.get(timeoutMs * 3, TimeUnit.MILLISECONDS);
                 return "promoted to CP member";
             });
         } catch (CoordinatorUnavailable e) {
             return "cannot rejoin the CP group yet: " + e.getMessage();
         }
     }
+
+    /** This process's promotion to CP member once asked for ({@link #ensureCpMember}); never asked twice at once. */
+    private java.util.concurrent.CompletableFuture<Void> promotion;
 
     /**
      * How many of the expected members are CP members right now, in every CP group: each publishes its own CP identity
