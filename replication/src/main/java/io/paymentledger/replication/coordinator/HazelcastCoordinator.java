@@ -192,11 +192,17 @@ public final class HazelcastCoordinator implements Coordinator {
         // 120 s — minutes during which the healed region can neither lead nor stand by. Check every few seconds.
         c.setProperty("hazelcast.merge.first.run.delay.seconds", Integer.toString(MERGE_CHECK_SECONDS));
         c.setProperty("hazelcast.merge.next.run.delay.seconds", Integer.toString(MERGE_CHECK_SECONDS));
-        // No member is preferred as Raft leader. With the witness preferred (priority 10), Hazelcast's rebalance
-        // (every 60 s) transferred leadership to the witness's dead incarnation, which stays in the CP member list
-        // until the restarted witness removes it: the group froze for seconds, the leader's CP session expired and
-        // a healthy leader was deposed (CI run of 2026-11-28, drill kill_witness). Equal priorities never transfer
-        // (one 'default' group), so losing any one member costs at most one Raft election (~1.5 s), never a failover.
+        // No member is preferred as Raft leader, and Hazelcast never moves Raft leaderships about by itself. Its
+        // leadership rebalance (every 60 s by default) asks each listed CP member's address how many groups it leads:
+        // a dead incarnation's address is answered by the restarted process there (not yet a CP member, leading
+        // nothing), so the dead identity looks like the best target. With the witness preferred (priority 10) it moved
+        // leadership to the witness's dead incarnation (CI run of 2026-11-28, drill kill_witness); with equal
+        // priorities it still moves the 'default' group away from a member that leads both groups, and did so to the
+        // standby's dead incarnation after `./ledger kill node-b` (2026-12-07): the group froze until the transfer
+        // timed out, the leader's CP calls hung, and a healthy leader fenced itself and took over again (a new epoch,
+        // a write gap). One 'default' group has nothing to balance; losing any one member costs at most one Raft
+        // election (~1.5 s), never a failover. (Drills place the Raft leader themselves: RaftLeaderSteering.)
+        c.setProperty("hazelcast.raft.leadership.rebalance.period", Integer.toString(Integer.MAX_VALUE));
         NetworkConfig n = c.getNetworkConfig().setPort(s.port()).setPortAutoIncrement(false);
         n.getInterfaces().setEnabled(true).addInterface(s.host());
         n.getJoin().getMulticastConfig().setEnabled(false);

@@ -65,19 +65,25 @@ class CpRejoinTest {
         started.forEach(HazelcastCoordinator::close);
     }
 
-    @Test
-    void aRestartedMemberRejoinsWithoutEverRemovingItsOwnNewIdentity() throws Exception {
+    /** Three members a, b, witness on free ports; their settings. */
+    List<HazelcastCoordinator.Settings> startThree(Duration callTimeout) {
         String cluster = "cp-rejoin-test-" + Long.toHexString(System.nanoTime());
         List<Integer> ports = List.of(Ports.free(), Ports.free(), Ports.free());
         List<String> addresses = ports.stream().map(p -> "127.0.0.1:" + p).toList();
         List<HazelcastCoordinator.Settings> settings = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             settings.add(new HazelcastCoordinator.Settings(cluster, NAMES.get(i), "127.0.0.1", ports.get(i), addresses, NAMES,
-                    60, 1, 0, CALL_TIMEOUT, 0));
+                    60, 1, 0, callTimeout, 0));
         }
         List<java.util.concurrent.CompletableFuture<HazelcastCoordinator>> starting = settings.stream()
                 .map(s -> java.util.concurrent.CompletableFuture.supplyAsync(() -> HazelcastCoordinator.start(s))).toList();
         starting.forEach(f -> started.add(f.join()));
+        return settings;
+    }
+
+    @Test
+    void aRestartedMemberRejoinsWithoutEverRemovingItsOwnNewIdentity() throws Exception {
+        List<HazelcastCoordinator.Settings> settings = startThree(CALL_TIMEOUT);
         HazelcastCoordinator a = started.get(0);
         HazelcastCoordinator witness = started.get(2);
         awaitWhole(List.of(a, started.get(1), witness));
@@ -143,6 +149,59 @@ class CpRejoinTest {
             }
         }
         assertThat(leads).as("b takes the leader lock (a CP call) after a is gone; last failure: %s", last).isTrue();
+    }
+
+    /**
+     * Hazelcast never moves a Raft leadership by itself: the drills place the Raft leader where they want it
+     * (RaftLeaderSteering) and it stays there, and while a restarted member's process is still starting (its old CP
+     * identity listed, its address answered by the new process) the member that leads every CP group goes on answering.
+     * Hazelcast's leadership rebalance moved leaderships away from a member leading both groups, once to a dead
+     * identity (a healthy leader deposed after the standby's node was killed); it is asked here to run every second
+     * as Hazelcast's own setting, and the coordinator's configuration must keep it from running at all.
+     */
+    @Test
+    void raftLeadershipStaysWherePlacedAndTheLeaderAnswersWhileARestartedMembersOldIdentityIsListed() throws Exception {
+        String property = "hazelcast.raft.leadership.rebalance.period";
+        System.setProperty(property, "1");
+        hazelcastLogger.addHandler(capture);
+        try {
+            List<HazelcastCoordinator.Settings> settings = startThree(Duration.ofMillis(1_500));
+            HazelcastCoordinator a = started.get(0);
+            HazelcastCoordinator witness = started.get(2);
+            awaitWhole(List.of(a, started.get(1), witness));
+            java.nio.file.Path wish = java.nio.file.Files.createTempFile("raft-leader-wish", "");
+            java.nio.file.Files.writeString(wish, "a");
+            started.forEach(m -> m.raftLeaderWishFile(wish));
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (java.nio.file.Files.exists(wish)) {
+                started.forEach(HazelcastCoordinator::maintain);
+                assertThat(System.nanoTime()).as("a leads every CP group within 60 s").isLessThan(deadline);
+                sleep(100);
+            }
+
+            started.get(1).close();
+            HazelcastCoordinator b = HazelcastCoordinator.start(settings.get(1)); // still starting: does not rejoin yet
+            started.set(1, b);
+            List<String> failures = new ArrayList<>();
+            long until = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+            while (System.nanoTime() < until) {
+                try {
+                    a.readRecord();
+                } catch (Coordinator.CoordinatorUnavailable e) {
+                    failures.add(e.getMessage());
+                }
+                witness.maintain();
+                sleep(100);
+            }
+            assertThat(failures).as("a's CP calls while b's old identity is listed").isEmpty();
+            java.nio.file.Files.writeString(wish, "a");
+            a.maintain();
+            assertThat(wish).as("a still leads every CP group (the wish is honoured at once, nothing to move)").doesNotExist();
+            assertThat(hazelcastLog.stream().filter(m -> m.contains("leadership claims") || m.contains("Transferring leadership from"))
+                    .toList()).as("Hazelcast's leadership rebalance at work").isEmpty();
+        } finally {
+            System.clearProperty(property);
+        }
     }
 
     /** Until every member is a CP member and every CP group has three of them, each member's upkeep ticking. */
