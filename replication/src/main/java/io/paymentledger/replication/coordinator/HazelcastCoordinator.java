@@ -170,6 +170,8 @@ public final class HazelcastCoordinator implements Coordinator {
      * {@code -Dledger.cp.steer=false} (to compare with Hazelcast's own behaviour, or should its internals change).
      */
     static final boolean STEER = !"false".equals(System.getProperty("ledger.cp.steer"));
+    /** Raft's leader election timeout (see {@link #config}); {@code -Dledger.cp.electionTimeoutMs} to compare. */
+    static final int RAFT_ELECTION_TIMEOUT_MS = Integer.getInteger("ledger.cp.electionTimeoutMs", 500);
 
     static Config config(Settings s) {
         Config c = new Config().setClusterName(s.clusterName()).setInstanceName("ledger-" + s.memberName());
@@ -216,8 +218,16 @@ public final class HazelcastCoordinator implements Coordinator {
                 .setFailOnIndeterminateOperationState(true)
                 .setCPMemberPriority(s.leadershipPriority());
         // Raft defaults notice a dead CP leader only after 5 missed 5 s heartbeats (25 s): too slow for the RTO.
+        // The election timeout (Hazelcast adds 0-1 s at random) paces three things: how often a follower checks its
+        // leader, how long a follower refuses a pre-vote after the leader's last append, and how long a refused
+        // candidate waits to try again. A killed Raft leader was noticed at once (its port refuses) but the other
+        // follower, which had heard from it within the window, refused the first pre-vote: 1000 ms cost ~2.6 s of
+        // re-election (kill_leader_node with the Raft leader in the leading region: 4.1-4.8 s outage, median 4.7 s).
+        // 500 ms: 3.2-4.3 s, median 3.6 s (runbooks/chaos.md has the table). Against a false election the missed-heartbeat bound
+        // (3 x 500 ms, unchanged) decides, not this; and a Raft leader change costs a stall of CP calls, never a
+        // failover (sessions and the leader lock survive it).
         c.getCPSubsystemConfig().getRaftAlgorithmConfig().setLeaderHeartbeatPeriodInMillis(500)
-                .setMaxMissedLeaderHeartbeatCount(3).setLeaderElectionTimeoutInMillis(1000);
+                .setMaxMissedLeaderHeartbeatCount(3).setLeaderElectionTimeoutInMillis(RAFT_ELECTION_TIMEOUT_MS);
         return c;
     }
 
