@@ -194,9 +194,28 @@ public record Topology(Path dir, Map<String, Region> regions, int witnessHazelca
         return names;
     }
 
-    private static int port(int preferred) {
-        return Ports.isListening(preferred) ? Ports.free() : preferred;
+    /**
+     * A listener's port: {@code preferred} when nothing listens there, else a free one this process has not handed out
+     * before. {@link Ports#free} can return a port it returned a moment ago (nothing holds it until its listener
+     * starts), and no two listeners of a deployment may share one, not even on different hosts of network namespaces
+     * (SiteConfig refuses it: the tooling finds a listener's site by its port). A CI run of SiteNetworkDrillsTest got
+     * one port for the witness's and region a's CP members and could not restart its sites.
+     */
+    static int port(int preferred) {
+        if (!Ports.isListening(preferred)) {
+            return preferred;
+        }
+        for (int attempt = 0; attempt < 100; attempt++) {
+            int p = Ports.free();
+            if (HANDED_OUT.add(p)) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("no free port on 127.0.0.1 that this process has not handed out already");
     }
+
+    /** Substitute ports handed out by {@link #port}, never handed out twice. */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public Region region(String name) {
         Region r = regions.get(name);
