@@ -564,6 +564,13 @@ public final class HazelcastCoordinator implements Coordinator {
                 var me = hz.getCluster().getLocalMember().getAddress();
                 List<CPMember> previous = mgmt.getCPMembers().toCompletableFuture().get(timeoutMs, TimeUnit.MILLISECONDS)
                         .stream().filter(m -> m.getAddress().equals(me)).toList();
+                synchronized (this) {
+                    // A call left behind can list after another thread asked for a promotion (set before Hazelcast lists
+                    // it): then the listing may hold that promotion's identity, which is not to be removed.
+                    if (promotion != null) {
+                        return "my promotion to CP member is in progress; waiting for it";
+                    }
+                }
                 if (!previous.isEmpty()) {
                     // Its future ends with the CP groups' change; promoted at a later call, once none is listed.
                     CPMember m = previous.get(0);
