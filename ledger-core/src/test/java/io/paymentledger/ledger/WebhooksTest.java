@@ -310,8 +310,8 @@ class WebhooksTest {
             assertThat(verifiedBy(h, ep1.getSecret())).as("signature of " + h.id()).isEqualTo(1);
             assertThat(verifiedBy(h, ep2.getSecret())).isZero();
         }
-        assertThat(new JsonObject(delivered1.get(0).body()).getString("type")).isEqualTo("account.created");
-        assertThat(new JsonObject(delivered1.get(2).body()).getString("type")).isEqualTo("transfer.posted");
+        assertThat(new JsonObject(deduped1.get(0).body()).getString("type")).isEqualTo("account.created");
+        assertThat(new JsonObject(deduped1.get(2).body()).getString("type")).isEqualTo("transfer.posted");
 
         // The tenant wall: nothing of the other merchant's accounts in either direction.
         for (Hit h : delivered1) {
@@ -359,6 +359,47 @@ class WebhooksTest {
                 .containsExactlyElementsOf(expected1.subList(1, expected1.size()).stream().map(Event::getId).toList());
         delete(M1, ep1.getEndpoint().getId());
         delete(M2, ep2.getEndpoint().getId());
+    }
+
+    /**
+     * No head-of-line blocking across endpoints of one host, and no attempt goes out after it was given up: while one
+     * merchant's endpoint never answers, another endpoint on the same host gets each of its events once, every
+     * attempt answered within the budget. Both failed when the dispatcher kept one connection per host: the second
+     * endpoint's attempts spent their 5 s budget queued behind the hung one, counted as timed out, then went out
+     * anyway once the connection was free — the receiver got events twice, 200 both times (CI runs of 2026-12-07).
+     */
+    @Test
+    @Order(2)
+    void anEndpointThatHangsHoldsUpNoOtherEndpointOfItsHost() throws Exception {
+        String hung = "/" + id("hangs");
+        String fine = "/" + id("answers");
+        Integer[] never = new Integer[40];
+        java.util.Arrays.fill(never, HANG);
+        receiver.plan(hung, never);
+        CreateWebhookEndpointResponse epHung = create(M2, receiver.url(hung));
+        String a2 = id("ha"), b2 = id("hb");
+        createAccounts(M2, owned(a2, M2), owned(b2, M2));
+        pay(M2, a2, b2);
+        await("the hanging endpoint got its first attempt", () -> !receiver.hits(hung).isEmpty(), 30);
+
+        CreateWebhookEndpointResponse epFine = create(M1, receiver.url(fine));
+        String a1 = id("fa"), b1 = id("fb");
+        createAccounts(M1, owned(a1, M1), owned(b1, M1));
+        for (int i = 0; i < 3; i++) {
+            pay(M1, a1, b1);
+        }
+        List<Event> expected = events(M1, epFine.getEndpoint().getDeliveredCursor());
+        assertThat(expected).hasSize(5);
+        await("the other endpoint has every event", () -> receiver.delivered(fine).stream().map(Hit::id).distinct().count() >= 5, 60);
+        Thread.sleep(WebhookDispatcher.ANSWER_BUDGET_MS + 1_000); // an attempt given up on would arrive by now
+        assertThat(receiver.hits(fine).stream().map(Hit::id).toList()).as("each event once, in order, while the other endpoint hangs")
+                .containsExactlyElementsOf(expected.stream().map(Event::getId).toList());
+        ListWebhookDeliveriesResponse log = t.as(M1, EventsServiceGrpcClient.ListWebhookDeliveries, ListWebhookDeliveriesRequest
+                .newBuilder().setEndpointId(epFine.getEndpoint().getId()).setLimit(100).build()).body();
+        assertThat(log.getDeliveriesList()).as("every attempt of the other endpoint answered in time").hasSize(5)
+                .allMatch(d -> d.getResult() == WebhookDeliveryResult.WEBHOOK_DELIVERY_RESULT_DELIVERED);
+        delete(M1, epFine.getEndpoint().getId());
+        delete(M2, epHung.getEndpoint().getId());
     }
 
     static void delete(String merchant, String id) {

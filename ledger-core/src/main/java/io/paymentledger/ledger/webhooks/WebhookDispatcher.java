@@ -68,6 +68,8 @@ public final class WebhookDispatcher implements AutoCloseable {
     static final long SKIPPED_PROGRESS_MS = 5_000;
     /** Endpoints served per node at most (beyond: the oldest are served, the rest logged). */
     public static final int ENDPOINTS_MAX = 10_000;
+    /** Connections to one host at most (beyond, attempts wait for one; their budget includes the wait). */
+    static final int CONNECTIONS_PER_HOST = 64;
     /** Journal rows counted per endpoint for the lag gauge at most, and how often they are counted. */
     static final int LAG_COUNT_MAX = 100_000;
     static final long LAG_COUNT_EVERY_MS = 10_000;
@@ -151,7 +153,11 @@ public final class WebhookDispatcher implements AutoCloseable {
         if (settings.trust() != null) {
             options.setTrustOptions(settings.trust());
         }
-        this.http = vertx.createHttpClient(options, new PoolOptions().setHttp1MaxSize(1).setHttp2MaxSize(1));
+        // A connection per endpoint in flight, not one per host: each worker has one attempt out at a time, and with one
+        // connection per host the endpoints of one host (a receiving platform's many merchants) waited for each other,
+        // their budget running out in the pool's queue (head-of-line blocking across endpoints).
+        this.http = vertx.createHttpClient(options, new PoolOptions().setHttp1MaxSize(CONNECTIONS_PER_HOST)
+                .setHttp2MaxSize(CONNECTIONS_PER_HOST));
         for (String r : List.of("DELIVERED", "FAILED", "TIMEOUT", "REFUSED")) {
             results.put(r, Counter.builder("ledger_webhook_deliveries").tag("result", r.toLowerCase(java.util.Locale.ROOT))
                     .description("webhook delivery attempts by result").register(meters));
@@ -289,6 +295,8 @@ public final class WebhookDispatcher implements AutoCloseable {
         }
     }
 
+    private static final Object GIVEN_UP = new Object();
+
     /** One POST with the Standard Webhooks headers, answered within the budget. Blocking (a virtual thread). */
     Attempt post(WebhookStore.Endpoint e, List<byte[]> keys, String eventId, String body) {
         long start = System.nanoTime();
@@ -299,13 +307,19 @@ public final class WebhookDispatcher implements AutoCloseable {
             return new Attempt("REFUSED", 0, 0, r.getMessage());
         }
         long timestamp = Instant.now().getEpochSecond();
-        AtomicReference<HttpClientRequest> sent = new AtomicReference<>();
+        // The request once it has a connection, or GIVEN_UP once the attempt timed out: an attempt given up on before it
+        // had a connection must never go out later (it did: the receiver got the event, the dispatcher had counted the
+        // attempt as failed and sent it again — a duplicate with no failure the receiver could see).
+        AtomicReference<Object> sent = new AtomicReference<>();
         Future<Integer> answer = http.request(new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(e.url())
                 .setTimeout(ANSWER_BUDGET_MS)
                 .putHeader("content-type", "application/json").putHeader("user-agent", "paymentledger-webhooks/1")
                 .putHeader("webhook-id", eventId).putHeader("webhook-timestamp", Long.toString(timestamp))
                 .putHeader("webhook-signature", WebhookSigning.header(keys, eventId, timestamp, body))).compose(req -> {
-                    sent.set(req);
+                    if (!sent.compareAndSet(null, req)) {
+                        req.reset();
+                        return Future.failedFuture("given up before it was sent");
+                    }
                     return req.send(Buffer.buffer(body));
                 }).compose(resp -> resp.body().map(ignored -> resp.statusCode()));
         try {
@@ -314,8 +328,7 @@ public final class WebhookDispatcher implements AutoCloseable {
             return status >= 200 && status < 300 ? new Attempt("DELIVERED", status, ms, null)
                     : new Attempt("FAILED", status, ms, "HTTP " + status);
         } catch (TimeoutException t) {
-            HttpClientRequest req = sent.get();
-            if (req != null) {
+            if (!sent.compareAndSet(null, GIVEN_UP) && sent.get() instanceof HttpClientRequest req) {
                 req.reset();
             }
             return new Attempt("TIMEOUT", 0, (System.nanoTime() - start) / 1_000_000, "no answer within " + ANSWER_BUDGET_MS + " ms");
