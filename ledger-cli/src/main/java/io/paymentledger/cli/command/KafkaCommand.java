@@ -229,7 +229,9 @@ public final class KafkaCommand implements Runnable {
                 if (before != null && before >= e.getTimestampNs()) {
                     outOfOrder++;
                 }
-                newest = only == null ? Math.max(newest, e.getTimestampNs()) : newest;
+                if (only == null) {
+                    newest = Math.max(newest, e.getTimestampNs()); // the compared range: the first read's
+                }
                 byType.merge(e.getType().name().replaceFirst("^EVENT_TYPE_", ""), 1, Integer::sum);
                 return e.getId();
             }

@@ -14,7 +14,6 @@ import com.hazelcast.cp.CPSubsystem;
 import com.hazelcast.cp.CPSubsystemManagementService;
 import com.hazelcast.cp.IAtomicReference;
 import com.hazelcast.cp.lock.FencedLock;
-import com.hazelcast.cluster.Member;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
