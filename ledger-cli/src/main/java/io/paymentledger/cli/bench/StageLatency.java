@@ -88,13 +88,17 @@ public final class StageLatency {
      * Scrapes {@code /metrics} of the processes at {@code targets} (host, port) with {@code client} (the deployment's
      * prometheus certificate), 5 s each; a process that does not answer adds nothing (its stages show as none seen).
      */
-    public static Scrape scrape(io.vertx.core.http.HttpClient client, List<java.util.Map.Entry<String, Integer>> targets) {
+    public static Scrape scrape(io.vertx.core.Vertx vertx, io.vertx.core.http.HttpClient client, List<java.util.Map.Entry<String, Integer>> targets) {
         Scrape all = new Scrape(Map.of());
+        // Each exchange is put together on an event loop: built on this thread, resp.body() could miss the end of a
+        // response that arrived meanwhile and never complete (the webhook dispatcher's lost answers, 2026-12-07).
+        io.vertx.core.Context loop = vertx.getOrCreateContext();
         for (var t : targets) {
             try {
-                String body = client.request(io.vertx.core.http.HttpMethod.GET, t.getValue(), t.getKey(), "/metrics")
-                        .compose(req -> req.send().compose(resp -> resp.body()))
-                        .timeout(5, java.util.concurrent.TimeUnit.SECONDS).await().toString();
+                io.vertx.core.Promise<io.vertx.core.buffer.Buffer> got = io.vertx.core.Promise.promise();
+                loop.runOnContext(v -> client.request(io.vertx.core.http.HttpMethod.GET, t.getValue(), t.getKey(), "/metrics")
+                        .compose(req -> req.send().compose(resp -> resp.body())).onComplete(got));
+                String body = got.future().timeout(5, java.util.concurrent.TimeUnit.SECONDS).await().toString();
                 all = all.plus(Scrape.parse(body));
             } catch (RuntimeException e) {
                 // Not fatal: the run's own figures stand; the stage line says what it could not see.

@@ -257,7 +257,8 @@ public final class BenchCommand implements Callable<Integer> {
             List<List<StageLatency.Stage>> stages = new ArrayList<>();
             List<StreamLag.Result> streamLags = new ArrayList<>();
             scraper = Clients.tls(security, security.prometheus());
-            io.vertx.core.http.HttpClient metrics = scraper.vertx().createHttpClient(
+            io.vertx.core.Vertx scrapeVertx = scraper.vertx();
+            io.vertx.core.http.HttpClient metrics = scrapeVertx.createHttpClient(
                     io.paymentledger.security.tls.Tls.clientOptions(security.prometheus().certFile(), security.prometheus().keyFile(),
                             security.caFile()).setConnectTimeout(Clients.CONNECT_BUDGET_MS));
             boolean warmed = !warmupUntilSteady;
@@ -283,7 +284,7 @@ public final class BenchCommand implements Callable<Integer> {
                     bench.window(new Bench.Window() {
                         @Override
                         public void started() {
-                            before.set(StageLatency.scrape(metrics, scraped));
+                            before.set(StageLatency.scrape(scrapeVertx, metrics, scraped));
                             if (events) {
                                 subscriber.set(StreamLag.start(grpcs.get(0), target.get()));
                             }
@@ -295,7 +296,7 @@ public final class BenchCommand implements Callable<Integer> {
                             if (sub != null) {
                                 lag.set(sub.stop());
                             }
-                            after.set(StageLatency.scrape(metrics, scraped));
+                            after.set(StageLatency.scrape(scrapeVertx, metrics, scraped));
                         }
                     });
                     BenchResult r = bench.run(o);

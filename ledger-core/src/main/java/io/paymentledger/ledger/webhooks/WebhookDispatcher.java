@@ -153,9 +153,8 @@ public final class WebhookDispatcher implements AutoCloseable {
         if (settings.trust() != null) {
             options.setTrustOptions(settings.trust());
         }
-        // A connection per endpoint in flight, not one per host: each worker has one attempt out at a time, and with one
-        // connection per host the endpoints of one host (a receiving platform's many merchants) waited for each other,
-        // their budget running out in the pool's queue (head-of-line blocking across endpoints).
+        // A connection per endpoint in flight, not one per host: each worker has one attempt out at a time, and the
+        // endpoints of one host (a receiving platform's many merchants) must not wait for each other in the pool's queue.
         this.http = vertx.createHttpClient(options, new PoolOptions().setHttp1MaxSize(CONNECTIONS_PER_HOST)
                 .setHttp2MaxSize(CONNECTIONS_PER_HOST));
         for (String r : List.of("DELIVERED", "FAILED", "TIMEOUT", "REFUSED")) {
@@ -297,8 +296,11 @@ public final class WebhookDispatcher implements AutoCloseable {
 
     private static final Object GIVEN_UP = new Object();
 
-    /** One POST with the Standard Webhooks headers, answered within the budget. Blocking (a virtual thread). */
-    Attempt post(WebhookStore.Endpoint e, List<byte[]> keys, String eventId, String body) {
+    /**
+     * One POST with the Standard Webhooks headers, answered within the budget. Blocking (a virtual thread); the exchange
+     * itself runs on {@code loop}, the worker's event loop.
+     */
+    Attempt post(io.vertx.core.Context loop, WebhookStore.Endpoint e, List<byte[]> keys, String eventId, String body) {
         long start = System.nanoTime();
         java.net.URI uri = java.net.URI.create(e.url());
         try {
@@ -308,20 +310,27 @@ public final class WebhookDispatcher implements AutoCloseable {
         }
         long timestamp = Instant.now().getEpochSecond();
         // The request once it has a connection, or GIVEN_UP once the attempt timed out: an attempt given up on before it
-        // had a connection must never go out later (it did: the receiver got the event, the dispatcher had counted the
-        // attempt as failed and sent it again — a duplicate with no failure the receiver could see).
+        // had a connection must never go out later (the receiver would get the event while the dispatcher, having
+        // counted the attempt as failed, sends it again).
         AtomicReference<Object> sent = new AtomicReference<>();
-        Future<Integer> answer = http.request(new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(e.url())
+        RequestOptions request = new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(e.url())
                 .setTimeout(ANSWER_BUDGET_MS)
                 .putHeader("content-type", "application/json").putHeader("user-agent", "paymentledger-webhooks/1")
                 .putHeader("webhook-id", eventId).putHeader("webhook-timestamp", Long.toString(timestamp))
-                .putHeader("webhook-signature", WebhookSigning.header(keys, eventId, timestamp, body))).compose(req -> {
+                .putHeader("webhook-signature", WebhookSigning.header(keys, eventId, timestamp, body));
+        // The whole exchange is put together on an event loop, never on this (virtual) thread: built here, a step whose
+        // future had already completed ran on this thread, and resp.body() called from here while the event loop took
+        // in the response's end lost that end — the connection went back to the pool, the answer never completed,
+        // and the attempt counted as timed out although the endpoint had answered 200 (then it was sent again).
+        io.vertx.core.Promise<Integer> outcome = io.vertx.core.Promise.promise();
+        loop.runOnContext(v -> http.request(request).compose(req -> {
                     if (!sent.compareAndSet(null, req)) {
                         req.reset();
                         return Future.failedFuture("given up before it was sent");
                     }
                     return req.send(Buffer.buffer(body));
-                }).compose(resp -> resp.body().map(ignored -> resp.statusCode()));
+                }).compose(resp -> resp.body().map(ignored -> resp.statusCode())).onComplete(outcome));
+        Future<Integer> answer = outcome.future();
         try {
             int status = answer.await(ANSWER_BUDGET_MS, TimeUnit.MILLISECONDS);
             long ms = (System.nanoTime() - start) / 1_000_000;
@@ -461,6 +470,8 @@ public final class WebhookDispatcher implements AutoCloseable {
                 return;
             }
             WebhookStore.Endpoint e = endpoint;
+            // This worker's event loop (one per worker thread, spread over the node's loops), for its exchanges.
+            io.vertx.core.Context loop = vertx.getOrCreateContext();
             generation = e.generation();
             persisted = e.cursor();
             Position from = e.cursor();
@@ -528,7 +539,7 @@ public final class WebhookDispatcher implements AutoCloseable {
                     List<byte[]> keys = e.activeSecrets(now).stream()
                             .map(s -> WebhookSigning.key(new String(settings.sealer().open(s.sealed(), id), java.nio.charset.StandardCharsets.UTF_8)))
                             .toList();
-                    Attempt a = post(e, keys, eventId, body);
+                    Attempt a = post(loop, e, keys, eventId, body);
                     int attempt = failures + 1;
                     failures = a.delivered() ? 0 : attempt;
                     results.get(a.result()).increment();
