@@ -58,6 +58,17 @@ public interface Coordinator extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Tells {@code region}'s agent to look at the record now instead of at its next tick (a switchover's target, once the
+     * record names it). A hint only: best effort, no CP call, never throws; whoever gets it decides from the record.
+     */
+    default void nudge(String region) {
+    }
+
+    /** {@code listener} runs (on another thread) with the region named whenever a member calls {@link #nudge}. */
+    default void onNudge(java.util.function.Consumer<String> listener) {
+    }
+
     /** Periodic upkeep (e.g. rejoining the CP group after a restart); returns a sentence for the log. */
     default String maintain() {
         return "";

@@ -649,6 +649,23 @@ public final class HazelcastCoordinator implements Coordinator {
         }
     }
 
+    /** Where nudges travel: a Hazelcast topic (AP: a lost nudge costs one tick, the record decides). */
+    static final String NUDGES = "ledger-nudges";
+
+    @Override
+    public void nudge(String region) {
+        try {
+            hz.<String>getTopic(NUDGES).publishAsync(region);
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "nudge of " + region + " not sent", e);
+        }
+    }
+
+    @Override
+    public void onNudge(java.util.function.Consumer<String> listener) {
+        hz.<String>getTopic(NUDGES).addMessageListener(m -> listener.accept(m.getMessageObject()));
+    }
+
     @Override
     public void close() {
         closed = true;

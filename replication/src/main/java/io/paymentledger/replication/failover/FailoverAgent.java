@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
 import java.util.logging.Level;
@@ -188,6 +189,11 @@ public final class FailoverAgent implements AutoCloseable {
         this.nanoClock = nanoClock;
         this.stampClockMs = stampClockMs;
         this.thread = Thread.ofPlatform().name("failover-agent-" + config.region()).daemon(true).unstarted(this::loop);
+        coordinator.onNudge(region -> {
+            if (region.equals(config.region())) {
+                nudge();
+            }
+        });
         this.rejoinExecutor = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform()
                 .name("rejoin-" + config.region()).daemon(true).unstarted(r));
     }
@@ -258,6 +264,17 @@ public final class FailoverAgent implements AutoCloseable {
         return switchoversAbandoned;
     }
 
+    /** Set (under its own lock) when the agent should tick now rather than at the end of its period. */
+    private final boolean[] nudged = new boolean[1];
+
+    /** Tick now: the record changed in a way this region acts on (a switchover handed over to it). */
+    void nudge() {
+        synchronized (nudged) {
+            nudged[0] = true;
+            nudged.notifyAll();
+        }
+    }
+
     private void loop() {
         while (!closed) {
             long started = nanoClock.getAsLong();
@@ -268,12 +285,21 @@ public final class FailoverAgent implements AutoCloseable {
             }
             long period = role == Role.TAKING_OVER || role == Role.DRAINING || newTermWithoutQuorum() ? FAST_TICK_MS : config.tickMs();
             long sleepMs = period - (nanoClock.getAsLong() - started) / 1_000_000;
-            if (sleepMs > 0) {
-                try {
-                    Thread.sleep(sleepMs);
-                } catch (InterruptedException e) {
-                    return;
+            long until = System.nanoTime() + Math.max(0, sleepMs) * 1_000_000L;
+            try {
+                synchronized (nudged) {
+                    // Until the next tick is due, or a nudge (a switchover's leader handed over to this region).
+                    while (!nudged[0] && !closed) {
+                        long leftNs = until - System.nanoTime();
+                        if (leftNs <= 0) {
+                            break;
+                        }
+                        TimeUnit.NANOSECONDS.timedWait(nudged, leftNs);
+                    }
+                    nudged[0] = false;
                 }
+            } catch (InterruptedException e) {
+                return;
             }
         }
     }
@@ -494,6 +520,9 @@ public final class FailoverAgent implements AutoCloseable {
                     stoppedLeadingAtMs = f.nowMs();
                     drainingSinceMs = 0;
                     coordinator.releaseLeadership();
+                    // The target takes the lock at its next tick; tell it now (up to a tick, 200 ms, of the pause).
+                    coordinator.nudge(d.region());
+                    LOG.info(() -> "failover agent " + config.region() + ": handed the lock to " + d.region() + "; stopping my database");
                     switchoverTo.set(null);
                     // Our database is done as a primary: stop it now (clean shutdown, its last WAL reaches the
                     // target) so that rejoining later is only a rewind and a start.

@@ -68,6 +68,19 @@ class HazelcastCoordinatorTest {
         }
     }
 
+    /** A switchover's leader nudges the target so that it looks at the record now, not at its next tick. */
+    @Test
+    @Order(0)
+    void aNudgeReachesEveryOtherMemberWithTheRegionItNames() throws Exception {
+        java.util.concurrent.BlockingQueue<String> atB = new java.util.concurrent.LinkedBlockingQueue<>();
+        java.util.concurrent.BlockingQueue<String> atWitness = new java.util.concurrent.LinkedBlockingQueue<>();
+        member("b").onNudge(atB::add);
+        member("witness").onNudge(atWitness::add);
+        member("a").nudge("b");
+        assertThat(atB.poll(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("b");
+        assertThat(atWitness.poll(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("b");
+    }
+
     @Test
     @Order(1)
     void aDeadLeadersLockIsReleasedOnProofOfDeathNotAfterItsSession() throws Exception {
