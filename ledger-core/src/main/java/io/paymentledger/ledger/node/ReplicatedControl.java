@@ -104,8 +104,8 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
         String newest = newestMigration;
         // Connections pooled while this database was a standby die with it when a rejoin restarts it (pg_rewind):
         // the first read on one fails, and a failed read sent every such takeover through Flyway (0.5-0.8 s of a
-        // switchover, measured). The takeover opens fresh ones.
-        node.database().evictIdle();
+        // switchover, measured). The dead ones go; those that answer (a promotion keeps its sessions) stay.
+        node.database().evictDead();
         String recorded = schemaVersion();
         if (newest != null && newest.equals(recorded)) {
             // Already at the newest migration this node knows (the old leader migrated it, and it replicated):
@@ -143,7 +143,7 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
     @Override
     public void lead(long epoch, long leaseUntilNanos, io.paymentledger.replication.time.LedgerTimeReference ledgerTime) {
         writeFault.set(null);
-        node.database().evictIdle();
+        node.database().evictDead();
         node.writer().lead(epoch, leaseUntilNanos, ledgerTime);
     }
 

@@ -5,6 +5,8 @@ import java.io.PrintWriter;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -155,13 +157,36 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** Closes the idle pooled connections (after the database may have restarted, e.g. a new term). */
-    public void evictIdle() {
+    /**
+     * Closes the idle pooled connections that no longer answer (each asked once, {@link #VALID_CHECK_SECONDS} at most)
+     * and keeps the rest: a standby's sessions live on through its promotion and spare a takeover new connections
+     * (each a TLS handshake: tens to hundreds of ms on a loaded machine), while those a restart (pg_rewind) killed go.
+     */
+    public void evictDead() {
+        List<Connection> live = new ArrayList<>();
         Connection c;
         while ((c = idle.poll()) != null) {
-            closeQuietly(c);
+            boolean valid;
+            try {
+                valid = c.isValid(VALID_CHECK_SECONDS);
+            } catch (SQLException e) {
+                valid = false;
+            }
+            if (valid) {
+                live.add(c);
+            } else {
+                closeQuietly(c);
+            }
+        }
+        for (Connection l : live) {
+            if (closed || !idle.offer(l)) {
+                closeQuietly(l);
+            }
         }
     }
+
+    /** How long {@link #evictDead} waits for one idle connection's answer. */
+    static final int VALID_CHECK_SECONDS = 1;
 
     /** A javax.sql.DataSource view (Flyway wants one), its sessions bounded by {@link #MIGRATION_LIMITS}. */
     public DataSource dataSource() {
