@@ -187,6 +187,24 @@ public final class PgProbe {
         return probeConnection;
     }
 
+    @FunctionalInterface
+    private interface StatementWork {
+        void run(Statement st) throws SQLException;
+    }
+
+    /**
+     * Settings changes on the probe's own connection, alive through a promotion (a takeover opened a new TLS + scram
+     * session for each of them: 60-100 ms apiece on a loaded machine, in the middle of the outage); dropped on error.
+     */
+    private void onProbeConnection(StatementWork work) throws SQLException {
+        try (Statement st = probeConnection().createStatement()) {
+            work.run(st);
+        } catch (SQLException e) {
+            dropProbeConnection();
+            throw e;
+        }
+    }
+
     private synchronized void dropProbeConnection() {
         if (probeConnection != null) {
             try {
@@ -289,19 +307,19 @@ public final class PgProbe {
      * PostgreSQL 13 (primary_conninfo) and 14 (restore_command).
      */
     public void fetchWith(String restoreCommand) throws SQLException {
-        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+        onProbeConnection(st -> {
             st.execute("alter system set primary_conninfo = ''");
             st.execute("alter system set restore_command = '" + restoreCommand.replace("'", "''") + "'");
             st.execute("select pg_reload_conf()");
-        }
+        });
     }
 
     /** Stops fetching from an archive (after promotion, or when a takeover was abandoned). */
     public void clearRestoreCommand() throws SQLException {
-        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+        onProbeConnection(st -> {
             st.execute("alter system reset restore_command");
             st.execute("select pg_reload_conf()");
-        }
+        });
     }
 
     /** As a standby: stream from {@code conninfo} again (undoes {@link #fetchWith}). */
@@ -311,10 +329,10 @@ public final class PgProbe {
     }
 
     private void alterSystem(String setting, String value) throws SQLException {
-        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+        onProbeConnection(st -> {
             st.execute("alter system set " + setting + " = '" + value.replace("'", "''") + "'");
             st.execute("select pg_reload_conf()");
-        }
+        });
     }
 
     /**
@@ -323,7 +341,7 @@ public final class PgProbe {
      * and a replication slot for each of {@code slots}.
      */
     public void prepareTerm(List<String> commitSet, List<String> slots) throws SQLException {
-        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+        onProbeConnection(st -> {
             st.execute("alter system set synchronous_standby_names = '" + syncNames(commitSet).replace("'", "''") + "'");
             st.execute("alter system reset restore_command");
             st.execute("select pg_reload_conf()");
@@ -331,7 +349,7 @@ public final class PgProbe {
                 st.execute("select pg_create_physical_replication_slot('" + slot + "') where not exists "
                         + "(select 1 from pg_replication_slots where slot_name = '" + slot + "')");
             }
-        }
+        });
     }
 
     /**
@@ -357,7 +375,10 @@ public final class PgProbe {
     public boolean commitsWaitForStandbys(java.time.Duration bound) throws SQLException {
         long deadline = System.nanoTime() + bound.toNanos();
         int socketTimeoutS = (int) Math.max(1, bound.toSeconds() + 1);
-        try (Connection control = pg.connect("postgres", socketTimeoutS); Connection probe = pg.connect("postgres", socketTimeoutS)) {
+        // The watching side is the probe's own connection (alive through the promotion); the committing side needs a
+        // backend of its own.
+        Connection control = probeConnection();
+        try (Connection probe = pg.connect("postgres", socketTimeoutS)) {
             long pid;
             try (Statement st = probe.createStatement(); ResultSet rs = st.executeQuery("select pg_backend_pid()")) {
                 rs.next();
@@ -404,6 +425,9 @@ public final class PgProbe {
                     + bound.toMillis() + " ms");
         } catch (java.util.concurrent.CompletionException e) {
             throw e.getCause() instanceof SQLException se ? se : new SQLException(e.getCause());
+        } catch (SQLException e) {
+            dropProbeConnection(); // whichever side failed: the next use opens a fresh one
+            throw e;
         }
     }
 
