@@ -283,21 +283,34 @@ public final class LedgerNode implements AutoCloseable {
      * false (and changes nothing) when the database already has this epoch or a higher one.
      */
     public boolean claimEpoch(long epoch) throws SQLException {
-        // Bounded like the writer's sessions (issue #18): a takeover must never wait without end while it holds the
-        // leader lock. A session holding the leadership row (a stuck admin transaction, the writer_stall drill) made
-        // the claim wait for good; now it fails after the lock timeout and the agent gives the lock back.
-        try (Connection c = database.connect("ledger-epoch-" + region(), config.writer().bounds().sessionLimits())) {
-            c.setAutoCommit(false);
-            DSLContext dsl = DSL.using(c, org.jooq.SQLDialect.POSTGRES, Database.SETTINGS);
-            // The claim itself need not wait for the standby (the term's first batch does, and a later leader
-            // takes a higher epoch anyway); waiting here could block the failover agent on a missing standby.
-            dsl.execute("set local synchronous_commit = local");
-            boolean claimed = dsl.update(LEADERSHIP).set(LEADERSHIP.EPOCH, epoch).set(LEADERSHIP.REGION, region())
-                    .set(LEADERSHIP.CHANGED_AT, DSL.currentOffsetDateTime())
-                    .where(LEADERSHIP.EPOCH.lt(epoch)).execute() == 1;
-            c.commit();
-            return claimed;
+        try (Connection c = openEpochSession()) {
+            return claimEpoch(c, epoch);
         }
+    }
+
+    /**
+     * A session for {@link #claimEpoch(Connection, long)}, bounded like the writer's sessions (issue #18): a takeover
+     * must never wait without end while it holds the leader lock. A session holding the leadership row (a stuck admin
+     * transaction, the writer_stall drill) made the claim wait for good; now it fails after the lock timeout and the
+     * agent gives the lock back. It may be opened on the standby before its promotion: a transaction started after
+     * the promotion may write.
+     */
+    public Connection openEpochSession() throws SQLException {
+        return database.connect("ledger-epoch-" + region(), config.writer().bounds().sessionLimits());
+    }
+
+    /** As {@link #claimEpoch(long)}, on {@code c} (from {@link #openEpochSession}); the caller closes it. */
+    public boolean claimEpoch(Connection c, long epoch) throws SQLException {
+        c.setAutoCommit(false);
+        DSLContext dsl = DSL.using(c, org.jooq.SQLDialect.POSTGRES, Database.SETTINGS);
+        // The claim itself need not wait for the standby (the term's first batch does, and a later leader
+        // takes a higher epoch anyway); waiting here could block the failover agent on a missing standby.
+        dsl.execute("set local synchronous_commit = local");
+        boolean claimed = dsl.update(LEADERSHIP).set(LEADERSHIP.EPOCH, epoch).set(LEADERSHIP.REGION, region())
+                .set(LEADERSHIP.CHANGED_AT, DSL.currentOffsetDateTime())
+                .where(LEADERSHIP.EPOCH.lt(epoch)).execute() == 1;
+        c.commit();
+        return claimed;
     }
 
     @Override

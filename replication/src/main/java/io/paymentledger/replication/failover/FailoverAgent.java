@@ -57,6 +57,13 @@ public final class FailoverAgent implements AutoCloseable {
 
     /** What the agent needs from the ledger node it runs in. */
     public interface LeaderHooks {
+        /**
+         * A takeover begins (before the promotion): open now, beside the promotion, what {@link #migrateSchema} and
+         * {@link #claimEpoch} will need (a database session: a TLS handshake in the middle of the outage otherwise).
+         */
+        default void takeoverBegins() {
+        }
+
         /** Brings the schema up to date (only ever called on the primary, before leading). */
         void migrateSchema() throws Exception;
 
@@ -643,6 +650,7 @@ public final class FailoverAgent implements AutoCloseable {
         String previous = rec.leader();
         PgCluster mine = config.databases().get(config.region());
         StepTimes steps = new StepTimes(nanoClock);
+        hooks.takeoverBegins();
         if (!db.primary()) {
             mine.promote();
         }
