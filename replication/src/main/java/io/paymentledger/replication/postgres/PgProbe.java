@@ -205,6 +205,28 @@ public final class PgProbe {
         }
     }
 
+    /** How long a settings change waits for the probe's own session to see it (it reads it at its next ticks). */
+    static final long SETTING_SEEN_WAIT_MS = 1_000;
+
+    /**
+     * Waits until this session sees {@code expected} for {@code name} after a {@code pg_reload_conf()} it sent: a
+     * backend applies a reload when the postmaster's signal reaches it, which may be after its next statement, and the
+     * probe's next look ({@link #observe}) on this same session must see the change it made.
+     * Gives up quietly after {@link #SETTING_SEEN_WAIT_MS} (the next look sees it then).
+     */
+    private static void awaitSeen(Statement st, String name, String expected) throws SQLException {
+        long until = System.nanoTime() + SETTING_SEEN_WAIT_MS * 1_000_000L;
+        while (true) {
+            try (ResultSet rs = st.executeQuery("select current_setting('" + name + "')")) {
+                rs.next();
+                if (expected.equals(rs.getString(1)) || System.nanoTime() > until) {
+                    return;
+                }
+            }
+            sleep(2);
+        }
+    }
+
     private synchronized void dropProbeConnection() {
         if (probeConnection != null) {
             try {
@@ -311,6 +333,8 @@ public final class PgProbe {
             st.execute("alter system set primary_conninfo = ''");
             st.execute("alter system set restore_command = '" + restoreCommand.replace("'", "''") + "'");
             st.execute("select pg_reload_conf()");
+            awaitSeen(st, "primary_conninfo", "");
+            awaitSeen(st, "restore_command", restoreCommand);
         });
     }
 
@@ -319,6 +343,7 @@ public final class PgProbe {
         onProbeConnection(st -> {
             st.execute("alter system reset restore_command");
             st.execute("select pg_reload_conf()");
+            awaitSeen(st, "restore_command", "");
         });
     }
 
@@ -332,6 +357,7 @@ public final class PgProbe {
         onProbeConnection(st -> {
             st.execute("alter system set " + setting + " = '" + value.replace("'", "''") + "'");
             st.execute("select pg_reload_conf()");
+            awaitSeen(st, setting, value);
         });
     }
 
@@ -345,6 +371,8 @@ public final class PgProbe {
             st.execute("alter system set synchronous_standby_names = '" + syncNames(commitSet).replace("'", "''") + "'");
             st.execute("alter system reset restore_command");
             st.execute("select pg_reload_conf()");
+            awaitSeen(st, "synchronous_standby_names", syncNames(commitSet));
+            awaitSeen(st, "restore_command", "");
             for (String slot : slots) {
                 st.execute("select pg_create_physical_replication_slot('" + slot + "') where not exists "
                         + "(select 1 from pg_replication_slots where slot_name = '" + slot + "')");
