@@ -167,13 +167,12 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
     private String schemaVersion() {
         String query = "select version from flyway_schema_history where success and version is not null"
                 + " order by installed_rank desc limit 1";
+        java.util.function.Function<org.jooq.DSLContext, String> version = dsl -> dsl.fetchOptional(query)
+                .map(x -> x.get(0, String.class)).orElse("");
         java.sql.Connection session = takeoverSession();
         try {
-            if (session != null) {
-                return io.paymentledger.ledger.store.Database.dsl(session).fetchOptional(query)
-                        .map(x -> x.get(0, String.class)).orElse("");
-            }
-            return node.database().read(dsl -> dsl.fetchOptional(query).map(x -> x.get(0, String.class)).orElse(""));
+            return session != null ? version.apply(io.paymentledger.ledger.store.Database.dsl(session))
+                    : node.database().read(version::apply);
         } catch (java.sql.SQLException | org.jooq.exception.DataAccessException noHistoryYet) {
             return "";
         }

@@ -52,7 +52,7 @@ class WebhookExchangeTest {
                 pki.crlFile(), ClientAuth.NONE).setHost("127.0.0.1").setPort(0)).requestHandler(req -> req.body().onSuccess(b -> {
                     received.computeIfAbsent(req.getHeader("webhook-id"), k -> new AtomicInteger()).incrementAndGet();
                     req.response().setStatusCode(200).end();
-                })).listen().await();
+                })).listen().await(30, java.util.concurrent.TimeUnit.SECONDS);
         WebhookDispatcher.Settings settings = new WebhookDispatcher.Settings(SecretSealer.fromBase64(SecretStore.random(32).get()),
                 new PemTrustOptions().addCertPath(pki.caCertFile().toString()), WebhookDispatcher.RetrySchedule.DEFAULT, () -> true);
         // Not leading: the supervisor never starts a worker; only post() is exercised here.
@@ -96,9 +96,9 @@ class WebhookExchangeTest {
                 t.join(Duration.ofMinutes(3));
             }
         } finally {
-            server.close().await();
-            receiverVertx.close().await();
-            nodeVertx.close().await();
+            server.close().await(30, java.util.concurrent.TimeUnit.SECONDS);
+            receiverVertx.close().await(30, java.util.concurrent.TimeUnit.SECONDS);
+            nodeVertx.close().await(30, java.util.concurrent.TimeUnit.SECONDS);
         }
         assertThat(attempts.get()).isEqualTo(WORKERS * ATTEMPTS_EACH);
         assertThat(notDelivered).as("attempts the endpoint answered 200 that did not count as delivered").isEmpty();
