@@ -648,11 +648,11 @@ public final class FailoverAgent implements AutoCloseable {
         PgProbe.State db = f.db();
         boolean handover = rec.handoverTo().equals(config.region());
         String previous = rec.leader();
-        PgCluster mine = config.databases().get(config.region());
         StepTimes steps = new StepTimes(nanoClock);
         hooks.takeoverBegins();
+        probe.openCommittingSession(SYNC_PROBE_BOUND);
         if (!db.primary()) {
-            mine.promote();
+            probe.promote();
         }
         steps.done("promote");
         long maxReported = f.reports().values().stream().mapToLong(Coordinator.RegionReport::databaseEpoch).max().orElse(0);
@@ -665,7 +665,11 @@ public final class FailoverAgent implements AutoCloseable {
         probe.prepareTerm(commit, config.hasKeeper() ? List.of(machine.other(), WalKeeper.NAME) : List.of(machine.other()));
         // Before the record names this region (no site of the commit set can stream from it yet, so the probe is
         // conclusive): lead only once PostgreSQL itself holds commits for the commit set.
-        awaitQuorumInForce(commit);
+        try {
+            awaitQuorumInForce(commit);
+        } finally {
+            probe.closeCommittingSession(); // not needed when a site streamed already or nobody confirms
+        }
         steps.done("commit wait in force");
         String change = rec.isEmpty() ? "bootstrap: " + config.region() + " leads"
                 : handover ? "switchover: " + previous + " handed over to " + config.region()
@@ -680,6 +684,10 @@ public final class FailoverAgent implements AutoCloseable {
             return false;
         }
         steps.done("record");
+        if (config.hasKeeper()) {
+            // The keeper follows the region the record names; tell it now rather than at its next tick.
+            coordinator.nudge(WalKeeper.NAME);
+        }
         // After the record: a migration's commits wait for the commit set, whose sites (the WAL keeper) follow this
         // region only once the record names it.
         hooks.migrateSchema();

@@ -483,6 +483,19 @@ public final class PgCluster {
      */
     public void promote() {
         try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+            promote(st);
+        } catch (SQLException e) {
+            throw new IllegalStateException("promotion of postgres " + name() + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Promotes this server through {@code st}, a superuser session of it (a takeover uses its agent's probe session:
+     * a new TLS + SCRAM session cost 60-270 ms of every takeover). Returns once it is a primary; throws after
+     * {@link #PROMOTION_TIMEOUT}.
+     */
+    public void promote(Statement st) throws SQLException {
+        try {
             // pg_promote(true) looks whether recovery ended only every 100 ms (WAITS_PER_SECOND in xlogfuncs.c), which
             // rounds every takeover up by up to 0.1 s: signal without waiting, then look every 5 ms, for 60 s at most.
             try (ResultSet rs = st.executeQuery("select pg_promote(false)")) {
@@ -506,8 +519,6 @@ public final class PgCluster {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("promotion of postgres " + name() + " interrupted", e);
-        } catch (SQLException e) {
-            throw new IllegalStateException("promotion of postgres " + name() + " failed: " + e.getMessage(), e);
         }
         LOG.warning(() -> "postgres " + name() + ": promoted to primary");
     }

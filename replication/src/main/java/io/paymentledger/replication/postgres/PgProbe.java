@@ -339,6 +339,11 @@ public final class PgProbe {
     }
 
     /** Stops fetching from an archive (after promotion, or when a takeover was abandoned). */
+    /** Promotes the server on the probe's own session ({@link PgCluster#promote(Statement)}). */
+    public void promote() throws SQLException {
+        onProbeConnection(pg::promote);
+    }
+
     public void clearRestoreCommand() throws SQLException {
         onProbeConnection(st -> {
             st.execute("alter system reset restore_command");
@@ -402,11 +407,10 @@ public final class PgProbe {
      */
     public boolean commitsWaitForStandbys(java.time.Duration bound) throws SQLException {
         long deadline = System.nanoTime() + bound.toNanos();
-        int socketTimeoutS = (int) Math.max(1, bound.toSeconds() + 1);
         // The watching side is the probe's own connection (alive through the promotion); the committing side needs a
-        // backend of its own.
+        // backend of its own: the one opened beside the promotion when there is one.
         Connection control = probeConnection();
-        try (Connection probe = pg.connect("postgres", socketTimeoutS)) {
+        try (Connection probe = committingSession(bound)) {
             long pid;
             try (Statement st = probe.createStatement(); ResultSet rs = st.executeQuery("select pg_backend_pid()")) {
                 rs.next();
@@ -456,6 +460,74 @@ public final class PgProbe {
         } catch (SQLException e) {
             dropProbeConnection(); // whichever side failed: the next use opens a fresh one
             throw e;
+        }
+    }
+
+    /** How long {@link #commitsWaitForStandbys} waits for the session {@link #openCommittingSession} began to open. */
+    static final long COMMITTING_SESSION_WAIT_MS = 3_000;
+
+    /** The committing side of the next commit-wait probe, being opened (null: none). */
+    private java.util.concurrent.CompletableFuture<Connection> committing;
+
+    /**
+     * Begins opening, on a virtual thread, the session the next {@link #commitsWaitForStandbys} commits on — beside a
+     * promotion, whose end it need not wait for (a session opened on a standby may write once it is a primary; it
+     * holds no transaction until then). A new TLS + SCRAM session cost 60-100 ms of every takeover. One at a time: an
+     * earlier one not used is closed.
+     */
+    public synchronized void openCommittingSession(java.time.Duration bound) {
+        closeCommittingSession();
+        int socketTimeoutS = (int) Math.max(1, bound.toSeconds() + 1);
+        committing = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return pg.connect("postgres", socketTimeoutS);
+            } catch (SQLException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        }, runnable -> Thread.ofVirtual().name("sync-probe-session-" + pg.name()).start(runnable));
+    }
+
+    /** Closes the session {@link #openCommittingSession} began when it was not used (now or once it is open). */
+    public synchronized void closeCommittingSession() {
+        if (committing != null) {
+            committing.thenAccept(PgProbe::closeQuietly);
+            committing = null;
+        }
+    }
+
+    /**
+     * The session opened beside the promotion when it is there within {@link #COMMITTING_SESSION_WAIT_MS} and answers,
+     * else a new one.
+     */
+    private Connection committingSession(java.time.Duration bound) throws SQLException {
+        java.util.concurrent.CompletableFuture<Connection> opening;
+        synchronized (this) {
+            opening = committing;
+            committing = null;
+        }
+        if (opening != null) {
+            try {
+                Connection c = opening.get(COMMITTING_SESSION_WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+                if (c.isValid(1)) {
+                    return c;
+                }
+                closeQuietly(c);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                opening.thenAccept(PgProbe::closeQuietly);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                opening.thenAccept(PgProbe::closeQuietly);
+                throw new SQLException("interrupted while waiting for the probe's committing session", e);
+            }
+        }
+        return pg.connect("postgres", (int) Math.max(1, bound.toSeconds() + 1));
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // it is being dropped
         }
     }
 
