@@ -9,9 +9,6 @@ public record Lsn(long value) implements Comparable<Lsn> {
 
     /** "No position" (PostgreSQL's InvalidXLogRecPtr). */
     public static final Lsn NONE = new Lsn(0);
-    /** PostgreSQL's WAL segment size (initdb's default, which the tooling never changes). */
-    public static final long SEGMENT_BYTES = 16L * 1024 * 1024;
-
     /** Parses {@code X/Y}; null or empty gives {@link #NONE}. */
     public static Lsn parse(String text) {
         if (text == null || text.isBlank()) {
@@ -39,9 +36,9 @@ public record Lsn(long value) implements Comparable<Lsn> {
         return Long.compareUnsigned(value, other.value) > 0 ? value - other.value : 0;
     }
 
-    /** The WAL segment this position is in. */
-    public long segment() {
-        return Long.divideUnsigned(value, SEGMENT_BYTES);
+    /** The WAL segment this position is in, for segments of {@code segmentBytes}. */
+    public long segment(long segmentBytes) {
+        return Long.divideUnsigned(value, segmentBytes);
     }
 
     @Override

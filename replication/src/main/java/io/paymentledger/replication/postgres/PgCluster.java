@@ -182,11 +182,21 @@ public final class PgCluster {
         return Files.exists(dataDir().resolve("PG_VERSION"));
     }
 
+    /**
+     * The WAL segment size of the clusters this tooling creates, in MB (PostgreSQL's default is 16). Every takeover pays
+     * for a segment twice: the promotion copies the last segment of the old timeline into the new one (written whole,
+     * then synced), and the WAL keeper's pg_receivewal, re-pointed at the new primary, streams its partial segment again
+     * from the segment's start before it confirms anything. Measured (./ledger drill switchover, 10 runs each): promotion
+     * median 213 -> 153 ms, outage median 1,347 -> 1,177 ms. Clusters created before keep their size (a clone or a base
+     * backup copies it; the keeper reads it from its files).
+     */
+    public static final int WAL_SEGMENT_MB = 4;
+
     /** Creates a fresh primary: initdb with data checksums (pg_rewind needs them), then our configuration. */
     public void initdb() {
         prepareDirectories();
         List<String> args = new ArrayList<>(List.of("-D", dataDir().toString(), "-U", SUPERUSER, "--auth=trust",
-                "--data-checksums", "--encoding=UTF8", "--locale=C"));
+                "--data-checksums", "--encoding=UTF8", "--locale=C", "--wal-segsize=" + WAL_SEGMENT_MB));
         if (!options.durable()) {
             args.add("--no-sync");
         }

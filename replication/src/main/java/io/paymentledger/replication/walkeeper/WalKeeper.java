@@ -468,7 +468,7 @@ public final class WalKeeper implements AutoCloseable {
         }
         Segment last = segments.get(segments.size() - 1);
         if (!last.partial()) {
-            return new End(new Lsn((last.segno() + 1) * Lsn.SEGMENT_BYTES), last.timeline());
+            return new End(new Lsn((last.segno() + 1) * last.bytes()), last.timeline());
         }
         Segment first = segments.stream().filter(s -> s.segno() == last.segno() - 1 && !s.partial())
                 .max(Comparator.comparingLong(Segment::timeline)).orElse(last);
@@ -491,7 +491,7 @@ public final class WalKeeper implements AutoCloseable {
         deleteTree(tmp);
         files.directories(List.of(tmp));
         if (r.exitCode() == 0) {
-            return new End(new Lsn((last.segno() + 1) * Lsn.SEGMENT_BYTES), last.timeline());
+            return new End(new Lsn((last.segno() + 1) * last.bytes()), last.timeline());
         }
         Matcher m = POSITION.matcher(r.output());
         Lsn end = null;
@@ -504,8 +504,8 @@ public final class WalKeeper implements AutoCloseable {
         return new End(end, last.timeline());
     }
 
-    /** One file of the WAL directory. */
-    record Segment(Path file, long timeline, long segno, boolean partial) {
+    /** One file of the WAL directory, a segment of {@code bytes}. */
+    record Segment(Path file, long timeline, long segno, boolean partial, long bytes) {
         /** Its file name on {@code tli}, without .partial. */
         String nameOn(long tli) {
             return String.format("%08X", tli) + file.getFileName().toString().substring(8, 24);
@@ -513,7 +513,7 @@ public final class WalKeeper implements AutoCloseable {
 
         /** The WAL position this segment starts at. */
         Lsn start() {
-            return new Lsn(segno * Lsn.SEGMENT_BYTES);
+            return new Lsn(segno * bytes);
         }
     }
 
@@ -522,21 +522,53 @@ public final class WalKeeper implements AutoCloseable {
         if (!Files.isDirectory(dir)) {
             return List.of();
         }
-        List<Segment> out = new ArrayList<>();
+        List<Path> files;
         try (Stream<Path> list = Files.list(dir)) {
-            for (Path p : list.toList()) {
-                Matcher m = SEGMENT.matcher(p.getFileName().toString());
-                if (m.matches()) {
-                    long tli = Long.parseLong(m.group(1), 16);
-                    long segno = Long.parseLong(m.group(2), 16) * (0x1_0000_0000L / Lsn.SEGMENT_BYTES) + Long.parseLong(m.group(3), 16);
-                    out.add(new Segment(p, tli, segno, m.group(4) != null));
-                }
-            }
+            files = list.filter(p -> SEGMENT.matcher(p.getFileName().toString()).matches()).toList();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + dir, e);
         }
+        if (files.isEmpty()) {
+            return List.of();
+        }
+        long bytes = segmentBytes(files);
+        List<Segment> out = new ArrayList<>();
+        for (Path p : files) {
+            Matcher m = SEGMENT.matcher(p.getFileName().toString());
+            if (m.matches()) {
+                long tli = Long.parseLong(m.group(1), 16);
+                long segno = Long.parseLong(m.group(2), 16) * (0x1_0000_0000L / bytes) + Long.parseLong(m.group(3), 16);
+                out.add(new Segment(p, tli, segno, m.group(4) != null, bytes));
+            }
+        }
         out.sort(Comparator.comparingLong(Segment::segno).thenComparingLong(Segment::timeline));
         return out;
+    }
+
+    /**
+     * The segment size of the WAL in {@code files} (PgCluster.WAL_SEGMENT_MB for clusters created now, 16 MB for older
+     * ones): the size of a complete segment, else of the largest partial one (pg_receivewal pads a partial segment to
+     * the whole size when it creates it). A power of two from 1 MB to 1 GB, as initdb allows, or an error.
+     */
+    static long segmentBytes(List<Path> files) {
+        long bytes = 0;
+        try {
+            for (Path p : files) {
+                long size = Files.size(p);
+                if (!p.getFileName().toString().endsWith(".partial")) {
+                    bytes = size;
+                    break;
+                }
+                bytes = Math.max(bytes, size);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the size of the WAL segments in " + files.getFirst().getParent(), e);
+        }
+        if (Long.bitCount(bytes) != 1 || bytes < (1L << 20) || bytes > (1L << 30)) {
+            throw new IllegalStateException("the WAL files in " + files.getFirst().getParent() + " are " + bytes
+                    + " bytes long: not a WAL segment size (a power of two from 1 MB to 1 GB)");
+        }
+        return bytes;
     }
 
     static void deleteTree(Path root) {
