@@ -338,12 +338,12 @@ public final class PgProbe {
         });
     }
 
-    /** Stops fetching from an archive (after promotion, or when a takeover was abandoned). */
     /** Promotes the server on the probe's own session ({@link PgCluster#promote(Statement)}). */
     public void promote() throws SQLException {
         onProbeConnection(pg::promote);
     }
 
+    /** Stops fetching from an archive (after promotion, or when a takeover was abandoned). */
     public void clearRestoreCommand() throws SQLException {
         onProbeConnection(st -> {
             st.execute("alter system reset restore_command");
