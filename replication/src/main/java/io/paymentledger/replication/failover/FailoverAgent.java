@@ -650,25 +650,27 @@ public final class FailoverAgent implements AutoCloseable {
         String previous = rec.leader();
         StepTimes steps = new StepTimes(nanoClock);
         hooks.takeoverBegins();
-        probe.openCommittingSession(SYNC_PROBE_BOUND);
-        if (!db.primary()) {
-            probe.promote();
-        }
-        steps.done("promote");
-        long maxReported = f.reports().values().stream().mapToLong(Coordinator.RegionReport::databaseEpoch).max().orElse(0);
-        PgProbe.State now = probe.observe();
-        long epoch = Math.max(Math.max(rec.epoch(), now.epoch()), maxReported) + 1;
         // Who confirms our commits from the first one: the WAL keeper always (and the old leader after a
         // handover, once it rejoined) — never one site alone (docs/decisions/0004).
         List<String> sync = machine.newTermSyncSet(rec);
         List<String> commit = machine.newTermCommitSet(rec);
-        probe.prepareTerm(commit, config.hasKeeper() ? List.of(machine.other(), WalKeeper.NAME) : List.of(machine.other()));
-        // Before the record names this region (no site of the commit set can stream from it yet, so the probe is
-        // conclusive): lead only once PostgreSQL itself holds commits for the commit set.
+        long epoch;
+        probe.openCommittingSession(SYNC_PROBE_BOUND);
         try {
+            if (!db.primary()) {
+                probe.promote();
+            }
+            steps.done("promote");
+            long maxReported = f.reports().values().stream().mapToLong(Coordinator.RegionReport::databaseEpoch).max().orElse(0);
+            PgProbe.State now = probe.observe();
+            epoch = Math.max(Math.max(rec.epoch(), now.epoch()), maxReported) + 1;
+            probe.prepareTerm(commit, config.hasKeeper() ? List.of(machine.other(), WalKeeper.NAME) : List.of(machine.other()));
+            // Before the record names this region (no site of the commit set can stream from it yet, so the probe is
+            // conclusive): lead only once PostgreSQL itself holds commits for the commit set.
             awaitQuorumInForce(commit);
         } finally {
-            probe.closeCommittingSession(); // not needed when a site streamed already or nobody confirms
+            // Unused when a site streamed already, nobody confirms, or a step failed: not left open.
+            probe.closeCommittingSession();
         }
         steps.done("commit wait in force");
         String change = rec.isEmpty() ? "bootstrap: " + config.region() + " leads"
