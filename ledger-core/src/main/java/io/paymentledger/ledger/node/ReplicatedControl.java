@@ -99,50 +99,22 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
 
     // ---------------------------------------------------------------- hooks for the agent
 
-    /** How long the schema check and the epoch claim wait for the session opened at the takeover's start. */
-    static final long TAKEOVER_SESSION_WAIT_MS = 3_000;
-
     /** The session a takeover opened beside the promotion, for the schema check and the epoch claim; null: none. */
-    private final AtomicReference<java.util.concurrent.CompletableFuture<java.sql.Connection>> takeoverSession =
-            new AtomicReference<>();
+    private final AtomicReference<io.paymentledger.replication.postgres.SessionBeside> takeoverSession = new AtomicReference<>();
 
     @Override
     public void takeoverBegins() {
-        java.util.concurrent.CompletableFuture<java.sql.Connection> opening = new java.util.concurrent.CompletableFuture<>();
-        closeTakeoverSession(takeoverSession.getAndSet(opening)); // one left by a takeover that failed half-way
-        Thread.ofVirtual().name("takeover-session").start(() -> {
-            try {
-                opening.complete(node.openEpochSession());
-            } catch (java.sql.SQLException | RuntimeException e) {
-                opening.completeExceptionally(e);
-            }
-        });
-    }
-
-    /** The session opened at the takeover's start, when it opened within the wait; null otherwise (open a new one). */
-    private java.sql.Connection takeoverSession() {
-        var f = takeoverSession.get();
-        if (f == null) {
-            return null;
-        }
-        try {
-            java.sql.Connection c = f.get(TAKEOVER_SESSION_WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
-            return c.isValid(1) ? c : null; // one round trip; a session the promotion or a restart ended is not used
-        } catch (Exception e) {
-            return null;
+        var opening = io.paymentledger.replication.postgres.SessionBeside.open("takeover-session", node::openEpochSession);
+        var left = takeoverSession.getAndSet(opening);
+        if (left != null) {
+            left.close(); // one left by a takeover that failed half-way
         }
     }
 
-    private static void closeTakeoverSession(java.util.concurrent.CompletableFuture<java.sql.Connection> f) {
-        if (f != null) {
-            f.thenAccept(c -> {
-                try {
-                    c.close();
-                } catch (java.sql.SQLException ignored) {
-                    // it goes either way
-                }
-            });
-        }
+    /** The session opened at the takeover's start, when it opened within the wait and answers; null otherwise. */
+    private java.sql.Connection takeoverSession() throws InterruptedException {
+        var s = takeoverSession.get();
+        return s == null ? null : s.peek(io.paymentledger.replication.postgres.SessionBeside.WAIT_MS);
     }
 
     @Override
@@ -164,7 +136,7 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
     }
 
     /** The schema version recorded in the database by Flyway ("" when none, or when it cannot be read). */
-    private String schemaVersion() {
+    private String schemaVersion() throws InterruptedException {
         String query = "select version from flyway_schema_history where success and version is not null"
                 + " order by installed_rank desc limit 1";
         java.util.function.Function<org.jooq.DSLContext, String> version = dsl -> dsl.fetchOptional(query)
@@ -180,10 +152,9 @@ public final class ReplicatedControl implements NodeControl, FailoverAgent.Leade
 
     @Override
     public boolean claimEpoch(long epoch) throws Exception {
-        java.sql.Connection session = takeoverSession();
         var opened = takeoverSession.getAndSet(null);
+        java.sql.Connection session = opened == null ? null : opened.take(io.paymentledger.replication.postgres.SessionBeside.WAIT_MS);
         if (session == null) {
-            closeTakeoverSession(opened);
             return node.claimEpoch(epoch);
         }
         try (session) {

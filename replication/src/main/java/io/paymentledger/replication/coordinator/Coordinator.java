@@ -60,7 +60,8 @@ public interface Coordinator extends AutoCloseable {
 
     /**
      * Tells {@code region}'s agent to look at the record now instead of at its next tick (a switchover's target, once the
-     * record names it; the WAL keeper, by its name, once a new leader's record is written). A hint only: best effort, no CP call, never throws; whoever gets it decides from the record.
+     * record names it; the WAL keeper, by its name, once a new leader's record is written). A hint only: best effort,
+     * no CP call, never throws; whoever gets it decides from the record.
      */
     default void nudge(String region) {
     }

@@ -463,72 +463,54 @@ public final class PgProbe {
         }
     }
 
-    /** How long {@link #commitsWaitForStandbys} waits for the session {@link #openCommittingSession} began to open. */
-    static final long COMMITTING_SESSION_WAIT_MS = 3_000;
-
     /** The committing side of the next commit-wait probe, being opened (null: none). */
-    private java.util.concurrent.CompletableFuture<Connection> committing;
+    private SessionBeside committing;
 
     /**
-     * Begins opening, on a virtual thread, the session the next {@link #commitsWaitForStandbys} commits on — beside a
-     * promotion, whose end it need not wait for (a session opened on a standby may write once it is a primary; it
-     * holds no transaction until then). A new TLS + SCRAM session cost 60-100 ms of every takeover. One at a time: an
-     * earlier one not used is closed.
+     * Begins opening the session the next {@link #commitsWaitForStandbys} commits on, beside a promotion, whose end it
+     * need not wait for ({@link SessionBeside}). One at a time: an earlier one not used is closed.
      */
     public synchronized void openCommittingSession(java.time.Duration bound) {
         closeCommittingSession();
-        int socketTimeoutS = (int) Math.max(1, bound.toSeconds() + 1);
-        committing = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-            try {
-                return pg.connect("postgres", socketTimeoutS);
-            } catch (SQLException e) {
-                throw new java.util.concurrent.CompletionException(e);
-            }
-        }, runnable -> Thread.ofVirtual().name("sync-probe-session-" + pg.name()).start(runnable));
+        committing = SessionBeside.open("sync-probe-session-" + pg.name(), () -> pg.connect("postgres", socketTimeoutS(bound)));
     }
 
     /** Closes the session {@link #openCommittingSession} began when it was not used (now or once it is open). */
     public synchronized void closeCommittingSession() {
         if (committing != null) {
-            committing.thenAccept(PgProbe::closeQuietly);
+            committing.close();
             committing = null;
         }
     }
 
     /**
-     * The session opened beside the promotion when it is there within {@link #COMMITTING_SESSION_WAIT_MS} and answers,
+     * The session opened beside the promotion when it is there within {@link SessionBeside#WAIT_MS} and answers,
      * else a new one.
      */
     private Connection committingSession(java.time.Duration bound) throws SQLException {
-        java.util.concurrent.CompletableFuture<Connection> opening;
+        SessionBeside opening;
         synchronized (this) {
             opening = committing;
             committing = null;
         }
         if (opening != null) {
             try {
-                Connection c = opening.get(COMMITTING_SESSION_WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
-                if (c.isValid(1)) {
+                Connection c = opening.take(SessionBeside.WAIT_MS);
+                if (c != null) {
                     return c;
                 }
-                closeQuietly(c);
-            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-                opening.thenAccept(PgProbe::closeQuietly);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                opening.thenAccept(PgProbe::closeQuietly);
+                opening.close();
                 throw new SQLException("interrupted while waiting for the probe's committing session", e);
             }
         }
-        return pg.connect("postgres", (int) Math.max(1, bound.toSeconds() + 1));
+        return pg.connect("postgres", socketTimeoutS(bound));
     }
 
-    private static void closeQuietly(Connection c) {
-        try {
-            c.close();
-        } catch (SQLException ignored) {
-            // it is being dropped
-        }
+    /** A probe session's socket timeout: the probe's bound and a second more. */
+    private static int socketTimeoutS(java.time.Duration bound) {
+        return (int) Math.max(1, bound.toSeconds() + 1);
     }
 
     /**

@@ -31,7 +31,10 @@ public final class WalService implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(WalService.class.getName());
 
-    /** A segment (4 MB; 16 MB in clusters created before PgCluster.WAL_SEGMENT_MB) or history file must arrive within this (curl --max-time); a failed fetch is retried by PostgreSQL. */
+    /**
+     * A segment (4 MB; 16 MB in clusters created before PgCluster.WAL_SEGMENT_MB) or history file must arrive within
+     * this (curl --max-time); a failed fetch is retried by PostgreSQL.
+     */
     public static final int FETCH_TIMEOUT_SECONDS = 20;
     /** The keeper must accept the connection within this (curl --connect-timeout). */
     public static final int CONNECT_TIMEOUT_SECONDS = 3;
